@@ -20,7 +20,10 @@ SHAREDIR := $(PREFIX)/share/tasker
 PKGS := ncursesw readline hiredis libcjson
 # Debian packages the build, the tests and the fuzzers need.
 APT_PKGS := libncurses-dev libreadline-dev libhiredis-dev libcjson-dev \
-	redis-server tmux libcmocka-dev clang libclang-rt-14-dev pkg-config nodejs npm
+	redis-server tmux libcmocka-dev clang libclang-rt-14-dev pkg-config
+# Node.js and npm only when the machine has none (an image may ship its own
+# Node.js, whose bundled npm conflicts with Debian's npm package).
+NODE_PKGS := nodejs npm
 PM2_VERSION := 7.0.4
 DEPS_DIR := .deps
 PM2_BIN := $(DEPS_DIR)/node_modules/.bin/pm2
@@ -35,13 +38,16 @@ endif
 
 WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	-Wformat=2 -Wwrite-strings -Wcast-qual -Wvla
+# snprintf into fixed buffers truncates on purpose (messages for humans);
+# gcc's guess that it might is noise, not a finding.
+WARNFLAGS += -Wno-format-truncation
 ifeq ($(WERROR),1)
 WARNFLAGS += -Werror
 endif
 
 # Lazily expanded: `make test` may have just installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
 
 OPTFLAGS ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) -MMD -MP \
@@ -61,6 +67,9 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_C_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_C_BIN := $(INTEG_C_SRC:tests/integration/%.c=$(BUILD)/tests/integration/%)
 INTEG    := $(INTEG_C_BIN) $(sort $(wildcard tests/integration/test_*.sh))
+
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=build-fuzz/%)
@@ -87,6 +96,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(CORE_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
 
+$(BUILD)/bench/%: tests/bench/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(CORE_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS)
+
 $(BUILD)/tests/integration/%: tests/integration/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(CORE_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
@@ -96,6 +109,7 @@ deps:
 	@missing=""; for p in $(APT_PKGS); do \
 		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
+	command -v node >/dev/null && command -v npm >/dev/null || missing="$$missing $(NODE_PKGS)"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ]; then \
 			echo "deps: installing$$missing"; \
@@ -127,7 +141,7 @@ run: deps
 	@PATH="$(CURDIR)/$(DEPS_DIR)/node_modules/.bin:$$PATH" ./tasker --local
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
 
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC)
@@ -165,4 +179,4 @@ format:
 clean:
 	rm -rf build build-san build-fuzz tasker tests/tmp
 
--include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/*.d $(BUILD)/tests/integration/*.d)
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/tests/*.d $(BUILD)/tests/integration/*.d $(BUILD)/bench/*.d)

@@ -1,0 +1,220 @@
+/*
+ * config: see config.h. Reads the environment once at start-up; owns the
+ * strings in struct config.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum {
+	OPT_REDIS = CONFIG_OPT_BASE,
+	OPT_CHANNEL,
+	OPT_STATUS_CHANNEL,
+	OPT_LOG_LEVEL,
+	OPT_LOG_FORMAT,
+	OPT_AGENT_ID,
+	OPT_NODE,
+};
+
+static const struct option shared_options[] = {
+	{"redis", required_argument, NULL, OPT_REDIS},
+	{"channel", required_argument, NULL, OPT_CHANNEL},
+	{"status-channel", required_argument, NULL, OPT_STATUS_CHANNEL},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	{"agent-id", required_argument, NULL, OPT_AGENT_ID},
+	{"node", required_argument, NULL, OPT_NODE},
+	{NULL, 0, NULL, 0},
+};
+
+const char config_help[] =
+	"Shared options (each also read from the environment variable shown):\n"
+	"  --redis URL            Redis address (REDIS_URL; default " CONFIG_DEFAULT_REDIS ")\n"
+	"                         redis://[user[:password]@]host[:port][/db] or\n"
+	"                         unix:///path/to.sock[?db=N]\n"
+	"  --channel NAME         command channel (PM2_TASKER_CHANNEL; default " CONFIG_DEFAULT_CHANNEL ")\n"
+	"  --status-channel NAME  status channel (TASKER_STATUS_CHANNEL; default " CONFIG_DEFAULT_STATUS_CHANNEL ")\n"
+	"  --log-level LEVEL      debug, info, warn or error (LOG_LEVEL; default info)\n"
+	"  --log-format FORMAT    text or json (TASKER_LOG_FORMAT; default text)\n"
+	"  --agent-id ID          who sends commands (B00T_AGENT_ID; default tasker@HOSTNAME)\n"
+	"  --node NAME            this machine's name in replies (TASKER_NODE; default HOSTNAME)\n";
+
+static void set_str(char **dst, const char *value)
+{
+	free(*dst);
+	*dst = xstrdup(value);
+}
+
+static int set_level(struct config *cfg, const char *value, const char *source, char *err,
+		     size_t errlen)
+{
+	if (log_level_parse(value, &cfg->log_level) < 0) {
+		snprintf(err, errlen, "%s '%.40s' is not a log level (debug, info, warn or error)",
+			 source, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_format(struct config *cfg, const char *value, const char *source, char *err,
+		      size_t errlen)
+{
+	if (strcmp(value, "text") == 0)
+		cfg->log_format = LOG_FMT_TEXT;
+	else if (strcmp(value, "json") == 0)
+		cfg->log_format = LOG_FMT_JSON;
+	else {
+		snprintf(err, errlen, "%s '%.40s' is not a log format (text or json)", source, value);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_channel(char **dst, const char *value, const char *what, char *err, size_t errlen)
+{
+	if (value[0] == '\0' || strlen(value) > 256) {
+		snprintf(err, errlen, "the %s must be 1 to 256 characters", what);
+		return -1;
+	}
+	for (const unsigned char *p = (const unsigned char *)value; *p; p++) {
+		if (*p <= ' ' || *p == 0x7f) {
+			snprintf(err, errlen, "the %s must not contain spaces or control characters", what);
+			return -1;
+		}
+	}
+	set_str(dst, value);
+	return 0;
+}
+
+int config_init(struct config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	char host[256];
+	util_hostname(host, sizeof(host));
+	const char *v;
+
+	v = getenv("REDIS_URL");
+	cfg->redis_explicit = v != NULL && v[0] != '\0';
+	cfg->redis_text = xstrdup(cfg->redis_explicit ? v : CONFIG_DEFAULT_REDIS);
+	cfg->channel = xstrdup(CONFIG_DEFAULT_CHANNEL);
+	cfg->status_channel = xstrdup(CONFIG_DEFAULT_STATUS_CHANNEL);
+	cfg->log_level = LOG_LVL_INFO;
+	cfg->log_format = LOG_FMT_TEXT;
+	cfg->agent_id = xasprintf("tasker@%s", host);
+	cfg->node = xstrdup(host);
+
+	if ((v = getenv("PM2_TASKER_CHANNEL")) && *v &&
+	    set_channel(&cfg->channel, v, "command channel (PM2_TASKER_CHANNEL)", err, errlen) < 0)
+		return -1;
+	if ((v = getenv("TASKER_STATUS_CHANNEL")) && *v &&
+	    set_channel(&cfg->status_channel, v, "status channel (TASKER_STATUS_CHANNEL)", err,
+			errlen) < 0)
+		return -1;
+	if ((v = getenv("LOG_LEVEL")) && *v && set_level(cfg, v, "LOG_LEVEL", err, errlen) < 0)
+		return -1;
+	if ((v = getenv("TASKER_LOG_FORMAT")) && *v &&
+	    set_format(cfg, v, "TASKER_LOG_FORMAT", err, errlen) < 0)
+		return -1;
+	if ((v = getenv("B00T_AGENT_ID")) && *v)
+		set_str(&cfg->agent_id, v);
+	if ((v = getenv("TASKER_NODE")) && *v)
+		set_str(&cfg->node, v);
+	return 0;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg->redis_text != NULL) {
+		memset(cfg->redis_text, 0, strlen(cfg->redis_text));
+		free(cfg->redis_text);
+	}
+	redis_url_free(&cfg->redis);
+	free(cfg->channel);
+	free(cfg->status_channel);
+	free(cfg->agent_id);
+	free(cfg->node);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+struct option *config_options(const struct option *own)
+{
+	size_t n = 0, m = 0;
+	while (own != NULL && own[n].name != NULL)
+		n++;
+	while (shared_options[m].name != NULL)
+		m++;
+	struct option *all = xcalloc(n + m + 1, sizeof(*all));
+	for (size_t i = 0; i < n; i++)
+		all[i] = own[i];
+	for (size_t i = 0; i <= m; i++)
+		all[n + i] = shared_options[i];
+	return all;
+}
+
+int config_option(struct config *cfg, int code, const char *arg, char *err, size_t errlen)
+{
+	switch (code) {
+	case OPT_REDIS:
+		set_str(&cfg->redis_text, arg);
+		cfg->redis_explicit = true;
+		return 1;
+	case OPT_CHANNEL:
+		return set_channel(&cfg->channel, arg, "command channel", err, errlen) < 0 ? -1 : 1;
+	case OPT_STATUS_CHANNEL:
+		return set_channel(&cfg->status_channel, arg, "status channel", err, errlen) < 0 ? -1
+											       : 1;
+	case OPT_LOG_LEVEL:
+		return set_level(cfg, arg, "--log-level", err, errlen) < 0 ? -1 : 1;
+	case OPT_LOG_FORMAT:
+		return set_format(cfg, arg, "--log-format", err, errlen) < 0 ? -1 : 1;
+	case OPT_AGENT_ID:
+		if (arg[0] == '\0' || strlen(arg) > 256) {
+			snprintf(err, errlen, "--agent-id must be 1 to 256 characters");
+			return -1;
+		}
+		set_str(&cfg->agent_id, arg);
+		return 1;
+	case OPT_NODE:
+		if (arg[0] == '\0' || strlen(arg) > 128) {
+			snprintf(err, errlen, "--node must be 1 to 128 characters");
+			return -1;
+		}
+		set_str(&cfg->node, arg);
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int config_finish(struct config *cfg, char *err, size_t errlen)
+{
+	char why[200];
+	redis_url_free(&cfg->redis);
+	if (redis_url_parse(cfg->redis_text, &cfg->redis, why, sizeof(why)) < 0) {
+		/* Never echo the URL: it may hold a password. */
+		snprintf(err, errlen, "bad Redis URL: %s", why);
+		return -1;
+	}
+	log_configure(cfg->log_level, cfg->log_format);
+	return 0;
+}
+
+bool config_takes_value(const struct option *own, const char *arg)
+{
+	if (arg[0] != '-' || arg[1] != '-')
+		return false; /* short options of the console take no value */
+	struct option *all = config_options(own);
+	bool takes = false;
+	for (const struct option *o = all; o->name != NULL; o++) {
+		if (strcmp(o->name, arg + 2) == 0) {
+			takes = o->has_arg == required_argument;
+			break;
+		}
+	}
+	free(all);
+	return takes;
+}

@@ -1,0 +1,116 @@
+/*
+ * tools: the command table and what the commands share: option handling
+ * and the human rendering of a status message (the console's feed uses the
+ * same words as `tasker watch`).
+ */
+#include "tools.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+const struct tool tools_table[] = {
+	{"exec", "run the headless executor: carry out commands with PM2", tool_exec},
+	{"send", "publish a command (slash line or JSON) and optionally wait for its outcome",
+	 tool_send},
+	{"watch", "print status messages as they arrive", tool_watch},
+	{"ls", "list PM2 tasks once (from the PM2 daemon)", tool_ls},
+	{"parse", "print the parse of a slash line as JSON (no network)", tool_parse},
+	{NULL, NULL, NULL},
+};
+
+const struct tool *tools_find(const char *name)
+{
+	for (const struct tool *t = tools_table; t->name != NULL; t++)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+int tools_usage_error(const char *cmd, const char *msg)
+{
+	if (msg != NULL)
+		fprintf(stderr, "tasker %s: %s\n", cmd, msg);
+	fprintf(stderr, "Try 'tasker %s --help'.\n", cmd);
+	return EXIT_USAGE;
+}
+
+int tools_getopt(struct config *cfg, int argc, char **argv, const char *shortopts,
+		 const struct option *longopts, const char *cmd)
+{
+	for (;;) {
+		int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+		if (c == -1)
+			return -1;
+		if (c == '?' || c == ':') {
+			tools_usage_error(cmd, NULL);
+			return '?';
+		}
+		char err[300];
+		int r = config_option(cfg, c, optarg, err, sizeof(err));
+		if (r < 0) {
+			tools_usage_error(cmd, err);
+			return '?';
+		}
+		if (r == 0)
+			return c;
+	}
+}
+
+int tools_finish_config(struct config *cfg, const char *cmd)
+{
+	char err[300];
+	if (config_finish(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tasker %s: %s\n", cmd, err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int count_tasks(const cJSON *tasks, const char *status)
+{
+	int n = 0;
+	const cJSON *t;
+	cJSON_ArrayForEach(t, tasks)
+	{
+		const cJSON *s = cJSON_GetObjectItemCaseSensitive(t, "status");
+		if (cJSON_IsString(s) && strcmp(s->valuestring, status) == 0)
+			n++;
+	}
+	return n;
+}
+
+void tools_describe_status(const struct status_view *v, char *buf, size_t size)
+{
+	const char *task = v->task_name ? v->task_name : "-";
+	if (v->type != NULL && strcmp(v->type, "task_list") == 0) {
+		const cJSON *tasks = cJSON_GetObjectItemCaseSensitive(v->root, "tasks");
+		int n = cJSON_IsArray(tasks) ? cJSON_GetArraySize(tasks) : 0;
+		snprintf(buf, size, "task_list: %d task%s (%d online, %d stopped, %d errored)%s%s", n,
+			 n == 1 ? "" : "s", count_tasks(tasks, "online"), count_tasks(tasks, "stopped"),
+			 count_tasks(tasks, "errored"), v->node ? " on " : "", v->node ? v->node : "");
+		return;
+	}
+	char id[32] = "";
+	if (v->pm_id >= 0)
+		snprintf(id, sizeof(id), " (pm_id %ld)", v->pm_id);
+	const char *status = v->status ? v->status : (v->type ? v->type : "?");
+	if (v->error != NULL)
+		snprintf(buf, size, "%s %s%s: %s", status, task, id, v->error);
+	else
+		snprintf(buf, size, "%s %s%s", status, task, id);
+}
+
+void tools_clock(const struct status_view *v, char *buf, size_t size)
+{
+	int64_t ms;
+	if (v == NULL || v->timestamp == NULL || codec_parse_iso_time(v->timestamp, &ms) < 0)
+		ms = util_wall_ms();
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	localtime_r(&secs, &tm);
+	strftime(buf, size, "%H:%M:%S", &tm);
+}

@@ -1,0 +1,47 @@
+/*
+ * tools: the commands of the one binary. Each takes the shared config and
+ * its own argv (argv[0] is the command name) and returns an exit code from
+ * config.h. main.c dispatches through the table in tools.c.
+ */
+#ifndef TASKER_TOOLS_H
+#define TASKER_TOOLS_H
+
+#include <stdio.h>
+
+#include "codec.h"
+#include "config.h"
+
+struct tool {
+	const char *name;
+	const char *summary; /* one line for `tasker --help` */
+	int (*run)(struct config *cfg, int argc, char **argv);
+};
+
+/* NULL-terminated; the first entry with name NULL ends it. */
+extern const struct tool tools_table[];
+const struct tool *tools_find(const char *name);
+
+int tool_parse(struct config *cfg, int argc, char **argv);
+int tool_send(struct config *cfg, int argc, char **argv);
+int tool_watch(struct config *cfg, int argc, char **argv);
+int tool_exec(struct config *cfg, int argc, char **argv);
+int tool_ls(struct config *cfg, int argc, char **argv);
+
+/*
+ * Shared option loop: returns the next command-specific option code, -1 at
+ * the end of options, or '?' after printing a usage error. Shared options
+ * are applied to cfg on the way.
+ */
+int tools_getopt(struct config *cfg, int argc, char **argv, const char *shortopts,
+		 const struct option *longopts, const char *cmd);
+/* Prints "tasker CMD: msg" and the hint to --help on stderr; returns EXIT_USAGE. */
+int tools_usage_error(const char *cmd, const char *msg);
+/* Finishes config (URL) and prints any error; returns 0 or EXIT_USAGE. */
+int tools_finish_config(struct config *cfg, const char *cmd);
+
+/* One human line for a status message, without time: "started api (pm_id 3)". */
+void tools_describe_status(const struct status_view *v, char *buf, size_t size);
+/* Local "HH:MM:SS" of the message time (or now). */
+void tools_clock(const struct status_view *v, char *buf, size_t size);
+
+#endif
