@@ -88,7 +88,7 @@ static void update_state(struct bus *bus)
 		return;
 	bus->ready = ready;
 	if (ready)
-		log_info("redis: ready on %s", bus->address);
+		log_debug("redis: ready on %s", bus->address);
 	if (bus->h.on_state != NULL)
 		bus->h.on_state(bus, ready, ready ? "" : why, bus->arg);
 }

@@ -16,6 +16,7 @@
 
 #define MAX_NAME 128  /* verb and param keys */
 #define MAX_ID 256    /* agent_id and request_id */
+#define MAX_PARAMS 256 /* keeps duplicate-key checks cheap on hostile input */
 
 static bool has_control(const char *s)
 {
@@ -38,12 +39,44 @@ static void quote_name(const char *s, char *buf, size_t size)
 	buf[o < size ? o : size - 1] = '\0';
 }
 
-/* Numbers become the text a person would write: 4, not 4.000000. */
+/* Numbers become the text a person would write: 4, not 4.000000, and 0.1,
+ * not 0.10000000000000001 (the shortest of %.15g..%.17g that reads back). */
 static char *number_text(double v)
 {
 	if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
 		return xasprintf("%lld", (long long)v);
+	for (int prec = 15; prec < 17; prec++) {
+		char *s = xasprintf("%.*g", prec, v);
+		if (strtod(s, NULL) == v)
+			return s;
+		free(s);
+	}
 	return xasprintf("%.17g", v);
+}
+
+/*
+ * cJSON decodes the escape \u0000 into a real NUL, which would silently cut
+ * a C string short ("stop\u0000all" read as "stop"). Such messages are
+ * refused before parsing, as a raw NUL byte is.
+ */
+static bool has_escaped_nul(const char *buf, size_t len)
+{
+	bool in_string = false;
+	for (size_t i = 0; i < len; i++) {
+		if (!in_string) {
+			if (buf[i] == '"')
+				in_string = true;
+			continue;
+		}
+		if (buf[i] == '"') {
+			in_string = false;
+		} else if (buf[i] == '\\' && i + 1 < len) {
+			if (buf[i + 1] == 'u' && i + 5 < len && memcmp(buf + i + 2, "0000", 4) == 0)
+				return true;
+			i++; /* the escaped character */
+		}
+	}
+	return false;
 }
 
 /* A scalar JSON value as a string param, or NULL for objects and arrays. */
@@ -140,6 +173,11 @@ static int read_params(struct envelope *env, const cJSON *params, char *err, siz
 		return 0;
 	if (!cJSON_IsObject(params)) {
 		snprintf(err, errlen, "params must be a JSON object, not %s", json_type_name(params));
+		return -1;
+	}
+	if (cJSON_GetArraySize(params) > MAX_PARAMS) {
+		snprintf(err, errlen, "params has %d keys, over the limit of %d",
+			 cJSON_GetArraySize(params), MAX_PARAMS);
 		return -1;
 	}
 	const cJSON *item;
@@ -265,6 +303,10 @@ int codec_decode_command(const char *buf, size_t len, struct envelope *out, char
 	}
 	if (memchr(buf, '\0', len) != NULL) {
 		snprintf(err, errlen, "message contains a NUL byte");
+		return -1;
+	}
+	if (has_escaped_nul(buf, len)) {
+		snprintf(err, errlen, "message contains a NUL character (\\u0000)");
 		return -1;
 	}
 	if (!util_utf8_valid(buf, len)) {
@@ -516,8 +558,12 @@ int codec_parse_iso_time(const char *s, int64_t *out_ms)
 	} else {
 		return -1; /* a time without a zone is ambiguous */
 	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60)
 		return -1;
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	if (d > mdays[mo - 1] + (mo == 2 && leap ? 1 : 0))
+		return -1; /* timegm would roll 02-30 over into March */
 	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
 			.tm_hour = h, .tm_min = mi, .tm_sec = sec};
 	time_t t = timegm(&tm);

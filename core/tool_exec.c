@@ -1,24 +1,331 @@
 /*
- * tool_exec / tool_ls: placeholders until the executor issue lands.
+ * tool_exec and tool_ls: the headless executor (`tasker exec`) and the
+ * one-shot task list (`tasker ls`), both over the PM2 daemon's socket.
  */
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
+#include "bus.h"
+#include "executor.h"
+#include "log.h"
+#include "loop.h"
+#include "pm2.h"
 #include "tools.h"
+#include "util.h"
+
+static const char exec_help[] =
+	"Usage: tasker exec [OPTIONS]\n"
+	"\n"
+	"Runs the headless executor: subscribes to the command channel, carries out\n"
+	"each command with the PM2 daemon (over its socket, never through a shell),\n"
+	"and publishes one reply per command on the status channel, plus PM2's own\n"
+	"events (a task that exits or gives up restarting).\n"
+	"\n"
+	"  --pm2 PATH              the pm2 command, used only to start the daemon\n"
+	"                          (PM2_BIN; default .deps/node_modules/.bin/pm2, then PATH)\n"
+	"  --pm2-home DIR          the daemon's home (PM2_HOME; default ~/.pm2)\n"
+	"  --pass-env NAME,...     also pass these variables of ours to tasks\n"
+	"                          (tasks get only PATH, HOME, LANG and their env_ params)\n"
+	"  --cwd-base DIR          where relative cwd params resolve (default: our cwd)\n"
+	"  --default-max-memory SIZE  restart tasks above SIZE (500M) unless a command\n"
+	"                          says otherwise (default: no limit)\n"
+	"  -h, --help              show this help\n"
+	"\n"
+	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
+	"SIGINT/SIGTERM: finish the commands in flight, then exit 0.\n";
+
+static const char ls_help[] =
+	"Usage: tasker ls [OPTIONS]\n"
+	"\n"
+	"Lists PM2 tasks once, straight from the daemon's socket (no Redis).\n"
+	"\n"
+	"  -j, --json         one JSON array instead of a table\n"
+	"  --pm2-home DIR     the daemon's home (PM2_HOME; default ~/.pm2)\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Exit status: 0 listed, 1 PM2 not reachable, 2 bad usage.\n";
+
+struct exec_run {
+	struct loop *loop;
+	struct executor *ex;
+	struct config *cfg;
+	bool stopping;
+};
+
+static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
+		       void *arg)
+{
+	(void)bus;
+	(void)channel;
+	struct exec_run *r = arg;
+	if (r->ex != NULL)
+		executor_handle(r->ex, data, len);
+}
+
+static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
+{
+	(void)bus;
+	struct exec_run *r = arg;
+	if (!ready)
+		log_warn("not listening: %s", why);
+	if (r->ex != NULL)
+		executor_bus_state(r->ex, ready);
+}
+
+static void on_drained(void *arg)
+{
+	struct exec_run *r = arg;
+	log_info("shutdown complete");
+	loop_stop(r->loop, EXIT_OK);
+}
+
+static void on_signal(struct loop *loop, int signo, void *arg)
+{
+	struct exec_run *r = arg;
+	if (r->stopping) {
+		log_warn("second signal: exiting now");
+		loop_stop(loop, EXIT_OK);
+		return;
+	}
+	r->stopping = true;
+	log_info("%s: shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+	executor_drain(r->ex, on_drained, r);
+}
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v = strtoull(s, &end, 10);
+	uint64_t mult = 1;
+	if (*end == 'K')
+		mult = 1024;
+	else if (*end == 'M')
+		mult = 1024 * 1024;
+	else if (*end == 'G')
+		mult = 1024ull * 1024 * 1024;
+	if (mult != 1)
+		end++;
+	if (end == s || *end != '\0' || v == 0 || *s == '-')
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM };
 
 int tool_exec(struct config *cfg, int argc, char **argv)
 {
-	(void)cfg;
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "tasker exec: not built yet\n");
-	return EXIT_FAIL;
+	static const struct option own[] = {
+		{"pm2", required_argument, NULL, OPT_PM2},
+		{"pm2-home", required_argument, NULL, OPT_PM2_HOME},
+		{"pass-env", required_argument, NULL, OPT_PASS_ENV},
+		{"cwd-base", required_argument, NULL, OPT_CWD_BASE},
+		{"default-max-memory", required_argument, NULL, OPT_MAXMEM},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct exec_options opt = {0};
+	struct option *opts = config_options(own);
+	int c;
+	while ((c = tools_getopt(cfg, argc, argv, "+h", opts, "exec")) != -1) {
+		switch (c) {
+		case OPT_PM2:
+			opt.pm2_bin = optarg;
+			break;
+		case OPT_PM2_HOME:
+			opt.pm2_home = optarg;
+			break;
+		case OPT_PASS_ENV:
+			opt.pass_env = optarg;
+			break;
+		case OPT_CWD_BASE:
+			opt.cwd_base = optarg;
+			break;
+		case OPT_MAXMEM:
+			if (parse_size(optarg, &opt.default_max_memory) < 0) {
+				free(opts);
+				return tools_usage_error("exec", "--default-max-memory takes a size like 500M");
+			}
+			break;
+		case 'h':
+			fputs(exec_help, stdout);
+			free(opts);
+			return EXIT_OK;
+		default:
+			free(opts);
+			return EXIT_USAGE;
+		}
+	}
+	free(opts);
+	if (optind < argc)
+		return tools_usage_error("exec", "takes no arguments");
+	int rc = tools_finish_config(cfg, "exec");
+	if (rc != 0)
+		return rc;
+
+	struct exec_run r = {.cfg = cfg};
+	r.loop = loop_new();
+	loop_signal(r.loop, SIGINT, on_signal, &r);
+	loop_signal(r.loop, SIGTERM, on_signal, &r);
+	signal(SIGPIPE, SIG_IGN);
+	char err[300];
+	struct bus_handlers h = {.on_message = on_message, .on_state = on_state};
+	struct bus *bus = bus_new(r.loop, &cfg->redis, &h, &r);
+	r.ex = executor_new(r.loop, bus, cfg, &opt, err, sizeof(err));
+	if (r.ex == NULL) {
+		fprintf(stderr, "tasker exec: %s\n", err);
+		bus_free(bus);
+		loop_free(r.loop);
+		return EXIT_USAGE;
+	}
+	log_info("tasker %s executor on node %s; connecting to Redis at %s", TASKER_VERSION,
+		 cfg->node, bus_address(bus));
+	bus_subscribe(bus, cfg->channel);
+	rc = loop_run(r.loop);
+	/* The bus first: its last callbacks still reach the executor. */
+	bus_free(bus);
+	executor_free(r.ex);
+	loop_free(r.loop);
+	return rc < 0 ? EXIT_FAIL : rc;
+}
+
+/* --- tasker ls ---------------------------------------------------------------- */
+
+struct ls_run {
+	struct loop *loop;
+	bool json;
+	int rc;
+};
+
+static void human_bytes(uint64_t b, char *buf, size_t size)
+{
+	const char *units[] = {"B", "K", "M", "G", "T"};
+	double v = (double)b;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
+}
+
+static void human_duration(int64_t ms, char *buf, size_t size)
+{
+	int64_t s = ms / 1000;
+	if (s < 60)
+		snprintf(buf, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(buf, size, "%lldd", (long long)(s / 86400));
+}
+
+static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+		  void *arg)
+{
+	(void)c;
+	struct ls_run *r = arg;
+	if (error != NULL) {
+		fprintf(stderr, "tasker ls: PM2 is not reachable: %s\n", error);
+		r->rc = EXIT_FAIL;
+		loop_stop(r->loop, EXIT_FAIL);
+		return;
+	}
+	int64_t now = util_wall_ms();
+	if (r->json) {
+		cJSON *arr = cJSON_CreateArray();
+		for (size_t i = 0; i < n; i++) {
+			const struct pm2_proc *p = &procs[i];
+			cJSON *t = cJSON_CreateObject();
+			cJSON_AddNumberToObject(t, "pm_id", p->pm_id);
+			cJSON_AddStringToObject(t, "name", p->name);
+			cJSON_AddStringToObject(t, "status", p->status);
+			cJSON_AddNumberToObject(t, "pid", p->state == PM2_ST_ONLINE ? p->pid : 0);
+			cJSON_AddNumberToObject(t, "cpu", p->cpu);
+			cJSON_AddNumberToObject(t, "memory", (double)p->memory);
+			int64_t up = p->state == PM2_ST_ONLINE && p->pm_uptime ? now - p->pm_uptime : 0;
+			cJSON_AddNumberToObject(t, "uptime", (double)(up > 0 ? up : 0));
+			cJSON_AddNumberToObject(t, "restarts", p->restart_time);
+			cJSON_AddStringToObject(t, "mode", p->cluster ? "cluster" : "fork");
+			cJSON_AddNumberToObject(t, "instances", p->instances);
+			cJSON_AddItemToArray(arr, t);
+		}
+		char *s = cJSON_PrintUnformatted(arr);
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(arr);
+	} else {
+		printf("%4s  %-24s %-16s %8s %6s %8s %7s %5s  %s\n", "ID", "NAME", "STATUS", "PID", "CPU",
+		       "MEM", "UPTIME", "RST", "MODE");
+		for (size_t i = 0; i < n; i++) {
+			const struct pm2_proc *p = &procs[i];
+			char mem[16], up[16];
+			human_bytes(p->memory, mem, sizeof(mem));
+			int64_t u = p->state == PM2_ST_ONLINE && p->pm_uptime ? now - p->pm_uptime : 0;
+			if (u > 0)
+				human_duration(u, up, sizeof(up));
+			else
+				snprintf(up, sizeof(up), "-");
+			printf("%4d  %-24.24s %-16.16s %8d %5.0f%% %8s %7s %5d  %s\n", p->pm_id, p->name,
+			       p->status, p->state == PM2_ST_ONLINE ? p->pid : 0, p->cpu, mem, up, p->restart_time,
+			       p->cluster ? "cluster" : "fork");
+		}
+		if (n == 0)
+			printf("(no tasks)\n");
+	}
+	pm2_procs_free(procs, n);
+	loop_stop(r->loop, EXIT_OK);
 }
 
 int tool_ls(struct config *cfg, int argc, char **argv)
 {
-	(void)cfg;
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "tasker ls: not built yet\n");
-	return EXIT_FAIL;
+	static const struct option own[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"pm2-home", required_argument, NULL, OPT_PM2_HOME},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ls_run r = {.rc = EXIT_OK};
+	const char *home_opt = NULL;
+	struct option *opts = config_options(own);
+	int c;
+	while ((c = tools_getopt(cfg, argc, argv, "+jh", opts, "ls")) != -1) {
+		switch (c) {
+		case 'j':
+			r.json = true;
+			break;
+		case OPT_PM2_HOME:
+			home_opt = optarg;
+			break;
+		case 'h':
+			fputs(ls_help, stdout);
+			free(opts);
+			return EXIT_OK;
+		default:
+			free(opts);
+			return EXIT_USAGE;
+		}
+	}
+	free(opts);
+	if (optind < argc)
+		return tools_usage_error("ls", "takes no arguments");
+	log_configure(cfg->log_level, cfg->log_format);
+	char *home = home_opt ? xstrdup(home_opt) : pm2_home_path();
+	if (home == NULL) {
+		fprintf(stderr, "tasker ls: neither PM2_HOME nor HOME is set\n");
+		return EXIT_USAGE;
+	}
+	r.loop = loop_new();
+	struct pm2_client *pm2 = pm2_client_new(r.loop, home, NULL, NULL);
+	pm2_list(pm2, on_ls, &r);
+	int rc = loop_run(r.loop);
+	pm2_client_free(pm2);
+	loop_free(r.loop);
+	free(home);
+	return rc < 0 ? EXIT_FAIL : rc;
 }

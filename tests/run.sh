@@ -17,15 +17,15 @@ for t in "$@"; do
 		"$t" 2>&1 | tee "$out"
 	fi
 	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+	line=$(grep -E '^([A-Za-z0-9_-]+: )?[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
 	rm -f "$out"
 	if [ -z "$line" ]; then
 		broken+=("$name (no summary, exit $rc)")
 		total_fail=$((total_fail + 1))
 		continue
 	fi
-	p=$(sed -E 's/^([A-Za-z_-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
-	f=$(sed -E 's/^([A-Za-z_-]+: )?[0-9]+ passed, ([0-9]+) failed.*/\2/' <<<"$line")
+	p=$(sed -E 's/^([A-Za-z0-9_-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
+	f=$(sed -E 's/^([A-Za-z0-9_-]+: )?[0-9]+ passed, ([0-9]+) failed.*/\2/' <<<"$line")
 	total_pass=$((total_pass + p))
 	total_fail=$((total_fail + f))
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
