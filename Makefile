@@ -92,9 +92,10 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ)
+# Unit tests link the pure tui/ modules too (theme, format, complete).
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(TUI_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(CORE_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(CORE_OBJ) $(TUI_OBJ) $(LDFLAGS_ALL) $(PKG_LIBS) -lcmocka
 
 $(BUILD)/bench/%: tests/bench/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)

@@ -1,22 +1,1237 @@
 /*
- * console: placeholder until the console issue lands; it says so plainly.
+ * console: the operator console (`tasker`): lifecycle, events and input.
+ *
+ * It owns the terminal, the loop's watchers for the tty, the Redis bus (the
+ * status channel, plus the command channel in --local mode), a PM2 client
+ * for the task table (the daemon's socket, never `pm2 jlist`), and in
+ * --local mode an in-process executor and possibly a private redis-server.
+ *
+ * The console never drives PM2 itself: every action is an envelope
+ * published on the command channel, exactly as `tasker send` does, so it
+ * works through any executor, local or remote.
+ *
+ * Handlers only change struct app and set dirty; draw.c paints at most
+ * every 50 ms. The terminal is restored on every way out: normal exit,
+ * SIGTERM, SIGHUP (the SSH link dropped), and fatal signals.
  */
 #include "console.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curses.h>
+#include <hiredis/hiredis.h>
+
+#include "app.h"
+#include "codec.h"
+#include "complete.h"
+#include "keys.h"
+#include "log.h"
+#include "slash.h"
+#include "tools.h"
+#include "util.h"
+
+#define DRAW_MIN_MS 50
+#define EXECUTOR_SCAN_MS 5000
+#define LOG_POLL_MS 500
+#define LOG_TAIL_BYTES 16384
+#define FEED_LINES 5000
+
+extern char **environ;
 
 const struct option console_options[] = {
 	{"local", no_argument, NULL, 'L'},
 	{"theme", required_argument, NULL, 'T'},
 	{"interval", required_argument, NULL, 'I'},
+	{"pm2-home", required_argument, NULL, 'P'},
+	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
 
+static const char console_help[] =
+	"Usage: tasker [OPTIONS]\n"
+	"\n"
+	"Opens the operator console: a live table of PM2 tasks, the status feed, and a\n"
+	"command bar where slash commands (/start --task=api --command=\"node api.js\")\n"
+	"are parsed and published on the command channel.\n"
+	"\n"
+	"  --local             also run an executor inside the console; when REDIS_URL\n"
+	"                      and --redis are not given and nothing answers at the\n"
+	"                      default address, start a private redis-server on a unix\n"
+	"                      socket (stopped on exit)\n"
+	"  --theme NAME        colour theme (TASKER_THEME; default, light, mono,\n"
+	"                      high-contrast); NO_COLOR turns colour off\n"
+	"  --interval SECONDS  task table refresh (default 1; PM2 events refresh at once)\n"
+	"  --pm2-home DIR      the PM2 daemon to show (PM2_HOME; default ~/.pm2)\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"Press ? in the console for its keys.\n";
+
+/* The terminal as we found it, for the fatal-signal path. */
+static struct termios saved_termios;
+static bool saved_termios_ok;
+static bool curses_on;
+
+static void restore_terminal(void)
+{
+	if (curses_on) {
+		curses_on = false;
+		endwin();
+	}
+}
+
+/* Async-signal-safe: put the terminal back and die with the same signal. */
+static void fatal_signal(int sig)
+{
+	static const char leave[] = "\033[?1049l\033[?25h\r\n";
+	if (saved_termios_ok)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
+	if (write(STDOUT_FILENO, leave, sizeof(leave) - 1) < 0) {
+		/* nothing more can be done here */
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void mark(struct app *app)
+{
+	app->dirty = true;
+}
+
+static void set_message(struct app *app, enum msg_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_message(struct app *app, enum msg_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(app->message, sizeof(app->message), fmt, ap);
+	va_end(ap);
+	app->message_kind = kind;
+	mark(app);
+}
+
+static void feed_now(struct app *app, enum feed_kind kind, const char *text)
+{
+	char clock[16];
+	tools_clock(NULL, clock, sizeof(clock));
+	feed_add(&app->feed, clock, kind, text);
+	mark(app);
+}
+
+/* Log lines go to the feed while curses owns the screen; only errors: the
+ * feed already shows every outcome and every Redis state change, and a
+ * local executor's warnings would repeat its own replies. */
+static void log_to_feed(enum log_level level, const char *line, void *arg)
+{
+	struct app *app = arg;
+	if (level < LOG_LVL_ERROR)
+		return;
+	/* Drop the time stamp the logger added: the feed has its own. */
+	const char *text = strchr(line, ' ');
+	text = text ? text + 1 : line;
+	feed_now(app, level >= LOG_LVL_ERROR ? FEED_ERROR : FEED_INFO, text);
+}
+
+/* --- drawing schedule ------------------------------------------------------ */
+
+static void on_draw_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct app *app = arg;
+	app->draw_timer = NULL;
+	mark(app);
+}
+
+static void on_idle(struct loop *loop, void *arg)
+{
+	struct app *app = arg;
+	if (cmdbar_dirty(app->bar))
+		app->dirty = true;
+	if (!app->dirty || !curses_on)
+		return;
+	int64_t now = loop_now(loop);
+	if (now - app->last_draw < DRAW_MIN_MS) {
+		if (app->draw_timer == NULL)
+			app->draw_timer = loop_timer_add(loop, DRAW_MIN_MS - (now - app->last_draw),
+							 on_draw_timer, app);
+		return;
+	}
+	app->dirty = false;
+	app->last_draw = now;
+	draw_screen(app);
+}
+
+/* --- PM2: the task table ------------------------------------------------------ */
+
+static void refresh_tasks(struct app *app);
+
+static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+		    void *arg)
+{
+	(void)c;
+	struct app *app = arg;
+	app->pm2_listing = false;
+	if (error != NULL) {
+		if (app->pm2_ok || strcmp(app->pm2_why, error) != 0)
+			mark(app);
+		app->pm2_ok = false;
+		snprintf(app->pm2_why, sizeof(app->pm2_why), "%s", error);
+		return;
+	}
+	if (!app->pm2_ok)
+		pm2_events_connect(app->pmev);
+	app->pm2_ok = true;
+	app->pm2_why[0] = '\0';
+	tasks_replace(&app->tasks, procs, n, util_wall_ms());
+	mark(app);
+}
+
+static void on_version(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
+{
+	(void)c;
+	struct app *app = arg;
+	if (error == NULL && cJSON_IsString(result))
+		snprintf(app->pm2_version, sizeof(app->pm2_version), "%s", result->valuestring);
+}
+
+static void refresh_tasks(struct app *app)
+{
+	if (app->pm2_listing)
+		return;
+	app->pm2_listing = true;
+	pm2_list(app->pm2, on_list, app);
+	if (app->pm2_version[0] == '\0')
+		pm2_version(app->pm2, on_version, app);
+}
+
+static void on_refresh_timer(struct loop *loop, void *arg)
+{
+	struct app *app = arg;
+	loop_timer_add(loop, app->interval_ms, on_refresh_timer, app);
+	refresh_tasks(app);
+	mark(app); /* the clock and uptimes move */
+}
+
+static struct loop_timer *soon_timer;
+
+static void on_soon(struct loop *loop, void *arg)
+{
+	(void)loop;
+	soon_timer = NULL;
+	refresh_tasks(arg);
+}
+
+/* Refreshes shortly, coalescing a burst of events into one listing. */
+static void refresh_soon(struct app *app)
+{
+	if (soon_timer == NULL)
+		soon_timer = loop_timer_add(app->loop, 100, on_soon, app);
+}
+
+static void on_pm2_event(struct pm2_events *r, const struct pm2_event *ev, void *arg)
+{
+	(void)r;
+	struct app *app = arg;
+	if (ev->kind == PM2_EV_PROCESS)
+		refresh_soon(app);
+}
+
+static void on_pm2_events_state(struct pm2_events *r, bool connected, const char *reason,
+				void *arg)
+{
+	(void)r;
+	(void)reason;
+	(void)arg;
+	(void)connected;
+	/* Reconnected by the next successful listing (on_list). */
+}
+
+/* --- Redis: status feed, outcomes, executors ------------------------------------ */
+
+static void handle_status(struct app *app, const char *data, size_t len)
+{
+	struct status_view v;
+	char err[200];
+	if (codec_decode_status(data, len, &v, err, sizeof(err)) < 0) {
+		char text[300];
+		snprintf(text, sizeof(text), "unreadable status message: %s", err);
+		feed_now(app, FEED_ERROR, text);
+		return;
+	}
+	char line[1200];
+	tools_describe_status(&v, line, sizeof(line));
+	bool is_list = v.type != NULL && strcmp(v.type, "task_list") == 0;
+	int outcome = codec_status_outcome(is_list ? "listed" : v.status);
+	enum feed_kind kind = outcome == 1 ? FEED_OK : outcome == 0 ? FEED_ERROR : FEED_INFO;
+	if (outcome < 0 && v.status != NULL &&
+	    (strcmp(v.status, "exited") == 0 || strcmp(v.status, "errored") == 0))
+		kind = FEED_ERROR;
+	char clock[16], text[1400];
+	tools_clock(&v, clock, sizeof(clock));
+	if (v.node != NULL)
+		snprintf(text, sizeof(text), "%s  [%s]", line, v.node);
+	else
+		snprintf(text, sizeof(text), "%s", line);
+	feed_add(&app->feed, clock, kind, text);
+
+	for (size_t i = 0; v.request_id != NULL && i < app->npending; i++) {
+		if (strcmp(app->pending[i].id, v.request_id) != 0 || outcome < 0)
+			continue;
+		set_message(app, outcome ? MSG_OK : MSG_ERROR, "%s %s", outcome ? "✓" : "✗", line);
+		app->pending[i] = app->pending[--app->npending];
+		break;
+	}
+	codec_status_view_free(&v);
+	refresh_soon(app);
+	mark(app);
+}
+
+static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
+		       void *arg)
+{
+	(void)bus;
+	struct app *app = arg;
+	if (strcmp(channel, app->cfg->status_channel) == 0)
+		handle_status(app, data, len);
+	else if (app->ex != NULL && strcmp(channel, app->cfg->channel) == 0)
+		executor_handle(app->ex, data, len);
+}
+
+static void scan_executors(struct app *app, const char *cursor);
+
+static void on_scan(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct app *app = arg;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+		return;
+	redisReply *cur = reply->element[0], *keys = reply->element[1];
+	if (keys->type == REDIS_REPLY_ARRAY)
+		app->scan_found += (int)keys->elements;
+	if (cur->type == REDIS_REPLY_STRING && strcmp(cur->str, "0") != 0) {
+		scan_executors(app, cur->str);
+		return;
+	}
+	if (app->executors != app->scan_found)
+		mark(app);
+	app->executors = app->scan_found;
+}
+
+static void scan_executors(struct app *app, const char *cursor)
+{
+	if (strcmp(cursor, "0") == 0)
+		app->scan_found = 0;
+	const char *argv[6] = {"SCAN", cursor, "MATCH", "b00t:tasker:executor:*", "COUNT", "1000"};
+	size_t lens[6];
+	for (int i = 0; i < 6; i++)
+		lens[i] = strlen(argv[i]);
+	bus_command(app->bus, 6, argv, lens, on_scan, app);
+}
+
+static void on_scan_timer(struct loop *loop, void *arg)
+{
+	struct app *app = arg;
+	loop_timer_add(loop, EXECUTOR_SCAN_MS, on_scan_timer, app);
+	if (bus_can_command(app->bus))
+		scan_executors(app, "0");
+}
+
+static void on_scan_timer_once(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct app *app = arg;
+	if (bus_can_command(app->bus))
+		scan_executors(app, "0");
+}
+
+static void on_bus_state(struct bus *bus, bool ready, const char *why, void *arg)
+{
+	struct app *app = arg;
+	app->redis_ok = ready;
+	snprintf(app->redis_why, sizeof(app->redis_why), "%s", why);
+	if (ready) {
+		feed_now(app, FEED_INFO, "Redis connected");
+		scan_executors(app, "0");
+		/* A local executor writes its presence key just after this. */
+		loop_timer_add(app->loop, 1000, on_scan_timer_once, app);
+	} else {
+		char text[400];
+		snprintf(text, sizeof(text), "Redis: %s", why);
+		feed_now(app, FEED_ERROR, text);
+	}
+	if (app->ex != NULL)
+		executor_bus_state(app->ex, ready);
+	(void)bus;
+	mark(app);
+}
+
+static void on_pending_timer(struct loop *loop, void *arg)
+{
+	struct app *app = arg;
+	loop_timer_add(loop, 500, on_pending_timer, app);
+	int64_t now = loop_now(loop);
+	for (size_t i = 0; i < app->npending;) {
+		if (app->pending[i].deadline > now) {
+			i++;
+			continue;
+		}
+		set_message(app, MSG_ERROR,
+			    "✗ no executor answered %s within %d s: is tasker exec running on %s? "
+			    "(or run tasker --local)",
+			    app->pending[i].what, APP_REPLY_WAIT_MS / 1000, app->cfg->channel);
+		app->pending[i] = app->pending[--app->npending];
+	}
+}
+
+/* --- commands ----------------------------------------------------------------- */
+
+static void quit(struct app *app)
+{
+	loop_stop(app->loop, EXIT_OK);
+}
+
+static void open_detail(struct app *app, const struct pm2_proc *p);
+
+/* Handles /help, /quit, /filter, /sort, /theme, /clear; false when the
+ * verb is not a console command. */
+static bool console_command(struct app *app, const struct slash_line *l)
+{
+	const char *v = l->verb;
+	const char *arg = l->content ? l->content : "";
+	if (strcmp(v, "help") == 0) {
+		app->mode = MODE_HELP;
+	} else if (strcmp(v, "quit") == 0 || strcmp(v, "q") == 0 || strcmp(v, "exit") == 0) {
+		quit(app);
+	} else if (strcmp(v, "filter") == 0) {
+		tasks_set_filter(&app->tasks, arg);
+		if (arg[0])
+			set_message(app, MSG_INFO, "filter: %s (/filter alone clears it)", arg);
+		else
+			set_message(app, MSG_INFO, "filter cleared");
+	} else if (strcmp(v, "sort") == 0) {
+		enum tasks_col col;
+		if (tasks_col_parse(arg, &col) < 0) {
+			set_message(app, MSG_ERROR,
+				    "✗ /sort takes a column: id name status pid cpu memory uptime restarts "
+				    "mode");
+			return true;
+		}
+		tasks_sort_by(&app->tasks, col);
+		set_message(app, MSG_INFO, "sorted by %s (%s)", tasks_col_name(col),
+			    app->tasks.descending ? "descending" : "ascending");
+	} else if (strcmp(v, "theme") == 0) {
+		char err[300];
+		struct theme t;
+		if (arg[0] == '\0') {
+			char **names;
+			size_t n = theme_list(&names);
+			char list[300] = "";
+			size_t o = 0;
+			for (size_t i = 0; i < n && o < sizeof(list) - 2; i++)
+				o += (size_t)snprintf(list + o, sizeof(list) - o, " %s", names[i]);
+			theme_list_free(names, n);
+			set_message(app, MSG_INFO, "theme %s; available:%s", app->theme_name, list);
+			return true;
+		}
+		if (theme_load(arg, &t, err, sizeof(err)) < 0) {
+			set_message(app, MSG_ERROR, "✗ %s", err);
+			return true;
+		}
+		if (!app->color)
+			theme_monochrome(&t);
+		app->theme = t;
+		snprintf(app->theme_name, sizeof(app->theme_name), "%s", arg);
+		draw_apply_theme(app);
+		set_message(app, MSG_INFO, "theme %s", arg);
+	} else if (strcmp(v, "clear") == 0) {
+		feed_clear(&app->feed);
+		app->message[0] = '\0';
+	} else {
+		return false;
+	}
+	mark(app);
+	return true;
+}
+
+/* Parses a typed line and publishes it as `tasker send` would. */
+static void submit_line(struct app *app, const char *line)
+{
+	struct slash_line l;
+	struct slash_error e;
+	if (slash_parse(line, strlen(line), &l, &e) < 0) {
+		set_message(app, MSG_ERROR, "✗ %s (nothing was sent)", e.message);
+		return;
+	}
+	if (l.verb == NULL) {
+		slash_line_free(&l);
+		if (line[strspn(line, " \t")] != '\0')
+			set_message(app, MSG_ERROR, "✗ a command starts with /VERB; nothing was sent");
+		return;
+	}
+	if (console_command(app, &l)) {
+		slash_line_free(&l);
+		return;
+	}
+	char rid[33];
+	util_random_id(rid);
+	char *json = codec_encode_command(&l, app->cfg->agent_id, rid, util_wall_ms());
+	const char *task = slash_param_get(&l, "task");
+	if (task == NULL)
+		task = slash_param_get(&l, "name");
+	char what[160];
+	snprintf(what, sizeof(what), "/%s%s%s", l.verb, task ? " " : "", task ? task : "");
+	slash_line_free(&l);
+	if (bus_publish(app->bus, app->cfg->channel, json, strlen(json), NULL, NULL) < 0) {
+		set_message(app, MSG_ERROR, "✗ %s not sent: the publish queue is full", what);
+		free(json);
+		return;
+	}
+	free(json);
+	if (app->npending == APP_MAX_PENDING)
+		app->pending[0] = app->pending[--app->npending];
+	struct pending *p = &app->pending[app->npending++];
+	snprintf(p->id, sizeof(p->id), "%s", rid);
+	snprintf(p->what, sizeof(p->what), "%s", what);
+	/* While Redis is down the message waits in the queue; so does the clock. */
+	p->deadline = loop_now(app->loop) + APP_REPLY_WAIT_MS;
+	if (app->redis_ok)
+		set_message(app, MSG_WAIT, "… %s sent, waiting for the outcome", what);
+	else
+		set_message(app, MSG_WAIT, "… %s queued: Redis is down (%s)", what, app->redis_why);
+}
+
+static void send_action(struct app *app, const char *verb, const char *name)
+{
+	char line[200];
+	snprintf(line, sizeof(line), "/%s --task=%s", verb, name);
+	submit_line(app, line);
+}
+
+static void on_bar_line(char *line, void *arg)
+{
+	struct app *app = arg;
+	if (line != NULL) {
+		submit_line(app, line);
+		free(line);
+	}
+	mark(app);
+}
+
+static size_t on_complete(const char *line, size_t point, char ***out, size_t *start, void *arg)
+{
+	struct app *app = arg;
+	const char **names;
+	size_t n = tasks_names(&app->tasks, &names);
+	char **themes;
+	size_t nthemes = theme_list(&themes);
+	size_t k = complete_candidates_themes(line, point, names, n, (const char *const *)themes, nthemes,
+				       out, start);
+	theme_list_free(themes, nthemes);
+	free(names);
+	return k;
+}
+
+/* --- detail view ----------------------------------------------------------------- */
+
+static char *read_tail(const char *path, long long *size_out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return NULL;
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	off_t from = st.st_size > LOG_TAIL_BYTES ? st.st_size - LOG_TAIL_BYTES : 0;
+	char *buf = xmalloc(LOG_TAIL_BYTES + 1);
+	ssize_t n = pread(fd, buf, LOG_TAIL_BYTES, from);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	*size_out = (long long)st.st_size;
+	/* Start at a line boundary when we cut into the file. */
+	if (from > 0) {
+		char *nl = strchr(buf, '\n');
+		if (nl != NULL)
+			memmove(buf, nl + 1, strlen(nl + 1) + 1);
+	}
+	return buf;
+}
+
+static void reload_logs(struct app *app)
+{
+	const struct pm2_proc *p = NULL;
+	for (size_t i = 0; i < app->tasks.nprocs; i++)
+		if (app->tasks.procs[i].pm_id == app->detail_pm_id)
+			p = &app->tasks.procs[i];
+	if (p == NULL)
+		return;
+	long long s;
+	struct stat st;
+	if (p->out_log_path[0] && stat(p->out_log_path, &st) == 0 &&
+	    (long long)st.st_size != app->log_out_size) {
+		free(app->log_out);
+		app->log_out = read_tail(p->out_log_path, &s);
+		app->log_out_size = app->log_out ? s : -1;
+		mark(app);
+	}
+	if (p->err_log_path[0] && stat(p->err_log_path, &st) == 0 &&
+	    (long long)st.st_size != app->log_err_size) {
+		free(app->log_err);
+		app->log_err = read_tail(p->err_log_path, &s);
+		app->log_err_size = app->log_err ? s : -1;
+		mark(app);
+	}
+}
+
+static void on_log_timer(struct loop *loop, void *arg)
+{
+	struct app *app = arg;
+	loop_timer_add(loop, LOG_POLL_MS, on_log_timer, app);
+	if (app->mode == MODE_DETAIL)
+		reload_logs(app);
+}
+
+static void free_env_pairs(struct app *app)
+{
+	for (size_t i = 0; i < app->nenv_pairs; i++)
+		free(app->env_pairs[i]);
+	free(app->env_pairs);
+	app->env_pairs = NULL;
+	app->nenv_pairs = 0;
+}
+
+/* Env values are fetched only when asked for: they are often secrets. */
+static void on_env_values(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
+{
+	(void)c;
+	struct app *app = arg;
+	free_env_pairs(app);
+	if (error != NULL || !cJSON_IsArray(result)) {
+		set_message(app, MSG_ERROR, "✗ could not read the environment: %s",
+			    error ? error : "unexpected reply");
+		return;
+	}
+	const cJSON *rec;
+	cJSON_ArrayForEach(rec, result)
+	{
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "pm_id");
+		if (!cJSON_IsNumber(id) || (int)id->valuedouble != app->detail_pm_id)
+			continue;
+		const cJSON *penv = cJSON_GetObjectItemCaseSensitive(rec, "pm2_env");
+		const cJSON *env = penv ? cJSON_GetObjectItemCaseSensitive(penv, "env") : NULL;
+		const cJSON *kv;
+		size_t n = env ? (size_t)cJSON_GetArraySize(env) : 0;
+		app->env_pairs = xcalloc(n + 1, sizeof(char *));
+		cJSON_ArrayForEach(kv, env)
+		{
+			if (cJSON_IsString(kv))
+				app->env_pairs[app->nenv_pairs++] =
+					xasprintf("%s=%s", kv->string, kv->valuestring);
+		}
+		break;
+	}
+	mark(app);
+}
+
+static void open_detail(struct app *app, const struct pm2_proc *p)
+{
+	if (p == NULL)
+		return;
+	app->mode = MODE_DETAIL;
+	app->detail_pm_id = p->pm_id;
+	app->detail_env_values = false;
+	free_env_pairs(app);
+	free(app->log_out);
+	free(app->log_err);
+	app->log_out = app->log_err = NULL;
+	app->log_out_size = app->log_err_size = -1;
+	reload_logs(app);
+	mark(app);
+}
+
+/* --- keys ---------------------------------------------------------------------------- */
+
+static void cycle_sort(struct app *app, int dir)
+{
+	int c = ((int)app->tasks.sort + dir + COL_COUNT) % COL_COUNT;
+	tasks_sort_by(&app->tasks, (enum tasks_col)c);
+	set_message(app, MSG_INFO, "sorted by %s", tasks_col_name((enum tasks_col)c));
+}
+
+static void key_table(struct app *app, int key)
+{
+	const struct pm2_proc *sel = tasks_selected(&app->tasks);
+	long page = app->table_rows > 1 ? app->table_rows - 1 : 1;
+	bool feed = app->focus == FOCUS_FEED;
+	switch (key) {
+	case '/':
+	case ':':
+		cmdbar_open(app->bar, "/");
+		break;
+	case '\\':
+	case KEYC_F4:
+		cmdbar_open(app->bar, "/filter ");
+		break;
+	case KEYC_UP:
+	case 'k':
+		if (feed)
+			feed_scroll(&app->feed, 1, (size_t)app->feed_rows);
+		else
+			tasks_move(&app->tasks, -1);
+		break;
+	case KEYC_DOWN:
+	case 'j':
+		if (feed)
+			feed_scroll(&app->feed, -1, (size_t)app->feed_rows);
+		else
+			tasks_move(&app->tasks, 1);
+		break;
+	case KEYC_PGUP:
+		if (feed)
+			feed_scroll(&app->feed, app->feed_rows - 1, (size_t)app->feed_rows);
+		else
+			tasks_move(&app->tasks, -page);
+		break;
+	case KEYC_PGDN:
+		if (feed)
+			feed_scroll(&app->feed, -(app->feed_rows - 1), (size_t)app->feed_rows);
+		else
+			tasks_move(&app->tasks, page);
+		break;
+	case '[':
+		feed_scroll(&app->feed, app->feed_rows - 1, (size_t)app->feed_rows);
+		break;
+	case ']':
+		feed_scroll(&app->feed, -(app->feed_rows - 1), (size_t)app->feed_rows);
+		break;
+	case KEYC_HOME:
+	case 'g':
+		if (feed)
+			feed_scroll(&app->feed, (long)app->feed.count, (size_t)app->feed_rows);
+		else
+			tasks_home(&app->tasks);
+		break;
+	case KEYC_END:
+	case 'G':
+		if (feed)
+			feed_scroll(&app->feed, -(long)app->feed.count, (size_t)app->feed_rows);
+		else
+			tasks_end(&app->tasks);
+		break;
+	case '\t':
+		app->focus = feed ? FOCUS_TABLE : FOCUS_FEED;
+		break;
+	case KEYC_ENTER:
+		open_detail(app, sel);
+		break;
+	case 'l':
+		open_detail(app, sel);
+		break;
+	case 's':
+		if (sel)
+			send_action(app, "stop", sel->name);
+		break;
+	case 'r':
+		if (sel)
+			send_action(app, "restart", sel->name);
+		break;
+	case 'd':
+		if (sel) {
+			app->mode = MODE_CONFIRM;
+			app->confirm_pm_id = sel->pm_id;
+			snprintf(app->confirm_name, sizeof(app->confirm_name), "%s", sel->name);
+		}
+		break;
+	case '>':
+	case KEYC_F6:
+		cycle_sort(app, 1);
+		break;
+	case '<':
+		cycle_sort(app, -1);
+		break;
+	case 'i':
+		tasks_sort_by(&app->tasks, app->tasks.sort);
+		break;
+	case '?':
+	case 'h':
+	case KEYC_F1:
+		app->mode = MODE_HELP;
+		break;
+	case 'q':
+	case KEYC_F10:
+	case 3: /* Ctrl-C */
+		quit(app);
+		break;
+	case 12: /* Ctrl-L: repaint everything */
+		clearok(curscr, TRUE);
+		break;
+	case KEYC_ESC:
+		app->message[0] = '\0';
+		break;
+	default:
+		return;
+	}
+	mark(app);
+}
+
+static void key_detail(struct app *app, int key)
+{
+	const struct pm2_proc *p = NULL;
+	for (size_t i = 0; i < app->tasks.nprocs; i++)
+		if (app->tasks.procs[i].pm_id == app->detail_pm_id)
+			p = &app->tasks.procs[i];
+	switch (key) {
+	case 'v':
+		app->detail_env_values = !app->detail_env_values;
+		if (app->detail_env_values) {
+			cJSON *args = cJSON_CreateArray();
+			cJSON_AddItemToArray(args, cJSON_CreateObject());
+			const char *err = NULL;
+			pm2_call(app->pm2, "getMonitorData", args, 0, on_env_values, app, &err);
+			cJSON_Delete(args);
+		} else {
+			free_env_pairs(app);
+		}
+		break;
+	case 's':
+		if (p)
+			send_action(app, "stop", p->name);
+		break;
+	case 'r':
+		if (p)
+			send_action(app, "restart", p->name);
+		break;
+	case 'q':
+	case KEYC_ESC:
+	case KEYC_ENTER:
+	case 'l':
+		app->mode = MODE_TABLE;
+		free_env_pairs(app);
+		break;
+	case 3:
+		quit(app);
+		break;
+	default:
+		return;
+	}
+	mark(app);
+}
+
+static void handle_key(struct app *app, int key)
+{
+	switch (app->mode) {
+	case MODE_HELP:
+		if (key == 3)
+			quit(app);
+		app->mode = MODE_TABLE;
+		mark(app);
+		break;
+	case MODE_CONFIRM:
+		app->mode = MODE_TABLE;
+		if (key == 'y' || key == 'Y')
+			send_action(app, "delete", app->confirm_name);
+		else
+			set_message(app, MSG_INFO, "kept %s", app->confirm_name);
+		mark(app);
+		break;
+	case MODE_DETAIL:
+		key_detail(app, key);
+		break;
+	case MODE_TABLE:
+		key_table(app, key);
+		break;
+	}
+}
+
+static void on_tty(struct loop *loop, int fd, short revents, void *arg)
+{
+	(void)loop;
+	struct app *app = arg;
+	unsigned char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
+	    (n < 0 && (revents & (POLLHUP | POLLERR)))) {
+		/* The terminal is gone (the SSH link dropped): leave quietly. */
+		quit(app);
+		return;
+	}
+	if (n < 0)
+		return;
+	size_t off = 0;
+	while (off < (size_t)n) {
+		if (cmdbar_active(app->bar)) {
+			cmdbar_feed(app->bar, buf + off, (size_t)n - off);
+			mark(app);
+			return;
+		}
+		int key;
+		size_t k = keys_decode(buf + off, (size_t)n - off, 1, &key);
+		if (k == 0)
+			break;
+		off += k;
+		handle_key(app, key);
+	}
+}
+
+/* --- signals and resize ------------------------------------------------------------- */
+
+static void on_winch(struct loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	struct app *app = arg;
+	struct winsize ws;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0) {
+		resizeterm(ws.ws_row, ws.ws_col);
+		cmdbar_resize(app->bar, ws.ws_col);
+	}
+	clearok(curscr, TRUE);
+	mark(app);
+}
+
+static void on_term(struct loop *loop, int signo, void *arg)
+{
+	(void)signo;
+	(void)arg;
+	loop_stop(loop, EXIT_OK);
+}
+
+/* --- a private redis-server for --local ------------------------------------------------ */
+
+static bool redis_answers(const struct redis_url *url)
+{
+	struct timeval tv = {0, 300000};
+	redisContext *c = url->is_unix ? redisConnectUnixWithTimeout(url->path, tv)
+				       : redisConnectWithTimeout(url->host, url->port, tv);
+	bool ok = false;
+	if (c != NULL && c->err == 0) {
+		redisReply *r = redisCommand(c, "PING");
+		/* NOAUTH means a server is there: ours to use, with a password. */
+		ok = r != NULL && (r->type == REDIS_REPLY_STATUS ||
+				   (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0));
+		if (r != NULL)
+			freeReplyObject(r);
+	}
+	if (c != NULL)
+		redisFree(c);
+	return ok;
+}
+
+static int start_private_redis(struct app *app, struct redis_url *url, char *err, size_t errlen)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char *dir = rt && rt[0] == '/' ? xasprintf("%s/tasker", rt)
+				       : xasprintf("/tmp/tasker-%u", (unsigned)getuid());
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		free(dir);
+		return -1;
+	}
+	struct stat st;
+	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "%s is not a private directory of ours", dir);
+		free(dir);
+		return -1;
+	}
+	char *sock = xasprintf("%s/redis-%d.sock", dir, (int)getpid());
+	char *logf = xasprintf("%s/redis-%d.log", dir, (int)getpid());
+	/* posix_spawn wants char *const[]: writable copies of the words. */
+	const char *words[] = {"redis-server", "--port", "0", "--unixsocket", sock,
+			       "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+			       "--dir", dir, "--logfile", logf};
+	enum { NWORDS = sizeof(words) / sizeof(words[0]) };
+	char *argv[NWORDS + 1];
+	for (size_t i = 0; i < NWORDS; i++)
+		argv[i] = xstrdup(words[i]);
+	argv[NWORDS] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
+	posix_spawnattr_t attr;
+	posix_spawnattr_init(&attr);
+	sigset_t none;
+	sigemptyset(&none);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
+	pid_t pid;
+	int rc = posix_spawnp(&pid, "redis-server", &fa, &attr, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	for (size_t i = 0; i < NWORDS; i++)
+		free(argv[i]);
+	free(logf);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot run redis-server: %s (install it: apt-get install "
+				      "redis-server)", strerror(rc));
+		free(sock);
+		free(dir);
+		return -1;
+	}
+	redis_url_free(url);
+	memset(url, 0, sizeof(*url));
+	url->is_unix = true;
+	url->path = sock;
+	app->redis_pid = pid;
+	app->redis_dir = dir;
+	/* Before curses: a short blocking wait is fine and keeps the loop simple. */
+	for (int i = 0; i < 100; i++) {
+		if (redis_answers(url))
+			return 0;
+		if (waitpid(pid, NULL, WNOHANG) == pid) {
+			app->redis_pid = 0;
+			snprintf(err, errlen, "redis-server exited at once (see %s)", dir);
+			return -1;
+		}
+		struct timespec ts = {0, 50 * 1000000};
+		nanosleep(&ts, NULL);
+	}
+	snprintf(err, errlen, "redis-server did not answer on %s within 5 s", sock);
+	return -1;
+}
+
+static void stop_private_redis(struct app *app)
+{
+	if (app->redis_pid <= 0)
+		return;
+	kill(app->redis_pid, SIGTERM);
+	waitpid(app->redis_pid, NULL, 0);
+	app->redis_pid = 0;
+	/* The socket file goes with the server; the directory stays for the next run. */
+}
+
+/* --- setup ----------------------------------------------------------------------------------- */
+
+static char *history_path(void)
+{
+	const char *state = getenv("XDG_STATE_HOME");
+	const char *home = getenv("HOME");
+	char *dir;
+	if (state != NULL && state[0] == '/')
+		dir = xasprintf("%s/tasker", state);
+	else if (home != NULL && home[0] == '/')
+		dir = xasprintf("%s/.local/state/tasker", home);
+	else
+		return NULL;
+	/* mkdir -p, quietly: no history is better than no console. */
+	for (char *p = dir + 1; *p; p++) {
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(dir, 0700);
+			*p = '/';
+		}
+	}
+	mkdir(dir, 0700);
+	char *path = xasprintf("%s/history", dir);
+	free(dir);
+	return path;
+}
+
+static int setup_theme(struct app *app, const char *name)
+{
+	char err[400];
+	const char *want = name ? name : getenv("TASKER_THEME");
+	if (want == NULL || want[0] == '\0')
+		want = "default";
+	snprintf(app->theme_name, sizeof(app->theme_name), "%s", want);
+	if (theme_load(want, &app->theme, err, sizeof(err)) < 0) {
+		/* theme_load left the built-in default in place: say so, carry on. */
+		fprintf(stderr, "tasker: %s; using the built-in default theme\n", err);
+		snprintf(app->theme_name, sizeof(app->theme_name), "default");
+		return -1;
+	}
+	return 0;
+}
+
 int console_main(struct config *cfg, int argc, char **argv)
 {
-	(void)cfg;
-	(void)argc;
-	(void)argv;
-	fprintf(stderr, "tasker: the console is not built yet; use 'tasker watch' and 'tasker send'\n");
-	return EXIT_FAIL;
+	struct app app_s;
+	struct app *app = &app_s;
+	memset(app, 0, sizeof(*app));
+	app->cfg = cfg;
+	app->interval_ms = 1000;
+	app->executors = -1;
+	const char *theme_name = NULL, *pm2_home = NULL;
+
+	struct option *opts = config_options(console_options);
+	int c;
+	optind = 1;
+	while ((c = tools_getopt(cfg, argc, argv, "+h", opts, "console")) != -1) {
+		char *end;
+		double secs;
+		switch (c) {
+		case 'L':
+			app->local = true;
+			break;
+		case 'T':
+			theme_name = optarg;
+			break;
+		case 'P':
+			pm2_home = optarg;
+			break;
+		case 'I':
+			secs = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0' || !(secs >= 0.1 && secs <= 3600)) {
+				free(opts);
+				return tools_usage_error("console", "--interval takes seconds, from 0.1 to 3600");
+			}
+			app->interval_ms = (int)(secs * 1000);
+			break;
+		case 'h':
+			fputs(console_help, stdout);
+			free(opts);
+			return EXIT_OK;
+		default:
+			free(opts);
+			return EXIT_USAGE;
+		}
+	}
+	free(opts);
+	if (optind < argc)
+		return tools_usage_error("console", "takes no arguments (commands are typed in the bar)");
+	int rc = tools_finish_config(cfg, "console");
+	if (rc != 0)
+		return rc;
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "tasker: the console needs a terminal; for scripts use tasker watch, "
+				"tasker ls or tasker send\n");
+		return EXIT_USAGE;
+	}
+	setlocale(LC_ALL, "");
+
+	app->pm2_home = pm2_home ? xstrdup(pm2_home) : pm2_home_path();
+	if (app->pm2_home == NULL) {
+		fprintf(stderr, "tasker: neither PM2_HOME nor HOME is set\n");
+		return EXIT_USAGE;
+	}
+	char err[400];
+	if (app->local && !cfg->redis_explicit && !redis_answers(&cfg->redis)) {
+		if (start_private_redis(app, &cfg->redis, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tasker: no Redis at %s and %s\n", CONFIG_DEFAULT_REDIS, err);
+			stop_private_redis(app);
+			free(app->redis_dir);
+			free(app->pm2_home);
+			return EXIT_FAIL;
+		}
+	}
+	setup_theme(app, theme_name);
+
+	app->loop = loop_new();
+	loop_signal(app->loop, SIGTERM, on_term, app);
+	loop_signal(app->loop, SIGHUP, on_term, app);
+	loop_signal(app->loop, SIGINT, on_term, app);
+	loop_signal(app->loop, SIGWINCH, on_winch, app);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTSTP, SIG_IGN); /* raw mode: ^Z is a byte we ignore */
+
+	feed_init(&app->feed, FEED_LINES);
+	tasks_init(&app->tasks);
+	struct bus_handlers h = {.on_message = on_message, .on_state = on_bus_state};
+	app->bus = bus_new(app->loop, &cfg->redis, &h, app);
+	bus_subscribe(app->bus, cfg->status_channel);
+	app->pm2 = pm2_client_new(app->loop, app->pm2_home, NULL, app);
+	app->pmev = pm2_events_new(app->loop, app->pm2_home, 0, on_pm2_event, on_pm2_events_state, app);
+	if (app->local) {
+		struct exec_options eo = {.pm2_home = app->pm2_home};
+		app->ex = executor_new(app->loop, app->bus, cfg, &eo, err, sizeof(err));
+		if (app->ex == NULL) {
+			fprintf(stderr, "tasker: %s\n", err);
+			rc = EXIT_FAIL;
+			goto out;
+		}
+		bus_subscribe(app->bus, cfg->channel);
+	}
+
+	char *hist = history_path();
+	app->bar = cmdbar_new(hist, on_bar_line, on_complete, app);
+	free(hist);
+
+	/* Curses: we draw, readline and keys.c read the raw bytes. */
+	if (tcgetattr(STDIN_FILENO, &saved_termios) == 0)
+		saved_termios_ok = true;
+	signal(SIGSEGV, fatal_signal);
+	signal(SIGBUS, fatal_signal);
+	signal(SIGFPE, fatal_signal);
+	signal(SIGILL, fatal_signal);
+	signal(SIGABRT, fatal_signal);
+	atexit(restore_terminal);
+	if (initscr() == NULL) {
+		fprintf(stderr, "tasker: cannot initialise the terminal (TERM=%s)\n",
+			getenv("TERM") ? getenv("TERM") : "unset");
+		rc = EXIT_FAIL;
+		goto out;
+	}
+	curses_on = true;
+	raw();
+	noecho();
+	nonl();
+	keypad(stdscr, FALSE);
+	intrflush(stdscr, FALSE);
+	const char *no_color = getenv("NO_COLOR");
+	app->color = has_colors() && !(no_color != NULL && no_color[0] != '\0');
+	if (app->color) {
+		start_color();
+		use_default_colors();
+	} else {
+		theme_monochrome(&app->theme);
+	}
+	draw_apply_theme(app);
+	cmdbar_resize(app->bar, COLS);
+	log_set_sink(log_to_feed, app);
+
+	util_fd_nonblock(STDIN_FILENO);
+	loop_watch_fd(app->loop, STDIN_FILENO, POLLIN, on_tty, app);
+	loop_set_idle(app->loop, on_idle, app);
+	loop_timer_add(app->loop, 0, on_refresh_timer, app);
+	loop_timer_add(app->loop, EXECUTOR_SCAN_MS, on_scan_timer, app);
+	loop_timer_add(app->loop, 500, on_pending_timer, app);
+	loop_timer_add(app->loop, LOG_POLL_MS, on_log_timer, app);
+	feed_now(app, FEED_INFO,
+		 app->local ? "console started with a local executor; type / to enter a command"
+			    : "console started; type / to enter a command, ? for help");
+	mark(app);
+
+	rc = loop_run(app->loop);
+	if (rc < 0)
+		rc = EXIT_FAIL;
+
+	log_set_sink(NULL, NULL);
+	restore_terminal();
+out:
+	if (app->bar != NULL)
+		cmdbar_free(app->bar);
+	bus_free(app->bus);
+	if (app->ex != NULL)
+		executor_free(app->ex);
+	pm2_events_free(app->pmev);
+	pm2_client_free(app->pm2);
+	tasks_free(&app->tasks);
+	feed_free(&app->feed);
+	free_env_pairs(app);
+	free(app->log_out);
+	free(app->log_err);
+	loop_free(app->loop);
+	stop_private_redis(app);
+	free(app->redis_dir);
+	free(app->pm2_home);
+	return rc;
 }

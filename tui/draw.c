@@ -1,0 +1,583 @@
+/*
+ * draw: renders the console from struct app, top to bottom: header, task
+ * table, status feed, key hints, command bar, then any overlay (help,
+ * details, confirmation). It changes no state but the drawing bookkeeping
+ * (table_rows, feed_rows, scroll positions) and never reads input.
+ *
+ * Everything is drawn on stdscr and flushed once with doupdate(): curses
+ * sends only the cells that changed, so a refresh costs a few bytes.
+ */
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "app.h"
+#include "format.h"
+#include "util.h"
+
+int draw_attr(const struct app *app, enum theme_elem el)
+{
+	const struct theme_style *s = &app->theme.el[el];
+	int a = 0;
+	if (app->color && (s->fg != -1 || s->bg != -1))
+		a |= COLOR_PAIR((int)el + 1);
+	if (s->attrs & THEME_ATTR_BOLD)
+		a |= A_BOLD;
+	if (s->attrs & THEME_ATTR_DIM)
+		a |= A_DIM;
+	if (s->attrs & THEME_ATTR_REVERSE)
+		a |= A_REVERSE;
+	if (s->attrs & THEME_ATTR_UNDERLINE)
+		a |= A_UNDERLINE;
+	if (s->attrs & THEME_ATTR_STANDOUT)
+		a |= A_STANDOUT;
+	if (s->attrs & THEME_ATTR_BLINK)
+		a |= A_BLINK;
+#ifdef A_ITALIC
+	if (s->attrs & THEME_ATTR_ITALIC)
+		a |= A_ITALIC;
+#endif
+	return a;
+}
+
+void draw_apply_theme(struct app *app)
+{
+	if (!app->color)
+		return;
+	for (int i = 0; i < TH_COUNT; i++) {
+		short fg = app->theme.el[i].fg, bg = app->theme.el[i].bg;
+		/* Fewer colours than the theme asks for: fold 8..255 down. */
+		if (fg >= COLORS)
+			fg = (short)(fg % 8);
+		if (bg >= COLORS)
+			bg = (short)(bg % 8);
+		init_pair((short)(i + 1), fg, bg);
+	}
+	bkgdset((chtype)draw_attr(app, TH_DEFAULT) | ' ');
+}
+
+/* Writes text at (y, x) within width columns, cut with an ellipsis. */
+static int put(int y, int x, int width, int attr, const char *text)
+{
+	if (width <= 0)
+		return 0;
+	char buf[1024];
+	int used = (int)fmt_fit(text, width, buf, sizeof(buf));
+	attrset(attr);
+	mvaddstr(y, x, buf);
+	return used;
+}
+
+/* Fills a row from x to the edge with the attribute's background. */
+static void fill(int y, int x, int attr)
+{
+	attrset(attr);
+	move(y, x);
+	for (int i = x; i < COLS; i++)
+		addch(' ');
+}
+
+static enum theme_elem status_elem(const struct pm2_proc *p)
+{
+	switch (p->state) {
+	case PM2_ST_ONLINE:
+		return TH_STATUS_ONLINE;
+	case PM2_ST_STOPPED:
+		return TH_STATUS_STOPPED;
+	case PM2_ST_ERRORED:
+		return TH_STATUS_ERRORED;
+	case PM2_ST_LAUNCHING:
+	case PM2_ST_STOPPING:
+	case PM2_ST_WAITING_RESTART:
+		return TH_STATUS_LAUNCHING;
+	default:
+		return TH_STATUS_OTHER;
+	}
+}
+
+static void draw_header(struct app *app)
+{
+	int ha = draw_attr(app, TH_HEADER);
+	int alert = draw_attr(app, TH_HEADER_ALERT);
+	fill(0, 0, ha);
+	int x = put(0, 0, COLS, ha | A_BOLD, " tasker ");
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), " Redis %s %s ", app->redis_ok ? "up" : "DOWN",
+		 bus_address(app->bus));
+	x += put(0, x, COLS - x, app->redis_ok ? ha : alert, buf);
+
+	if (app->pm2_ok)
+		snprintf(buf, sizeof(buf), "│ PM2 %s ", app->pm2_version[0] ? app->pm2_version : "up");
+	else
+		snprintf(buf, sizeof(buf), "│ PM2 DOWN ");
+	x += put(0, x, COLS - x, app->pm2_ok ? ha : alert, buf);
+
+	if (app->executors >= 0) {
+		snprintf(buf, sizeof(buf), "│ exec %d%s ", app->executors, app->local ? " (local)" : "");
+		x += put(0, x, COLS - x, app->executors > 0 ? ha : alert, buf);
+	}
+	int on, st, er, ot;
+	tasks_count(&app->tasks, &on, &st, &er, &ot);
+	snprintf(buf, sizeof(buf), "│ %d online %d stopped ", on, st);
+	x += put(0, x, COLS - x, ha, buf);
+	if (er > 0) {
+		snprintf(buf, sizeof(buf), "%d errored ", er);
+		x += put(0, x, COLS - x, alert, buf);
+	}
+	if (ot > 0) {
+		snprintf(buf, sizeof(buf), "%d other ", ot);
+		x += put(0, x, COLS - x, ha, buf);
+	}
+
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	char clock[16];
+	strftime(clock, sizeof(clock), " %H:%M:%S ", &tm);
+	int cw = (int)strlen(clock);
+	if (COLS - x >= cw)
+		put(0, COLS - cw, cw, ha, clock);
+}
+
+static const struct column table_cols[COL_COUNT] = {
+	/* name, min, want, priority (0 stays), right-aligned */
+	[COL_ID] = {"ID", 3, 4, 1, true},
+	[COL_NAME] = {"NAME", 8, 24, 0, false},
+	[COL_STATUS] = {"STATUS", 7, 15, 0, false},
+	[COL_PID] = {"PID", 5, 8, 5, true},
+	[COL_CPU] = {"CPU", 4, 5, 2, true},
+	[COL_MEMORY] = {"MEM", 6, 7, 2, true},
+	[COL_UPTIME] = {"UPTIME", 6, 7, 3, true},
+	[COL_RESTARTS] = {"↺", 3, 4, 4, true},
+	[COL_MODE] = {"MODE", 4, 10, 6, false},
+};
+
+static void cell_text(const struct pm2_proc *p, enum tasks_col c, int64_t now, char *buf,
+		      size_t size)
+{
+	switch (c) {
+	case COL_ID:
+		snprintf(buf, size, "%d", p->pm_id);
+		break;
+	case COL_NAME:
+		snprintf(buf, size, "%s", p->name);
+		break;
+	case COL_STATUS:
+		snprintf(buf, size, "%s", p->status);
+		break;
+	case COL_PID:
+		if (p->state == PM2_ST_ONLINE && p->pid > 0)
+			snprintf(buf, size, "%d", p->pid);
+		else
+			snprintf(buf, size, "-");
+		break;
+	case COL_CPU:
+		fmt_cpu(p->cpu, buf, size);
+		break;
+	case COL_MEMORY:
+		if (p->state == PM2_ST_ONLINE)
+			fmt_bytes(p->memory, buf, size);
+		else
+			snprintf(buf, size, "-");
+		break;
+	case COL_UPTIME:
+		if (p->state == PM2_ST_ONLINE && p->pm_uptime > 0)
+			fmt_duration(now - p->pm_uptime, buf, size);
+		else
+			snprintf(buf, size, "-");
+		break;
+	case COL_RESTARTS:
+		snprintf(buf, size, "%d", p->restart_time);
+		break;
+	case COL_MODE:
+		if (p->cluster)
+			snprintf(buf, size, "cluster×%d", p->instances);
+		else
+			snprintf(buf, size, "fork");
+		break;
+	case COL_COUNT:
+		buf[0] = '\0';
+		break;
+	}
+}
+
+/* Right-aligns or left-aligns text in a cell of width w. */
+static void put_cell(int y, int x, int w, int attr, const char *text, bool right)
+{
+	char buf[512];
+	int used = (int)fmt_fit(text, w, buf, sizeof(buf));
+	attrset(attr);
+	move(y, x);
+	if (right)
+		for (int i = used; i < w; i++)
+			addch(' ');
+	addstr(buf);
+	if (!right)
+		for (int i = used; i < w; i++)
+			addch(' ');
+}
+
+static void draw_table(struct app *app, int y0, int rows)
+{
+	int widths[COL_COUNT];
+	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
+	int head = draw_attr(app, TH_TABLE_HEAD);
+	if (app->focus == FOCUS_TABLE)
+		head |= A_BOLD;
+	fill(y0, 0, head);
+	int x = 1;
+	for (int c = 0; c < COL_COUNT; c++) {
+		if (widths[c] == 0)
+			continue;
+		char title[64];
+		snprintf(title, sizeof(title), "%s%s", table_cols[c].name,
+			 app->tasks.sort == (enum tasks_col)c ? (app->tasks.descending ? "▼" : "▲")
+							       : "");
+		put_cell(y0, x, widths[c], head, title, table_cols[c].right);
+		x += widths[c] + 1;
+	}
+
+	int rowattr = draw_attr(app, TH_ROW);
+	for (int r = 0; r < rows; r++)
+		fill(y0 + 1 + r, 0, rowattr);
+
+	if (!app->pm2_ok && app->tasks.nprocs == 0) {
+		int ea = draw_attr(app, TH_STATUS_ERRORED);
+		char line[600];
+		snprintf(line, sizeof(line), "PM2 is not reachable: %s", app->pm2_why);
+		put(y0 + 1, 2, COLS - 3, ea, line);
+		if (rows > 1)
+			put(y0 + 2, 2, COLS - 3, rowattr,
+			    app->local ? "Starting the PM2 daemon; the table fills as soon as it answers."
+				       : "Start one: pm2 ping (with the same PM2_HOME), or run tasker "
+					 "--local, or tasker exec (it starts PM2 when needed).");
+		if (rows > 2) {
+			snprintf(line, sizeof(line), "PM2_HOME=%s  (the table retries every %d ms)",
+				 app->pm2_home, app->interval_ms);
+			put(y0 + 3, 2, COLS - 3, rowattr, line);
+		}
+		return;
+	}
+	if (app->tasks.nview == 0) {
+		put(y0 + 1, 2, COLS - 3, rowattr,
+		    app->tasks.filter[0] ? "No task matches the filter (/filter to clear it)."
+					 : "No tasks yet. Type /start --task=hello --command=\"sleep "
+					   "600\" and Enter.");
+		return;
+	}
+
+	tasks_scroll_into_view(&app->tasks, (size_t)rows);
+	int64_t now = util_wall_ms();
+	for (int r = 0; r < rows; r++) {
+		size_t vi = app->tasks.top + (size_t)r;
+		if (vi >= app->tasks.nview)
+			break;
+		const struct pm2_proc *p = &app->tasks.procs[app->tasks.view[vi]];
+		bool sel = p->pm_id == app->tasks.selected;
+		int base = sel ? draw_attr(app, TH_ROW_SELECTED) : rowattr;
+		int y = y0 + 1 + r;
+		fill(y, 0, base);
+		x = 1;
+		for (int c = 0; c < COL_COUNT; c++) {
+			if (widths[c] == 0)
+				continue;
+			char text[256];
+			cell_text(p, (enum tasks_col)c, now, text, sizeof(text));
+			int a = base;
+			if (c == COL_STATUS && !sel)
+				a = draw_attr(app, status_elem(p));
+			put_cell(y, x, widths[c], a, text, table_cols[c].right);
+			x += widths[c] + 1;
+		}
+	}
+	if (app->tasks.filter[0] != '\0' && rows > 0) {
+		char f[200];
+		snprintf(f, sizeof(f), " filter: %s (%zu of %zu) ", app->tasks.filter,
+			 app->tasks.nview, app->tasks.nprocs);
+		int w = (int)strlen(f);
+		if (w < COLS)
+			put(y0, COLS - w, w, head, f);
+	}
+}
+
+static void draw_feed(struct app *app, int y0, int rows)
+{
+	int head = draw_attr(app, TH_TABLE_HEAD);
+	if (app->focus == FOCUS_FEED)
+		head |= A_BOLD;
+	fill(y0, 0, head);
+	char title[128];
+	if (app->feed.scroll > 0)
+		snprintf(title, sizeof(title), " Status feed (%s, %zu lines back; End returns) ",
+			 app->cfg->status_channel, app->feed.scroll);
+	else
+		snprintf(title, sizeof(title), " Status feed (%s) ", app->cfg->status_channel);
+	put(y0, 0, COLS, head, title);
+
+	int rowattr = draw_attr(app, TH_DEFAULT);
+	for (int r = 0; r < rows; r++)
+		fill(y0 + 1 + r, 0, rowattr);
+	feed_scroll(&app->feed, 0, (size_t)rows);
+	size_t count = app->feed.count;
+	size_t end = count - (app->feed.scroll < count ? app->feed.scroll : count);
+	size_t start = end > (size_t)rows ? end - (size_t)rows : 0;
+	int y = y0 + 1;
+	for (size_t i = start; i < end; i++, y++) {
+		const struct feed_line *l = feed_get(&app->feed, i);
+		int x = put(y, 1, COLS - 1, draw_attr(app, TH_FEED_TIME), l->time);
+		enum theme_elem el = l->kind == FEED_OK ? TH_FEED_OK
+				     : l->kind == FEED_ERROR ? TH_FEED_ERROR
+							     : TH_FEED_INFO;
+		put(y, x + 2, COLS - x - 3, draw_attr(app, el), l->text);
+	}
+}
+
+static void draw_hints(struct app *app, int y)
+{
+	int a = draw_attr(app, TH_HINT);
+	fill(y, 0, a);
+	const char *hints;
+	switch (app->mode) {
+	case MODE_HELP:
+		hints = " any key: close help";
+		break;
+	case MODE_DETAIL:
+		hints = " Esc/q close  v show/hide env values  s stop  r restart  ↑↓ scroll";
+		break;
+	case MODE_CONFIRM:
+		hints = " y delete  any other key: keep it";
+		break;
+	default:
+		hints = cmdbar_active(app->bar)
+				? " Enter send  Esc/^G cancel  Tab complete  ^R history search  ↑↓ history"
+				: " / command  ↑↓ select  Enter details  s stop  r restart  d delete  l logs  "
+				  "Tab feed  < > sort  ? help  q quit";
+	}
+	put(y, 0, COLS, a, hints);
+}
+
+/* Returns the cursor column when the bar is active, else -1. */
+static int draw_bar(struct app *app, int y)
+{
+	if (cmdbar_active(app->bar)) {
+		attrset(draw_attr(app, TH_BAR));
+		int cur = cmdbar_draw(app->bar, y, COLS);
+		const char *m = cmdbar_matches(app->bar);
+		if (m[0] != '\0' && y > 0)
+			put(y - 1, 0, COLS, draw_attr(app, TH_BAR_PROMPT), m);
+		return cur;
+	}
+	enum theme_elem el = app->message_kind == MSG_ERROR ? TH_BAR_ERROR
+			     : app->message_kind == MSG_OK  ? TH_FEED_OK
+							    : TH_BAR;
+	fill(y, 0, draw_attr(app, TH_BAR));
+	if (app->mode == MODE_CONFIRM) {
+		char q[200];
+		snprintf(q, sizeof(q), "Delete task %s (pm_id %d)? It is stopped and removed from PM2. y/n",
+			 app->confirm_name, app->confirm_pm_id);
+		put(y, 0, COLS, draw_attr(app, TH_BAR_ERROR) | A_BOLD, q);
+	} else if (app->message[0] != '\0') {
+		put(y, 0, COLS, draw_attr(app, el), app->message);
+	} else {
+		put(y, 0, COLS, draw_attr(app, TH_BAR_PROMPT), "Type / to enter a command, ? for help");
+	}
+	return -1;
+}
+
+/* A centred box with a border; returns the inner origin and size. */
+static void box_at(struct app *app, int h, int w, int *y, int *x)
+{
+	if (h > LINES - 2)
+		h = LINES - 2;
+	if (w > COLS - 2)
+		w = COLS - 2;
+	*y = (LINES - h) / 2;
+	*x = (COLS - w) / 2;
+	int a = draw_attr(app, TH_OVERLAY);
+	for (int r = 0; r < h; r++)
+		for (int c = 0; c < w; c++)
+			mvaddch(*y + r, *x + c, ' ' | (chtype)a);
+	attrset(draw_attr(app, TH_BORDER));
+	mvhline(*y, *x, ACS_HLINE, w);
+	mvhline(*y + h - 1, *x, ACS_HLINE, w);
+	mvvline(*y, *x, ACS_VLINE, h);
+	mvvline(*y, *x + w - 1, ACS_VLINE, h);
+	mvaddch(*y, *x, ACS_ULCORNER);
+	mvaddch(*y, *x + w - 1, ACS_URCORNER);
+	mvaddch(*y + h - 1, *x, ACS_LLCORNER);
+	mvaddch(*y + h - 1, *x + w - 1, ACS_LRCORNER);
+}
+
+static const char *const help_lines[] = {
+	"Keys (table)",
+	"  ↑↓ j k  select     PgUp PgDn Home End  page      Tab  table/feed focus",
+	"  Enter   details    l  logs    s  stop    r  restart    d  delete (asks)",
+	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
+	"",
+	"Command bar: type / (or :) anywhere",
+	"  /start --task=api --command=\"node api.js\" --env_PORT=8080 --instances=2",
+	"  /stop --task=api    /restart --task=api    /delete --task=api    /status",
+	"  Tab completes verbs, flags and task names; ^R searches history; Esc leaves.",
+	"",
+	"Console commands (not sent)",
+	"  /help  /quit  /filter TEXT  /sort COLUMN  /theme NAME  /clear",
+	"",
+	"Every command is published on the command channel and carried out by an",
+	"executor (tasker exec, or this console with --local); its outcome comes back",
+	"on the status channel and shows here and in the feed.",
+};
+
+static void draw_help(struct app *app)
+{
+	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
+	int y, x;
+	box_at(app, n + 4, 84, &y, &x);
+	int w = COLS - 2 < 84 ? COLS - 2 : 84;
+	put(y, x + 2, w - 4, draw_attr(app, TH_OVERLAY_TITLE), " tasker help ");
+	for (int i = 0; i < n && y + 2 + i < LINES - 1; i++)
+		put(y + 2 + i, x + 2, w - 4,
+		    draw_attr(app, help_lines[i][0] != ' ' && help_lines[i][0] ? TH_OVERLAY_TITLE
+										: TH_OVERLAY),
+		    help_lines[i]);
+}
+
+/* Draws up to max lines of the tail of text, last line at the bottom. */
+static int draw_tail(int y, int x, int w, int max, int attr, const char *text)
+{
+	if (text == NULL || max <= 0)
+		return 0;
+	const char *lines[256];
+	int n = 0;
+	const char *p = text;
+	while (*p && n < 256) {
+		lines[n++] = p;
+		const char *nl = strchr(p, '\n');
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+	if (n > 0 && *lines[n - 1] == '\0')
+		n--;
+	int first = n > max ? n - max : 0;
+	for (int i = first; i < n; i++) {
+		const char *nl = strchr(lines[i], '\n');
+		size_t len = nl ? (size_t)(nl - lines[i]) : strlen(lines[i]);
+		char buf[1024];
+		snprintf(buf, sizeof(buf), "%.*s", (int)(len < 1000 ? len : 1000), lines[i]);
+		for (char *c = buf; *c; c++)
+			if ((unsigned char)*c < 0x20)
+				*c = ' ';
+		put(y + (i - first), x, w, attr, buf);
+	}
+	return n - first;
+}
+
+static void draw_detail(struct app *app)
+{
+	const struct pm2_proc *p = NULL;
+	for (size_t i = 0; i < app->tasks.nprocs; i++)
+		if (app->tasks.procs[i].pm_id == app->detail_pm_id)
+			p = &app->tasks.procs[i];
+	int y, x;
+	int h = LINES - 2, w = COLS - 2;
+	box_at(app, h, w, &y, &x);
+	if (h > LINES - 2)
+		h = LINES - 2;
+	int in = x + 2, iw = w - 4, row = y + 1;
+	int oa = draw_attr(app, TH_OVERLAY), ta = draw_attr(app, TH_OVERLAY_TITLE);
+	if (p == NULL) {
+		put(row, in, iw, ta, "This task is gone (deleted?). Esc closes.");
+		return;
+	}
+	char buf[2048];
+	snprintf(buf, sizeof(buf), " %s  (pm_id %d) ", p->name, p->pm_id);
+	put(y, in, iw, ta, buf);
+	snprintf(buf, sizeof(buf), "status   %s   pid %d   restarts %d (unstable %d)   %s",
+		 p->status, p->state == PM2_ST_ONLINE ? p->pid : 0, p->restart_time,
+		 p->unstable_restarts, p->cluster ? "cluster mode" : "fork mode");
+	put(row++, in, iw, draw_attr(app, status_elem(p)), buf);
+	size_t o = (size_t)snprintf(buf, sizeof(buf), "command  %s", p->pm_exec_path);
+	for (size_t i = 0; i < p->nargs && o < sizeof(buf) - 4; i++) {
+		bool quote = p->args[i][0] == '\0' || strpbrk(p->args[i], " \t'\"\\$`;|&<>*?") != NULL;
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, quote ? " '%s'" : " %s", p->args[i]);
+	}
+	put(row++, in, iw, oa, buf);
+	snprintf(buf, sizeof(buf), "cwd      %s", p->pm_cwd);
+	put(row++, in, iw, oa, buf);
+	if (p->max_memory_restart > 0) {
+		char mem[16];
+		fmt_bytes(p->max_memory_restart, mem, sizeof(mem));
+		snprintf(buf, sizeof(buf), "memory   restart above %s", mem);
+		put(row++, in, iw, oa, buf);
+	}
+	if (app->detail_env_values && app->env_pairs != NULL) {
+		put(row++, in, iw, ta, "env (values shown; v hides them)");
+		for (size_t i = 0; i < app->nenv_pairs && row < y + h / 2; i++)
+			put(row++, in + 2, iw - 2, oa, app->env_pairs[i]);
+	} else {
+		o = (size_t)snprintf(buf, sizeof(buf), "env      ");
+		for (size_t i = 0; i < p->nenv && o < sizeof(buf) - 2; i++)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s", i ? " " : "",
+					      p->env_names[i]);
+		if (p->nenv == 0)
+			snprintf(buf + o, sizeof(buf) - o, "(none)");
+		put(row++, in, iw, oa, buf);
+		put(row++, in, iw, draw_attr(app, TH_HINT), "         values hidden: press v to show");
+	}
+	snprintf(buf, sizeof(buf), "out log  %s", p->out_log_path);
+	put(row++, in, iw, oa, buf);
+	snprintf(buf, sizeof(buf), "err log  %s", p->err_log_path);
+	put(row++, in, iw, oa, buf);
+
+	int left = y + h - 1 - row;
+	if (left < 4)
+		return;
+	int half = (left - 2) / 2;
+	put(row++, in, iw, ta, "── stdout (following) ──");
+	draw_tail(row, in, iw, half, oa, app->log_out);
+	row += half;
+	put(row++, in, iw, ta, "── stderr ──");
+	draw_tail(row, in, iw, left - half - 2, draw_attr(app, TH_FEED_ERROR), app->log_err);
+}
+
+void draw_screen(struct app *app)
+{
+	/* Layout: header, table head + rows, feed title + rows, hints, bar. */
+	int body = LINES - 5;
+	if (body < 2)
+		body = 2;
+	int want = app->tasks.nview > 0 ? (int)app->tasks.nview : 3;
+	int table_rows = want < body * 7 / 10 ? want : body * 7 / 10;
+	if (table_rows < 3)
+		table_rows = body >= 5 ? 3 : 1;
+	int feed_rows = body - table_rows;
+	if (feed_rows < 1) {
+		feed_rows = 1;
+		table_rows = body - 1;
+	}
+	app->table_rows = table_rows;
+	app->feed_rows = feed_rows;
+
+	attrset(draw_attr(app, TH_DEFAULT));
+	erase();
+	draw_header(app);
+	draw_table(app, 1, table_rows);
+	draw_feed(app, 2 + table_rows, feed_rows);
+	draw_hints(app, LINES - 2);
+	int cur = draw_bar(app, LINES - 1);
+	if (app->mode == MODE_HELP)
+		draw_help(app);
+	else if (app->mode == MODE_DETAIL)
+		draw_detail(app);
+	if (cur >= 0) {
+		curs_set(1);
+		move(LINES - 1, cur);
+	} else {
+		curs_set(0);
+	}
+	attrset(A_NORMAL);
+	wnoutrefresh(stdscr);
+	doupdate();
+}

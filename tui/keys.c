@@ -1,0 +1,71 @@
+/*
+ * keys: see keys.h. Knows the xterm, VT220 and rxvt spellings of the keys
+ * the table uses; anything else well-formed is KEYC_UNKNOWN and ignored.
+ */
+#include "keys.h"
+
+#include <string.h>
+
+static const struct {
+	const char *seq;
+	int key;
+} seqs[] = {
+	{"\033[A", KEYC_UP},	{"\033OA", KEYC_UP},	   {"\033[B", KEYC_DOWN},   {"\033OB", KEYC_DOWN},
+	{"\033[C", KEYC_RIGHT}, {"\033OC", KEYC_RIGHT},	   {"\033[D", KEYC_LEFT},   {"\033OD", KEYC_LEFT},
+	{"\033[5~", KEYC_PGUP}, {"\033[6~", KEYC_PGDN},	   {"\033[H", KEYC_HOME},   {"\033OH", KEYC_HOME},
+	{"\033[1~", KEYC_HOME}, {"\033[7~", KEYC_HOME},	   {"\033[F", KEYC_END},    {"\033OF", KEYC_END},
+	{"\033[4~", KEYC_END},	{"\033[8~", KEYC_END},	   {"\033OP", KEYC_F1},	    {"\033[11~", KEYC_F1},
+	{"\033[[A", KEYC_F1},	{"\033OS", KEYC_F4},	   {"\033[14~", KEYC_F4},   {"\033[17~", KEYC_F6},
+	{"\033[21~", KEYC_F10},
+};
+
+size_t keys_decode(const unsigned char *buf, size_t len, int final, int *key)
+{
+	*key = KEYC_NONE;
+	if (len == 0)
+		return 0;
+	if (buf[0] == '\r' || buf[0] == '\n') {
+		*key = KEYC_ENTER;
+		return 1;
+	}
+	if (buf[0] != 0x1b) {
+		*key = buf[0];
+		return 1;
+	}
+	if (len == 1) {
+		if (!final)
+			return 0;
+		*key = KEYC_ESC;
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+		size_t n = strlen(seqs[i].seq);
+		if (len >= n && memcmp(buf, seqs[i].seq, n) == 0) {
+			*key = seqs[i].key;
+			return n;
+		}
+	}
+	/* CSI: ESC [ parameters (0x30-0x3f) intermediates (0x20-0x2f) final (0x40-0x7e). */
+	if (buf[1] == '[') {
+		for (size_t i = 2; i < len; i++) {
+			if (buf[i] >= 0x40 && buf[i] <= 0x7e) {
+				*key = KEYC_UNKNOWN;
+				return i + 1;
+			}
+			if (buf[i] < 0x20 || buf[i] > 0x3f)
+				break;
+		}
+		if (!final && len < 16)
+			return 0;
+	} else if (buf[1] == 'O') {
+		if (len >= 3) {
+			*key = KEYC_UNKNOWN;
+			return 3;
+		}
+		if (!final)
+			return 0;
+	}
+	/* ESC then something else: Alt+key; treat as Escape and leave the rest. */
+	*key = KEYC_ESC;
+	return 1;
+}

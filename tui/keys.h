@@ -1,0 +1,39 @@
+/*
+ * keys: decodes the terminal's raw bytes into keys for the table view
+ * (pure). The console never lets curses read the keyboard (readline owns
+ * the bytes, see c-patterns.md), so escape sequences are decoded here.
+ */
+#ifndef TASKER_TUI_KEYS_H
+#define TASKER_TUI_KEYS_H
+
+#include <stddef.h>
+
+enum {
+	KEYC_NONE = 0,
+	/* Plain bytes are their own codes (1..255); named keys start here. */
+	KEYC_UP = 0x1000,
+	KEYC_DOWN,
+	KEYC_LEFT,
+	KEYC_RIGHT,
+	KEYC_PGUP,
+	KEYC_PGDN,
+	KEYC_HOME,
+	KEYC_END,
+	KEYC_F1,
+	KEYC_F4,
+	KEYC_F6,
+	KEYC_F10,
+	KEYC_ESC,
+	KEYC_ENTER,
+	KEYC_UNKNOWN, /* a well-formed sequence we do not use */
+};
+
+/*
+ * Decodes one key from buf[0..len). Returns the bytes consumed (>= 1) and
+ * sets *key; returns 0 when buf holds only the start of a sequence (more
+ * bytes are needed). final: no more bytes are coming now, so a lone ESC is
+ * the Escape key, not the start of a sequence.
+ */
+size_t keys_decode(const unsigned char *buf, size_t len, int final, int *key);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * tasks: see tasks.h. Sorting is stable on pm_id so equal keys never
+ * shuffle between refreshes (a jumping table is unreadable).
+ */
+#include "tasks.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+static const char *const col_names[COL_COUNT] = {
+	"id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode",
+};
+
+int tasks_col_parse(const char *name, enum tasks_col *out)
+{
+	for (int i = 0; i < COL_COUNT; i++) {
+		if (strcasecmp(name, col_names[i]) == 0) {
+			*out = (enum tasks_col)i;
+			return 0;
+		}
+	}
+	static const struct {
+		const char *alias;
+		enum tasks_col col;
+	} aliases[] = {{"mem", COL_MEMORY}, {"pm_id", COL_ID}, {"restart", COL_RESTARTS},
+		       {"up", COL_UPTIME},  {"state", COL_STATUS}};
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		if (strcasecmp(name, aliases[i].alias) == 0) {
+			*out = aliases[i].col;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *tasks_col_name(enum tasks_col col)
+{
+	return col_names[col];
+}
+
+void tasks_init(struct tasks *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->sort = COL_ID;
+	t->selected = -1;
+}
+
+void tasks_free(struct tasks *t)
+{
+	pm2_procs_free(t->procs, t->nprocs);
+	free(t->view);
+	memset(t, 0, sizeof(*t));
+	t->selected = -1;
+}
+
+/* qsort has no context argument in C11: the comparison reads these. The
+ * model is used from one thread only. */
+static const struct tasks *sort_ctx;
+
+static int cmp_num(double a, double b)
+{
+	return a < b ? -1 : a > b;
+}
+
+static int compare(const void *pa, const void *pb)
+{
+	const struct pm2_proc *a = &sort_ctx->procs[*(const size_t *)pa];
+	const struct pm2_proc *b = &sort_ctx->procs[*(const size_t *)pb];
+	int c = 0;
+	switch (sort_ctx->sort) {
+	case COL_ID:
+		c = 0;
+		break;
+	case COL_NAME:
+		c = strcmp(a->name, b->name);
+		break;
+	case COL_STATUS:
+		c = strcmp(a->status, b->status);
+		break;
+	case COL_PID:
+		c = cmp_num(a->pid, b->pid);
+		break;
+	case COL_CPU:
+		c = cmp_num(a->cpu, b->cpu);
+		break;
+	case COL_MEMORY:
+		c = cmp_num((double)a->memory, (double)b->memory);
+		break;
+	case COL_UPTIME:
+		/* Longer uptime = earlier start; stopped tasks have none. */
+		c = cmp_num(a->state == PM2_ST_ONLINE ? -(double)a->pm_uptime : -1e18,
+			    b->state == PM2_ST_ONLINE ? -(double)b->pm_uptime : -1e18);
+		break;
+	case COL_RESTARTS:
+		c = cmp_num(a->restart_time, b->restart_time);
+		break;
+	case COL_MODE:
+		c = cmp_num(a->cluster, b->cluster);
+		break;
+	case COL_COUNT:
+		break;
+	}
+	if (sort_ctx->descending)
+		c = -c;
+	if (c == 0)
+		c = cmp_num(a->pm_id, b->pm_id);
+	return c;
+}
+
+static bool matches(const struct tasks *t, const struct pm2_proc *p)
+{
+	if (t->filter[0] == '\0')
+		return true;
+	return strcasestr(p->name, t->filter) != NULL || strcasestr(p->status, t->filter) != NULL;
+}
+
+static void rebuild(struct tasks *t)
+{
+	free(t->view);
+	t->view = xcalloc(t->nprocs + 1, sizeof(size_t));
+	t->nview = 0;
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (matches(t, &t->procs[i]))
+			t->view[t->nview++] = i;
+	sort_ctx = t;
+	qsort(t->view, t->nview, sizeof(size_t), compare);
+	sort_ctx = NULL;
+	/* Keep the selection on its task; if it went away, take the row that
+	 * is now where it was, or the first. */
+	if (tasks_selected_row(t) < 0)
+		t->selected = t->nview > 0 ? t->procs[t->view[0]].pm_id : -1;
+}
+
+void tasks_replace(struct tasks *t, struct pm2_proc *procs, size_t n, int64_t now_ms)
+{
+	(void)now_ms;
+	long old_row = tasks_selected_row(t);
+	bool had = t->selected >= 0;
+	pm2_procs_free(t->procs, t->nprocs);
+	t->procs = procs;
+	t->nprocs = n;
+	rebuild(t);
+	if (had && tasks_selected_row(t) >= 0)
+		return;
+	/* The selected task went away: stay on the same row, not the top. */
+	if (had && old_row >= 0 && t->nview > 0) {
+		size_t row = (size_t)old_row < t->nview ? (size_t)old_row : t->nview - 1;
+		t->selected = t->procs[t->view[row]].pm_id;
+	}
+}
+
+void tasks_sort_by(struct tasks *t, enum tasks_col col)
+{
+	if (t->sort == col)
+		t->descending = !t->descending;
+	else {
+		t->sort = col;
+		/* Big numbers first is what one wants when sorting by load. */
+		t->descending = col == COL_CPU || col == COL_MEMORY || col == COL_RESTARTS ||
+				col == COL_UPTIME;
+	}
+	rebuild(t);
+}
+
+void tasks_set_filter(struct tasks *t, const char *text)
+{
+	snprintf(t->filter, sizeof(t->filter), "%s", text ? text : "");
+	t->top = 0;
+	rebuild(t);
+}
+
+long tasks_selected_row(const struct tasks *t)
+{
+	for (size_t i = 0; i < t->nview; i++)
+		if (t->procs[t->view[i]].pm_id == t->selected)
+			return (long)i;
+	return -1;
+}
+
+const struct pm2_proc *tasks_selected(const struct tasks *t)
+{
+	long row = tasks_selected_row(t);
+	return row < 0 ? NULL : &t->procs[t->view[row]];
+}
+
+void tasks_move(struct tasks *t, long delta)
+{
+	if (t->nview == 0)
+		return;
+	long row = tasks_selected_row(t);
+	if (row < 0)
+		row = 0;
+	row += delta;
+	if (row < 0)
+		row = 0;
+	if (row >= (long)t->nview)
+		row = (long)t->nview - 1;
+	t->selected = t->procs[t->view[row]].pm_id;
+}
+
+void tasks_home(struct tasks *t)
+{
+	if (t->nview > 0)
+		t->selected = t->procs[t->view[0]].pm_id;
+}
+
+void tasks_end(struct tasks *t)
+{
+	if (t->nview > 0)
+		t->selected = t->procs[t->view[t->nview - 1]].pm_id;
+}
+
+void tasks_scroll_into_view(struct tasks *t, size_t height)
+{
+	if (height == 0)
+		return;
+	long row = tasks_selected_row(t);
+	if (t->nview <= height)
+		t->top = 0;
+	else if (t->top > t->nview - height)
+		t->top = t->nview - height;
+	if (row < 0)
+		return;
+	if ((size_t)row < t->top)
+		t->top = (size_t)row;
+	else if ((size_t)row >= t->top + height)
+		t->top = (size_t)row - height + 1;
+}
+
+void tasks_count(const struct tasks *t, int *online, int *stopped, int *errored, int *other)
+{
+	*online = *stopped = *errored = *other = 0;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		switch (t->procs[i].state) {
+		case PM2_ST_ONLINE:
+			(*online)++;
+			break;
+		case PM2_ST_STOPPED:
+			(*stopped)++;
+			break;
+		case PM2_ST_ERRORED:
+			(*errored)++;
+			break;
+		default:
+			(*other)++;
+		}
+	}
+}
+
+size_t tasks_names(const struct tasks *t, const char ***out)
+{
+	const char **names = xcalloc(t->nprocs + 1, sizeof(char *));
+	size_t n = 0;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		bool dup = false;
+		for (size_t k = 0; k < n && !dup; k++)
+			dup = strcmp(names[k], t->procs[i].name) == 0;
+		if (!dup)
+			names[n++] = t->procs[i].name;
+	}
+	*out = names;
+	return n;
+}

@@ -1,0 +1,73 @@
+/*
+ * tasks: the console's model of the task table (pure: no curses, no IO).
+ *
+ * Holds the rows of the last PM2 listing, a sort column and direction, a
+ * filter, and the selection. The selection is a pm_id, not a row index, so
+ * it stays on the same task across refreshes, sorts and filters.
+ */
+#ifndef TASKER_TUI_TASKS_H
+#define TASKER_TUI_TASKS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pm2.h"
+
+enum tasks_col {
+	COL_ID,
+	COL_NAME,
+	COL_STATUS,
+	COL_PID,
+	COL_CPU,
+	COL_MEMORY,
+	COL_UPTIME,
+	COL_RESTARTS,
+	COL_MODE,
+	COL_COUNT
+};
+
+struct tasks {
+	struct pm2_proc *procs; /* owned; from the last listing */
+	size_t nprocs;
+	size_t *view; /* indexes into procs: filtered and sorted */
+	size_t nview;
+	enum tasks_col sort;
+	bool descending;
+	char filter[128];
+	int selected; /* pm_id; -1: none */
+	size_t top;   /* first view row on screen */
+};
+
+void tasks_init(struct tasks *t);
+void tasks_free(struct tasks *t);
+
+/* Takes ownership of procs (from pm2_list); keeps sort, filter, selection. */
+void tasks_replace(struct tasks *t, struct pm2_proc *procs, size_t n, int64_t now_ms);
+
+/* Parses a column name ("id", "name", "mem", "memory", ...); -1 if none. */
+int tasks_col_parse(const char *name, enum tasks_col *out);
+const char *tasks_col_name(enum tasks_col col);
+
+/* Sets the sort column; the same column again flips the direction. */
+void tasks_sort_by(struct tasks *t, enum tasks_col col);
+void tasks_set_filter(struct tasks *t, const char *text);
+
+/* The selected row's position in the view, or -1. */
+long tasks_selected_row(const struct tasks *t);
+const struct pm2_proc *tasks_selected(const struct tasks *t);
+/* Moves the selection by delta rows (clamped), or to the first/last. */
+void tasks_move(struct tasks *t, long delta);
+void tasks_home(struct tasks *t);
+void tasks_end(struct tasks *t);
+/* Keeps the selection within [top, top+height) by moving top. */
+void tasks_scroll_into_view(struct tasks *t, size_t height);
+
+/* Counts rows by state for the header (over all tasks, not the filter). */
+void tasks_count(const struct tasks *t, int *online, int *stopped, int *errored, int *other);
+
+/* Task names (unique, in listing order) for completion: pointers into the
+ * model, valid until the next tasks_replace; caller frees the array. */
+size_t tasks_names(const struct tasks *t, const char ***out);
+
+#endif
