@@ -83,6 +83,10 @@ struct executor {
 	char *pm2_version;
 	struct pm2_launch *launch;
 	bool launched_once;
+	/* The shared listing (see on_list). */
+	bool list_inflight;
+	struct command **batch_sent, **batch_next;
+	size_t nbatch_sent, nbatch_next;
 	struct command *commands;
 	char **base_env_keys; /* names passed from our environment */
 	size_t nbase;
@@ -797,18 +801,11 @@ static cJSON *task_json(const struct pm2_proc *p, int64_t now_ms, const char *no
 	return t;
 }
 
-static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
-		    void *arg)
+/* Decides and acts for one command on a listing it shares with others;
+ * procs stay owned by the caller. */
+static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 {
-	(void)c;
-	struct command *cmd = arg;
 	struct executor *ex = cmd->ex;
-	if (error != NULL) {
-		pm2_failed(cmd, error);
-		return;
-	}
-	ex->task_count = (int)n;
-
 	if (cmd->verb == V_STATUS) {
 		cJSON *obj = reply_json(cmd, "ok", NULL, -1);
 		cJSON_ReplaceItemInObjectCaseSensitive(obj, "type", cJSON_CreateString("task_list"));
@@ -817,7 +814,6 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 		for (size_t i = 0; i < n; i++)
 			cJSON_AddItemToArray(arr, task_json(&procs[i], now, ex->cfg->node));
 		cJSON_AddNumberToObject(obj, "count", (double)n);
-		pm2_procs_free(procs, n);
 		reply_and_finish(cmd, obj);
 		return;
 	}
@@ -829,7 +825,6 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 		if (strcmp(procs[i].name, cmd->name) != 0)
 			continue;
 		if (procs[i].pm_id == ex->self_pm_id) {
-			pm2_procs_free(procs, n);
 			reply_simple(cmd, "error",
 				     "refusing to act on the executor's own PM2 process", -1);
 			return;
@@ -840,7 +835,6 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 			active = true;
 		cmd->ids[cmd->nids++] = procs[i].pm_id;
 	}
-	pm2_procs_free(procs, n);
 	cmd->idx = 0;
 
 	if (cmd->verb == V_START) {
@@ -862,10 +856,63 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 	act_next(cmd);
 }
 
+static void send_list(struct executor *ex);
+
+/*
+ * Listing is shared: every command begins with the process list, and a
+ * burst of 50 starts would otherwise ask for (and parse) 50 listings that
+ * grow as the burst lands. A command may use a listing only if it began
+ * before that listing was requested (a listing sent earlier could predate
+ * the previous command for the same name), so commands that begin while a
+ * listing is in flight wait for the next one: at most two per burst.
+ */
+static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+		    void *arg)
+{
+	(void)c;
+	struct executor *ex = arg;
+	struct command **batch = ex->batch_sent;
+	size_t nbatch = ex->nbatch_sent;
+	ex->batch_sent = ex->batch_next;
+	ex->nbatch_sent = ex->nbatch_next;
+	ex->batch_next = NULL;
+	ex->nbatch_next = 0;
+	ex->list_inflight = false;
+	if (ex->nbatch_sent > 0)
+		send_list(ex);
+	if (error == NULL)
+		ex->task_count = (int)n;
+	/* Deciding may finish a command, which may begin the next one for the
+	 * same name: that one joins the batch now in flight or a new one. */
+	for (size_t i = 0; i < nbatch; i++) {
+		if (error != NULL)
+			pm2_failed(batch[i], error);
+		else
+			decide(batch[i], procs, n);
+	}
+	free(batch);
+	if (error == NULL)
+		pm2_procs_free(procs, n);
+}
+
+static void send_list(struct executor *ex)
+{
+	ex->list_inflight = true;
+	pm2_list(ex->pm2, on_list, ex);
+}
+
 static void command_begin(struct command *cmd)
 {
+	struct executor *ex = cmd->ex;
 	cmd->running = true;
-	pm2_list(cmd->ex->pm2, on_list, cmd);
+	if (!ex->list_inflight) {
+		ex->batch_sent = xrealloc(ex->batch_sent, (ex->nbatch_sent + 1) * sizeof(cmd));
+		ex->batch_sent[ex->nbatch_sent++] = cmd;
+		send_list(ex);
+	} else {
+		ex->batch_next = xrealloc(ex->batch_next, (ex->nbatch_next + 1) * sizeof(cmd));
+		ex->batch_next[ex->nbatch_next++] = cmd;
+	}
 }
 
 /* --- intake ---------------------------------------------------------------- */
@@ -1318,6 +1365,8 @@ void executor_free(struct executor *ex)
 		ex->commands = c->next;
 		command_free(c);
 	}
+	free(ex->batch_sent);
+	free(ex->batch_next);
 	if (ex->launch != NULL)
 		pm2_launch_cancel(ex->launch);
 	pm2_events_free(ex->events);

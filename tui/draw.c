@@ -101,43 +101,45 @@ static void draw_header(struct app *app)
 	int ha = draw_attr(app, TH_HEADER);
 	int alert = draw_attr(app, TH_HEADER_ALERT);
 	fill(0, 0, ha);
-	int x = put(0, 0, COLS, ha | A_BOLD, " tasker ");
+	char clock[16];
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(clock, sizeof(clock), " %H:%M:%S ", &tm);
+	int cw = (int)strlen(clock);
+	/* The clock keeps the right edge; segments fill from the left in order
+	 * of importance, the Redis address last since it is the longest. */
+	int room = COLS - cw;
+	int x = put(0, 0, room, ha | A_BOLD, " tasker ");
 	char buf[512];
 
-	snprintf(buf, sizeof(buf), " Redis %s %s ", app->redis_ok ? "up" : "DOWN",
-		 bus_address(app->bus));
-	x += put(0, x, COLS - x, app->redis_ok ? ha : alert, buf);
-
+	x += put(0, x, room - x, app->redis_ok ? ha : alert,
+		 app->redis_ok ? " Redis up " : " Redis DOWN ");
 	if (app->pm2_ok)
 		snprintf(buf, sizeof(buf), "│ PM2 %s ", app->pm2_version[0] ? app->pm2_version : "up");
 	else
 		snprintf(buf, sizeof(buf), "│ PM2 DOWN ");
-	x += put(0, x, COLS - x, app->pm2_ok ? ha : alert, buf);
-
+	x += put(0, x, room - x, app->pm2_ok ? ha : alert, buf);
 	if (app->executors >= 0) {
 		snprintf(buf, sizeof(buf), "│ exec %d%s ", app->executors, app->local ? " (local)" : "");
-		x += put(0, x, COLS - x, app->executors > 0 ? ha : alert, buf);
+		x += put(0, x, room - x, app->executors > 0 ? ha : alert, buf);
 	}
 	int on, st, er, ot;
 	tasks_count(&app->tasks, &on, &st, &er, &ot);
 	snprintf(buf, sizeof(buf), "│ %d online %d stopped ", on, st);
-	x += put(0, x, COLS - x, ha, buf);
+	x += put(0, x, room - x, ha, buf);
 	if (er > 0) {
 		snprintf(buf, sizeof(buf), "%d errored ", er);
-		x += put(0, x, COLS - x, alert, buf);
+		x += put(0, x, room - x, alert, buf);
 	}
 	if (ot > 0) {
 		snprintf(buf, sizeof(buf), "%d other ", ot);
-		x += put(0, x, COLS - x, ha, buf);
+		x += put(0, x, room - x, ha, buf);
 	}
-
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	char clock[16];
-	strftime(clock, sizeof(clock), " %H:%M:%S ", &tm);
-	int cw = (int)strlen(clock);
-	if (COLS - x >= cw)
+	snprintf(buf, sizeof(buf), "│ %s ", bus_address(app->bus));
+	if ((int)strlen(buf) <= room - x)
+		put(0, x, room - x, ha, buf);
+	if (COLS >= cw)
 		put(0, COLS - cw, cw, ha, clock);
 }
 

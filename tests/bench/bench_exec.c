@@ -442,7 +442,7 @@ static void phase_listing(void)
 	if (started != LIST_TASKS || dpid <= 0 || proc_cpu_ms(dpid) < 0) {
 		printf("listing cost: skipped (%d/%d tasks started, daemon pid %ld)\n", started,
 		       LIST_TASKS, dpid);
-		return;
+		goto out;
 	}
 	list_n(5); /* warm the connection and the daemon's code paths */
 
@@ -465,7 +465,7 @@ static void phase_listing(void)
 	}
 	if (nsock == 0 || njl == 0) {
 		printf("listing cost: failed (%d socket batches, %d pm2 jlist runs)\n", nsock, njl);
-		return;
+		goto out;
 	}
 	double s = sock.cpu, j = pct(jl, (size_t)njl, 0.5);
 	printf("listing cost (%zu tasks)  socket getMonitorData %.2f ms CPU/call   "
@@ -475,6 +475,7 @@ static void phase_listing(void)
 	       "pm2 jlist %.0f ms wall, pm2 process %.0f ms CPU (%d runs); daemon CPU included\n",
 	       sock.wall, sock.self, nsock, LIST_PER_BATCH, pct(jl_wall, (size_t)njl, 0.5),
 	       pct(jl_child, (size_t)njl, 0.5), njl);
+out:
 	request_all("delete", names, LIST_TASKS);
 }
 

@@ -34,6 +34,9 @@ cleanup() {
 	if [ -S "$PM2_HOME/rpc.sock" ] && [ -x "$ROOT/.deps/node_modules/.bin/pm2" ]; then
 		"$ROOT/.deps/node_modules/.bin/pm2" kill >/dev/null 2>&1
 	fi
+	# Whatever is left that belongs to this test (a daemon started late, its
+	# tasks): everything whose command line names our private directory.
+	pkill -KILL -f "$TMP" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$TMP"
 }
@@ -111,7 +114,7 @@ start_redis() {
 			--dir "$TMP" --logfile "$TMP/redis-$port.log" "$@" &
 		REDIS_PID=$!
 		if wait_until 10 redis_up; then
-			REDIS_URL_T="redis://127.0.0.1:$port"
+			PIDS+=("$REDIS_PID")
 			return 0
 		fi
 		kill "$REDIS_PID" 2>/dev/null

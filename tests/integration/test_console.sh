@@ -25,10 +25,15 @@ console() {
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
 	shift
 	"${T[@]}" kill-server 2>/dev/null
-	"${T[@]}" new-session -d -x 100 -y 30 -s main \
-		env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
-		XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "${envs[@]}" \
-		"$TASKER" --redis "$R" "$@"
+	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+	local try
+	for try in 1 2 3; do
+		"${T[@]}" new-session -d -x 100 -y 30 -s main \
+			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
+			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "${envs[@]}" \
+			"$TASKER" --redis "$R" "$@" && return 0
+	done
+	return 1
 }
 screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
 screen_has() { screen | grep -q -- "$1"; }

@@ -79,7 +79,7 @@ static void test_fork_conf_fields(void **state)
 	assert_true(boolean(o, "treekill"));
 	assert_true(boolean(o, "merge_logs"));
 	assert_false(boolean(o, "vizion"));
-	assert_true(num(o, "kill_retry_time") == 100);
+	assert_true(num(o, "kill_retry_time") == 25);
 	assert_string_equal(str(o, "instance_var"), "NODE_APP_INSTANCE");
 	assert_null(cJSON_GetObjectItemCaseSensitive(o, "max_memory_restart"));
 	assert_null(cJSON_GetObjectItemCaseSensitive(o, "node_args"));
