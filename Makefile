@@ -161,7 +161,7 @@ fuzz: fuzz-build
 		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build-fuzz/corpus-$$name \
 			tests/fuzz/seeds/$${name#fuzz_} 2>build-fuzz/$$name.log || \
 			{ tail -n 40 build-fuzz/$$name.log; exit 1; }; \
-		grep -E 'stat::number_of_executed_runs' build-fuzz/$$name.log; \
+		grep -E '^Done [0-9]+ runs' build-fuzz/$$name.log || true; \
 	done
 
 install: all

@@ -146,7 +146,7 @@ static void draw_header(struct app *app)
 static const struct column table_cols[COL_COUNT] = {
 	/* name, min, want, priority (0 stays), right-aligned */
 	[COL_ID] = {"ID", 3, 4, 1, true},
-	[COL_NAME] = {"NAME", 8, 24, 0, false},
+	[COL_NAME] = {"NAME", 8, 24, 0, false, true},
 	[COL_STATUS] = {"STATUS", 7, 15, 0, false},
 	[COL_PID] = {"PID", 5, 8, 5, true},
 	[COL_CPU] = {"CPU", 4, 5, 2, true},

@@ -493,7 +493,8 @@ static bool name_ok(const char *name, size_t len)
  */
 static int read_theme_file(const char *path, char **text, size_t *len, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO named like a theme must not hang the console. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return 0;
@@ -609,8 +610,10 @@ size_t theme_list(char ***names)
 		struct dirent *de;
 		while ((de = readdir(d)) != NULL) {
 			size_t len = strlen(de->d_name);
+			struct stat st;
 			if (len <= 6 || strcmp(de->d_name + len - 6, ".theme") != 0 ||
-			    !name_ok(de->d_name, len - 6))
+			    !name_ok(de->d_name, len - 6) ||
+			    fstatat(dirfd(d), de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))
 				continue;
 			if (n == cap) {
 				cap *= 2;

@@ -538,10 +538,18 @@ static void test_load_via_xdg(void **state)
 	assert_non_null(strstr(err, "./themes"));
 	assert_memory_equal(&t, &b, sizeof(t));
 
-	/* The list: shipped, the user's, "default"; sorted, unique, valid names. */
+	/* A FIFO does not hang the load. */
+	char *fifo = xasprintf("%s/tasker/themes/fifo.theme", sb.root);
+	assert_int_equal(mkfifo(fifo, 0644), 0);
+	free(fifo);
+	assert_int_equal(theme_load("fifo", &t, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "fifo.theme is not a regular file"));
+
+	/* The list: shipped, the user's, "default"; sorted, unique, valid
+	 * names of regular files only. */
 	char **names = NULL;
 	size_t n = theme_list(&names);
-	static const char *const expect[] = {"broken", "default", "dir", "high-contrast",
+	static const char *const expect[] = {"broken", "default", "high-contrast",
 	                                     "light",  "mine",    "mono"};
 	for (size_t i = 0; i + 1 < n; i++)
 		assert_true(strcmp(names[i], names[i + 1]) < 0);
@@ -553,8 +561,11 @@ static void test_load_via_xdg(void **state)
 		if (!found)
 			fail_msg("theme_list lacks %s", expect[k]);
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		assert_null(strchr(names[i], ' '));
+		assert_string_not_equal(names[i], "dir");
+		assert_string_not_equal(names[i], "fifo");
+	}
 	theme_list_free(names, n);
 	sandbox_close(&sb);
 }

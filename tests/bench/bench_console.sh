@@ -1,0 +1,299 @@
+# bench_console.sh: sourced by tests/bench/run.sh once Redis is up (lib.sh's
+# helpers, $TMP, $REDIS_PORT, the private PM2_HOME). The console side by
+# side with `pm2 monit`, same daemon, same tasks, same terminal size:
+#   1. an executor starts 100 tasks (sleep 600) in the private PM2_HOME, then
+#      is stopped so that only the monitor under test talks to the daemon;
+#   2. the daemon alone, no client, over the window (its own idle cost);
+#   3. the console (tasker --interval 1) in a private tmux server, over the
+#      window: its CPU (utime+stime from /proc), its memory (VmRSS, VmHWM)
+#      and the daemon's CPU in the same window (the console asks it for
+#      getMonitorData once a second);
+#   4. `pm2 monit` (.deps pm2; it asks for getMonitorData every 800 ms and
+#      listens on the daemon's bus) in another tmux server, the same figures.
+# Ends with `pm2 kill`, so a later bench file starts with no daemon. Prints
+# figures; asserts nothing.
+
+BC_WINDOW=${BENCH_CONSOLE_SECONDS:-30}
+BC_TASKS=100
+BC_TMUX_A="tasker-bench-console-$$"
+BC_TMUX_B="tasker-bench-monit-$$"
+
+bc_cleanup_tmux() {
+	tmux -L "$BC_TMUX_A" kill-server 2>/dev/null
+	tmux -L "$BC_TMUX_B" kill-server 2>/dev/null
+}
+
+# bc_online: how many tasks the daemon reports online.
+bc_online() {
+	"$TASKER" ls --json --pm2-home "$PM2_HOME" 2>/dev/null | grep -o '"status": *"online"' | wc -l
+}
+
+bc_all_online() {
+	[ "$(bc_online)" -ge "$BC_TASKS" ]
+}
+
+# bc_pause SECONDS: waits SECONDS (a deadline that nothing ends early).
+bc_pause() {
+	wait_until "$1" false
+	return 0
+}
+
+# bc_ticks PID [EXCLUDE]: CPU clock ticks used so far by PID and every live
+# descendant (utime+stime), plus the children PID has already reaped
+# (cutime+cstime). EXCLUDE (the daemon) is never counted. Prints "TICKS N"
+# with N the number of live processes counted, or nothing if PID is gone.
+bc_ticks() {
+	local root=$1 exclude=${2:-}
+	local f line pid rest
+	local -A parent=() own=() reaped=()
+	for f in /proc/[0-9]*/stat; do
+		{ read -r line <"$f"; } 2>/dev/null || continue
+		pid=${line%% *}
+		rest=${line##*) } # after the command name, which may hold spaces
+		# rest: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+		#       cmajflt utime stime cutime cstime ...
+		set -- $rest
+		parent[$pid]=$2
+		own[$pid]=$((${12} + ${13}))
+		reaped[$pid]=$((${14} + ${15}))
+	done
+	[ -n "${own[$root]+x}" ] || return 0
+	local total=$((own[$root] + reaped[$root])) n=1 grew=1 p
+	local -A in=([$root]=1)
+	while [ "$grew" -eq 1 ]; do
+		grew=0
+		for p in "${!parent[@]}"; do
+			[ -z "${in[$p]+x}" ] || continue
+			[ "$p" != "$exclude" ] || continue
+			if [ -n "${in[${parent[$p]}]+x}" ]; then
+				in[$p]=1
+				total=$((total + own[$p] + reaped[$p]))
+				n=$((n + 1))
+				grew=1
+			fi
+		done
+	done
+	echo "$total $n"
+}
+
+# bc_self_ticks PID: utime+stime of PID alone.
+bc_self_ticks() {
+	local line rest
+	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
+	rest=${line##*) }
+	set -- $rest
+	echo $((${12} + ${13}))
+}
+
+bc_uptime_cs() { # the machine's uptime in hundredths of a second
+	local up
+	read -r up _ </proc/uptime
+	echo $((10#${up%.*} * 100 + 10#${up#*.}))
+}
+
+bc_status_kb() { # PID FIELD: a /proc/PID/status field in kB
+	awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status" 2>/dev/null
+}
+
+bc_rollup_kb() { # PID FIELD: a /proc/PID/smaps_rollup field in kB
+	awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null
+}
+
+# bc_measure LABEL PID DAEMON: samples PID's tree and the daemon now and
+# after the window; sets BC_CPU, BC_DCPU (percent of one core), BC_RSS,
+# BC_HWM (kB), BC_NPROC, BC_SECS and BC_DETAIL. PID may be empty (daemon only).
+bc_measure() {
+	local label=$1 pid=$2 daemon=$3
+	local t0 t1 d0 d1 w0 w1 n=1 hz
+	hz=$(getconf CLK_TCK)
+	w0=$(bc_uptime_cs)
+	if [ -n "$pid" ]; then
+		read -r t0 _ < <(bc_ticks "$pid" "$daemon")
+	fi
+	d0=$(bc_self_ticks "$daemon")
+	bc_pause "$BC_WINDOW"
+	if [ -n "$pid" ]; then
+		read -r t1 n < <(bc_ticks "$pid" "$daemon")
+	fi
+	d1=$(bc_self_ticks "$daemon")
+	w1=$(bc_uptime_cs)
+	BC_SECS=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", (b - a) / 100 }')
+	BC_CPU= BC_DCPU= BC_RSS= BC_HWM= BC_NPROC=$n BC_DETAIL=
+	if [ -n "$d0" ] && [ -n "$d1" ]; then
+		BC_DCPU=$(awk -v a="$d0" -v b="$d1" -v w0="$w0" -v w1="$w1" -v hz="$hz" \
+			'BEGIN { printf "%.2f", (b - a) / hz / ((w1 - w0) / 100) * 100 }')
+	fi
+	[ -n "$pid" ] || return 0
+	if [ -z "${t0:-}" ] || [ -z "${t1:-}" ]; then
+		echo "  $label: the process was gone before the end of the window"
+		return 0
+	fi
+	BC_CPU=$(awk -v a="$t0" -v b="$t1" -v w0="$w0" -v w1="$w1" -v hz="$hz" \
+		'BEGIN { printf "%.2f", (b - a) / hz / ((w1 - w0) / 100) * 100 }')
+	BC_RSS=$(bc_status_kb "$pid" VmRSS)
+	BC_HWM=$(bc_status_kb "$pid" VmHWM)
+	BC_DETAIL=$(awk -v r="$BC_RSS" -v h="$BC_HWM" -v pss="$(bc_rollup_kb "$pid" Pss)" \
+		-v an="$(bc_status_kb "$pid" RssAnon)" -v fi="$(bc_status_kb "$pid" RssFile)" \
+		-v sh="$(bc_status_kb "$pid" RssShmem)" -v th="$(bc_status_kb "$pid" Threads)" \
+		-v ticks="$((t1 - t0))" -v hz="$hz" 'BEGIN {
+		printf "VmRSS %.1f MB (peak %.1f MB; anon %.1f, file %.1f, shmem %.1f; Pss %.1f MB), %d threads, %d ticks of %d Hz",
+			r / 1024, h / 1024, an / 1024, fi / 1024, sh / 1024, pss / 1024, th, ticks, hz
+	}')
+}
+
+bc_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+# bc_tmux NAME COMMAND...: a private tmux server NAME, one 160x50 window
+# running COMMAND with the console's environment.
+bc_tmux() {
+	local name=$1
+	shift
+	local try
+	for try in 1 2 3; do
+		tmux -L "$name" -f /dev/null new-session -d -x 160 -y 50 -s main \
+			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
+			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" PM2_DISCRETE_MODE=1 \
+			"$@" && return 0
+	done
+	return 1
+}
+
+bc_screen_has() { # NAME TEXT
+	tmux -L "$1" capture-pane -p -t main 2>/dev/null | grep -q -- "$2"
+}
+
+bc_pane_pid() { # NAME
+	tmux -L "$1" list-panes -t main -F '#{pane_pid}' 2>/dev/null | head -n 1
+}
+
+bench_console_main() {
+	local pm2="$ROOT/.deps/node_modules/.bin/pm2"
+	local url="redis://127.0.0.1:$REDIS_PORT"
+	local log="$TMP/bench-console-exec.log"
+	echo
+	echo "== console ($BC_TASKS tasks running sleep 600, 160x50 tmux, ${BC_WINDOW} s window; tasker --interval 1 beside pm2 monit)"
+	if [ ! -x "$pm2" ]; then
+		echo "  skipped: pm2 is not installed in .deps (run make deps)"
+		return 0
+	fi
+	if ! command -v tmux >/dev/null; then
+		echo "  skipped: tmux is not installed"
+		return 0
+	fi
+	case "$PM2_HOME" in
+	"$TMP"/*) ;;
+	*)
+		echo "  skipped: PM2_HOME ($PM2_HOME) is not a private directory under $TMP"
+		return 0
+		;;
+	esac
+	export PM2_HOME
+	mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
+	trap 'bc_cleanup_tmux; cleanup' EXIT
+
+	# 1. 100 tasks, started through an executor that is then stopped.
+	bg "$TASKER" exec --redis "$url" --pm2 "$pm2" --pm2-home "$PM2_HOME" --cwd-base "$TMP" \
+		>"$log" 2>&1
+	local exec_pid=$BG_PID
+	if ! wait_until 30 file_has "$log" "ready: listening"; then
+		echo "  skipped: the executor did not say it was ready:"
+		tail -n 5 "$log" | sed 's/^/  # /'
+		kill "$exec_pid" 2>/dev/null
+		wait "$exec_pid" 2>/dev/null
+		return 0
+	fi
+	local i t_start t_up
+	t_start=$(date +%s%N)
+	for ((i = 0; i < BC_TASKS; i++)); do
+		printf '/start --task=idle%03d --command="sleep 600"\n' "$i"
+	done | "$TASKER" send --redis "$url" - >/dev/null 2>"$TMP/bench-console-send.err"
+	if ! wait_until 180 bc_all_online; then
+		echo "  skipped: only $(bc_online) of $BC_TASKS tasks came online"
+		tail -n 5 "$log" | sed 's/^/  # /'
+		kill -TERM "$exec_pid" 2>/dev/null
+		wait "$exec_pid" 2>/dev/null
+		"$pm2" kill >/dev/null 2>&1
+		return 0
+	fi
+	t_up=$(date +%s%N)
+	kill -TERM "$exec_pid" 2>/dev/null
+	wait "$exec_pid" 2>/dev/null
+	local daemon
+	daemon=$(cat "$PM2_HOME/pm2.pid" 2>/dev/null)
+	if [ -z "$daemon" ] || ! alive "$daemon"; then
+		echo "  skipped: no PM2 daemon pid in $PM2_HOME/pm2.pid"
+		"$pm2" kill >/dev/null 2>&1
+		return 0
+	fi
+	awk -v n="$BC_TASKS" -v ns="$((t_up - t_start))" -v rss="$(bc_status_kb "$daemon" VmRSS)" 'BEGIN {
+		printf "  setup: %d tasks online in %.1f s through the executor (stopped now); daemon VmRSS %.0f MB\n", n, ns / 1e9, rss / 1024
+	}'
+
+	# 2. The daemon with nobody asking: its own cost over the same window.
+	bc_pause 2 # let the last starts' aftermath settle (a deadline, not a poll)
+	bc_measure "daemon" "" "$daemon"
+	local idle_d=$BC_DCPU
+	echo "  idle daemon (no client, ${BC_SECS} s): CPU ${idle_d:-?}% of a core"
+
+	# 3. The console.
+	local a_cpu= a_dcpu= a_rss= a_hwm= a_detail= a_secs=
+	if bc_tmux "$BC_TMUX_A" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" &&
+		wait_until 20 bc_screen_has "$BC_TMUX_A" "idle0"; then
+		local cpid
+		cpid=$(bc_pane_pid "$BC_TMUX_A")
+		if [ -n "$cpid" ] && [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" = tasker ]; then
+			bc_pause 3 # settle after the first draw (a deadline, not a poll)
+			bc_measure "tasker" "$cpid" "$daemon"
+			a_cpu=$BC_CPU a_dcpu=$BC_DCPU a_rss=$BC_RSS a_hwm=$BC_HWM a_detail=$BC_DETAIL a_secs=$BC_SECS
+			bc_screen_has "$BC_TMUX_A" "idle0" || echo "  tasker: the table is no longer on screen at the end of the window"
+			[ "$BC_NPROC" -gt 1 ] && echo "  tasker: $BC_NPROC processes in its tree"
+		else
+			echo "  tasker: the pane's process ($cpid, $(cat "/proc/$cpid/comm" 2>/dev/null)) is not the console"
+		fi
+	else
+		echo "  tasker: the console did not show the table within 20 s; screen:"
+		tmux -L "$BC_TMUX_A" capture-pane -p -t main 2>/dev/null | sed 's/^/  # /'
+	fi
+	tmux -L "$BC_TMUX_A" kill-server 2>/dev/null
+
+	# 4. pm2 monit.
+	local b_cpu= b_dcpu= b_rss= b_hwm= b_detail= b_secs= b_n=1
+	if bc_tmux "$BC_TMUX_B" "$pm2" monit &&
+		wait_until 30 bc_screen_has "$BC_TMUX_B" "idle0"; then
+		local mpid
+		mpid=$(bc_pane_pid "$BC_TMUX_B")
+		if [ -n "$mpid" ] && [ -r "/proc/$mpid/stat" ]; then
+			bc_pause 3 # settle after the first draw (a deadline, not a poll)
+			bc_measure "pm2 monit" "$mpid" "$daemon"
+			b_cpu=$BC_CPU b_dcpu=$BC_DCPU b_rss=$BC_RSS b_hwm=$BC_HWM b_detail=$BC_DETAIL b_secs=$BC_SECS b_n=$BC_NPROC
+		else
+			echo "  pm2 monit: no process in the pane"
+		fi
+	else
+		echo "  pm2 monit: the process list did not show within 30 s; screen:"
+		tmux -L "$BC_TMUX_B" capture-pane -p -t main 2>/dev/null | sed 's/^/  # /'
+	fi
+	tmux -L "$BC_TMUX_B" kill-server 2>/dev/null
+
+	local a_line b_line
+	if [ -n "$a_cpu" ]; then
+		a_line="RSS $(bc_mb "$a_rss") MB, CPU ${a_cpu}% of a core (+ daemon ${a_dcpu:-?}%)"
+	else
+		a_line="not measured"
+	fi
+	if [ -n "$b_cpu" ]; then
+		b_line="RSS $(bc_mb "$b_rss") MB, CPU ${b_cpu}% (+ daemon ${b_dcpu:-?}%)"
+	else
+		b_line="not measured"
+	fi
+	echo "console ($BC_TASKS tasks, 1 s refresh, ${BC_WINDOW} s)   tasker: $a_line   pm2 monit: $b_line   goal: <= 12 MB, < 1%"
+	[ -n "$a_detail" ] && echo "  tasker    ${a_secs} s: $a_detail"
+	[ -n "$b_detail" ] && echo "  pm2 monit ${b_secs} s: $b_detail$([ "$b_n" -gt 1 ] && echo ", $b_n processes")"
+	echo "  (daemon figures include its idle ${idle_d:-?}%; pm2 monit polls getMonitorData every 800 ms and listens on the bus; issue, 20 tasks: pm2 monit 106 MB, 12-14%)"
+
+	"$pm2" kill >/dev/null 2>&1
+	trap cleanup EXIT
+	return 0
+}
+
+bench_console_main
