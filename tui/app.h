@@ -50,7 +50,9 @@ struct app {
 	char pm2_why[256];
 	char pm2_version[32];
 	bool redis_ok;
+	bool redis_reported; /* the current outage is in the feed */
 	char redis_why[300];
+	int64_t started;
 	int executors; /* presence keys seen; -1 unknown */
 	int scan_found;
 

@@ -223,6 +223,13 @@ static void on_refresh_timer(struct loop *loop, void *arg)
 	struct app *app = arg;
 	loop_timer_add(loop, app->interval_ms, on_refresh_timer, app);
 	refresh_tasks(app);
+	/* The bus reports changes; a Redis that was never up is said here once. */
+	if (!app->redis_ok && !app->redis_reported && loop_now(loop) - app->started > 1000) {
+		char text[700];
+		snprintf(text, sizeof(text), "Redis: %s", bus_status(app->bus));
+		feed_now(app, FEED_ERROR, text);
+		app->redis_reported = true;
+	}
 	mark(app); /* the clock and uptimes move */
 }
 
@@ -362,6 +369,7 @@ static void on_bus_state(struct bus *bus, bool ready, const char *why, void *arg
 {
 	struct app *app = arg;
 	app->redis_ok = ready;
+	app->redis_reported = !ready;
 	snprintf(app->redis_why, sizeof(app->redis_why), "%s", why);
 	if (ready) {
 		feed_now(app, FEED_INFO, "Redis connected");
@@ -1046,16 +1054,15 @@ static char *history_path(void)
 	return path;
 }
 
-static int setup_theme(struct app *app, const char *name)
+static int setup_theme(struct app *app, const char *name, char *err, size_t errlen)
 {
-	char err[400];
 	const char *want = name ? name : getenv("TASKER_THEME");
 	if (want == NULL || want[0] == '\0')
 		want = "default";
 	snprintf(app->theme_name, sizeof(app->theme_name), "%s", want);
-	if (theme_load(want, &app->theme, err, sizeof(err)) < 0) {
-		/* theme_load left the built-in default in place: say so, carry on. */
-		fprintf(stderr, "tasker: %s; using the built-in default theme\n", err);
+	if (theme_load(want, &app->theme, err, errlen) < 0) {
+		/* theme_load left the built-in default in place: say so (in the
+		 * feed, once the screen is up), carry on. */
 		snprintf(app->theme_name, sizeof(app->theme_name), "default");
 		return -1;
 	}
@@ -1133,9 +1140,12 @@ int console_main(struct config *cfg, int argc, char **argv)
 			return EXIT_FAIL;
 		}
 	}
-	setup_theme(app, theme_name);
+	char theme_err[400] = "";
+	if (setup_theme(app, theme_name, theme_err, sizeof(theme_err)) < 0)
+		log_warn("%s; using the built-in default theme", theme_err);
 
 	app->loop = loop_new();
+	app->started = loop_now(app->loop);
 	loop_signal(app->loop, SIGTERM, on_term, app);
 	loop_signal(app->loop, SIGHUP, on_term, app);
 	loop_signal(app->loop, SIGINT, on_term, app);
@@ -1208,6 +1218,12 @@ int console_main(struct config *cfg, int argc, char **argv)
 	feed_now(app, FEED_INFO,
 		 app->local ? "console started with a local executor; type / to enter a command"
 			    : "console started; type / to enter a command, ? for help");
+	if (theme_err[0] != '\0') {
+		char text[500];
+		snprintf(text, sizeof(text), "%s; using the built-in default theme", theme_err);
+		feed_now(app, FEED_ERROR, text);
+		set_message(app, MSG_ERROR, "✗ %s", text);
+	}
 	mark(app);
 
 	rc = loop_run(app->loop);

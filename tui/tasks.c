@@ -139,17 +139,23 @@ void tasks_replace(struct tasks *t, struct pm2_proc *procs, size_t n, int64_t no
 {
 	(void)now_ms;
 	long old_row = tasks_selected_row(t);
-	bool had = t->selected >= 0;
+	int old_id = t->selected;
 	pm2_procs_free(t->procs, t->nprocs);
 	t->procs = procs;
 	t->nprocs = n;
 	rebuild(t);
-	if (had && tasks_selected_row(t) >= 0)
+	t->selected = old_id;
+	if (old_id < 0 || tasks_selected_row(t) >= 0) {
+		if (old_id < 0 && t->nview > 0)
+			t->selected = t->procs[t->view[0]].pm_id;
 		return;
+	}
 	/* The selected task went away: stay on the same row, not the top. */
-	if (had && old_row >= 0 && t->nview > 0) {
+	if (old_row >= 0 && t->nview > 0) {
 		size_t row = (size_t)old_row < t->nview ? (size_t)old_row : t->nview - 1;
 		t->selected = t->procs[t->view[row]].pm_id;
+	} else {
+		t->selected = t->nview > 0 ? t->procs[t->view[0]].pm_id : -1;
 	}
 }
 

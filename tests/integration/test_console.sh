@@ -117,6 +117,24 @@ type_text "/stop --task=hello"
 key Enter
 check "commands work again after the restart" wait_until 20 screen_has "✓ stopped hello"
 
+# A flood of status messages does not freeze input.
+flood() {
+	local i
+	for i in $(seq 1 20000); do
+		echo "PUBLISH b00t:task:status '{\"type\":\"task_status\",\"task_name\":\"flood$i\",\"status\":\"exited\"}'"
+	done | redis-cli -p "$REDIS_PORT" >/dev/null
+}
+bg flood
+FLOOD=$BG_PID
+check "the flood reaches the feed" wait_until 20 screen_has "exited flood"
+type_text "/filter hel"
+check "typing shows up during the flood" wait_until 10 screen_has "/filter hel"
+key Enter
+check "and the line is handled during the flood" wait_until 10 screen_has "filter: hel"
+wait "$FLOOD" 2>/dev/null
+type_text "/filter"
+key Enter
+
 # q quits and restores the terminal.
 key q
 check "q quits the console" wait_until 10 bash -c "! tmux -L $SOCK has-session -t main 2>/dev/null || ! tmux -L $SOCK list-panes -t main -F '#{pane_current_command}' | grep -q tasker"
@@ -131,7 +149,8 @@ check "NO_COLOR renders" wait_until 15 screen_has "Status feed"
 check "NO_COLOR emits no colour codes" bash -c "! grep -qE $'\\033\\\\[[0-9;]*3[0-7]m' '$TMP/nocolor.txt'"
 key q
 console -- --theme nosuchtheme
-check "a missing theme falls back to the default with a message" wait_until 15 screen_has "Status feed"
+check "a missing theme falls back to the default" wait_until 15 screen_has "Status feed"
+check "and says so on screen" wait_until 5 screen_has "theme 'nosuchtheme' not found"
 key q
 
 # PM2 unreachable: the table says so and how to fix it.

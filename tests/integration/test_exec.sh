@@ -125,7 +125,12 @@ bad "bad timestamp" '{"verb":"status","timestamp":"yesterday"}' 'timestamp'
 bad "control character in a key" '{"verb":"start","params":{"ta\u0001sk":"x"}}' 'control character'
 rcli PUBLISH b00t:k0mmand3r 'this is not json' >/dev/null
 check "garbage gets an error reply too" wait_until 10 file_has "$TMP/status.log" 'message is not valid JSON'
-out=$(req '{"verb":"status"}')
+before=$(grep -c 'message is not valid JSON' "$TMP/status.log")
+for i in $(seq 1 300); do echo "PUBLISH b00t:k0mmand3r 'garbage $i'"; done | redis-cli -p "$REDIS_PORT" >/dev/null
+out=$(req '{"verb":"status"}') # answered in order: every garbage message came before it
+after=$(grep -c 'message is not valid JSON' "$TMP/status.log")
+n=$((after - before))
+check "garbage cannot flood the status channel ($n error replies for 300 messages)" bash -c "[ $n -ge 1 ] && [ $n -lt 100 ]"
 check "the executor still answers after all that" has "$out" '"type":"task_list"'
 check "the executor is still running" alive "$EXEC"
 
