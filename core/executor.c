@@ -67,6 +67,7 @@ struct command {
 	size_t nids, idx;
 	int first_id;
 	bool running; /* begun (not waiting behind a command for the same name) */
+	char error[300]; /* the first error PM2 gave for one of the ids */
 	bool relaunched;
 };
 
@@ -734,12 +735,15 @@ static void on_acted(struct pm2_client *c, const cJSON *result, const char *erro
 	(void)result;
 	struct command *cmd = arg;
 	if (error != NULL) {
-		/* "process already stopped" style errors still end in the desired state. */
-		log_debug("%s %s (pm_id %d): %s", cmd->verb_word, cmd->name, cmd->ids[cmd->idx], error);
 		if (!pm2_client_connected(cmd->ex->pm2)) {
 			pm2_failed(cmd, error);
 			return;
 		}
+		/* Stopping a stopped task is not an error for PM2, so an error
+		 * here is real: go on with the other instances, then report it. */
+		if (cmd->error[0] == '\0')
+			snprintf(cmd->error, sizeof(cmd->error), "PM2 (pm_id %d): %s",
+				 cmd->ids[cmd->idx], error);
 	}
 	cmd->idx++;
 	act_next(cmd);
@@ -749,6 +753,10 @@ static void act_next(struct command *cmd)
 {
 	struct executor *ex = cmd->ex;
 	if (cmd->idx >= cmd->nids) {
+		if (cmd->error[0] != '\0') {
+			reply_simple(cmd, "error", cmd->error, cmd->first_id);
+			return;
+		}
 		if (cmd->verb == V_START) {
 			do_prepare(cmd); /* the old, stopped definition is gone */
 			return;
