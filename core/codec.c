@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pm2.h"
 #include "util.h"
 
 #define MAX_NAME 128  /* verb and param keys */
@@ -569,4 +570,24 @@ int codec_parse_iso_time(const char *s, int64_t *out_ms)
 	time_t t = timegm(&tm);
 	*out_ms = ((int64_t)t - (int64_t)offset_min * 60) * 1000 + ms;
 	return 0;
+}
+
+cJSON *codec_task_json(const struct pm2_proc *p, int64_t now_ms, const char *node)
+{
+	cJSON *t = cJSON_CreateObject();
+	cJSON_AddStringToObject(t, "name", p->name);
+	cJSON_AddNumberToObject(t, "pm_id", p->pm_id);
+	cJSON_AddStringToObject(t, "status", p->status);
+	/* PM2 keeps a dead pid on stopped and restarting records: trust the status. */
+	cJSON_AddNumberToObject(t, "pid", p->state == PM2_ST_ONLINE ? p->pid : 0);
+	cJSON_AddNumberToObject(t, "cpu", p->cpu);
+	cJSON_AddNumberToObject(t, "memory", (double)p->memory);
+	int64_t up = p->state == PM2_ST_ONLINE && p->pm_uptime > 0 ? now_ms - p->pm_uptime : 0;
+	cJSON_AddNumberToObject(t, "uptime", (double)(up > 0 ? up : 0));
+	cJSON_AddNumberToObject(t, "restarts", p->restart_time);
+	cJSON_AddStringToObject(t, "mode", p->cluster ? "cluster" : "fork");
+	cJSON_AddNumberToObject(t, "instances", p->instances);
+	if (node != NULL)
+		cJSON_AddStringToObject(t, "node", node);
+	return t;
 }

@@ -99,6 +99,13 @@ void codec_status_view_free(struct status_view *view);
  * (a relayed PM2 event, say). */
 int codec_status_outcome(const char *status);
 
+struct pm2_proc;
+
+/* One task of a task_list reply (and of `tasker ls --json`): name, pm_id,
+ * status, pid (0 unless online), cpu, memory, uptime (ms), restarts, mode,
+ * instances, and node when not NULL. The caller owns the object. */
+cJSON *codec_task_json(const struct pm2_proc *p, int64_t now_ms, const char *node);
+
 /* Parses an ISO-8601 time ("2025-11-17T15:00:00Z", fractions, +hh:mm
  * offsets) into epoch ms; -1 on failure. */
 int codec_parse_iso_time(const char *s, int64_t *out_ms);

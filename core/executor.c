@@ -790,25 +790,6 @@ static void act_next(struct command *cmd)
 	}
 }
 
-static cJSON *task_json(const struct pm2_proc *p, int64_t now_ms, const char *node)
-{
-	cJSON *t = cJSON_CreateObject();
-	cJSON_AddStringToObject(t, "name", p->name);
-	cJSON_AddNumberToObject(t, "pm_id", p->pm_id);
-	cJSON_AddStringToObject(t, "status", p->status);
-	/* PM2 keeps a dead pid on stopped and restarting records: trust the status. */
-	cJSON_AddNumberToObject(t, "pid", p->state == PM2_ST_ONLINE ? p->pid : 0);
-	cJSON_AddNumberToObject(t, "cpu", p->cpu);
-	cJSON_AddNumberToObject(t, "memory", (double)p->memory);
-	int64_t up = p->state == PM2_ST_ONLINE && p->pm_uptime > 0 ? now_ms - p->pm_uptime : 0;
-	cJSON_AddNumberToObject(t, "uptime", (double)(up > 0 ? up : 0));
-	cJSON_AddNumberToObject(t, "restarts", p->restart_time);
-	cJSON_AddStringToObject(t, "mode", p->cluster ? "cluster" : "fork");
-	cJSON_AddNumberToObject(t, "instances", p->instances);
-	cJSON_AddStringToObject(t, "node", node);
-	return t;
-}
-
 /* Decides and acts for one command on a listing it shares with others;
  * procs stay owned by the caller. */
 static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
@@ -820,7 +801,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 		cJSON *arr = cJSON_AddArrayToObject(obj, "tasks");
 		int64_t now = util_wall_ms();
 		for (size_t i = 0; i < n; i++)
-			cJSON_AddItemToArray(arr, task_json(&procs[i], now, ex->cfg->node));
+			cJSON_AddItemToArray(arr, codec_task_json(&procs[i], now, ex->cfg->node));
 		cJSON_AddNumberToObject(obj, "count", (double)n);
 		reply_and_finish(cmd, obj);
 		return;

@@ -239,22 +239,8 @@ static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const 
 	int64_t now = util_wall_ms();
 	if (r->json) {
 		cJSON *arr = cJSON_CreateArray();
-		for (size_t i = 0; i < n; i++) {
-			const struct pm2_proc *p = &procs[i];
-			cJSON *t = cJSON_CreateObject();
-			cJSON_AddNumberToObject(t, "pm_id", p->pm_id);
-			cJSON_AddStringToObject(t, "name", p->name);
-			cJSON_AddStringToObject(t, "status", p->status);
-			cJSON_AddNumberToObject(t, "pid", p->state == PM2_ST_ONLINE ? p->pid : 0);
-			cJSON_AddNumberToObject(t, "cpu", p->cpu);
-			cJSON_AddNumberToObject(t, "memory", (double)p->memory);
-			int64_t up = p->state == PM2_ST_ONLINE && p->pm_uptime ? now - p->pm_uptime : 0;
-			cJSON_AddNumberToObject(t, "uptime", (double)(up > 0 ? up : 0));
-			cJSON_AddNumberToObject(t, "restarts", p->restart_time);
-			cJSON_AddStringToObject(t, "mode", p->cluster ? "cluster" : "fork");
-			cJSON_AddNumberToObject(t, "instances", p->instances);
-			cJSON_AddItemToArray(arr, t);
-		}
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddItemToArray(arr, codec_task_json(&procs[i], now, NULL));
 		char *s = cJSON_PrintUnformatted(arr);
 		printf("%s\n", s);
 		free(s);

@@ -93,20 +93,8 @@ int tool_parse(struct config *cfg, int argc, char **argv)
 
 	/* Join the words back with spaces: `tasker parse /start --task=x` works
 	 * unquoted as long as the shell left the words alone. */
-	size_t total = 0;
-	for (int i = optind; i < argc; i++)
-		total += strlen(argv[i]) + 1;
-	char *joined = xmalloc(total + 1);
-	size_t o = 0;
-	for (int i = optind; i < argc; i++) {
-		size_t n = strlen(argv[i]);
-		memcpy(joined + o, argv[i], n);
-		o += n;
-		if (i + 1 < argc)
-			joined[o++] = ' ';
-	}
-	joined[o] = '\0';
-	rc = parse_one(joined, o);
+	char *joined = tools_join_args(argc, argv, optind);
+	rc = parse_one(joined, strlen(joined));
 	free(joined);
 	return rc;
 }

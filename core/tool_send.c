@@ -321,20 +321,9 @@ int tool_send(struct config *cfg, int argc, char **argv)
 		}
 		free(line);
 	} else if (optind < argc) {
-		size_t total = 0;
-		for (int i = optind; i < argc; i++)
-			total += strlen(argv[i]) + 1;
-		char *joined = xmalloc(total + 1);
-		size_t o = 0;
-		for (int i = optind; i < argc; i++) {
-			size_t n = strlen(argv[i]);
-			memcpy(joined + o, argv[i], n);
-			o += n;
-			if (i + 1 < argc)
-				joined[o++] = ' ';
-		}
+		char *joined = tools_join_args(argc, argv, optind);
 		grow(&s, &cap);
-		rc = add_line(&s, joined, o);
+		rc = add_line(&s, joined, strlen(joined));
 		free(joined);
 	} else {
 		return tools_usage_error("send", "give a LINE, --json TEXT, or - for stdin");

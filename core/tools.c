@@ -114,3 +114,21 @@ void tools_clock(const struct status_view *v, char *buf, size_t size)
 	localtime_r(&secs, &tm);
 	strftime(buf, size, "%H:%M:%S", &tm);
 }
+
+char *tools_join_args(int argc, char **argv, int from)
+{
+	size_t total = 1;
+	for (int i = from; i < argc; i++)
+		total += strlen(argv[i]) + 1;
+	char *joined = xmalloc(total);
+	size_t o = 0;
+	for (int i = from; i < argc; i++) {
+		size_t n = strlen(argv[i]);
+		memcpy(joined + o, argv[i], n);
+		o += n;
+		if (i + 1 < argc)
+			joined[o++] = ' ';
+	}
+	joined[o] = '\0';
+	return joined;
+}

@@ -39,6 +39,9 @@ int tools_usage_error(const char *cmd, const char *msg);
 /* Finishes config (URL) and prints any error; returns 0 or EXIT_USAGE. */
 int tools_finish_config(struct config *cfg, const char *cmd);
 
+/* argv[from..argc) joined with single spaces; caller frees. */
+char *tools_join_args(int argc, char **argv, int from);
+
 /* One human line for a status message, without time: "started api (pm_id 3)". */
 void tools_describe_status(const struct status_view *v, char *buf, size_t size);
 /* Local "HH:MM:SS" of the message time (or now). */

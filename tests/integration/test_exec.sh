@@ -69,7 +69,7 @@ capi_up() { (exec 3<>"/dev/tcp/127.0.0.1/$CPORT" && printf 'GET / HTTP/1.0\r\n\r
 check "example: the cluster app answers (cwd with a space)" wait_until 20 capi_up
 "$TASKER" ls --json >"$TMP/ls.json"
 capi_up || { echo "# api logs:"; tail -n 5 "$PM2_HOME"/logs/api-*.log | sed 's/^/#   /'; "$TASKER" ls | sed 's/^/#   /'; }
-check "ls: both api instances in cluster mode" bash -c "[ \$(grep -o '\"name\":\"api\",\"status\":\"online\",[^}]*\"mode\":\"cluster\"' '$TMP/ls.json' | wc -l) -eq 2 ]"
+check "ls: both api instances in cluster mode" bash -c "[ \$(grep -o '\"name\":\"api\",\"pm_id\":[0-9]*,\"status\":\"online\",[^}]*\"mode\":\"cluster\"' '$TMP/ls.json' | wc -l) -eq 2 ]"
 out=$(req '{"verb":"start","params":{"task":"myapp","command":"sleep 600","env_PORT":"3000"},"content":"optional content","timestamp":"2025-11-17T15:00:00Z","agent_id":"agent-123"}')
 check "example: the full envelope is started" has "$out" '"status":"started"'
 check "the reply carries the sender's agent_id" has "$out" '"agent_id":"agent-123"'
