@@ -235,31 +235,39 @@ bool cmdbar_active(const struct cmdbar *bar)
 	return bar->active;
 }
 
-void cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len)
+size_t cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len)
 {
 	if (!bar->active)
-		return;
+		return 0;
 	/* A lone ESC, read by itself, is the Escape key: leave the bar.
 	 * (Callback mode ignores keyseq-timeout, so readline cannot tell.) */
 	if (len == 1 && buf[0] == 0x1b) {
 		cmdbar_close(bar);
 		bar->on_line(NULL, bar->arg);
-		return;
+		return 1;
 	}
-	for (size_t i = 0; i < len && bar->qlen < QUEUE_SIZE; i++) {
-		bar->queue[(bar->qhead + bar->qlen) % QUEUE_SIZE] = buf[i];
-		bar->qlen++;
-	}
-	bar->matches[0] = bar->matches[0] && len == 1 && buf[0] == '\t' ? bar->matches[0] : '\0';
+	/* The queue is empty between calls (we drain it below), so whatever is
+	 * left in it when the bar closes is the tail of buf. */
+	size_t take = len < QUEUE_SIZE ? len : QUEUE_SIZE;
+	bar->qhead = 0;
+	bar->qlen = 0;
+	for (size_t i = 0; i < take; i++)
+		bar->queue[bar->qlen++] = buf[i];
+	if (!(len == 1 && buf[0] == '\t'))
+		bar->matches[0] = '\0';
 	while (bar->active && bar->qlen > 0) {
 		rl_callback_read_char();
 		if (bar->cancel) {
 			bar->cancel = false;
+			size_t left = bar->qlen;
 			cmdbar_close(bar);
 			bar->on_line(NULL, bar->arg);
-			return;
+			return take - left;
 		}
 	}
+	size_t left = bar->qlen;
+	bar->qlen = 0;
+	return take - left;
 }
 
 /* Terminal columns taken by s[0..n). */

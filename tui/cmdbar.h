@@ -28,8 +28,10 @@ void cmdbar_open(struct cmdbar *bar, const char *initial);
 void cmdbar_close(struct cmdbar *bar);
 bool cmdbar_active(const struct cmdbar *bar);
 
-/* Bytes typed while the bar is open. */
-void cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len);
+/* Bytes typed while the bar is open. Returns how many it took: when a line
+ * ends (Enter) or the bar is left mid-chunk, the rest of a paste belongs to
+ * whatever comes next, and the caller hands it on. */
+size_t cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len);
 
 /* Draws prompt and line on row y of the screen, width columns, and returns
  * the cursor's column. */

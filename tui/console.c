@@ -885,9 +885,10 @@ static void on_tty(struct loop *loop, int fd, short revents, void *arg)
 	size_t off = 0;
 	while (off < (size_t)n) {
 		if (cmdbar_active(app->bar)) {
-			cmdbar_feed(app->bar, buf + off, (size_t)n - off);
+			size_t took = cmdbar_feed(app->bar, buf + off, (size_t)n - off);
 			mark(app);
-			return;
+			off += took > 0 ? took : (size_t)n - off;
+			continue;
 		}
 		int key;
 		size_t k = keys_decode(buf + off, (size_t)n - off, 1, &key);

@@ -81,6 +81,11 @@ check "/filter hides rows" wait_until 10 screen_has "No task matches the filter"
 type_text "/filter"
 key Enter
 check "/filter alone clears it" wait_until 10 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E 'hello +stopped'"
+type_text $'/filter zz\r/sort name\r'
+check "a pasted block of two lines runs both" wait_until 10 screen_has "sorted by name"
+check "and the first line took effect too" screen_has "No task matches the filter"
+type_text "/filter"
+key Enter
 key '?'
 check "? opens the help" wait_until 10 screen_has "tasker help"
 key x
