@@ -39,6 +39,7 @@ struct conn {
 	unsigned attempt;
 	size_t confirmed; /* subscriptions the server confirmed */
 	bool refused;	  /* the server refused AUTH or SELECT */
+	bool complained;  /* this outage's refusal is logged already */
 	char why[256];
 };
 
@@ -200,7 +201,14 @@ static void on_subscribe_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (reply == NULL || c->bus->closing)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		log_error("redis: SUBSCRIBE refused: %s", reply->str);
+		/* An ACL without the channel: Redis may drop us, we come back with
+		 * backoff; say it once per outage, not once per attempt. */
+		snprintf(c->why, sizeof(c->why), "Redis at %s refused SUBSCRIBE: %s", c->bus->address,
+			 reply->str);
+		if (!c->complained)
+			log_error("redis: %s", c->why);
+		c->complained = true;
+		update_state(c->bus);
 		return;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
@@ -209,6 +217,11 @@ static void on_subscribe_reply(redisAsyncContext *ac, void *r, void *priv)
 	const char *kind = reply->element[0]->str;
 	if (strcmp(kind, "subscribe") == 0) {
 		c->confirmed++;
+		if (c->confirmed >= c->bus->nchannels) {
+			/* Only now is this connection known to work: reset the backoff. */
+			c->attempt = 0;
+			c->complained = false;
+		}
 		log_debug("redis: subscribed to %s", reply->element[1]->str);
 		update_state(c->bus);
 	} else if (strcmp(kind, "message") == 0 && c->bus->h.on_message != NULL) {
@@ -229,8 +242,11 @@ static void conn_up(struct conn *c)
 {
 	struct bus *bus = c->bus;
 	c->phase = PHASE_UP;
-	c->attempt = 0;
 	c->why[0] = '\0';
+	if (!c->is_sub) {
+		c->attempt = 0;
+		c->complained = false;
+	}
 	if (c->is_sub) {
 		c->confirmed = 0;
 		snprintf(c->why, sizeof(c->why), "subscribing on %s", bus->address);
@@ -284,7 +300,9 @@ static void on_auth_reply(redisAsyncContext *ac, void *r, void *priv)
 		/* The server's words, never the password. */
 		snprintf(c->why, sizeof(c->why), "Redis at %s refused the credentials: %s",
 			 c->bus->address, reply->str);
-		log_error("redis: %s", c->why);
+		if (!c->complained)
+			log_error("redis: %s", c->why);
+		c->complained = true;
 		update_state(c->bus);
 		/* Drop and retry slowly: the password may be fixed on the server. */
 		c->attempt = 6;

@@ -251,7 +251,7 @@ static int read_verb(struct envelope *env, const cJSON *root, char *err, size_t 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (!(isalnum(c) || ((c == '_' || c == '-') && i > 0)) || (i == 0 && !isalpha(c))) {
-			snprintf(err, errlen, "verb \"%s\" is not a word (letters and digits)", shown);
+			snprintf(err, errlen, "verb \"%s\" is not a word (a letter, then letters, digits, _ or -)", shown);
 			return -1;
 		}
 	}

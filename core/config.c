@@ -90,6 +90,8 @@ static int set_channel(char **dst, const char *value, const char *what, char *er
 	return 0;
 }
 
+static int env_settings(struct config *cfg, char *err, size_t errlen);
+
 int config_init(struct config *cfg, char *err, size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -106,6 +108,16 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	cfg->log_format = LOG_FMT_TEXT;
 	cfg->agent_id = xasprintf("tasker@%s", host);
 	cfg->node = xstrdup(host);
+	if (env_settings(cfg, err, errlen) < 0) {
+		snprintf(cfg->env_error, sizeof(cfg->env_error), "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int env_settings(struct config *cfg, char *err, size_t errlen)
+{
+	const char *v;
 
 	if ((v = getenv("PM2_TASKER_CHANNEL")) && *v &&
 	    set_channel(&cfg->channel, v, "command channel (PM2_TASKER_CHANNEL)", err, errlen) < 0)
@@ -193,6 +205,10 @@ int config_option(struct config *cfg, int code, const char *arg, char *err, size
 int config_finish(struct config *cfg, char *err, size_t errlen)
 {
 	char why[200];
+	if (cfg->env_error[0] != '\0') {
+		snprintf(err, errlen, "%s", cfg->env_error);
+		return -1;
+	}
 	redis_url_free(&cfg->redis);
 	if (redis_url_parse(cfg->redis_text, &cfg->redis, why, sizeof(why)) < 0) {
 		/* Never echo the URL: it may hold a password. */

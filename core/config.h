@@ -37,13 +37,17 @@ struct config {
 	enum log_format log_format;
 	char *agent_id;
 	char *node;
+	/* A bad environment variable, reported by config_finish() so that
+	 * --help and --version still work with LOG_LEVEL=loud. */
+	char env_error[300];
 };
 
 /* First option code of the shared options; commands use codes below it. */
 #define CONFIG_OPT_BASE 1000
 
 /* Fills defaults and the environment. Returns -1 with err on a bad
- * variable (LOG_LEVEL=loud). */
+ * variable (LOG_LEVEL=loud), but leaves cfg usable; the same error is
+ * kept in cfg->env_error for config_finish(). */
 int config_init(struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 

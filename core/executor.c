@@ -23,6 +23,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "codec.h"
 #include "log.h"
 #include "pm2.h"
@@ -63,6 +65,7 @@ struct command {
 	char *request_id;
 	char *agent_id;
 	struct start_spec *spec;
+	cJSON *conf; /* start: the app conf for prepare */
 	int ids[MAX_IDS]; /* pm_ids acted on */
 	size_t nids, idx;
 	int first_id;
@@ -84,6 +87,7 @@ struct executor {
 	char *pm2_version;
 	struct pm2_launch *launch;
 	bool launched_once;
+	bool presence_refused;
 	/* The shared listing (see on_list). */
 	bool list_inflight;
 	struct command **batch_sent, **batch_next;
@@ -177,32 +181,6 @@ static bool env_name_ok(const char *s)
 		if (!(isalnum((unsigned char)*p) || *p == '_'))
 			return false;
 	return true;
-}
-
-/* "500M" -> bytes; ^[0-9]+[KMG]?$ */
-static int parse_memory(const char *s, uint64_t *out)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 15)
-		return -1;
-	uint64_t mult = 1;
-	char last = s[n - 1];
-	if (last == 'K' || last == 'M' || last == 'G') {
-		mult = last == 'K' ? 1024ull : last == 'M' ? 1024ull * 1024 : 1024ull * 1024 * 1024;
-		n--;
-	}
-	if (n == 0)
-		return -1;
-	uint64_t v = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -1;
-		v = v * 10 + (uint64_t)(s[i] - '0');
-	}
-	if (v == 0)
-		return -1;
-	*out = v * mult;
-	return 0;
 }
 
 static bool is_executable_file(const char *path)
@@ -387,6 +365,13 @@ static struct start_spec *build_spec(struct executor *ex, const struct envelope 
 		slash_argv_free(words);
 		goto fail;
 	}
+	if (nwords == 0) {
+		/* Only blanks of a kind the check above does not know (\v, \f). */
+		snprintf(err, errlen, "start needs a command (--command=\"node api.js\")");
+		slash_argv_free(words);
+		slash_argv_free(extra);
+		goto fail;
+	}
 	spec->exec_path = resolve_program(words[0], spec->cwd, env_lookup(spec, "PATH"), err, errlen);
 	if (spec->exec_path == NULL) {
 		slash_argv_free(words);
@@ -438,9 +423,10 @@ static struct start_spec *build_spec(struct executor *ex, const struct envelope 
 	const char *mem = codec_param(env, "max_memory_restart");
 	if (mem == NULL)
 		mem = codec_param(env, "memory");
-	if (mem != NULL && parse_memory(mem, &spec->max_memory) < 0) {
+	if (mem != NULL && util_parse_size(mem, &spec->max_memory) < 0) {
 		snprintf(err, errlen,
-			 "max_memory_restart must be a size like 500M (digits, then K, M or G)");
+			 "max_memory_restart must be a size like 500M (digits, then K, M or G; "
+			 "at most 1024G)");
 		goto fail;
 	}
 	const char *ar = codec_param(env, "autorestart");
@@ -504,6 +490,7 @@ static void command_free(struct command *cmd)
 	free(cmd->request_id);
 	free(cmd->agent_id);
 	spec_free(cmd->spec);
+	cJSON_Delete(cmd->conf);
 	free(cmd);
 }
 
@@ -555,8 +542,6 @@ static void reply_simple(struct command *cmd, const char *status, const char *er
 static void reply_refused(struct executor *ex, const struct envelope *env, const char *verb,
 			  const char *task, const char *error, bool limited)
 {
-	log_warn("refused %s%s%s: %s", verb ? verb : "message", task ? " " : "", task ? task : "",
-		 error);
 	if (limited) {
 		int64_t now = loop_now(ex->loop);
 		int64_t refill = (now - ex->tokens_at) / ERROR_REFILL_MS;
@@ -566,13 +551,18 @@ static void reply_refused(struct executor *ex, const struct envelope *env, const
 			ex->tokens_at = now;
 		}
 		if (ex->tokens == 0) {
+			/* Neither a reply nor a log line each: garbage must not
+			 * flood the channel or the log. */
 			if (ex->suppressed++ % 1000 == 0)
-				log_warn("error replies are being rate-limited (%lu suppressed so far)",
-					 ex->suppressed);
+				log_warn("refusing malformed messages without replies (rate limit); "
+					 "%lu so far, latest: %s",
+					 ex->suppressed, error);
 			return;
 		}
 		ex->tokens--;
 	}
+	log_warn("refused %s%s%s: %s", verb ? verb : "message", task ? " " : "", task ? task : "",
+		 error);
 	struct status_msg st = {
 		.task_name = task,
 		.status = "error",
@@ -682,8 +672,8 @@ static void on_started(struct pm2_client *c, const cJSON *result, const char *er
 		pm2_failed(cmd, error);
 		return;
 	}
-	int ids[64], pids[64];
-	size_t n = pm2_started(result, ids, pids, 64);
+	int ids[MAX_IDS], pids[MAX_IDS];
+	size_t n = pm2_started(result, ids, pids, MAX_IDS);
 	cJSON *obj = reply_json(cmd, "started", NULL, n > 0 ? ids[0] : -1);
 	if (n > 0)
 		cJSON_AddNumberToObject(obj, "pid", pids[0]);
@@ -696,12 +686,14 @@ static void on_started(struct pm2_client *c, const cJSON *result, const char *er
 	reply_and_finish(cmd, obj);
 }
 
-static void do_prepare(struct command *cmd)
+/* Builds the app conf for prepare. Done when the command arrives, so that a
+ * refusal comes before anything changes (a start replacing a stopped task
+ * deletes the old one first). Returns NULL with err. */
+static cJSON *build_conf(struct executor *ex, const char *name, const struct start_spec *s,
+			 char *err, size_t errlen)
 {
-	struct executor *ex = cmd->ex;
-	struct start_spec *s = cmd->spec;
 	struct pm2_conf conf = {
-		.name = cmd->name,
+		.name = name,
 		.namespace = NULL,
 		.exec_path = s->exec_path,
 		.argv = (const char *const *)s->argv,
@@ -714,15 +706,13 @@ static void do_prepare(struct command *cmd)
 		.max_memory_restart = s->max_memory,
 		.autorestart = s->autorestart,
 	};
-	char err[256];
-	cJSON *obj = pm2_conf_build(&conf, ex->pm2_home, err, sizeof(err));
-	if (obj == NULL) {
-		reply_simple(cmd, "error", err, -1);
-		return;
-	}
+	return pm2_conf_build(&conf, ex->pm2_home, err, errlen);
+}
+
+static void do_prepare(struct command *cmd)
+{
 	const char *why = NULL;
-	uint64_t call = pm2_start(ex->pm2, obj, on_started, cmd, &why);
-	cJSON_Delete(obj);
+	uint64_t call = pm2_start(cmd->ex->pm2, cmd->conf, on_started, cmd, &why);
 	if (call == 0)
 		reply_simple(cmd, "error", why ? why : "PM2 refused the app definition", -1);
 }
@@ -946,8 +936,13 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 			  codec_param(&env, "datum"));
 
 	struct start_spec *spec = NULL;
+	cJSON *conf = NULL;
 	if (verb == V_START) {
 		spec = build_spec(ex, &env, err, sizeof(err));
+		if (spec != NULL && (conf = build_conf(ex, name, spec, err, sizeof(err))) == NULL) {
+			spec_free(spec);
+			spec = NULL;
+		}
 		if (spec == NULL) {
 			reply_refused(ex, &env, env.verb, name, err, false);
 			codec_envelope_free(&env);
@@ -963,6 +958,7 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 	cmd->request_id = env.request_id ? xstrdup(env.request_id) : NULL;
 	cmd->agent_id = env.agent_id ? xstrdup(env.agent_id) : NULL;
 	cmd->spec = spec;
+	cmd->conf = conf;
 	cmd->first_id = -1;
 	codec_envelope_free(&env);
 	log_debug("command %s %s (request %s)", verb_canonical(verb), cmd->name ? cmd->name : "",
@@ -987,7 +983,7 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 struct exit_mark {
 	int pm_id;
 	bool stopping; /* saw the "stopping" half of a stop */
-	bool errored;  /* relayed an errored exit; skip the overlimit that follows */
+	bool errored;  /* relayed that PM2 gave up; until it is online again */
 };
 
 static struct exit_mark *exit_mark(struct executor *ex, int pm_id)
@@ -1055,18 +1051,20 @@ static void on_pm2_event(struct pm2_events *r, const struct pm2_event *ev, void 
 		else
 			snprintf(msg, sizeof(msg), "the task exited");
 		if (strcmp(ev->status, "errored") == 0) {
+			/* PM2 sends "restart overlimit" before this exit: say it once. */
+			if (!m->errored) {
+				char more[200];
+				snprintf(more, sizeof(more), "%s; PM2 gave up restarting it", msg);
+				relay(ex, ev, "errored", more);
+			}
 			m->errored = true;
-			char more[200];
-			snprintf(more, sizeof(more), "%s; PM2 gave up restarting it", msg);
-			relay(ex, ev, "errored", more);
 		} else {
 			relay(ex, ev, "exited", msg);
 		}
 	} else if (strcmp(ev->event, "restart overlimit") == 0) {
-		/* Usually follows the errored exit just relayed: say it once. */
 		if (!m->errored)
 			relay(ex, ev, "errored", "the task restarted too often; PM2 stopped restarting it");
-		m->errored = false;
+		m->errored = true;
 	} else if (strcmp(ev->event, "online") == 0) {
 		m->errored = false;
 	}
@@ -1116,6 +1114,17 @@ static void on_version(struct pm2_client *c, const cJSON *result, const char *er
 	write_presence(ex);
 }
 
+static void on_presence_set(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct executor *ex = arg;
+	bool refused = reply != NULL && reply->type == REDIS_REPLY_ERROR;
+	/* An ACL without the presence keys: say so once, not every 10 s. */
+	if (refused && !ex->presence_refused)
+		log_error("redis refused the presence key %s: %s", ex->presence_key ? ex->presence_key : "", reply->str);
+	ex->presence_refused = refused;
+}
+
 static void write_presence(struct executor *ex)
 {
 	if (!bus_can_command(ex->bus))
@@ -1138,7 +1147,7 @@ static void write_presence(struct executor *ex)
 	snprintf(ttl, sizeof(ttl), "%d", ex->presence_ttl);
 	const char *argv[5] = {"SET", ex->presence_key, value, "EX", ttl};
 	size_t lens[5] = {3, strlen(ex->presence_key), strlen(value), 2, strlen(ttl)};
-	bus_command(ex->bus, 5, argv, lens, NULL, NULL);
+	bus_command(ex->bus, 5, argv, lens, on_presence_set, ex);
 	free(value);
 }
 
@@ -1253,8 +1262,10 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 	ex->cwd_base = xstrdup(real);
 
 	char why[256];
-	ex->pm2_bin = pm2_find_bin(opt->pm2_bin, NULL, why, sizeof(why));
-	if (ex->pm2_bin == NULL) {
+	ex->pm2_bin = opt->no_start_pm2 ? NULL : pm2_find_bin(opt->pm2_bin, NULL, why, sizeof(why));
+	if (opt->no_start_pm2) {
+		ex->pm2_bin_error = xstrdup("--no-start-pm2 is set");
+	} else if (ex->pm2_bin == NULL) {
 		if (opt->pm2_bin != NULL) {
 			snprintf(err, errlen, "--pm2: %s", why);
 			executor_free(ex);
@@ -1308,8 +1319,9 @@ static void on_drain_deadline(struct loop *loop, void *arg)
 static void on_presence_deleted(struct bus *bus, struct redisReply *reply, void *arg)
 {
 	(void)bus;
-	(void)reply;
 	struct executor *ex = arg;
+	if (reply != NULL && reply->type == REDIS_REPLY_ERROR)
+		log_warn("redis refused to delete the presence key: %s", reply->str);
 	if (ex->unacked > 0)
 		ex->unacked--;
 	drain_check(ex);

@@ -29,6 +29,7 @@ struct exec_options {
 	const char *cwd_base;	 /* relative cwd params resolve here; NULL: our cwd */
 	uint64_t default_max_memory; /* bytes; 0: no limit unless a command sets one */
 	int presence_ttl;	 /* seconds; 0: 30 */
+	bool no_start_pm2;	 /* never start a daemon (systemd runs PM2 itself) */
 };
 
 /* Returns NULL with a sentence in err when the options are unusable (no

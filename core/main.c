@@ -25,11 +25,14 @@ static void print_help(void)
 		printf("  %-7s %s\n", t->name, t->summary);
 	printf("\n"
 	       "Console options:\n"
-	       "  --local                run an executor in the console too; start a private\n"
-	       "                         redis-server when none answers (REDIS_URL unset)\n"
+	       "  --local                run an executor in the console too; with neither\n"
+	       "                         REDIS_URL nor --redis given and no answer at the\n"
+	       "                         default address, start a private redis-server\n"
 	       "  --theme NAME           colour theme (TASKER_THEME; default, light, mono,\n"
-	       "                         high-contrast)\n"
+	       "                         high-contrast); NO_COLOR turns colour off\n"
 	       "  --interval SECONDS     task table refresh (default 1)\n"
+	       "  --pm2-home DIR         the PM2 daemon to show (PM2_HOME; default ~/.pm2)\n"
+	       "                         Press ? in the console for its keys.\n"
 	       "\n"
 	       "%s"
 	       "\n"
@@ -44,11 +47,9 @@ int main(int argc, char **argv)
 {
 	struct config cfg;
 	char err[300];
-	if (config_init(&cfg, err, sizeof(err)) < 0) {
-		fprintf(stderr, "tasker: %s\n", err);
-		config_free(&cfg);
-		return EXIT_USAGE;
-	}
+	/* A bad variable is reported when a command starts (config_finish), so
+	 * that --help and --version work whatever the environment holds. */
+	config_init(&cfg, err, sizeof(err));
 
 	/* Find the command: the first word that is not an option or an option's
 	 * value. Shared options before it are parsed by the command itself. */

@@ -95,6 +95,30 @@ static int fail(struct redis_url *url, char *err, size_t errlen, const char *msg
 	return -1;
 }
 
+/* "user:password", ":password" or "password" in [p, at). */
+static int parse_credentials(const char *p, const char *at, struct redis_url *out, char *err,
+			     size_t errlen)
+{
+	const char *colon = memchr(p, ':', (size_t)(at - p));
+	if (colon != NULL) {
+		if (colon > p) {
+			out->user = pct_decode(p, (size_t)(colon - p));
+			if (out->user == NULL)
+				return fail(out, err, errlen,
+					    "the Redis URL has a broken %-escape in the user name");
+		}
+		out->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
+		if (out->password == NULL)
+			return fail(out, err, errlen, "the Redis URL has a broken %-escape in the password");
+	} else if (at > p) {
+		/* secret@host: a lone credential is a password, as redis-cli reads it. */
+		out->password = pct_decode(p, (size_t)(at - p));
+		if (out->password == NULL)
+			return fail(out, err, errlen, "the Redis URL has a broken %-escape in the password");
+	}
+	return 0;
+}
+
 static int parse_unix(const char *p, struct redis_url *out, char *err, size_t errlen)
 {
 	out->is_unix = true;
@@ -127,8 +151,18 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t e
 
 	if (text[0] == '/')
 		return parse_unix(text, out, err, errlen);
-	if (strncmp(text, "unix://", 7) == 0)
-		return parse_unix(text + 7, out, err, errlen);
+	if (strncmp(text, "unix://", 7) == 0) {
+		/* unix://[user[:password]@]/path: credentials end at the "@/" that
+		 * starts the path. */
+		const char *p = text + 7;
+		const char *at = p[0] != '/' ? strstr(p, "@/") : NULL;
+		if (at != NULL) {
+			if (parse_credentials(p, at, out, err, errlen) < 0)
+				return -1;
+			p = at + 1;
+		}
+		return parse_unix(p, out, err, errlen);
+	}
 	if (strncmp(text, "unix:", 5) == 0)
 		return parse_unix(text + 5, out, err, errlen);
 	if (strncmp(text, "rediss://", 9) == 0)
@@ -143,22 +177,8 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t e
 		if (*c == '@')
 			at = c; /* the last '@': a password may contain a raw '@' */
 	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		if (colon != NULL) {
-			if (colon > p) {
-				out->user = pct_decode(p, (size_t)(colon - p));
-				if (out->user == NULL)
-					return fail(out, err, errlen, "the Redis URL has a broken %-escape in the user name");
-			}
-			out->password = pct_decode(colon + 1, (size_t)(at - colon - 1));
-			if (out->password == NULL)
-				return fail(out, err, errlen, "the Redis URL has a broken %-escape in the password");
-		} else if (at > p) {
-			/* redis://secret@host: a lone credential is a password, as redis-cli reads it. */
-			out->password = pct_decode(p, (size_t)(at - p));
-			if (out->password == NULL)
-				return fail(out, err, errlen, "the Redis URL has a broken %-escape in the password");
-		}
+		if (parse_credentials(p, at, out, err, errlen) < 0)
+			return -1;
 		p = at + 1;
 	}
 
@@ -204,10 +224,15 @@ int redis_url_parse(const char *text, struct redis_url *out, char *err, size_t e
 void redis_url_redact(const struct redis_url *url, char *buf, size_t size)
 {
 	if (url->is_unix) {
+		char cred[300] = "";
+		if (url->user != NULL)
+			snprintf(cred, sizeof(cred), "%s:***@", url->user);
+		else if (url->password != NULL)
+			snprintf(cred, sizeof(cred), ":***@");
 		if (url->db != 0)
-			snprintf(buf, size, "unix://%s?db=%d", url->path, url->db);
+			snprintf(buf, size, "unix://%s%s?db=%d", cred, url->path, url->db);
 		else
-			snprintf(buf, size, "unix://%s", url->path);
+			snprintf(buf, size, "unix://%s%s", cred, url->path);
 		return;
 	}
 	const char *lb = strchr(url->host, ':') ? "[" : "";

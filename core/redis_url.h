@@ -2,7 +2,7 @@
  * redis_url: parses the Redis address a user gives (pure, no IO).
  *
  *   redis://[user[:password]@]host[:port][/db]
- *   unix:///path/to.sock[?db=N]      (also unix:/path and a bare /path)
+ *   unix://[user[:password]@]/path/to.sock[?db=N]   (also unix:/path, /path)
  *
  * Passwords are kept only to send AUTH; redis_url_redact() is what every
  * log line, help text and screen shows.

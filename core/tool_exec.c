@@ -30,8 +30,9 @@ static const char exec_help[] =
 	"  --pass-env NAME,...     also pass these variables of ours to tasks\n"
 	"                          (tasks get only PATH, HOME, LANG and their env_ params)\n"
 	"  --cwd-base DIR          where relative cwd params resolve (default: our cwd)\n"
-	"  --default-max-memory SIZE  restart tasks above SIZE (500M) unless a command\n"
-	"                          says otherwise (default: no limit)\n"
+	"  --default-max-memory SIZE  restart tasks above SIZE (like 500M) unless a\n"
+	"                          command sets its own limit (default: no limit)\n"
+	"  --no-start-pm2          never start a PM2 daemon; use the one that runs\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
@@ -91,30 +92,11 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 		return;
 	}
 	r->stopping = true;
-	log_info("%s: shutting down", signo == SIGINT ? "SIGINT" : "SIGTERM");
+	log_info("%s: shutting down", signo == SIGINT ? "SIGINT" : signo == SIGHUP ? "SIGHUP" : "SIGTERM");
 	executor_drain(r->ex, on_drained, r);
 }
 
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	uint64_t mult = 1;
-	if (*end == 'K')
-		mult = 1024;
-	else if (*end == 'M')
-		mult = 1024 * 1024;
-	else if (*end == 'G')
-		mult = 1024ull * 1024 * 1024;
-	if (mult != 1)
-		end++;
-	if (end == s || *end != '\0' || v == 0 || *s == '-')
-		return -1;
-	*out = v * mult;
-	return 0;
-}
-
-enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM };
+enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART };
 
 int tool_exec(struct config *cfg, int argc, char **argv)
 {
@@ -124,6 +106,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		{"pass-env", required_argument, NULL, OPT_PASS_ENV},
 		{"cwd-base", required_argument, NULL, OPT_CWD_BASE},
 		{"default-max-memory", required_argument, NULL, OPT_MAXMEM},
+		{"no-start-pm2", no_argument, NULL, OPT_NOSTART},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -145,10 +128,13 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 			opt.cwd_base = optarg;
 			break;
 		case OPT_MAXMEM:
-			if (parse_size(optarg, &opt.default_max_memory) < 0) {
+			if (util_parse_size(optarg, &opt.default_max_memory) < 0) {
 				free(opts);
-				return tools_usage_error("exec", "--default-max-memory takes a size like 500M");
+				return tools_usage_error("exec", "--default-max-memory takes a size like 500M (at most 1024G)");
 			}
+			break;
+		case OPT_NOSTART:
+			opt.no_start_pm2 = true;
 			break;
 		case 'h':
 			fputs(exec_help, stdout);
@@ -170,6 +156,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	r.loop = loop_new();
 	loop_signal(r.loop, SIGINT, on_signal, &r);
 	loop_signal(r.loop, SIGTERM, on_signal, &r);
+	loop_signal(r.loop, SIGHUP, on_signal, &r);
 	signal(SIGPIPE, SIG_IGN);
 	char err[300];
 	struct bus_handlers h = {.on_message = on_message, .on_state = on_state};
@@ -300,6 +287,10 @@ int tool_ls(struct config *cfg, int argc, char **argv)
 	free(opts);
 	if (optind < argc)
 		return tools_usage_error("ls", "takes no arguments");
+	if (cfg->env_error[0] != '\0') {
+		fprintf(stderr, "tasker ls: %s\n", cfg->env_error);
+		return EXIT_USAGE;
+	}
 	log_configure(cfg->log_level, cfg->log_format);
 	char *home = home_opt ? xstrdup(home_opt) : pm2_home_path();
 	if (home == NULL) {

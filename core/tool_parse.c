@@ -74,6 +74,10 @@ int tool_parse(struct config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	free(opts);
+	if (cfg->env_error[0] != '\0') {
+		fprintf(stderr, "tasker parse: %s\n", cfg->env_error);
+		return EXIT_USAGE;
+	}
 	if (optind >= argc)
 		return tools_usage_error("parse", "give a LINE to parse (or - for stdin)");
 

@@ -79,6 +79,8 @@ static void on_published(struct bus *bus, long long receivers, void *arg)
 {
 	(void)bus;
 	struct sender *s = arg;
+	if (loop_stopped(s->loop))
+		return; /* shutting down: bus_free fails what is still queued */
 	if (receivers < 0) {
 		fprintf(stderr, "tasker send: Redis did not accept the message\n");
 		finish(s, EXIT_FAIL);

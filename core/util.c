@@ -212,3 +212,29 @@ int util_fd_nonblock(int fd)
 		return -1;
 	return 0;
 }
+
+int util_parse_size(const char *s, uint64_t *out)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 16)
+		return -1;
+	uint64_t mult = 1;
+	char last = s[n - 1];
+	if (last == 'K' || last == 'M' || last == 'G') {
+		mult = last == 'K' ? 1024ull : last == 'M' ? 1024ull * 1024 : 1024ull * 1024 * 1024;
+		n--;
+	}
+	if (n == 0 || n > 13)
+		return -1;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	/* 13 digits cannot overflow v; the product is checked against 1 TiB. */
+	if (v == 0 || v > (1ull << 40) / mult)
+		return -1;
+	*out = v * mult;
+	return 0;
+}

@@ -38,6 +38,10 @@ void util_random_id(char buf[33]);
 /* True when s holds valid UTF-8 of length len (no overlongs, no surrogates). */
 bool util_utf8_valid(const char *s, size_t len);
 
+/* Parses a size "^[0-9]+[KMG]?$" (K = 1024) into bytes, 1 byte to 1 TiB;
+ * -1 on anything else (no blanks, no signs, no overflow). */
+int util_parse_size(const char *s, uint64_t *out);
+
 /* Sets FD_CLOEXEC (and O_NONBLOCK when nonblock); -1 with errno on failure. */
 int util_fd_cloexec(int fd);
 int util_fd_nonblock(int fd);

@@ -158,4 +158,15 @@ check "unix socket URL subscribes" wait_until 10 numsub_is b00t:task:status 1
 "$TASKER" send --redis "unix://$TMP/redis.sock?db=2" --status-channel=x --channel=b00t:task:status '/hello --via=unix'
 check "unix socket send exits 0" [ $? -eq 0 ]
 check "unix socket round trip" wait_until 10 file_has "$TMP/w9" '"via":"unix"'
+wait_until 10 numsub_is b00t:task:status 0
+stop_redis
+
+REDIS_CLI_AUTH=(-a 'sockpw' --no-auth-warning)
+start_redis "" --unixsocket "$TMP/redis2.sock" --unixsocketperm 700 --requirepass sockpw
+bg "$TASKER" watch --redis "unix://:sockpw@$TMP/redis2.sock" --json --count 1 >"$TMP/w10" 2>"$TMP/w10.err"
+check "a password over a unix socket subscribes" wait_until 10 bash -c "[ \"\$(redis-cli -p $REDIS_PORT -a sockpw --no-auth-warning --raw PUBSUB NUMSUB b00t:task:status 2>/dev/null | sed -n 2p)\" = 1 ]"
+"$TASKER" send --redis "unix://:sockpw@$TMP/redis2.sock" --channel=b00t:task:status '/hello --via=unixauth'
+check "a password over a unix socket round trip" wait_until 10 file_has "$TMP/w10" '"via":"unixauth"'
+check "the socket password is never printed" bash -c "! grep -q sockpw '$TMP/w10.err'"
+REDIS_CLI_AUTH=()
 finish

@@ -23,6 +23,9 @@ check "unknown option exits 2" [ "$rc" -eq 2 ]
 LOG_LEVEL=loud "$TASKER" parse /x >/dev/null 2>"$TMP/err"; rc=$?
 check "invalid LOG_LEVEL is a usage error" [ "$rc" -eq 2 ]
 check "invalid LOG_LEVEL names the choices" grep -q "debug, info, warn or error" "$TMP/err"
+check "--help works whatever LOG_LEVEL holds" bash -c "LOG_LEVEL=loud '$TASKER' --help >/dev/null && LOG_LEVEL=loud '$TASKER' send --help >/dev/null"
+LOG_LEVEL=loud "$TASKER" watch >/dev/null 2>"$TMP/err"; rc=$?
+check "invalid LOG_LEVEL stops a command that runs" [ "$rc" -eq 2 ]
 "$TASKER" --log-level=chatty watch >/dev/null 2>"$TMP/err"; rc=$?
 check "invalid --log-level is a usage error" [ "$rc" -eq 2 ]
 

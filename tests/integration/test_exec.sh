@@ -119,6 +119,8 @@ bad "command not found" '{"verb":"start","params":{"task":"x","command":"pyhton3
 bad "cwd missing" '{"verb":"start","params":{"task":"x","command":"sleep 1","cwd":"/nonexistent/dir"}}' 'cwd is not an existing directory'
 bad "instances bad" '{"verb":"start","params":{"task":"x","command":"sleep 1","instances":"lots"}}' 'instances must be a number'
 bad "memory bad" '{"verb":"start","params":{"task":"x","command":"sleep 1","max_memory_restart":"1TB"}}' 'max_memory_restart must be a size'
+bad "a command of form feeds only" '{"verb":"start","params":{"task":"x","command":"\f\u000b"}}' 'start needs a command'
+bad "memory that overflows" '{"verb":"start","params":{"task":"x","command":"sleep 1","max_memory_restart":"17179869185G"}}' 'max_memory_restart must be a size'
 bad "env name bad" '{"verb":"start","params":{"task":"x","command":"sleep 1","env_1X":"y"}}' 'environment variable name'
 bad "unterminated quote in command" '{"verb":"start","params":{"task":"x","command":"node \"app.js"}}' 'unterminated quote'
 bad "bad timestamp" '{"verb":"status","timestamp":"yesterday"}' 'timestamp'
@@ -146,6 +148,11 @@ out=$(send '/start --task=myapp --command="sleep 800"')
 check "a stopped task is replaced and started" has "$out" '"status":"started"'
 "$TASKER" ls --json >"$TMP/ls2.json"
 check "the replaced task runs the new definition, once" bash -c "[ \$(grep -o '\"name\":\"myapp\"' '$TMP/ls2.json' | wc -l) -eq 1 ] && $PM2 jlist 2>/dev/null | grep -q '\"args\":\[\"800\"\]'"
+out=$(send '/stop --task=myapp')
+out=$(send '/start --task=myapp --command="sleep 900" --memory=99999999999G')
+check "a refused replacement is an error" has "$out" '"status":"error"'
+"$TASKER" ls --json >"$TMP/ls3.json"
+check "and the stopped task it would replace is still there" grep -q '"name":"myapp"' "$TMP/ls3.json"
 out=$(send '/restart --task=myapp'); check "restart is restarted" has "$out" '"status":"restarted"'
 out=$(send '/remove --task=myapp'); check "remove is deleted" has "$out" '"status":"deleted"'
 out=$(send '/delete --task=myapp'); check "delete again is not_found" has "$out" '"status":"not_found"'

@@ -444,7 +444,7 @@ static void errors_never_show_password(void **state)
 	    "rediss://alice:Zq9xSecret@h",      "http://alice:Zq9xSecret@h",
 	    "redis://alice:Zq9xSecret @h",      "redis://alice:Zq9xSecret@h\n",
 	    "redis://:Zq9xSecret/x@h",          "redis://Zq9xSecret?@h",
-	    "redis://alice:Zq9x/Secret@h:1/2",  "unix://alice:Zq9xSecret@/tmp/s",
+	    "redis://alice:Zq9x/Secret@h:1/2",  "unix://alice:Zq9xSecret@/tmp/s?x=1",
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct redis_url url;
@@ -491,6 +491,32 @@ static void copy_is_deep(void **state)
 	assert_null(dst.user);
 	assert_null(dst.password);
 	redis_url_free(&dst);
+}
+
+static void unix_credentials(void **state)
+{
+	(void)state;
+	struct redis_url u;
+	char err[200], shown[300];
+	assert_int_equal(redis_url_parse("unix://alice:p%40ss@/run/redis.sock?db=3", &u, err,
+					 sizeof(err)),
+			 0);
+	assert_true(u.is_unix);
+	assert_string_equal(u.path, "/run/redis.sock");
+	assert_string_equal(u.user, "alice");
+	assert_string_equal(u.password, "p@ss");
+	assert_int_equal(u.db, 3);
+	redis_url_redact(&u, shown, sizeof(shown));
+	assert_string_equal(shown, "unix://alice:***@/run/redis.sock?db=3");
+	redis_url_free(&u);
+	assert_int_equal(redis_url_parse("unix://:only@/tmp/r.sock", &u, err, sizeof(err)), 0);
+	assert_null(u.user);
+	assert_string_equal(u.password, "only");
+	redis_url_redact(&u, shown, sizeof(shown));
+	assert_null(strstr(shown, "only"));
+	redis_url_free(&u);
+	/* No "@/" means no credentials: a relative path is still refused. */
+	assert_int_equal(redis_url_parse("unix://alice@tmp/r.sock", &u, err, sizeof(err)), -1);
 }
 
 static void free_twice(void **state)
@@ -547,6 +573,7 @@ int main(void)
 	    cmocka_unit_test(tcp_spaces_and_controls),
 	    cmocka_unit_test(empty_refused),
 	    cmocka_unit_test(unix_forms),
+	    cmocka_unit_test(unix_credentials),
 	    cmocka_unit_test(unix_bad_query),
 	    cmocka_unit_test(unix_relative_refused),
 	    cmocka_unit_test(unix_path_length),
