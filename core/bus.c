@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -40,6 +42,8 @@ struct conn {
 	size_t confirmed; /* subscriptions the server confirmed */
 	bool refused;	  /* the server refused AUTH or SELECT */
 	bool complained;  /* this outage's refusal is logged already */
+	struct loop_timer *drop; /* a deferred disconnect (see on_connect) */
+	const char *drop_reason;
 	char why[256];
 };
 
@@ -313,6 +317,33 @@ static void on_auth_reply(redisAsyncContext *ac, void *r, void *priv)
 	after_auth(c);
 }
 
+static void on_drop(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct conn *c = arg;
+	c->drop = NULL;
+	if (c->ac != NULL)
+		redisAsyncDisconnect(c->ac);
+}
+
+static bool self_connected(int fd)
+{
+	struct sockaddr_storage a, b;
+	socklen_t la = sizeof(a), lb = sizeof(b);
+	if (getsockname(fd, (struct sockaddr *)&a, &la) != 0 ||
+	    getpeername(fd, (struct sockaddr *)&b, &lb) != 0 || la != lb)
+		return false;
+	if (a.ss_family == AF_INET)
+		return memcmp(&((struct sockaddr_in *)&a)->sin_addr,
+			      &((struct sockaddr_in *)&b)->sin_addr, sizeof(struct in_addr)) == 0 &&
+		       ((struct sockaddr_in *)&a)->sin_port == ((struct sockaddr_in *)&b)->sin_port;
+	if (a.ss_family == AF_INET6)
+		return memcmp(&((struct sockaddr_in6 *)&a)->sin6_addr,
+			      &((struct sockaddr_in6 *)&b)->sin6_addr, sizeof(struct in6_addr)) == 0 &&
+		       ((struct sockaddr_in6 *)&a)->sin6_port == ((struct sockaddr_in6 *)&b)->sin6_port;
+	return false;
+}
+
 static void on_connect(const redisAsyncContext *ac, int status)
 {
 	struct conn *c = ac->ev.data;
@@ -322,6 +353,16 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		/* hiredis frees the context after we return. */
 		c->ac = NULL;
 		schedule_retry(c, ac->errstr[0] ? ac->errstr : "connection failed");
+		return;
+	}
+	if (self_connected(ac->c.fd)) {
+		/* Retrying a local port in the ephemeral range can connect the
+		 * socket to itself (TCP simultaneous open): nobody is there.
+		 * Drop it from the loop, not here: hiredis still uses the
+		 * context after this callback returns. */
+		c->drop_reason = "connected to itself: nobody listens on that port";
+		loop_timer_cancel(c->drop);
+		c->drop = loop_timer_add(c->bus->loop, 0, on_drop, c);
 		return;
 	}
 	log_debug("redis (%s): connected to %s", c->is_sub ? "subscriber" : "publisher",
@@ -351,8 +392,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	if (c->bus->closing || status == REDIS_OK) {
 		c->phase = PHASE_DOWN;
 		if (!c->bus->closing)
-			schedule_retry(c, c->refused ? "credentials refused" : "disconnected");
+			schedule_retry(c, c->refused       ? "credentials refused"
+					  : c->drop_reason ? c->drop_reason
+							   : "disconnected");
 		c->refused = false;
+		c->drop_reason = NULL;
 		return;
 	}
 	log_warn("redis (%s): connection lost: %s", c->is_sub ? "subscriber" : "publisher",
@@ -554,7 +598,8 @@ static void conn_close(struct conn *c)
 {
 	loop_timer_cancel(c->retry);
 	loop_timer_cancel(c->timeout);
-	c->retry = c->timeout = NULL;
+	loop_timer_cancel(c->drop);
+	c->retry = c->timeout = c->drop = NULL;
 	if (c->ac != NULL) {
 		redisAsyncContext *ac = c->ac;
 		c->ac = NULL;

@@ -80,11 +80,15 @@ wait_until() {
 	done
 }
 
-# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now, below the
+# kernel's ephemeral range: a client retrying a port inside that range can
+# connect to itself (TCP simultaneous open) and hold the port.
 free_port() {
-	local p
+	local p lo
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$lo" -gt 11000 ] || lo=32768
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (lo - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
@@ -105,6 +109,7 @@ redis_up() {
 # on 127.0.0.1 (a new free port unless given) and waits until it answers.
 start_redis() {
 	local port=${1:-}
+	local fixed=$port
 	[ $# -gt 0 ] && shift
 	local tries
 	for tries in 1 2 3 4 5; do
@@ -120,7 +125,8 @@ start_redis() {
 		kill "$REDIS_PID" 2>/dev/null
 		wait "$REDIS_PID" 2>/dev/null
 		REDIS_PID=
-		port=
+		# A port the caller named is the point (a restart): try it again.
+		[ -n "$fixed" ] || port=
 	done
 	echo "could not start redis-server" >&2
 	return 1
