@@ -112,28 +112,31 @@ static void on_fd(struct loop *loop, int fd, short revents, void *arg)
 		redisAsyncHandleWrite(c->ac);
 }
 
-static void ev_add_read(void *p)
+static void ev_set(void *p, short bit, bool on)
 {
 	struct conn *c = p;
-	loop_watch_set(c->watch, loop_watch_events(c->watch) | POLLIN);
+	short e = loop_watch_events(c->watch);
+	loop_watch_set(c->watch, (short)(on ? e | bit : e & ~bit));
+}
+
+static void ev_add_read(void *p)
+{
+	ev_set(p, POLLIN, true);
 }
 
 static void ev_del_read(void *p)
 {
-	struct conn *c = p;
-	loop_watch_set(c->watch, loop_watch_events(c->watch) & ~POLLIN);
+	ev_set(p, POLLIN, false);
 }
 
 static void ev_add_write(void *p)
 {
-	struct conn *c = p;
-	loop_watch_set(c->watch, loop_watch_events(c->watch) | POLLOUT);
+	ev_set(p, POLLOUT, true);
 }
 
 static void ev_del_write(void *p)
 {
-	struct conn *c = p;
-	loop_watch_set(c->watch, loop_watch_events(c->watch) & ~POLLOUT);
+	ev_set(p, POLLOUT, false);
 }
 
 static void ev_cleanup(void *p)
