@@ -898,14 +898,18 @@ static void command_begin(struct command *cmd)
 
 void executor_handle(struct executor *ex, const char *data, size_t len)
 {
-	if (ex->draining) {
-		log_warn("shutting down: a command arrived and was not taken");
-		return;
-	}
 	struct envelope env;
 	char err[512];
 	if (codec_decode_command(data, len, &env, err, sizeof(err)) < 0) {
 		reply_refused(ex, &env, env.verb, NULL, err, true);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (ex->draining) {
+		/* Still subscribed while finishing the last commands: say no
+		 * rather than take work that would be cut off. */
+		reply_refused(ex, &env, env.verb, codec_param(&env, "task"),
+			      "this executor is shutting down; nothing was done", true);
 		codec_envelope_free(&env);
 		return;
 	}

@@ -1,8 +1,9 @@
 # bench_console.sh: sourced by tests/bench/run.sh once Redis is up (lib.sh's
 # helpers, $TMP, $REDIS_PORT, the private PM2_HOME). The console side by
 # side with `pm2 monit`, same daemon, same tasks, same terminal size:
-#   1. an executor starts 100 tasks (sleep 600) in the private PM2_HOME, then
-#      is stopped so that only the monitor under test talks to the daemon;
+#   1. `pm2 start` starts 100 tasks (sleep 600) in the private PM2_HOME from
+#      one ecosystem file; afterwards only the monitor under test talks to
+#      the daemon;
 #   2. the daemon alone, no client, over the window (its own idle cost);
 #   3. the console (tasker --interval 1) in a private tmux server, over the
 #      window: its CPU (utime+stime from /proc), its memory (VmRSS, VmHWM)
@@ -18,9 +19,16 @@ BC_TASKS=100
 BC_TMUX_A="tasker-bench-console-$$"
 BC_TMUX_B="tasker-bench-monit-$$"
 
+# bc_kill_tmux NAME: ends the private tmux server NAME and removes the socket
+# it leaves behind.
+bc_kill_tmux() {
+	tmux -L "$1" kill-server 2>/dev/null
+	rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$1"
+}
+
 bc_cleanup_tmux() {
-	tmux -L "$BC_TMUX_A" kill-server 2>/dev/null
-	tmux -L "$BC_TMUX_B" kill-server 2>/dev/null
+	bc_kill_tmux "$BC_TMUX_A"
+	bc_kill_tmux "$BC_TMUX_B"
 }
 
 # bc_online: how many tasks the daemon reports online.
@@ -153,7 +161,7 @@ bc_tmux() {
 		tmux -L "$name" -f /dev/null new-session -d -x 160 -y 50 -s main \
 			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
 			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" PM2_DISCRETE_MODE=1 \
-			"$@" && return 0
+			"$@" \; set-option -t main remain-on-exit on && return 0
 	done
 	return 1
 }
@@ -166,10 +174,18 @@ bc_pane_pid() { # NAME
 	tmux -L "$1" list-panes -t main -F '#{pane_pid}' 2>/dev/null | head -n 1
 }
 
+bc_pane_dead() { # NAME: the program in the pane has exited
+	[ "$(tmux -L "$1" list-panes -t main -F '#{pane_dead}' 2>/dev/null | head -n 1)" = 1 ]
+}
+
+bc_dump() { # NAME: the pane's last lines, blank ones left out
+	tmux -L "$1" capture-pane -p -t main -S -100 2>/dev/null | grep -v '^ *$' | tail -n 12 | sed 's/^/  # /'
+}
+
 bench_console_main() {
 	local pm2="$ROOT/.deps/node_modules/.bin/pm2"
 	local url="redis://127.0.0.1:$REDIS_PORT"
-	local log="$TMP/bench-console-exec.log"
+	local log="$TMP/bench-console-start.log"
 	echo
 	echo "== console ($BC_TASKS tasks running sleep 600, 160x50 tmux, ${BC_WINDOW} s window; tasker --interval 1 beside pm2 monit)"
 	if [ ! -x "$pm2" ]; then
@@ -191,33 +207,28 @@ bench_console_main() {
 	mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
 	trap 'bc_cleanup_tmux; cleanup' EXIT
 
-	# 1. 100 tasks, started through an executor that is then stopped.
-	bg "$TASKER" exec --redis "$url" --pm2 "$pm2" --pm2-home "$PM2_HOME" --cwd-base "$TMP" \
-		>"$log" 2>&1
-	local exec_pid=$BG_PID
-	if ! wait_until 30 file_has "$log" "ready: listening"; then
-		echo "  skipped: the executor did not say it was ready:"
-		tail -n 5 "$log" | sed 's/^/  # /'
-		kill "$exec_pid" 2>/dev/null
-		wait "$exec_pid" 2>/dev/null
-		return 0
-	fi
-	local i t_start t_up
+	# 1. 100 tasks, started by the pm2 command from one ecosystem file (not
+	# through `tasker exec`: pm2 monit's dashboard reads pm2_env.node_args,
+	# which the executor sets only for cluster tasks, and dies on the first
+	# fork task without it). No client stays connected afterwards.
+	local i t_start t_up eco="$TMP/bench-console-tasks.json"
+	{
+		printf '['
+		for ((i = 0; i < BC_TASKS; i++)); do
+			[ "$i" -gt 0 ] && printf ','
+			printf '\n{"name":"idle%03d","script":"sleep","args":["600"],"interpreter":"none","cwd":"%s"}' "$i" "$TMP"
+		done
+		printf '\n]\n'
+	} >"$eco"
 	t_start=$(date +%s%N)
-	for ((i = 0; i < BC_TASKS; i++)); do
-		printf '/start --task=idle%03d --command="sleep 600"\n' "$i"
-	done | "$TASKER" send --redis "$url" - >/dev/null 2>"$TMP/bench-console-send.err"
+	"$pm2" start "$eco" >"$log" 2>&1
 	if ! wait_until 180 bc_all_online; then
 		echo "  skipped: only $(bc_online) of $BC_TASKS tasks came online"
 		tail -n 5 "$log" | sed 's/^/  # /'
-		kill -TERM "$exec_pid" 2>/dev/null
-		wait "$exec_pid" 2>/dev/null
 		"$pm2" kill >/dev/null 2>&1
 		return 0
 	fi
 	t_up=$(date +%s%N)
-	kill -TERM "$exec_pid" 2>/dev/null
-	wait "$exec_pid" 2>/dev/null
 	local daemon
 	daemon=$(cat "$PM2_HOME/pm2.pid" 2>/dev/null)
 	if [ -z "$daemon" ] || ! alive "$daemon"; then
@@ -226,8 +237,20 @@ bench_console_main() {
 		return 0
 	fi
 	awk -v n="$BC_TASKS" -v ns="$((t_up - t_start))" -v rss="$(bc_status_kb "$daemon" VmRSS)" 'BEGIN {
-		printf "  setup: %d tasks online in %.1f s through the executor (stopped now); daemon VmRSS %.0f MB\n", n, ns / 1e9, rss / 1024
+		printf "  setup: %d tasks online in %.1f s (pm2 start); daemon VmRSS %.0f MB\n", n, ns / 1e9, rss / 1024
 	}'
+	# What every refresh carries: pm2 copies the environment `pm2 start` ran
+	# in into each task's record (twice), so the listing, and the cost of
+	# parsing it, grows with the number of variables in that environment.
+	"$pm2" jlist 2>/dev/null | node -e '
+		let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+			try {
+				const l = JSON.parse(s), e = (l[0] && l[0].pm2_env && l[0].pm2_env.env) || {};
+				console.log("  each refresh: pm2 jlist is " + (s.length / 1024).toFixed(0) + " KB (" +
+					(s.length / Math.max(l.length, 1) / 1024).toFixed(1) + " KB a task; " +
+					Object.keys(e).length + " variables in each task'"'"'s env)");
+			} catch (err) { console.log("  each refresh: pm2 jlist did not parse: " + err.message); }
+		})' 2>/dev/null
 
 	# 2. The daemon with nobody asking: its own cost over the same window.
 	bc_pause 2 # let the last starts' aftermath settle (a deadline, not a poll)
@@ -245,16 +268,21 @@ bench_console_main() {
 			bc_pause 3 # settle after the first draw (a deadline, not a poll)
 			bc_measure "tasker" "$cpid" "$daemon"
 			a_cpu=$BC_CPU a_dcpu=$BC_DCPU a_rss=$BC_RSS a_hwm=$BC_HWM a_detail=$BC_DETAIL a_secs=$BC_SECS
-			bc_screen_has "$BC_TMUX_A" "idle0" || echo "  tasker: the table is no longer on screen at the end of the window"
+			if bc_pane_dead "$BC_TMUX_A"; then
+				echo "  tasker: the console exited during the window:"
+				bc_dump "$BC_TMUX_A"
+			elif ! bc_screen_has "$BC_TMUX_A" "idle0"; then
+				echo "  tasker: the table is no longer on screen at the end of the window"
+			fi
 			[ "$BC_NPROC" -gt 1 ] && echo "  tasker: $BC_NPROC processes in its tree"
 		else
 			echo "  tasker: the pane's process ($cpid, $(cat "/proc/$cpid/comm" 2>/dev/null)) is not the console"
 		fi
 	else
 		echo "  tasker: the console did not show the table within 20 s; screen:"
-		tmux -L "$BC_TMUX_A" capture-pane -p -t main 2>/dev/null | sed 's/^/  # /'
+		bc_dump "$BC_TMUX_A"
 	fi
-	tmux -L "$BC_TMUX_A" kill-server 2>/dev/null
+	bc_kill_tmux "$BC_TMUX_A"
 
 	# 4. pm2 monit.
 	local b_cpu= b_dcpu= b_rss= b_hwm= b_detail= b_secs= b_n=1
@@ -266,14 +294,18 @@ bench_console_main() {
 			bc_pause 3 # settle after the first draw (a deadline, not a poll)
 			bc_measure "pm2 monit" "$mpid" "$daemon"
 			b_cpu=$BC_CPU b_dcpu=$BC_DCPU b_rss=$BC_RSS b_hwm=$BC_HWM b_detail=$BC_DETAIL b_secs=$BC_SECS b_n=$BC_NPROC
+			if bc_pane_dead "$BC_TMUX_B"; then
+				echo "  pm2 monit: it exited during the window:"
+				bc_dump "$BC_TMUX_B"
+			fi
 		else
 			echo "  pm2 monit: no process in the pane"
 		fi
 	else
 		echo "  pm2 monit: the process list did not show within 30 s; screen:"
-		tmux -L "$BC_TMUX_B" capture-pane -p -t main 2>/dev/null | sed 's/^/  # /'
+		bc_dump "$BC_TMUX_B"
 	fi
-	tmux -L "$BC_TMUX_B" kill-server 2>/dev/null
+	bc_kill_tmux "$BC_TMUX_B"
 
 	local a_line b_line
 	if [ -n "$a_cpu" ]; then
@@ -289,7 +321,9 @@ bench_console_main() {
 	echo "console ($BC_TASKS tasks, 1 s refresh, ${BC_WINDOW} s)   tasker: $a_line   pm2 monit: $b_line   goal: <= 12 MB, < 1%"
 	[ -n "$a_detail" ] && echo "  tasker    ${a_secs} s: $a_detail"
 	[ -n "$b_detail" ] && echo "  pm2 monit ${b_secs} s: $b_detail$([ "$b_n" -gt 1 ] && echo ", $b_n processes")"
-	echo "  (daemon figures include its idle ${idle_d:-?}%; pm2 monit polls getMonitorData every 800 ms and listens on the bus; issue, 20 tasks: pm2 monit 106 MB, 12-14%)"
+	echo "  (daemon figures include its idle ${idle_d:-?}%; tasker asks for getMonitorData once a second; pm2 monit asks 800 ms"
+	echo "   after it has drawn the previous reply, so less often when drawing is slow, and listens on the bus;"
+	echo "   issue, 20 tasks: pm2 monit 106 MB, 12-14%)"
 
 	"$pm2" kill >/dev/null 2>&1
 	trap cleanup EXIT
