@@ -9,8 +9,9 @@
 #      window: its CPU (utime+stime from /proc), its memory (VmRSS, VmHWM)
 #      and the daemon's CPU in the same window (the console asks it for
 #      getMonitorData once a second);
-#   4. `pm2 monit` (.deps pm2; it asks for getMonitorData every 800 ms and
-#      listens on the daemon's bus) in another tmux server, the same figures.
+#   4. `pm2 monit` (.deps pm2; it asks for getMonitorData 800 ms after it
+#      has drawn the previous reply, and listens on the daemon's bus) in
+#      another tmux server, the same figures.
 # Ends with `pm2 kill`, so a later bench file starts with no daemon. Prints
 # figures; asserts nothing.
 
@@ -52,18 +53,18 @@ bc_pause() {
 # with N the number of live processes counted, or nothing if PID is gone.
 bc_ticks() {
 	local root=$1 exclude=${2:-}
-	local f line pid rest
+	local line pid rest path f=()
 	local -A parent=() own=() reaped=()
-	for f in /proc/[0-9]*/stat; do
-		{ read -r line <"$f"; } 2>/dev/null || continue
+	for path in /proc/[0-9]*/stat; do
+		{ read -r line <"$path"; } 2>/dev/null || continue
 		pid=${line%% *}
 		rest=${line##*) } # after the command name, which may hold spaces
-		# rest: state ppid pgrp session tty tpgid flags minflt cminflt majflt
-		#       cmajflt utime stime cutime cstime ...
-		set -- $rest
-		parent[$pid]=$2
-		own[$pid]=$((${12} + ${13}))
-		reaped[$pid]=$((${14} + ${15}))
+		# f: state ppid pgrp session tty tpgid flags minflt cminflt majflt
+		#    cmajflt utime stime cutime cstime ...
+		read -ra f <<<"$rest"
+		parent[$pid]=${f[1]}
+		own[$pid]=$((f[11] + f[12]))
+		reaped[$pid]=$((f[13] + f[14]))
 	done
 	[ -n "${own[$root]+x}" ] || return 0
 	local total=$((own[$root] + reaped[$root])) n=1 grew=1 p
@@ -86,11 +87,10 @@ bc_ticks() {
 
 # bc_self_ticks PID: utime+stime of PID alone.
 bc_self_ticks() {
-	local line rest
+	local line f=()
 	{ read -r line <"/proc/$1/stat"; } 2>/dev/null || return 0
-	rest=${line##*) }
-	set -- $rest
-	echo $((${12} + ${13}))
+	read -ra f <<<"${line##*) }"
+	echo $((f[11] + f[12]))
 }
 
 bc_uptime_cs() { # the machine's uptime in hundredths of a second
@@ -126,7 +126,7 @@ bc_measure() {
 	d1=$(bc_self_ticks "$daemon")
 	w1=$(bc_uptime_cs)
 	BC_SECS=$(awk -v a="$w0" -v b="$w1" 'BEGIN { printf "%.1f", (b - a) / 100 }')
-	BC_CPU= BC_DCPU= BC_RSS= BC_HWM= BC_NPROC=$n BC_DETAIL=
+	BC_CPU='' BC_DCPU='' BC_RSS='' BC_HWM='' BC_NPROC=$n BC_DETAIL=''
 	if [ -n "$d0" ] && [ -n "$d1" ]; then
 		BC_DCPU=$(awk -v a="$d0" -v b="$d1" -v w0="$w0" -v w1="$w1" -v hz="$hz" \
 			'BEGIN { printf "%.2f", (b - a) / hz / ((w1 - w0) / 100) * 100 }')
@@ -156,8 +156,7 @@ bc_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 bc_tmux() {
 	local name=$1
 	shift
-	local try
-	for try in 1 2 3; do
+	for _ in 1 2 3; do
 		tmux -L "$name" -f /dev/null new-session -d -x 160 -y 50 -s main \
 			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
 			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" PM2_DISCRETE_MODE=1 \
@@ -259,7 +258,7 @@ bench_console_main() {
 	echo "  idle daemon (no client, ${BC_SECS} s): CPU ${idle_d:-?}% of a core"
 
 	# 3. The console.
-	local a_cpu= a_dcpu= a_rss= a_hwm= a_detail= a_secs=
+	local a_cpu='' a_dcpu='' a_rss='' a_detail='' a_secs=''
 	if bc_tmux "$BC_TMUX_A" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" &&
 		wait_until 20 bc_screen_has "$BC_TMUX_A" "idle0"; then
 		local cpid
@@ -267,7 +266,7 @@ bench_console_main() {
 		if [ -n "$cpid" ] && [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" = tasker ]; then
 			bc_pause 3 # settle after the first draw (a deadline, not a poll)
 			bc_measure "tasker" "$cpid" "$daemon"
-			a_cpu=$BC_CPU a_dcpu=$BC_DCPU a_rss=$BC_RSS a_hwm=$BC_HWM a_detail=$BC_DETAIL a_secs=$BC_SECS
+			a_cpu=$BC_CPU a_dcpu=$BC_DCPU a_rss=$BC_RSS a_detail=$BC_DETAIL a_secs=$BC_SECS
 			if bc_pane_dead "$BC_TMUX_A"; then
 				echo "  tasker: the console exited during the window:"
 				bc_dump "$BC_TMUX_A"
@@ -285,7 +284,7 @@ bench_console_main() {
 	bc_kill_tmux "$BC_TMUX_A"
 
 	# 4. pm2 monit.
-	local b_cpu= b_dcpu= b_rss= b_hwm= b_detail= b_secs= b_n=1
+	local b_cpu='' b_dcpu='' b_rss='' b_detail='' b_secs='' b_n=1
 	if bc_tmux "$BC_TMUX_B" "$pm2" monit &&
 		wait_until 30 bc_screen_has "$BC_TMUX_B" "idle0"; then
 		local mpid
@@ -293,7 +292,7 @@ bench_console_main() {
 		if [ -n "$mpid" ] && [ -r "/proc/$mpid/stat" ]; then
 			bc_pause 3 # settle after the first draw (a deadline, not a poll)
 			bc_measure "pm2 monit" "$mpid" "$daemon"
-			b_cpu=$BC_CPU b_dcpu=$BC_DCPU b_rss=$BC_RSS b_hwm=$BC_HWM b_detail=$BC_DETAIL b_secs=$BC_SECS b_n=$BC_NPROC
+			b_cpu=$BC_CPU b_dcpu=$BC_DCPU b_rss=$BC_RSS b_detail=$BC_DETAIL b_secs=$BC_SECS b_n=$BC_NPROC
 			if bc_pane_dead "$BC_TMUX_B"; then
 				echo "  pm2 monit: it exited during the window:"
 				bc_dump "$BC_TMUX_B"
