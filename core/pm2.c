@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,6 +244,82 @@ char *pm2_rpc_encode(const char *method, const cJSON *args, const char *id, size
 
 /* ---- Reply parsing -------------------------------------------------------- */
 
+/*
+ * Reply trees live in an arena. A listing of 100 processes is a tree of
+ * some 20,000 cJSON nodes, and the console parses one every second: one
+ * malloc and one free per node was half of its CPU. cJSON's allocator hooks
+ * are process-wide (the one reason for mutable state at file scope here),
+ * so they point at the arena only while a reply is parsed or deleted; the
+ * arena is emptied when no reply tree is left in it. Replies are parsed and
+ * freed one at a time on the loop, so that is after every reply.
+ */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+#define ARENA_CHUNK ((size_t)1 << 20)
+#define ARENA_KEEP ((size_t)8 << 20)
+
+static struct arena_chunk *arena_head;
+static size_t arena_trees;
+
+static void *arena_malloc(size_t n)
+{
+	n = (n + 15) & ~(size_t)15;
+	struct arena_chunk *c = arena_head;
+	if (c == NULL || c->cap - c->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		c = malloc(sizeof(*c) + cap);
+		if (c == NULL)
+			return NULL; /* cJSON reports it as a failed parse */
+		c->next = arena_head;
+		c->used = 0;
+		c->cap = cap;
+		arena_head = c;
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += n;
+	return p;
+}
+
+static void arena_free(void *p)
+{
+	(void)p; /* all at once, in arena_release */
+}
+
+static void arena_hooks(bool on)
+{
+	cJSON_Hooks h = {arena_malloc, arena_free};
+	cJSON_InitHooks(on ? &h : NULL);
+}
+
+static void arena_release(void)
+{
+	if (arena_trees == 0 || --arena_trees > 0 || arena_head == NULL)
+		return;
+	/* Keep one chunk as large as all of this round's, so the next reply
+	 * of the same size fits without a malloc; give back anything huge. */
+	size_t total = 0;
+	for (struct arena_chunk *c = arena_head; c != NULL; c = c->next)
+		total += c->cap;
+	if (arena_head->next != NULL || total > ARENA_KEEP) {
+		while (arena_head != NULL) {
+			struct arena_chunk *next = arena_head->next;
+			free(arena_head);
+			arena_head = next;
+		}
+		size_t cap = total > ARENA_KEEP ? ARENA_CHUNK : total;
+		arena_head = malloc(sizeof(*arena_head) + cap);
+		if (arena_head == NULL)
+			return;
+		arena_head->next = NULL;
+		arena_head->cap = cap;
+	}
+	arena_head->used = 0;
+}
+
 static bool arg_prefix(const struct amp_arg *a, char p)
 {
 	return a->len >= 2 && a->ptr[0] == p && a->ptr[1] == ':';
@@ -264,6 +341,10 @@ int pm2_reply_parse(const struct amp_frame *frame, struct pm2_reply *out, const 
 		out->error = xstrdup("malformed reply from the PM2 daemon");
 		return 0;
 	}
+	/* The tree and what is built in it below come from the arena. */
+	arena_hooks(true);
+	arena_trees++;
+	out->arena = true;
 	out->root = cJSON_ParseWithLength(frame->args[0].ptr + 2, frame->args[0].len - 2);
 	const cJSON *e = json_get(out->root, "error");
 	cJSON *a =
@@ -291,6 +372,7 @@ int pm2_reply_parse(const struct amp_frame *frame, struct pm2_reply *out, const 
 	} else {
 		out->error = xstrdup("reply without args from the PM2 daemon");
 	}
+	arena_hooks(false);
 	return 0;
 }
 
@@ -298,7 +380,12 @@ void pm2_reply_free(struct pm2_reply *r)
 {
 	free(r->id);
 	free(r->error);
-	cJSON_Delete(r->root);
+	if (r->arena) {
+		arena_hooks(true);
+		cJSON_Delete(r->root);
+		arena_hooks(false);
+		arena_release();
+	}
 	memset(r, 0, sizeof(*r));
 }
 

@@ -57,6 +57,7 @@ struct pm2_reply {
 	cJSON *root;         /* the parsed j: object, owned */
 	const cJSON *result; /* args[0] (a JSON null when args is empty); NULL on error */
 	char *error;         /* the daemon's or the parser's message; NULL on success */
+	bool arena;          /* private: root lives in the reply arena (pm2.c) */
 };
 
 /*

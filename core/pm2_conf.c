@@ -318,11 +318,10 @@ cJSON *pm2_conf_build(const struct pm2_conf *conf, const char *pm2_home, char *e
 		abort();
 	for (size_t i = 0; i < conf->nenv; i++)
 		add_string(env, conf->env[i].key, conf->env[i].value);
-	if (conf->cluster) {
-		cJSON *node_args = cJSON_AddArrayToObject(o, "node_args");
-		if (node_args == NULL)
-			abort();
-	}
+	/* Always present, even for fork mode: `pm2 monit` reads
+	 * node_args.length of every process and crashes without it. */
+	if (cJSON_AddArrayToObject(o, "node_args") == NULL)
+		abort();
 
 	/*
 	 * Paths as the pm2 command builds them. With one fork instance PM2

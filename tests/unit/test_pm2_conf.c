@@ -82,7 +82,8 @@ static void test_fork_conf_fields(void **state)
 	assert_true(num(o, "kill_retry_time") == 25);
 	assert_string_equal(str(o, "instance_var"), "NODE_APP_INSTANCE");
 	assert_null(cJSON_GetObjectItemCaseSensitive(o, "max_memory_restart"));
-	assert_null(cJSON_GetObjectItemCaseSensitive(o, "node_args"));
+	/* pm2 monit crashes on a process without node_args, fork mode too. */
+	assert_true(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(o, "node_args")));
 
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(o, "args");
 	assert_true(cJSON_IsArray(args));
