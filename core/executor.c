@@ -988,7 +988,13 @@ struct exit_mark {
 	int pm_id;
 	bool stopping; /* saw the "stopping" half of a stop */
 	bool errored;  /* relayed that PM2 gave up; until it is online again */
+	int64_t exit_at;     /* when the last exit was relayed (monotonic ms) */
+	unsigned suppressed; /* exits not relayed since (a crash loop) */
 };
+
+/* A crash loop restarts a task many times a second: one exit message per
+ * task per this many ms, the next one counting those in between. */
+#define EXIT_RELAY_MS 5000
 
 static struct exit_mark *exit_mark(struct executor *ex, int pm_id)
 {
@@ -1049,7 +1055,7 @@ static void on_pm2_event(struct pm2_events *r, const struct pm2_event *ev, void 
 		const cJSON *proc = ev->payload ? cJSON_GetObjectItemCaseSensitive(ev->payload, "process")
 						: NULL;
 		const cJSON *code = proc ? cJSON_GetObjectItemCaseSensitive(proc, "exit_code") : NULL;
-		char msg[160];
+		char msg[200];
 		if (cJSON_IsNumber(code))
 			snprintf(msg, sizeof(msg), "the task exited with code %d", (int)code->valuedouble);
 		else
@@ -1063,6 +1069,18 @@ static void on_pm2_event(struct pm2_events *r, const struct pm2_event *ev, void 
 			}
 			m->errored = true;
 		} else {
+			int64_t now = loop_now(ex->loop);
+			if (m->exit_at != 0 && now - m->exit_at < EXIT_RELAY_MS) {
+				m->suppressed++;
+				return;
+			}
+			if (m->suppressed > 0) {
+				size_t k = strlen(msg);
+				snprintf(msg + k, sizeof(msg) - k, " (and %u more time%s since)",
+					 m->suppressed, m->suppressed == 1 ? "" : "s");
+			}
+			m->exit_at = now;
+			m->suppressed = 0;
 			relay(ex, ev, "exited", msg);
 		}
 	} else if (strcmp(ev->event, "restart overlimit") == 0) {

@@ -401,15 +401,18 @@ static void box_at(struct app *app, int h, int w, int *y, int *x)
 	for (int r = 0; r < h; r++)
 		for (int c = 0; c < w; c++)
 			mvaddch(*y + r, *x + c, ' ' | (chtype)a);
+	/* The wide-character forms: in a UTF-8 locale they are written as the
+	 * Unicode box characters themselves, which every terminal shows, where
+	 * the ACS forms depend on the terminal's alternate character set. */
 	attrset(draw_attr(app, TH_BORDER));
-	mvhline(*y, *x, ACS_HLINE, w);
-	mvhline(*y + h - 1, *x, ACS_HLINE, w);
-	mvvline(*y, *x, ACS_VLINE, h);
-	mvvline(*y, *x + w - 1, ACS_VLINE, h);
-	mvaddch(*y, *x, ACS_ULCORNER);
-	mvaddch(*y, *x + w - 1, ACS_URCORNER);
-	mvaddch(*y + h - 1, *x, ACS_LLCORNER);
-	mvaddch(*y + h - 1, *x + w - 1, ACS_LRCORNER);
+	mvhline_set(*y, *x, WACS_HLINE, w);
+	mvhline_set(*y + h - 1, *x, WACS_HLINE, w);
+	mvvline_set(*y, *x, WACS_VLINE, h);
+	mvvline_set(*y, *x + w - 1, WACS_VLINE, h);
+	mvadd_wch(*y, *x, WACS_ULCORNER);
+	mvadd_wch(*y, *x + w - 1, WACS_URCORNER);
+	mvadd_wch(*y + h - 1, *x, WACS_LLCORNER);
+	mvadd_wch(*y + h - 1, *x + w - 1, WACS_LRCORNER);
 }
 
 static const char *const help_lines[] = {

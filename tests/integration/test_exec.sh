@@ -48,6 +48,9 @@ check "recipe: the reply has the real pm_id" has "$out" '"pm_id":[0-9]'
 check "recipe: the reply names task, verb and node" has "$out" '"task_name":"test-echo".*"verb":"start","node":"'
 check "recipe: test-echo printed its args" wait_until 10 bash -c "grep -q 'Hello from PM2 Tasker' '$PM2_HOME'/logs/test-echo-out*.log"
 check "a task that exits is relayed as an event" wait_until 20 file_has "$TMP/status.log" '"task_name":"test-echo","status":"exited"'
+check "PM2 giving up on the crash loop is relayed" wait_until 30 file_has "$TMP/status.log" '"task_name":"test-echo","status":"errored"'
+n=$(grep -c '"task_name":"test-echo","status":"exited"' "$TMP/status.log")
+check "a crash loop is a few messages, not one per restart ($n exited)" [ "$n" -le 3 ]
 out=$(req '{"verb":"stop","params":{"task":"test-echo"}}')
 check "recipe: stop test-echo is stopped" has "$out" '"status":"stopped"'
 out=$(req '{"verb":"status","params":{}}')
