@@ -355,7 +355,7 @@ static void draw_hints(struct app *app, int y)
 		hints = cmdbar_active(app->bar)
 				? " Enter send  Esc/^G cancel  Tab complete  ^R history search  ↑↓ history"
 				: " / command  ↑↓ select  Enter details  s stop  r restart  d delete  l logs  "
-				  "Tab feed  < > sort  ? help  q quit";
+				  "Tab feed  ? help  q quit";
 	}
 	put(y, 0, COLS, a, hints);
 }
