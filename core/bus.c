@@ -402,8 +402,11 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 		c->drop_reason = NULL;
 		return;
 	}
-	log_warn("redis (%s): connection lost: %s", c->is_sub ? "subscriber" : "publisher",
-		 ac->errstr[0] ? ac->errstr : "server closed the connection");
+	/* After a refusal (NOPERM on SUBSCRIBE ends the connection) the loss is
+	 * expected and was said once already. */
+	log_msg(c->complained ? LOG_LVL_DEBUG : LOG_LVL_WARN, "redis (%s): connection lost: %s",
+		c->is_sub ? "subscriber" : "publisher",
+		ac->errstr[0] ? ac->errstr : "server closed the connection");
 	schedule_retry(c, ac->errstr[0] ? ac->errstr : "server closed the connection");
 }
 

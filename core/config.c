@@ -35,7 +35,7 @@ const char config_help[] =
 	"Shared options (each also read from the environment variable shown):\n"
 	"  --redis URL            Redis address (REDIS_URL; default " CONFIG_DEFAULT_REDIS ")\n"
 	"                         redis://[user[:password]@]host[:port][/db] or\n"
-	"                         unix:///path/to.sock[?db=N]\n"
+	"                         unix://[user[:password]@]/path/to.sock[?db=N]\n"
 	"  --channel NAME         command channel (PM2_TASKER_CHANNEL; default " CONFIG_DEFAULT_CHANNEL ")\n"
 	"  --status-channel NAME  status channel (TASKER_STATUS_CHANNEL; default " CONFIG_DEFAULT_STATUS_CHANNEL ")\n"
 	"  --log-level LEVEL      debug, info, warn or error (LOG_LEVEL; default info)\n"
@@ -115,26 +115,50 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* An option replaces its variable, a bad value included. */
+static void forget_env_error(struct config *cfg, int code)
+{
+	if (cfg->env_error_opt == code)
+		cfg->env_error[0] = '\0';
+}
+
 static int env_settings(struct config *cfg, char *err, size_t errlen)
 {
 	const char *v;
 
+	cfg->env_error_opt = OPT_CHANNEL;
 	if ((v = getenv("PM2_TASKER_CHANNEL")) && *v &&
 	    set_channel(&cfg->channel, v, "command channel (PM2_TASKER_CHANNEL)", err, errlen) < 0)
 		return -1;
+	cfg->env_error_opt = OPT_STATUS_CHANNEL;
 	if ((v = getenv("TASKER_STATUS_CHANNEL")) && *v &&
 	    set_channel(&cfg->status_channel, v, "status channel (TASKER_STATUS_CHANNEL)", err,
 			errlen) < 0)
 		return -1;
+	cfg->env_error_opt = OPT_LOG_LEVEL;
 	if ((v = getenv("LOG_LEVEL")) && *v && set_level(cfg, v, "LOG_LEVEL", err, errlen) < 0)
 		return -1;
+	cfg->env_error_opt = OPT_LOG_FORMAT;
 	if ((v = getenv("TASKER_LOG_FORMAT")) && *v &&
 	    set_format(cfg, v, "TASKER_LOG_FORMAT", err, errlen) < 0)
 		return -1;
-	if ((v = getenv("B00T_AGENT_ID")) && *v)
+	cfg->env_error_opt = OPT_AGENT_ID;
+	if ((v = getenv("B00T_AGENT_ID")) && *v) {
+		if (strlen(v) > 256) {
+			snprintf(err, errlen, "B00T_AGENT_ID must be at most 256 characters");
+			return -1;
+		}
 		set_str(&cfg->agent_id, v);
-	if ((v = getenv("TASKER_NODE")) && *v)
+	}
+	cfg->env_error_opt = OPT_NODE;
+	if ((v = getenv("TASKER_NODE")) && *v) {
+		if (strlen(v) > 128) {
+			snprintf(err, errlen, "TASKER_NODE must be at most 128 characters");
+			return -1;
+		}
 		set_str(&cfg->node, v);
+	}
+	cfg->env_error_opt = 0;
 	return 0;
 }
 
@@ -169,6 +193,7 @@ struct option *config_options(const struct option *own)
 
 int config_option(struct config *cfg, int code, const char *arg, char *err, size_t errlen)
 {
+	forget_env_error(cfg, code);
 	switch (code) {
 	case OPT_REDIS:
 		set_str(&cfg->redis_text, arg);

@@ -40,6 +40,7 @@ struct config {
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];
+	int env_error_opt; /* the option that replaces the bad variable */
 };
 
 /* First option code of the shared options; commands use codes below it. */

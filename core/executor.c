@@ -651,6 +651,9 @@ static void on_daemon_started(struct pm2_launch *l, bool ok, const char *error, 
 	}
 	free(wake);
 	if (ok) {
+		/* A new daemon numbers its processes afresh: forget what the
+		 * relay remembered by pm_id. */
+		ex->nmarks = 0;
 		events_connect(ex);
 		pm2_list(ex->pm2, on_presence_list, ex);
 	}

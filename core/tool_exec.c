@@ -36,7 +36,7 @@ static const char exec_help[] =
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
-	"SIGINT/SIGTERM: finish the commands in flight, then exit 0.\n";
+	"SIGINT, SIGTERM or SIGHUP: finish the commands in flight, then exit 0.\n";
 
 static const char ls_help[] =
 	"Usage: tasker ls [OPTIONS]\n"

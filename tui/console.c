@@ -57,28 +57,8 @@ const struct option console_options[] = {
 	{"theme", required_argument, NULL, 'T'},
 	{"interval", required_argument, NULL, 'I'},
 	{"pm2-home", required_argument, NULL, 'P'},
-	{"help", no_argument, NULL, 'h'},
 	{NULL, 0, NULL, 0},
 };
-
-static const char console_help[] =
-	"Usage: tasker [OPTIONS]\n"
-	"\n"
-	"Opens the operator console: a live table of PM2 tasks, the status feed, and a\n"
-	"command bar where slash commands (/start --task=api --command=\"node api.js\")\n"
-	"are parsed and published on the command channel.\n"
-	"\n"
-	"  --local             also run an executor inside the console; when REDIS_URL\n"
-	"                      and --redis are not given and nothing answers at the\n"
-	"                      default address, start a private redis-server on a unix\n"
-	"                      socket (stopped on exit)\n"
-	"  --theme NAME        colour theme (TASKER_THEME; default, light, mono,\n"
-	"                      high-contrast); NO_COLOR turns colour off\n"
-	"  --interval SECONDS  task table refresh (default 1; PM2 events refresh at once)\n"
-	"  --pm2-home DIR      the PM2 daemon to show (PM2_HOME; default ~/.pm2)\n"
-	"  -h, --help          show this help\n"
-	"\n"
-	"Press ? in the console for its keys.\n";
 
 /* The terminal as we found it, for the fatal-signal path. */
 static struct termios saved_termios;
@@ -1083,7 +1063,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	struct option *opts = config_options(console_options);
 	int c;
 	optind = 1;
-	while ((c = tools_getopt(cfg, argc, argv, "+h", opts, "console")) != -1) {
+	while ((c = tools_getopt(cfg, argc, argv, "+", opts, "console")) != -1) {
 		char *end;
 		double secs;
 		switch (c) {
@@ -1104,11 +1084,8 @@ int console_main(struct config *cfg, int argc, char **argv)
 			}
 			app->interval_ms = (int)(secs * 1000);
 			break;
-		case 'h':
-			fputs(console_help, stdout);
-			free(opts);
-			return EXIT_OK;
 		default:
+			/* -h and --help never get here: main.c answers them. */
 			free(opts);
 			return EXIT_USAGE;
 		}

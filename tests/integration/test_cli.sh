@@ -26,6 +26,7 @@ check "invalid LOG_LEVEL names the choices" grep -q "debug, info, warn or error"
 check "--help works whatever LOG_LEVEL holds" bash -c "LOG_LEVEL=loud '$TASKER' --help >/dev/null && LOG_LEVEL=loud '$TASKER' send --help >/dev/null"
 LOG_LEVEL=loud "$TASKER" watch >/dev/null 2>"$TMP/err"; rc=$?
 check "invalid LOG_LEVEL stops a command that runs" [ "$rc" -eq 2 ]
+check "an option beats its bad variable" bash -c "LOG_LEVEL=loud '$TASKER' --log-level=info parse /x >/dev/null"
 "$TASKER" --log-level=chatty watch >/dev/null 2>"$TMP/err"; rc=$?
 check "invalid --log-level is a usage error" [ "$rc" -eq 2 ]
 
