@@ -94,9 +94,29 @@ void tools_describe_status(const struct status_view *v, char *buf, size_t size)
 			 count_tasks(tasks, "errored"), v->node ? " on " : "", v->node ? v->node : "");
 		return;
 	}
-	char id[32] = "";
-	if (v->pm_id >= 0)
+	char id[96] = "";
+	const cJSON *ids = cJSON_GetObjectItemCaseSensitive(v->root, "pm_ids");
+	int nids = cJSON_IsArray(ids) ? cJSON_GetArraySize(ids) : 0;
+	if (nids > 1) {
+		/* Several instances: the first ids, then how many in all. */
+		size_t o = (size_t)snprintf(id, sizeof(id), " (pm_ids");
+		int shown = 0;
+		const cJSON *x;
+		cJSON_ArrayForEach(x, ids)
+		{
+			if (!cJSON_IsNumber(x) || shown == 4)
+				break;
+			o += (size_t)snprintf(id + o, sizeof(id) - o, "%s %d", shown ? "," : "",
+					      (int)x->valuedouble);
+			shown++;
+		}
+		if (nids > shown)
+			snprintf(id + o, sizeof(id) - o, ", ... %d in all)", nids);
+		else
+			snprintf(id + o, sizeof(id) - o, ")");
+	} else if (v->pm_id >= 0) {
 		snprintf(id, sizeof(id), " (pm_id %ld)", v->pm_id);
+	}
 	const char *status = v->status ? v->status : (v->type ? v->type : "?");
 	if (v->error != NULL)
 		snprintf(buf, size, "%s %s%s: %s", status, task, id, v->error);

@@ -81,11 +81,13 @@ check "send - keeps a JSON envelope and adds a request_id" \
 	grep -qE '"task":"b","instances":4}.*"request_id":"[0-9a-f]{32}"' "$TMP/w2"
 
 # --- watch output -----------------------------------------------------------
-bg "$TASKER" watch --redis "$R" --count 2 >"$TMP/w3"
+bg "$TASKER" watch --redis "$R" --count 3 >"$TMP/w3"
 wait_until 10 numsub_is b00t:task:status 1
+rcli PUBLISH b00t:task:status '{"type":"task_status","task_name":"w","status":"started","pm_id":1,"pm_ids":[1,2,3,4,5,6]}' >/dev/null
 rcli PUBLISH b00t:task:status '{"type":"task_status","task_name":"web","status":"error","error":"cwd does not exist: /nope","timestamp":"2026-01-01T00:00:00Z","node":"n1"}' >/dev/null
 rcli PUBLISH b00t:task:status 'garbage{' >/dev/null
-check "watch prints two lines" wait_until 10 lines_in "$TMP/w3" 2
+check "watch prints three lines" wait_until 10 lines_in "$TMP/w3" 3
+check "watch names several instances" grep -q "started w (pm_ids 1, 2, 3, 4, ... 6 in all)" "$TMP/w3"
 check "watch line has status, task and error" grep -q "error web: cwd does not exist: /nope  \[n1\]" "$TMP/w3"
 check "watch survives an unreadable message" grep -q "unreadable status message" "$TMP/w3"
 
