@@ -69,6 +69,7 @@ struct bus {
 	bool ready;
 	bool closing;
 	struct queued *qhead, *qtail;
+	struct queued *requeue_tail; /* last message put back after a drop */
 	size_t qcount, qbytes;
 	char status[600];
 };
@@ -464,10 +465,18 @@ static void on_publish_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (reply == NULL && !bus->closing) {
 		/* The connection went away before the reply: the message may not
 		 * have reached Redis. Send it again after the reconnect (at least
-		 * once beats at most once for replies nobody else would send). */
-		q->next = bus->qhead;
-		bus->qhead = q;
-		if (bus->qtail == NULL)
+		 * once beats at most once; executors drop a request_id they have
+		 * seen). hiredis fails the pending ones oldest first: they go
+		 * back in that order, ahead of what was queued meanwhile. */
+		if (bus->requeue_tail == NULL) {
+			q->next = bus->qhead;
+			bus->qhead = q;
+		} else {
+			q->next = bus->requeue_tail->next;
+			bus->requeue_tail->next = q;
+		}
+		bus->requeue_tail = q;
+		if (q->next == NULL)
 			bus->qtail = q;
 		bus->qcount++;
 		bus->qbytes += q->len;
@@ -497,6 +506,7 @@ static void send_publish(struct bus *bus, struct queued *q)
 
 static void flush_queue(struct bus *bus)
 {
+	bus->requeue_tail = NULL;
 	while (bus->qhead != NULL && bus->pub.phase == PHASE_UP && bus->pub.ac != NULL) {
 		struct queued *q = bus->qhead;
 		bus->qhead = q->next;

@@ -38,6 +38,8 @@
 #define EVENTS_RETRY_MS 2000
 #define DRAIN_DEADLINE_MS 15000
 #define MAX_IDS 1024
+#define MAX_COMMANDS 1000 /* live commands; more are refused, not queued */
+#define SEEN_IDS 256	  /* request ids remembered to drop duplicates */
 
 enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
 
@@ -88,6 +90,9 @@ struct executor {
 	struct pm2_launch *launch;
 	bool launched_once;
 	bool presence_refused;
+	size_t ncommands;
+	char *seen[SEEN_IDS];
+	size_t seen_next;
 	/* The shared listing (see on_list). */
 	bool list_inflight;
 	struct command **batch_sent, **batch_next;
@@ -501,8 +506,10 @@ static void command_finish(struct command *cmd)
 	struct command **pp = &ex->commands;
 	while (*pp != NULL && *pp != cmd)
 		pp = &(*pp)->next;
-	if (*pp == cmd)
+	if (*pp == cmd) {
 		*pp = cmd->next;
+		ex->ncommands--;
+	}
 	struct command *next = NULL;
 	if (cmd->name != NULL) {
 		for (struct command *c = ex->commands; c != NULL; c = c->next) {
@@ -767,19 +774,25 @@ static void act_next(struct command *cmd)
 		return;
 	}
 	int id = cmd->ids[cmd->idx];
+	uint64_t call = 0;
 	switch (cmd->verb) {
 	case V_STOP:
-		pm2_stop(ex->pm2, id, on_acted, cmd);
+		call = pm2_stop(ex->pm2, id, on_acted, cmd);
 		break;
 	case V_RESTART:
-		pm2_restart(ex->pm2, id, on_acted, cmd);
+		call = pm2_restart(ex->pm2, id, on_acted, cmd);
 		break;
 	case V_START: /* replacing a stopped or errored definition */
 	case V_DELETE:
-		pm2_delete(ex->pm2, id, on_acted, cmd);
+		call = pm2_delete(ex->pm2, id, on_acted, cmd);
 		break;
 	case V_STATUS:
 		break;
+	}
+	if (call == 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "the request for pm_id %d could not be sent to PM2", id);
+		reply_simple(cmd, "error", msg, cmd->first_id);
 	}
 }
 
@@ -803,6 +816,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 	bool active = false;
 	cmd->nids = 0;
 	cmd->first_id = -1;
+	cmd->error[0] = '\0'; /* a run again after a daemon restart starts clean */
 	for (size_t i = 0; i < n && cmd->nids < MAX_IDS; i++) {
 		if (strcmp(procs[i].name, cmd->name) != 0)
 			continue;
@@ -899,6 +913,18 @@ static void command_begin(struct command *cmd)
 
 /* --- intake ---------------------------------------------------------------- */
 
+/* Remembers request ids in a ring; true when id is in it already. */
+static bool seen_before(struct executor *ex, const char *id)
+{
+	for (size_t i = 0; i < SEEN_IDS; i++)
+		if (ex->seen[i] != NULL && strcmp(ex->seen[i], id) == 0)
+			return true;
+	free(ex->seen[ex->seen_next]);
+	ex->seen[ex->seen_next] = xstrdup(id);
+	ex->seen_next = (ex->seen_next + 1) % SEEN_IDS;
+	return false;
+}
+
 void executor_handle(struct executor *ex, const char *data, size_t len)
 {
 	struct envelope env;
@@ -908,11 +934,25 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 		codec_envelope_free(&env);
 		return;
 	}
+	if (env.request_id != NULL && seen_before(ex, env.request_id)) {
+		/* The bus sends a message again when a connection drops before
+		 * Redis confirmed it; a command must not run twice for that. */
+		log_debug("request %s seen already: ignored", env.request_id);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (ex->ncommands >= MAX_COMMANDS) {
+		reply_refused(ex, &env, env.verb, codec_param(&env, "task"),
+			      "too many commands waiting; nothing was done, send it again later",
+			      true);
+		codec_envelope_free(&env);
+		return;
+	}
 	if (ex->draining) {
 		/* Still subscribed while finishing the last commands: say no
 		 * rather than take work that would be cut off. */
 		reply_refused(ex, &env, env.verb, codec_param(&env, "task"),
-			      "this executor is shutting down; nothing was done", true);
+			      "this executor is shutting down; nothing was done", false);
 		codec_envelope_free(&env);
 		return;
 	}
@@ -980,6 +1020,7 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 		pp = &(*pp)->next;
 	}
 	*pp = cmd;
+	ex->ncommands++;
 	if (!busy)
 		command_begin(cmd);
 }
@@ -1152,7 +1193,8 @@ static void on_presence_set(struct bus *bus, struct redisReply *reply, void *arg
 
 static void write_presence(struct executor *ex)
 {
-	if (!bus_can_command(ex->bus))
+	/* After the DEL of a shutdown, a late listing must not bring it back. */
+	if (ex->draining || ex->presence_key == NULL || !bus_can_command(ex->bus))
 		return;
 	cJSON *obj = cJSON_CreateObject();
 	cJSON_AddStringToObject(obj, "node", ex->cfg->node);
@@ -1410,5 +1452,7 @@ void executor_free(struct executor *ex)
 	free(ex->pm2_version);
 	free(ex->presence_key);
 	free(ex->marks);
+	for (size_t i = 0; i < SEEN_IDS; i++)
+		free(ex->seen[i]);
 	free(ex);
 }

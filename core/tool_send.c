@@ -225,6 +225,16 @@ static int add_json(struct sender *s, const char *text, size_t len)
 	m->outcome = -1;
 	const cJSON *rid = cJSON_GetObjectItemCaseSensitive(root, "request_id");
 	if (cJSON_IsString(rid)) {
+		/* Executors answer a request_id once: a second one would wait forever. */
+		for (size_t i = 0; i + 1 < s->nmsgs; i++) {
+			if (strcmp(s->msgs[i].request_id, rid->valuestring) == 0) {
+				fprintf(stderr, "tasker send: request_id %.80s appears twice\n",
+					rid->valuestring);
+				cJSON_Delete(root);
+				s->nmsgs--;
+				return EXIT_USAGE;
+			}
+		}
 		snprintf(m->request_id, sizeof(m->request_id), "%s", rid->valuestring);
 	} else {
 		cJSON_DeleteItemFromObjectCaseSensitive(root, "request_id");

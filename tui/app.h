@@ -80,7 +80,7 @@ struct app {
 
 	/* Delete confirmation. */
 	int confirm_pm_id;
-	char confirm_name[80];
+	char *confirm_name; /* owned */
 
 	/* Drawing. */
 	bool dirty;
@@ -88,6 +88,10 @@ struct app {
 	struct loop_timer *draw_timer;
 	int table_rows; /* rows of the table body last drawn */
 	int feed_rows;
+
+	/* An ESC held back in case the rest of its sequence is on its way. */
+	bool esc_held;
+	struct loop_timer *esc_timer;
 
 	/* A private redis-server for --local. */
 	pid_t redis_pid;

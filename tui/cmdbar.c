@@ -21,6 +21,7 @@
 #include "util.h"
 
 #define QUEUE_SIZE 4096
+#define CMDBAR_MAX_LINE 8192
 #define HISTORY_MAX 1000
 
 struct cmdbar {
@@ -128,7 +129,15 @@ static char **bar_complete(const char *text, int start, int end)
 		if (n > 0 && (bar->cands[0][n - 1] == '=' || bar->cands[0][n - 1] == '_'))
 			rl_completion_append_character = '\0';
 	}
-	return rl_completion_matches(text, bar_generator);
+	char **m = rl_completion_matches(text, bar_generator);
+	/* Candidates quoted differently from what was typed ("my" against
+	 * "\"my app\"") share a shorter prefix than the typed word: readline
+	 * would replace the word with it. Keep the word instead. */
+	if (m != NULL && m[0] != NULL && strlen(m[0]) < strlen(text)) {
+		free(m[0]);
+		m[0] = strdup(text);
+	}
+	return m;
 }
 
 static void bar_display_matches(char **matches, int num, int max_length)
@@ -257,6 +266,15 @@ size_t cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len)
 		bar->matches[0] = '\0';
 	while (bar->active && bar->qlen > 0) {
 		rl_callback_read_char();
+		if (bar->active && rl_end > CMDBAR_MAX_LINE) {
+			/* A command line has no business being this long; a runaway
+			 * paste must not make every redraw slower. */
+			rl_delete_text(CMDBAR_MAX_LINE, rl_end);
+			if (rl_point > rl_end)
+				rl_point = rl_end;
+			snprintf(bar->matches, sizeof(bar->matches),
+				 "the line is cut at %d bytes", CMDBAR_MAX_LINE);
+		}
 		if (bar->cancel) {
 			bar->cancel = false;
 			size_t left = bar->qlen;
@@ -288,7 +306,7 @@ static int text_width(const char *s, size_t n)
 		}
 		if (k == 0)
 			k = 1;
-		int cw = wcwidth(wc);
+		int cw = wc < 0x20 || wc == 0x7f ? 2 : wcwidth(wc); /* curses draws ^X */
 		w += cw > 0 ? cw : 0;
 		i += k;
 	}
@@ -304,15 +322,15 @@ int cmdbar_draw(struct cmdbar *bar, int y, int width)
 	size_t point = rl_point >= 0 && (size_t)rl_point <= len ? (size_t)rl_point : len;
 	int pw = text_width(prompt, strlen(prompt));
 	int cur = pw + text_width(line, point);
-	/* Scroll the line left so the cursor stays visible. */
+	/* Scroll the line left so the cursor stays visible: skip whole
+	 * characters from the start, subtracting each one's width (one pass). */
 	size_t skip = 0;
 	while (cur >= width - 1 && skip < point) {
-		int before = text_width(line, skip);
 		size_t k = 1;
 		while (skip + k < len && ((unsigned char)line[skip + k] & 0xc0) == 0x80)
 			k++;
+		cur -= text_width(line + skip, k);
 		skip += k;
-		cur -= text_width(line, skip) - before;
 	}
 	move(y, 0);
 	clrtoeol();
@@ -321,12 +339,15 @@ int cmdbar_draw(struct cmdbar *bar, int y, int width)
 	if (room > 0) {
 		/* Cut at a character boundary within room columns. */
 		size_t end = skip;
+		int used = 0;
 		while (end < len) {
 			size_t k = 1;
 			while (end + k < len && ((unsigned char)line[end + k] & 0xc0) == 0x80)
 				k++;
-			if (text_width(line + skip, end + k - skip) > room)
+			int cw = text_width(line + end, k);
+			if (used + cw > room)
 				break;
+			used += cw;
 			end += k;
 		}
 		addnstr(line + skip, (int)(end - skip));

@@ -455,34 +455,18 @@ static bool console_command(struct app *app, const struct slash_line *l)
 	return true;
 }
 
-/* Parses a typed line and publishes it as `tasker send` would. */
-static void submit_line(struct app *app, const char *line)
+/* Publishes a parsed line as an envelope with a fresh request_id and
+ * remembers it, so that the reply carrying that id shows in the bar. */
+static void publish_line(struct app *app, const struct slash_line *l)
 {
-	struct slash_line l;
-	struct slash_error e;
-	if (slash_parse(line, strlen(line), &l, &e) < 0) {
-		set_message(app, MSG_ERROR, "✗ %s (nothing was sent)", e.message);
-		return;
-	}
-	if (l.verb == NULL) {
-		slash_line_free(&l);
-		if (line[strspn(line, " \t")] != '\0')
-			set_message(app, MSG_ERROR, "✗ a command starts with /VERB; nothing was sent");
-		return;
-	}
-	if (console_command(app, &l)) {
-		slash_line_free(&l);
-		return;
-	}
 	char rid[33];
 	util_random_id(rid);
-	char *json = codec_encode_command(&l, app->cfg->agent_id, rid, util_wall_ms());
-	const char *task = slash_param_get(&l, "task");
+	char *json = codec_encode_command(l, app->cfg->agent_id, rid, util_wall_ms());
+	const char *task = slash_param_get(l, "task");
 	if (task == NULL)
-		task = slash_param_get(&l, "name");
+		task = slash_param_get(l, "name");
 	char what[160];
-	snprintf(what, sizeof(what), "/%s%s%s", l.verb, task ? " " : "", task ? task : "");
-	slash_line_free(&l);
+	snprintf(what, sizeof(what), "/%s%s%s", l->verb, task ? " " : "", task ? task : "");
 	if (bus_publish(app->bus, app->cfg->channel, json, strlen(json), NULL, NULL) < 0) {
 		set_message(app, MSG_ERROR, "✗ %s not sent: the publish queue is full", what);
 		free(json);
@@ -502,11 +486,42 @@ static void submit_line(struct app *app, const char *line)
 		set_message(app, MSG_WAIT, "… %s queued: Redis is down (%s)", what, app->redis_why);
 }
 
+/* Parses a typed line and publishes it as `tasker send` would. */
+static void submit_line(struct app *app, const char *line)
+{
+	struct slash_line l;
+	struct slash_error e;
+	if (slash_parse(line, strlen(line), &l, &e) < 0) {
+		set_message(app, MSG_ERROR, "✗ %s (nothing was sent)", e.message);
+		return;
+	}
+	if (l.verb == NULL) {
+		slash_line_free(&l);
+		if (line[strspn(line, " \t")] != '\0')
+			set_message(app, MSG_ERROR, "✗ a command starts with /VERB; nothing was sent");
+		return;
+	}
+	if (console_command(app, &l)) {
+		slash_line_free(&l);
+		return;
+	}
+	publish_line(app, &l);
+	slash_line_free(&l);
+}
+
+/* A key's action on a task: the envelope is built directly, not through
+ * text, so a PM2 name with blanks or quotes names exactly that task. */
 static void send_action(struct app *app, const char *verb, const char *name)
 {
-	char line[200];
-	snprintf(line, sizeof(line), "/%s --task=%s", verb, name);
-	submit_line(app, line);
+	struct slash_param param = {(char *)(uintptr_t) "task", (char *)(uintptr_t)name};
+	struct slash_line l = {
+		.verb = (char *)(uintptr_t)verb,
+		.has_params = true,
+		.params = &param,
+		.nparams = 1,
+		.content = NULL,
+	};
+	publish_line(app, &l);
 }
 
 static void on_bar_line(char *line, void *arg)
@@ -744,7 +759,8 @@ static void key_table(struct app *app, int key)
 		if (sel) {
 			app->mode = MODE_CONFIRM;
 			app->confirm_pm_id = sel->pm_id;
-			snprintf(app->confirm_name, sizeof(app->confirm_name), "%s", sel->name);
+			free(app->confirm_name);
+			app->confirm_name = xstrdup(sel->name);
 		}
 		break;
 	case '>':
@@ -848,35 +864,66 @@ static void handle_key(struct app *app, int key)
 	}
 }
 
-static void on_tty(struct loop *loop, int fd, short revents, void *arg)
+static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
+{
+	size_t off = 0;
+	while (off < n) {
+		if (cmdbar_active(app->bar)) {
+			size_t took = cmdbar_feed(app->bar, buf + off, n - off);
+			mark(app);
+			off += took > 0 ? took : n - off;
+			continue;
+		}
+		int key;
+		size_t k = keys_decode(buf + off, n - off, 1, &key);
+		if (k == 0)
+			break;
+		off += k;
+		handle_key(app, key);
+	}
+}
+
+/* A read that ends in ESC may be an arrow key split across reads (a slow
+ * SSH link): hold the ESC briefly; if nothing follows, it is the Escape key. */
+#define ESC_HOLD_MS 25
+
+static void on_esc_timer(struct loop *loop, void *arg)
 {
 	(void)loop;
 	struct app *app = arg;
-	unsigned char buf[4096];
-	ssize_t n = read(fd, buf, sizeof(buf));
+	app->esc_timer = NULL;
+	if (!app->esc_held)
+		return;
+	app->esc_held = false;
+	static const unsigned char esc = 0x1b;
+	dispatch_input(app, &esc, 1);
+}
+
+static void on_tty(struct loop *loop, int fd, short revents, void *arg)
+{
+	struct app *app = arg;
+	unsigned char buf[4097];
+	size_t start = 0;
+	if (app->esc_held) {
+		buf[start++] = 0x1b;
+		app->esc_held = false;
+		loop_timer_cancel(app->esc_timer);
+		app->esc_timer = NULL;
+	}
+	ssize_t n = read(fd, buf + start, sizeof(buf) - start);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
 	    (n < 0 && (revents & (POLLHUP | POLLERR)))) {
 		/* The terminal is gone (the SSH link dropped): leave quietly. */
 		quit(app);
 		return;
 	}
-	if (n < 0)
-		return;
-	size_t off = 0;
-	while (off < (size_t)n) {
-		if (cmdbar_active(app->bar)) {
-			size_t took = cmdbar_feed(app->bar, buf + off, (size_t)n - off);
-			mark(app);
-			off += took > 0 ? took : (size_t)n - off;
-			continue;
-		}
-		int key;
-		size_t k = keys_decode(buf + off, (size_t)n - off, 1, &key);
-		if (k == 0)
-			break;
-		off += k;
-		handle_key(app, key);
+	size_t total = start + (n > 0 ? (size_t)n : 0);
+	if (total > 0 && buf[total - 1] == 0x1b) {
+		app->esc_held = true;
+		app->esc_timer = loop_timer_add(loop, ESC_HOLD_MS, on_esc_timer, app);
+		total--;
 	}
+	dispatch_input(app, buf, total);
 }
 
 /* --- signals and resize ------------------------------------------------------------- */
@@ -1227,5 +1274,6 @@ out:
 	stop_private_redis(app);
 	free(app->redis_dir);
 	free(app->pm2_home);
+	free(app->confirm_name);
 	return rc;
 }

@@ -449,34 +449,39 @@ static void draw_help(struct app *app)
 }
 
 /* Draws up to max lines of the tail of text, last line at the bottom. */
+/* Draws the last max lines of text (a log tail), the newest at the bottom.
+ * Found by scanning back from the end: a long tail of short lines must
+ * still show its end. */
 static int draw_tail(int y, int x, int w, int max, int attr, const char *text)
 {
 	if (text == NULL || max <= 0)
 		return 0;
-	const char *lines[256];
+	size_t end = strlen(text);
+	if (end > 0 && text[end - 1] == '\n')
+		end--; /* the final newline ends the last line; it starts none */
+	/* starts[] holds line starts from the last line backwards. */
+	size_t starts[256];
 	int n = 0;
-	const char *p = text;
-	while (*p && n < 256) {
-		lines[n++] = p;
-		const char *nl = strchr(p, '\n');
-		if (nl == NULL)
+	size_t i = end;
+	while (n < max && n < 256) {
+		size_t b = i;
+		while (b > 0 && text[b - 1] != '\n')
+			b--;
+		if (!(b == i && i == 0 && end == 0))
+			starts[n++] = b;
+		if (b == 0)
 			break;
-		p = nl + 1;
+		i = b - 1;
 	}
-	if (n > 0 && *lines[n - 1] == '\0')
-		n--;
-	int first = n > max ? n - max : 0;
-	for (int i = first; i < n; i++) {
-		const char *nl = strchr(lines[i], '\n');
-		size_t len = nl ? (size_t)(nl - lines[i]) : strlen(lines[i]);
+	for (int k = 0; k < n; k++) {
+		size_t b = starts[n - 1 - k];
+		const char *nl = memchr(text + b, '\n', end - b);
+		size_t len = nl ? (size_t)(nl - (text + b)) : end - b;
 		char buf[1024];
-		snprintf(buf, sizeof(buf), "%.*s", (int)(len < 1000 ? len : 1000), lines[i]);
-		for (char *c = buf; *c; c++)
-			if ((unsigned char)*c < 0x20)
-				*c = ' ';
-		put(y + (i - first), x, w, attr, buf);
+		snprintf(buf, sizeof(buf), "%.*s", (int)(len < 1000 ? len : 1000), text + b);
+		put(y + k, x, w, attr, buf);
 	}
-	return n - first;
+	return n;
 }
 
 static void draw_detail(struct app *app)

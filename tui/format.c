@@ -161,7 +161,10 @@ static void next_cell(const char **p, size_t rest, mbstate_t *st, struct cell *c
 		return;
 	}
 	int w = wcwidth(wc);
-	if (w < 0)
+	/* Bidirectional overrides and isolates reorder what follows them on
+	 * the screen: text from a task or a sender must not do that. */
+	bool bidi = (wc >= 0x202a && wc <= 0x202e) || (wc >= 0x2066 && wc <= 0x2069);
+	if (w < 0 || bidi)
 		*c = (struct cell){"?", 1, 1};
 	else
 		*c = (struct cell){*p, k, w};

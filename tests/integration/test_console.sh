@@ -104,6 +104,34 @@ key Escape
 check "Esc leaves the bar" wait_until 10 screen_lacks "/restart --task=hello"
 check "the hints are back to the table's" screen_has "Enter details"
 
+# A key action names exactly the selected task, whatever its PM2 name holds.
+type_text "/start --task=my --command=\"sleep 600\""
+key Enter
+check "task my is started" wait_until 20 screen_has "✓ started my"
+PM2_HOME="$PM2_HOME" "$PM2" start /bin/sleep --name "my app" -- 600 >/dev/null 2>&1
+check "a PM2 task named 'my app' shows up" wait_until 20 screen_has "my app"
+type_text '/filter my app'
+key Enter
+wait_until 10 screen_lacks "hello "
+key s
+check "s on 'my app' is refused for its name, not applied to 'my'" wait_until 20 screen_has "✗ error my app: the task name"
+type_text "/filter"
+key Enter
+check "task my is still online" wait_until 10 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E ' my +online'"
+
+# The detail view follows the end of a long log of short lines.
+type_text "/start --task=counter --command=\"seq 1 3000\" --autorestart=false"
+key Enter
+check "the counter task ran" wait_until 20 bash -c "grep -q '^3000\$' '$PM2_HOME'/logs/counter-out*.log"
+type_text "/filter counter"
+key Enter
+wait_until 10 screen_lacks " my "
+key Enter
+check "details show the last line of the log" wait_until 10 screen_has "3000"
+key Escape
+type_text "/filter"
+key Enter
+
 # Resize to 60x15 and back.
 "${T[@]}" resize-window -t main -x 60 -y 15
 check "at 60x15 the table still shows the task" wait_until 10 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E 'hello +stopped'"

@@ -139,6 +139,13 @@ check "garbage cannot flood the status channel ($n error replies for 300 message
 check "the executor still answers after all that" has "$out" '"type":"task_list"'
 check "the executor is still running" alive "$EXEC"
 
+# --- a request_id seen twice runs once ----------------------------------------------------
+rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"dup-1"}' >/dev/null
+rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"dup-1"}' >/dev/null
+out=$(req '{"verb":"status"}') # in order: both copies came before this one
+n=$(grep -c '"request_id":"dup-1"' "$TMP/status.log")
+check "a message delivered twice (same request_id) is carried out once ($n replies)" [ "$n" -eq 1 ]
+
 # --- already_running, not_found, replace, restart, delete ------------------------------------
 out=$(send '/start --task=myapp --command="sleep 700"')
 check "start of an online task is already_running" has "$out" '"status":"already_running"'

@@ -339,6 +339,16 @@ static void test_fit_c_locale(void **state)
 	assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
 }
 
+static void fit_strips_bidi_overrides(void **state)
+{
+	(void)state;
+	setlocale(LC_ALL, "C.UTF-8");
+	char buf[64];
+	/* U+202E RIGHT-TO-LEFT OVERRIDE and U+2066 LEFT-TO-RIGHT ISOLATE. */
+	fmt_fit("a" "\xe2\x80\xae" "b" "\xe2\x81\xa6" "c", 10, buf, sizeof(buf));
+	assert_string_equal(buf, "a?b?c");
+}
+
 int main(void)
 {
 	if (setlocale(LC_ALL, "C.UTF-8") == NULL) {
@@ -346,7 +356,8 @@ int main(void)
 		return 1;
 	}
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_bytes),
+	    cmocka_unit_test(fit_strips_bidi_overrides),
+		cmocka_unit_test(test_bytes),
 	    cmocka_unit_test(test_duration),
 	    cmocka_unit_test(test_cpu),
 	    cmocka_unit_test(test_layout_table),
