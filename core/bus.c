@@ -201,6 +201,18 @@ static void on_connect_timeout(struct loop *loop, void *arg)
 	schedule_retry(c, "connect timed out");
 }
 
+/* Redis said no (AUTH, SELECT, SUBSCRIBE): say why in the status, and in
+ * the log once per outage rather than once per attempt. */
+static void conn_refused(struct conn *c, const char *what, const char *detail)
+{
+	snprintf(c->why, sizeof(c->why), "Redis at %s refused %s: %s", c->bus->address, what,
+		 detail);
+	if (!c->complained)
+		log_error("redis: %s", c->why);
+	c->complained = true;
+	update_state(c->bus);
+}
+
 static void on_subscribe_reply(redisAsyncContext *ac, void *r, void *priv)
 {
 	(void)ac;
@@ -209,14 +221,9 @@ static void on_subscribe_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (reply == NULL || c->bus->closing)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		/* An ACL without the channel: Redis may drop us, we come back with
-		 * backoff; say it once per outage, not once per attempt. */
-		snprintf(c->why, sizeof(c->why), "Redis at %s refused SUBSCRIBE: %s", c->bus->address,
-			 reply->str);
-		if (!c->complained)
-			log_error("redis: %s", c->why);
-		c->complained = true;
-		update_state(c->bus);
+		/* An ACL without the channel: Redis may drop us, we come back
+		 * with backoff. */
+		conn_refused(c, "SUBSCRIBE", reply->str);
 		return;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3 ||
@@ -274,11 +281,10 @@ static void on_select_reply(redisAsyncContext *ac, void *r, void *priv)
 	if (reply == NULL || c->bus->closing)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		snprintf(c->why, sizeof(c->why), "Redis at %s refused SELECT %d: %s", c->bus->address,
-			 c->bus->url.db, reply->str);
-		log_error("redis: %s", c->why);
 		/* Keep the connection but never call it up: the address is wrong. */
-		update_state(c->bus);
+		char what[32];
+		snprintf(what, sizeof(what), "SELECT %d", c->bus->url.db);
+		conn_refused(c, what, reply->str);
 		return;
 	}
 	conn_up(c);
@@ -306,12 +312,7 @@ static void on_auth_reply(redisAsyncContext *ac, void *r, void *priv)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
 		/* The server's words, never the password. */
-		snprintf(c->why, sizeof(c->why), "Redis at %s refused the credentials: %s",
-			 c->bus->address, reply->str);
-		if (!c->complained)
-			log_error("redis: %s", c->why);
-		c->complained = true;
-		update_state(c->bus);
+		conn_refused(c, "the credentials", reply->str);
 		/* Drop and retry slowly: the password may be fixed on the server. */
 		c->attempt = 6;
 		c->refused = true;
