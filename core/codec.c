@@ -126,18 +126,21 @@ static int read_id(const cJSON *root, const char *key, char **out, char *err, si
 	return 0;
 }
 
-static void add_param(struct envelope *env, const char *key, char *value)
+static void add_param(struct envelope *env, const char *key, char *value, enum codec_kind kind)
 {
 	for (size_t i = 0; i < env->nparams; i++) {
 		if (strcmp(env->params[i].key, key) == 0) {
 			free(env->params[i].value);
 			env->params[i].value = value;
+			env->kinds[i] = kind;
 			return;
 		}
 	}
 	env->params = xrealloc(env->params, (env->nparams + 1) * sizeof(*env->params));
+	env->kinds = xrealloc(env->kinds, (env->nparams + 1) * sizeof(*env->kinds));
 	env->params[env->nparams].key = xstrdup(key);
 	env->params[env->nparams].value = value;
+	env->kinds[env->nparams] = kind;
 	env->nparams++;
 }
 
@@ -214,7 +217,10 @@ static int read_params(struct envelope *env, const cJSON *params, char *err, siz
 				 shown, json_type_name(item));
 			return -1;
 		}
-		add_param(env, key, value);
+		add_param(env, key, value,
+			  cJSON_IsNumber(item) ? CODEC_NUMBER
+			  : cJSON_IsBool(item) ? CODEC_BOOL
+					       : CODEC_STRING);
 	}
 	return 0;
 }
@@ -367,6 +373,7 @@ void codec_envelope_free(struct envelope *env)
 		free(env->params[i].value);
 	}
 	free(env->params);
+	free(env->kinds);
 	for (size_t i = 0; i < env->nargs_array; i++)
 		free(env->args_array[i]);
 	free(env->args_array);
@@ -382,6 +389,19 @@ const char *codec_param(const struct envelope *env, const char *key)
 		if (strcmp(env->params[i].key, key) == 0)
 			return env->params[i].value;
 	return NULL;
+}
+
+enum codec_kind codec_param_kind(const struct envelope *env, const char *key)
+{
+	for (size_t i = 0; i < env->nparams; i++)
+		if (strcmp(env->params[i].key, key) == 0)
+			return env->kinds[i];
+	return CODEC_STRING;
+}
+
+const char *codec_kind_name(enum codec_kind kind)
+{
+	return kind == CODEC_NUMBER ? "a number" : kind == CODEC_BOOL ? "a boolean" : "a string";
 }
 
 static char *print_and_delete(cJSON *obj)

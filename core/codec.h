@@ -21,11 +21,15 @@
 /* The largest message decoded; anything bigger is refused unread. */
 #define CODEC_MAX_MESSAGE (64 * 1024)
 
+/* The JSON type a param value had on the wire (values are kept as text). */
+enum codec_kind { CODEC_STRING, CODEC_NUMBER, CODEC_BOOL };
+
 /* A decoded command. Every string is owned; free with codec_envelope_free(). */
 struct envelope {
 	char *verb; /* lowercased, without '/'; NULL when absent */
 	struct slash_param *params;
 	size_t nparams;
+	enum codec_kind *kinds; /* kinds[i]: the wire type of params[i] */
 	char **args_array; /* params.args given as a JSON array; NULL otherwise */
 	size_t nargs_array;
 	char *content; /* NULL when absent */
@@ -46,6 +50,10 @@ int codec_decode_command(const char *buf, size_t len, struct envelope *out, char
 void codec_envelope_free(struct envelope *env);
 /* The value of params[key], or NULL. */
 const char *codec_param(const struct envelope *env, const char *key);
+/* The wire type of params[key]; CODEC_STRING when absent. */
+enum codec_kind codec_param_kind(const struct envelope *env, const char *key);
+/* "a string", "a number", "a boolean": for error sentences. */
+const char *codec_kind_name(enum codec_kind kind);
 
 /*
  * Encodes a parsed slash line as a command envelope: verb without '/',

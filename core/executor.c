@@ -26,6 +26,7 @@
 #include <hiredis/hiredis.h>
 
 #include "codec.h"
+#include "command_check.h"
 #include "log.h"
 #include "pm2.h"
 #include "pm2_conf.h"
@@ -43,18 +44,6 @@
 
 enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
 
-struct start_spec {
-	char *exec_path;
-	char **argv; /* after the program */
-	size_t argc;
-	char *cwd;
-	struct pm2_env_var *env; /* owned keys and values */
-	size_t nenv;
-	int instances;
-	bool cluster;
-	uint64_t max_memory;
-	bool autorestart;
-};
 
 struct exit_mark;
 
@@ -102,6 +91,7 @@ struct executor {
 	size_t nbase;
 	char *cwd_base;
 	uint64_t default_max_memory;
+	struct start_defaults start_def; /* points into the three above */
 	int presence_ttl;
 	char *presence_key;
 	struct loop_timer *presence_timer;
@@ -152,305 +142,6 @@ static int verb_parse(const char *word, enum verb *out)
 	return -1;
 }
 
-/* ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, not all digits (PM2 reads those as
- * ids), not "all" (a PM2 pattern). */
-static const char *task_name_problem(const char *name)
-{
-	size_t n = strlen(name);
-	if (n == 0)
-		return "the task name is empty";
-	if (n > 64)
-		return "the task name is longer than 64 characters";
-	if (!isalnum((unsigned char)name[0]))
-		return "the task name must start with a letter or digit";
-	bool digits = true;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
-			return "the task name may hold only letters, digits, '.', '_' and '-'";
-		if (!isdigit(c))
-			digits = false;
-	}
-	if (digits)
-		return "the task name must not be all digits (PM2 would read it as an id)";
-	if (strcmp(name, "all") == 0)
-		return "the task name must not be 'all' (PM2 reads it as every task)";
-	return NULL;
-}
-
-static bool env_name_ok(const char *s)
-{
-	if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (const char *p = s; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_'))
-			return false;
-	return true;
-}
-
-static bool is_executable_file(const char *path)
-{
-	struct stat st;
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
-}
-
-static const char *env_lookup(const struct start_spec *spec, const char *key)
-{
-	for (size_t i = 0; i < spec->nenv; i++)
-		if (strcmp(spec->env[i].key, key) == 0)
-			return spec->env[i].value;
-	return NULL;
-}
-
-static void spec_set_env(struct start_spec *spec, const char *key, const char *value)
-{
-	for (size_t i = 0; i < spec->nenv; i++) {
-		if (strcmp(spec->env[i].key, key) == 0) {
-			free((char *)(uintptr_t)spec->env[i].value);
-			spec->env[i].value = xstrdup(value);
-			return;
-		}
-	}
-	spec->env = xrealloc(spec->env, (spec->nenv + 1) * sizeof(*spec->env));
-	spec->env[spec->nenv].key = xstrdup(key);
-	spec->env[spec->nenv].value = xstrdup(value);
-	spec->nenv++;
-}
-
-static void spec_free(struct start_spec *spec)
-{
-	if (spec == NULL)
-		return;
-	free(spec->exec_path);
-	for (size_t i = 0; i < spec->argc; i++)
-		free(spec->argv[i]);
-	free(spec->argv);
-	free(spec->cwd);
-	for (size_t i = 0; i < spec->nenv; i++) {
-		free((char *)(uintptr_t)spec->env[i].key);
-		free((char *)(uintptr_t)spec->env[i].value);
-	}
-	free(spec->env);
-	free(spec);
-}
-
-/* Resolves a program as execvp would, against the task's PATH, but only to
- * an absolute path we can check now: "command not found" is a reply, not a
- * crash loop in PM2. Returns a new string or NULL with err. */
-static char *resolve_program(const char *prog, const char *cwd, const char *path, char *err,
-			     size_t errlen)
-{
-	if (strchr(prog, '/') != NULL) {
-		char *abs = prog[0] == '/' ? xstrdup(prog) : xasprintf("%s/%s", cwd, prog);
-		if (!is_executable_file(abs)) {
-			snprintf(err, errlen, "%s: %s", prog,
-				 access(abs, F_OK) == 0 ? "is not an executable file"
-							: "no such file");
-			free(abs);
-			return NULL;
-		}
-		return abs;
-	}
-	const char *p = path ? path : "/usr/local/bin:/usr/bin:/bin";
-	while (*p) {
-		const char *colon = strchr(p, ':');
-		size_t n = colon ? (size_t)(colon - p) : strlen(p);
-		if (n > 0 && p[0] == '/') {
-			char *cand = xasprintf("%.*s/%s", (int)n, p, prog);
-			if (is_executable_file(cand))
-				return cand;
-			free(cand);
-		}
-		p += n;
-		if (*p == ':')
-			p++;
-	}
-	snprintf(err, errlen, "command not found: %s", prog);
-	return NULL;
-}
-
-static bool is_node_program(const char *path)
-{
-	const char *base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	return strcmp(base, "node") == 0 || strcmp(base, "nodejs") == 0;
-}
-
-static bool is_node_script(const char *s)
-{
-	size_t n = strlen(s);
-	return (n > 3 && strcmp(s + n - 3, ".js") == 0) || (n > 4 && strcmp(s + n - 4, ".cjs") == 0) ||
-	       (n > 4 && strcmp(s + n - 4, ".mjs") == 0);
-}
-
-static void argv_append(struct start_spec *spec, const char *word)
-{
-	spec->argv = xrealloc(spec->argv, (spec->argc + 2) * sizeof(char *));
-	spec->argv[spec->argc++] = xstrdup(word);
-	spec->argv[spec->argc] = NULL;
-}
-
-/*
- * Validates a start command and builds what PM2 needs. Every refusal is a
- * sentence for the sender. Filesystem checks happen here, before anything
- * is handed to PM2.
- */
-static struct start_spec *build_spec(struct executor *ex, const struct envelope *env, char *err,
-				     size_t errlen)
-{
-	const char *command = codec_param(env, "command");
-	if (command == NULL)
-		command = codec_param(env, "script");
-	if (command == NULL)
-		command = codec_param(env, "cmd");
-	if (command == NULL || command[strspn(command, " \t\r\n")] == '\0') {
-		snprintf(err, errlen, "start needs a command (--command=\"node api.js\")");
-		return NULL;
-	}
-
-	struct start_spec *spec = xcalloc(1, sizeof(*spec));
-	spec->autorestart = true;
-	spec->instances = 1;
-	spec->max_memory = ex->default_max_memory;
-
-	/* cwd first: relative programs and scripts resolve against it. */
-	const char *cwd = codec_param(env, "cwd");
-	char *cwd_abs = cwd == NULL || cwd[0] == '\0' ? xstrdup(ex->cwd_base)
-			 : cwd[0] == '/'		  ? xstrdup(cwd)
-							  : xasprintf("%s/%s", ex->cwd_base, cwd);
-	char real[PATH_MAX];
-	struct stat st;
-	if (realpath(cwd_abs, real) == NULL || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		snprintf(err, errlen, "cwd is not an existing directory: %s", cwd ? cwd : cwd_abs);
-		free(cwd_abs);
-		goto fail;
-	}
-	free(cwd_abs);
-	spec->cwd = xstrdup(real);
-
-	/* The environment: a small base, then the sender's env_NAME params. */
-	for (size_t i = 0; i < ex->nbase; i++) {
-		const char *v = getenv(ex->base_env_keys[i]);
-		if (v != NULL)
-			spec_set_env(spec, ex->base_env_keys[i], v);
-	}
-	for (size_t i = 0; i < env->nparams; i++) {
-		const char *key = env->params[i].key;
-		if (strncmp(key, "env_", 4) != 0)
-			continue;
-		const char *name = key + 4;
-		if (!env_name_ok(name)) {
-			snprintf(err, errlen,
-				 "%s: an environment variable name is letters, digits and _, "
-				 "not starting with a digit",
-				 key);
-			goto fail;
-		}
-		if (!pm2_conf_env_key_ok(name)) {
-			snprintf(err, errlen, "%s: PM2 reserves the name %s for its own settings", key,
-				 name);
-			goto fail;
-		}
-		spec_set_env(spec, name, env->params[i].value);
-	}
-
-	/* argv: the command split like a shell would split words, no expansion. */
-	char **words = NULL;
-	size_t nwords = 0;
-	struct slash_error se;
-	if (slash_split_argv(command, strlen(command), &words, &nwords, &se) < 0) {
-		snprintf(err, errlen, "command: %s", se.message);
-		goto fail;
-	}
-	char **extra = NULL;
-	size_t nextra = 0;
-	const char *args = codec_param(env, "args");
-	if (args != NULL && slash_split_argv(args, strlen(args), &extra, &nextra, &se) < 0) {
-		snprintf(err, errlen, "args: %s", se.message);
-		slash_argv_free(words);
-		goto fail;
-	}
-	if (nwords == 0) {
-		/* Only blanks of a kind the check above does not know (\v, \f). */
-		snprintf(err, errlen, "start needs a command (--command=\"node api.js\")");
-		slash_argv_free(words);
-		slash_argv_free(extra);
-		goto fail;
-	}
-	spec->exec_path = resolve_program(words[0], spec->cwd, env_lookup(spec, "PATH"), err, errlen);
-	if (spec->exec_path == NULL) {
-		slash_argv_free(words);
-		slash_argv_free(extra);
-		goto fail;
-	}
-	for (size_t i = 1; i < nwords; i++)
-		argv_append(spec, words[i]);
-	for (size_t i = 0; i < nextra; i++)
-		argv_append(spec, extra[i]);
-	for (size_t i = 0; i < env->nargs_array; i++)
-		argv_append(spec, env->args_array[i]);
-	slash_argv_free(words);
-	slash_argv_free(extra);
-
-	const char *inst = codec_param(env, "instances");
-	if (inst != NULL) {
-		if (strcmp(inst, "max") == 0 || strcmp(inst, "0") == 0 || strcmp(inst, "-1") == 0) {
-			spec->instances = 0;
-		} else {
-			char *end;
-			long n = strtol(inst, &end, 10);
-			if (*inst == '\0' || *end != '\0' || n < 1 || n > PM2_CONF_MAX_INSTANCES) {
-				snprintf(err, errlen, "instances must be a number from 1 to %d, or max",
-					 PM2_CONF_MAX_INSTANCES);
-				goto fail;
-			}
-			spec->instances = (int)n;
-		}
-	}
-	/* Cluster mode only works for node scripts; anything else runs N forks. */
-	if (spec->instances != 1 && is_node_program(spec->exec_path) && spec->argc > 0 &&
-	    is_node_script(spec->argv[0])) {
-		char *script = spec->argv[0][0] == '/' ? xstrdup(spec->argv[0])
-						       : xasprintf("%s/%s", spec->cwd, spec->argv[0]);
-		if (access(script, R_OK) != 0) {
-			snprintf(err, errlen, "script not found: %s", spec->argv[0]);
-			free(script);
-			goto fail;
-		}
-		free(spec->exec_path);
-		spec->exec_path = script;
-		free(spec->argv[0]);
-		memmove(spec->argv, spec->argv + 1, spec->argc * sizeof(char *));
-		spec->argc--;
-		spec->cluster = true;
-	}
-
-	const char *mem = codec_param(env, "max_memory_restart");
-	if (mem == NULL)
-		mem = codec_param(env, "memory");
-	if (mem != NULL && util_parse_size(mem, &spec->max_memory) < 0) {
-		snprintf(err, errlen,
-			 "max_memory_restart must be a size like 500M (digits, then K, M or G; "
-			 "at most 1024G)");
-		goto fail;
-	}
-	const char *ar = codec_param(env, "autorestart");
-	if (ar != NULL) {
-		if (strcmp(ar, "true") == 0 || strcmp(ar, "") == 0)
-			spec->autorestart = true;
-		else if (strcmp(ar, "false") == 0)
-			spec->autorestart = false;
-		else {
-			snprintf(err, errlen, "autorestart must be true or false");
-			goto fail;
-		}
-	}
-	return spec;
-fail:
-	spec_free(spec);
-	return NULL;
-}
-
 /* --- replies ------------------------------------------------------------- */
 
 static void on_reply_acked(struct bus *bus, long long receivers, void *arg)
@@ -494,7 +185,7 @@ static void command_free(struct command *cmd)
 	free(cmd->name);
 	free(cmd->request_id);
 	free(cmd->agent_id);
-	spec_free(cmd->spec);
+	start_spec_free(cmd->spec);
 	cJSON_Delete(cmd->conf);
 	free(cmd);
 }
@@ -971,7 +662,7 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 		name = codec_param(&env, "name");
 	if (verb != V_STATUS) {
 		const char *problem = name == NULL ? "the command needs a task name (--task=NAME)"
-						   : task_name_problem(name);
+						   : check_task_name(name);
 		if (problem != NULL) {
 			reply_refused(ex, &env, env.verb, name, problem, false);
 			codec_envelope_free(&env);
@@ -985,9 +676,9 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 	struct start_spec *spec = NULL;
 	cJSON *conf = NULL;
 	if (verb == V_START) {
-		spec = build_spec(ex, &env, err, sizeof(err));
+		spec = check_start(&env, &ex->start_def, err, sizeof(err));
 		if (spec != NULL && (conf = build_conf(ex, name, spec, err, sizeof(err))) == NULL) {
-			spec_free(spec);
+			start_spec_free(spec);
 			spec = NULL;
 		}
 		if (spec == NULL) {
@@ -1304,7 +995,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		char *list = xstrdup(opt->pass_env);
 		char *save = NULL;
 		for (char *tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			if (!env_name_ok(tok)) {
+			if (!check_env_name(tok)) {
 				snprintf(err, errlen, "--pass-env: '%.60s' is not a variable name", tok);
 				free(list);
 				executor_free(ex);
@@ -1327,6 +1018,14 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		return NULL;
 	}
 	ex->cwd_base = xstrdup(real);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	ex->start_def = (struct start_defaults){
+		.pass_env = (const char *const *)ex->base_env_keys,
+		.npass = ex->nbase,
+		.cwd_base = ex->cwd_base,
+		.max_memory = ex->default_max_memory,
+		.cpus = cpus > 0 ? (int)cpus : 1,
+	};
 
 	char why[256];
 	ex->pm2_bin = opt->no_start_pm2 ? NULL : pm2_find_bin(opt->pm2_bin, NULL, why, sizeof(why));

@@ -1,0 +1,77 @@
+/*
+ * command_check: the rules for every value a command carries (see
+ * docs/protocol.md, section 4), one rule per value, each refusal a sentence
+ * for the sender. A start is checked whole here and turned into what PM2
+ * needs (struct start_spec) before anything is handed to PM2.
+ *
+ * Must not: talk to PM2 or Redis, or act. It reads the filesystem only to
+ * resolve a start's cwd and program (a missing program is a reply, not a
+ * crash loop in PM2).
+ */
+#ifndef TASKER_COMMAND_CHECK_H
+#define TASKER_COMMAND_CHECK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+#include "pm2_conf.h"
+
+/* The most one start may add to PM2's process list: PM2 keeps every
+ * instance's environment twice in its record, and every listing carries
+ * all of them (see check_start). */
+#define CHECK_MAX_START_BYTES ((uint64_t)8 << 20)
+/* The longest a command may live (params.ttl), in seconds. */
+#define CHECK_MAX_TTL_S 86400
+
+/* A start, checked and resolved. Every string is owned. */
+struct start_spec {
+	char *exec_path; /* absolute */
+	char **argv;	 /* after the program; NULL-terminated */
+	size_t argc;
+	char *cwd; /* absolute, links resolved */
+	struct pm2_env_var *env; /* owned keys and values */
+	size_t nenv;
+	int instances; /* 0: one per CPU ("max") */
+	bool cluster;
+	uint64_t max_memory; /* bytes; 0: none */
+	bool autorestart;
+};
+
+/* What a start takes from the executor rather than from the message. */
+struct start_defaults {
+	const char *const *pass_env; /* names passed from our environment */
+	size_t npass;
+	const char *cwd_base; /* relative cwd params resolve here (absolute) */
+	uint64_t max_memory;  /* bytes; 0: none */
+	int cpus;	      /* what "max" instances means, for the size bound */
+};
+
+/* NULL when name is a usable task name, else a sentence (static). */
+const char *check_task_name(const char *name);
+/* ^[A-Za-z_][A-Za-z0-9_]*$ */
+bool check_env_name(const char *name);
+
+/*
+ * The params that must be JSON strings when present (task, name, command,
+ * script, cmd, cwd, datum, node): 0, or -1 with a sentence in err.
+ */
+int check_text_params(const struct envelope *env, char *err, size_t errlen);
+
+/*
+ * params.ttl: seconds, a JSON number or a decimal string, more than 0 and at
+ * most CHECK_MAX_TTL_S. Returns 0 with *ms (def_ms when absent), or -1 with
+ * a sentence in err.
+ */
+int check_ttl(const struct envelope *env, int64_t def_ms, int64_t *ms, char *err, size_t errlen);
+
+/*
+ * Checks a start and builds its spec. Returns a spec the caller frees with
+ * start_spec_free(), or NULL with a sentence in err.
+ */
+struct start_spec *check_start(const struct envelope *env, const struct start_defaults *def,
+			       char *err, size_t errlen);
+void start_spec_free(struct start_spec *spec);
+
+#endif
