@@ -30,7 +30,12 @@ struct exec_options {
 	uint64_t default_max_memory; /* bytes; 0: no limit unless a command sets one */
 	int presence_ttl;	 /* seconds; 0: 30 */
 	bool no_start_pm2;	 /* never start a daemon (systemd runs PM2 itself) */
+	int64_t command_timeout_ms; /* answer within this long of arrival; 0: default */
 };
+
+/* Every command is answered within this long of its arrival by default
+ * (tasker send --wait waits 10 s). */
+#define EXEC_DEFAULT_COMMAND_TIMEOUT_MS 8000
 
 /* Returns NULL with a sentence in err when the options are unusable (no
  * PM2_HOME, a --pass-env name that is not a variable name). The executor

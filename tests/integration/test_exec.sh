@@ -73,10 +73,16 @@ check "example: the cluster app answers (cwd with a space)" wait_until 20 capi_u
 "$TASKER" ls --json >"$TMP/ls.json"
 capi_up || { echo "# api logs:"; tail -n 5 "$PM2_HOME"/logs/api-*.log | sed 's/^/#   /'; "$TASKER" ls | sed 's/^/#   /'; }
 check "ls: both api instances in cluster mode" bash -c "[ \$(grep -o '\"name\":\"api\",\"pm_id\":[0-9]*,\"status\":\"online\",[^}]*\"mode\":\"cluster\"' '$TMP/ls.json' | wc -l) -eq 2 ]"
+# The documented example carries a fixed time in 2025: far past the default
+# ttl of 60 s, so it is answered expired and nothing runs; the same envelope
+# sent now is started.
 out=$(req '{"verb":"start","params":{"task":"myapp","command":"sleep 600","env_PORT":"3000"},"content":"optional content","timestamp":"2025-11-17T15:00:00Z","agent_id":"agent-123"}')
+check "example: the full envelope with its 2025 timestamp is expired" has "$out" '"status":"expired"'
+NOW_ISO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+out=$(req '{"verb":"start","params":{"task":"myapp","command":"sleep 600","env_PORT":"3000"},"content":"optional content","timestamp":"'"$NOW_ISO"'","agent_id":"agent-123"}')
 check "example: the full envelope is started" has "$out" '"status":"started"'
 check "the reply carries the sender's agent_id" has "$out" '"agent_id":"agent-123"'
-out=$(req '{"verb":"start","params":{"task":"rusty","command":"sleep 600"},"timestamp":1763391600,"agent_id":"rust"}')
+out=$(req '{"verb":"start","params":{"task":"rusty","command":"sleep 600"},"timestamp":'"$(date +%s)"',"agent_id":"rust"}')
 check "integer epoch timestamp (Rust envelope) is accepted" has "$out" '"status":"started"'
 out=$(req '{"verb":"start","params":{"task":"numeric","command":"sleep","args":"600","instances":1}}')
 check "numbers as param values are accepted" has "$out" '"status":"started"'

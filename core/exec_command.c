@@ -1,0 +1,998 @@
+/*
+ * exec_command: a command from its arrival to its one reply.
+ *
+ * A command is a small state machine driven by PM2 replies: it lists the
+ * processes, decides, acts (prepare, stop, restart, delete), and replies.
+ * Commands for the same task name run one after another, in arrival order,
+ * so "start api" then "stop api" can never cross; commands for different
+ * names run side by side (the daemon pipelines them).
+ *
+ * Time is counted from arrival. Every command has one deadline: its expiry
+ * (params.ttl after its timestamp, default 60 s) or the executor's answer
+ * budget (--command-timeout, default 9 s), whichever comes first. Past it,
+ * a command that has not touched PM2 yet is answered `expired` (or, when
+ * only the budget ran out, an error saying nothing was done); a command
+ * whose calls are in flight lists PM2 again and answers what really
+ * happened: PM2 may finish a start after the caller stopped waiting.
+ *
+ * Must not: leave a command without exactly one reply, act on a command
+ * past its expiry, run a resent request_id twice, or refuse a well-formed
+ * command without saying so (only garbage is rate-limited).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "executor_int.h"
+#include "log.h"
+#include "loop.h"
+#include "pm2_conf.h"
+#include "util.h"
+
+#define ERROR_BUCKET 20	    /* error replies to garbage: burst */
+#define ERROR_REFILL_MS 100 /* one more token every 100 ms: 10 per second */
+#define MAX_IDS 1024
+#define MAX_COMMANDS 1000 /* live commands; more are refused ("busy"), not queued */
+#define DEFAULT_TTL_MS 60000
+#define ACT_WINDOW 32	  /* PM2 calls in flight for one command */
+#define VERIFY_MS 1000	  /* how long the listing after a deadline may take */
+
+enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
+
+/* Where a command is; what its deadline means depends on it. */
+enum phase {
+	PH_QUEUED,	/* behind a command for the same name */
+	PH_LISTING,	/* waiting for the shared listing */
+	PH_WAIT_DAEMON, /* PM2 was not there; waiting for it to start */
+	PH_ACTING,	/* calls that change PM2 in flight */
+	PH_VERIFYING,	/* past the deadline: listing to learn the truth */
+};
+
+struct command {
+	struct executor *ex;
+	struct command *next; /* all live commands, in arrival order */
+	enum verb verb;
+	enum phase phase;
+	char verb_word[32]; /* as received: "run", "remove", ... */
+	char *name;	    /* the task; NULL for status */
+	char *request_id;
+	char *agent_id;
+	struct start_spec *spec;
+	cJSON *conf;	 /* start: the app conf for prepare */
+	int *ids;	 /* pm_ids acted on (for a start: the old ones it replaces) */
+	uint64_t *calls; /* per id sent: its call (cancelling an answered one is a no-op) */
+	size_t nids, sent, answered;
+	uint64_t prepare_call, verify_call;
+	int first_id;
+	bool acted;	 /* a call that changes PM2 was sent */
+	bool prepared;	 /* start: prepare was sent */
+	bool relaunched; /* the daemon was started for this command once */
+	char error[300]; /* the first error PM2 gave for one of the ids */
+	int64_t expires_wall; /* wall ms: past this it is not carried out */
+	struct loop_timer *deadline;
+};
+
+static void command_begin(struct command *cmd);
+static void command_verify(struct command *cmd);
+static void on_deadline(struct loop *loop, void *arg);
+
+/* --- small helpers ---------------------------------------------------- */
+
+static const char *verb_canonical(enum verb v)
+{
+	static const char *const names[] = {"start", "stop", "restart", "delete", "status"};
+	return names[v];
+}
+
+static int verb_parse(const char *word, enum verb *out)
+{
+	static const struct {
+		const char *word;
+		enum verb verb;
+	} table[] = {
+		{"start", V_START},   {"run", V_START},	    {"stop", V_STOP},	  {"restart", V_RESTART},
+		{"delete", V_DELETE}, {"remove", V_DELETE}, {"status", V_STATUS}, {"list", V_STATUS},
+		{"ps", V_STATUS},
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (strcmp(word, table[i].word) == 0) {
+			*out = table[i].verb;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static bool proc_active(const struct pm2_proc *p)
+{
+	return p->state == PM2_ST_ONLINE || p->state == PM2_ST_LAUNCHING ||
+	       p->state == PM2_ST_WAITING_RESTART || p->state == PM2_ST_STOPPING;
+}
+
+static double budget_s(const struct executor *ex)
+{
+	return (double)ex->command_timeout_ms / 1000.0;
+}
+
+/* --- replies ------------------------------------------------------------- */
+
+static void on_reply_acked(struct bus *bus, long long receivers, void *arg)
+{
+	(void)bus;
+	(void)receivers;
+	struct executor *ex = arg;
+	if (ex->unacked > 0)
+		ex->unacked--;
+	exec_drain_check(ex);
+}
+
+void exec_publish(struct executor *ex, cJSON *obj)
+{
+	char *s = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	if (s == NULL)
+		return;
+	if (bus_publish(ex->bus, ex->cfg->status_channel, s, strlen(s), on_reply_acked, ex) == 0)
+		ex->unacked++;
+	free(s);
+}
+
+static cJSON *reply_json(struct command *cmd, const char *status, const char *error, long pm_id)
+{
+	struct status_msg st = {
+		.task_name = cmd->name,
+		.status = status,
+		.pm_id = pm_id,
+		.request_id = cmd->request_id,
+		.verb = cmd->verb_word,
+		.node = cmd->ex->cfg->node,
+		.agent_id = cmd->agent_id,
+		.error = error,
+	};
+	return codec_status_json(&st, util_wall_ms());
+}
+
+static void add_ids(cJSON *obj, const int *ids, size_t n)
+{
+	if (n < 2)
+		return;
+	cJSON *arr = cJSON_AddArrayToObject(obj, "pm_ids");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber(ids[i]));
+}
+
+/* Drops cmd from the listing batches it may wait in. */
+static void batch_remove(struct command ***batch, size_t *n, struct command *cmd)
+{
+	for (size_t i = 0; i < *n; i++) {
+		if ((*batch)[i] == cmd) {
+			memmove(*batch + i, *batch + i + 1, (*n - i - 1) * sizeof(**batch));
+			(*n)--;
+			return;
+		}
+	}
+}
+
+/* Forgets every action call of cmd still in flight. */
+static void cancel_calls(struct command *cmd)
+{
+	for (size_t i = 0; i < cmd->sent; i++)
+		pm2_cancel(cmd->ex->pm2, cmd->calls[i]);
+	cmd->sent = cmd->answered = 0;
+	if (cmd->prepare_call != 0)
+		pm2_cancel(cmd->ex->pm2, cmd->prepare_call);
+	cmd->prepare_call = 0;
+}
+
+static void command_free(struct command *cmd)
+{
+	struct executor *ex = cmd->ex;
+	loop_timer_cancel(cmd->deadline);
+	/* Calls still in flight must not call back into freed memory. */
+	cancel_calls(cmd);
+	if (cmd->verify_call != 0)
+		pm2_cancel(ex->pm2, cmd->verify_call);
+	batch_remove(&ex->batch_sent, &ex->nbatch_sent, cmd);
+	batch_remove(&ex->batch_next, &ex->nbatch_next, cmd);
+	free(cmd->ids);
+	free(cmd->calls);
+	free(cmd->name);
+	free(cmd->request_id);
+	free(cmd->agent_id);
+	start_spec_free(cmd->spec);
+	cJSON_Delete(cmd->conf);
+	free(cmd);
+}
+
+void exec_commands_init(struct executor *ex)
+{
+	ex->tokens = ERROR_BUCKET;
+}
+
+void exec_commands_free(struct executor *ex)
+{
+	while (ex->commands != NULL) {
+		struct command *c = ex->commands;
+		ex->commands = c->next;
+		command_free(c);
+	}
+	ex->ncommands = 0;
+}
+
+/* Unlinks and frees cmd, then begins the next command for the same name
+ * unless one is running already (a queued command may finish first, when
+ * its deadline passes). */
+static void command_finish(struct command *cmd)
+{
+	struct executor *ex = cmd->ex;
+	struct command **pp = &ex->commands;
+	while (*pp != NULL && *pp != cmd)
+		pp = &(*pp)->next;
+	if (*pp == cmd) {
+		*pp = cmd->next;
+		ex->ncommands--;
+	}
+	struct command *next = NULL;
+	if (cmd->name != NULL) {
+		for (struct command *c = ex->commands; c != NULL; c = c->next) {
+			if (c->name == NULL || strcmp(c->name, cmd->name) != 0)
+				continue;
+			if (c->phase != PH_QUEUED) {
+				next = NULL;
+				break;
+			}
+			if (next == NULL)
+				next = c;
+		}
+	}
+	command_free(cmd);
+	if (next != NULL)
+		command_begin(next);
+	exec_drain_check(ex);
+}
+
+static void reply_and_finish(struct command *cmd, cJSON *obj)
+{
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(obj, "error");
+	const char *st = cJSON_IsString(status) ? status->valuestring : "done";
+	if (cJSON_IsString(error))
+		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
+			 error->valuestring);
+	else
+		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st);
+	exec_publish(cmd->ex, obj);
+	command_finish(cmd);
+}
+
+static void reply_simple(struct command *cmd, const char *status, const char *error, long pm_id)
+{
+	reply_and_finish(cmd, reply_json(cmd, status, error, pm_id));
+}
+
+static void reply_expired(struct command *cmd)
+{
+	char msg[200];
+	snprintf(msg, sizeof(msg),
+		 "the command passed its deadline (params.ttl, default %d s after its timestamp) "
+		 "before it could be carried out; nothing was done",
+		 DEFAULT_TTL_MS / 1000);
+	reply_simple(cmd, "expired", msg, -1);
+}
+
+/* An error reply for a message that never became a command. Rate-limited
+ * when limited: garbage on the channel must not become a flood on the
+ * status channel. A well-formed command is never limited. */
+static void reply_refused(struct executor *ex, const struct envelope *env, const char *verb,
+			  const char *task, const char *status, const char *error, bool limited)
+{
+	if (limited) {
+		int64_t now = loop_now(ex->loop);
+		int64_t refill = (now - ex->tokens_at) / ERROR_REFILL_MS;
+		if (refill > 0) {
+			ex->tokens = (int)(ex->tokens + refill > ERROR_BUCKET ? ERROR_BUCKET
+									      : ex->tokens + refill);
+			ex->tokens_at = now;
+		}
+		if (ex->tokens == 0) {
+			/* Neither a reply nor a log line each: garbage must not
+			 * flood the channel or the log. */
+			if (ex->suppressed++ % 1000 == 0)
+				log_warn("refusing malformed messages without replies (rate limit); "
+					 "%lu so far, latest: %s",
+					 ex->suppressed, error);
+			return;
+		}
+		ex->tokens--;
+	}
+	log_warn("refused %s%s%s: %s", verb ? verb : "message", task ? " " : "", task ? task : "",
+		 error);
+	struct status_msg st = {
+		.task_name = task,
+		.status = status,
+		.pm_id = -1,
+		.request_id = env ? env->request_id : NULL,
+		.verb = verb,
+		.node = ex->cfg->node,
+		.agent_id = env ? env->agent_id : NULL,
+		.error = error,
+	};
+	exec_publish(ex, codec_status_json(&st, util_wall_ms()));
+}
+
+/* --- PM2 availability ---------------------------------------------------- */
+
+/* A PM2 call failed. When the daemon is simply not there, start it once and
+ * run the command again from the top (every command begins by listing, so
+ * a second run is safe); otherwise reply with PM2's words. */
+static void pm2_failed(struct command *cmd, const char *error)
+{
+	struct executor *ex = cmd->ex;
+	if (!pm2_client_connected(ex->pm2) && !cmd->relaunched) {
+		cmd->relaunched = true;
+		if (ex->pm2_bin == NULL) {
+			char msg[512];
+			snprintf(msg, sizeof(msg), "PM2 is not running (%s) and cannot be started: %s",
+				 error, ex->pm2_bin_error ? ex->pm2_bin_error : "no pm2 command");
+			reply_simple(cmd, "error", msg, -1);
+			return;
+		}
+		cmd->phase = PH_WAIT_DAEMON;
+		if (ex->launch == NULL) {
+			char err[256];
+			log_warn("pm2: daemon not reachable (%s); starting it with %s ping", error,
+				 ex->pm2_bin);
+			ex->launch = pm2_daemon_start(ex->loop, ex->pm2_bin, ex->pm2_home, 0,
+						      exec_daemon_started, ex, err, sizeof(err));
+			if (ex->launch == NULL) {
+				exec_daemon_started(NULL, false, err, ex);
+				return;
+			}
+		}
+		return;
+	}
+	char msg[512];
+	snprintf(msg, sizeof(msg), "PM2: %s", error);
+	reply_simple(cmd, "error", msg, cmd->first_id);
+}
+
+void exec_daemon_started(struct pm2_launch *l, bool ok, const char *error, void *arg)
+{
+	(void)l;
+	struct executor *ex = arg;
+	ex->launch = NULL;
+	if (ok)
+		log_info("pm2: daemon started (PM2_HOME %s)", ex->pm2_home);
+	else
+		log_error("pm2: could not start the daemon: %s", error);
+	/* Wake every command that waited for the daemon. Collect first: a
+	 * command may finish (and unlink itself) while we walk. */
+	size_t n = 0;
+	for (struct command *c = ex->commands; c != NULL; c = c->next)
+		if (c->phase == PH_WAIT_DAEMON)
+			n++;
+	struct command **wake = xcalloc(n + 1, sizeof(*wake));
+	n = 0;
+	for (struct command *c = ex->commands; c != NULL; c = c->next)
+		if (c->phase == PH_WAIT_DAEMON)
+			wake[n++] = c;
+	for (size_t i = 0; i < n; i++) {
+		if (ok) {
+			command_begin(wake[i]);
+		} else {
+			char msg[512];
+			snprintf(msg, sizeof(msg), "PM2 is not running and could not be started: %s",
+				 error);
+			reply_simple(wake[i], "error", msg, -1);
+		}
+	}
+	free(wake);
+	if (ok) {
+		exec_relay_forget(ex);
+		exec_events_connect(ex);
+		exec_presence_refresh(ex);
+	}
+}
+
+/* --- the verbs ------------------------------------------------------------- */
+
+static void on_started(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
+{
+	(void)c;
+	struct command *cmd = arg;
+	cmd->prepare_call = 0;
+	if (error != NULL) {
+		pm2_failed(cmd, error);
+		return;
+	}
+	int ids[MAX_IDS], pids[MAX_IDS];
+	size_t n = pm2_started(result, ids, pids, MAX_IDS);
+	cJSON *obj = reply_json(cmd, "started", NULL, n > 0 ? ids[0] : -1);
+	if (n > 0)
+		cJSON_AddNumberToObject(obj, "pid", pids[0]);
+	add_ids(obj, ids, n);
+	cJSON_AddNumberToObject(obj, "instances", (double)n);
+	reply_and_finish(cmd, obj);
+}
+
+static void do_prepare(struct command *cmd)
+{
+	const char *why = NULL;
+	cmd->phase = PH_ACTING;
+	cmd->acted = cmd->prepared = true;
+	cmd->prepare_call = pm2_start(cmd->ex->pm2, cmd->conf, on_started, cmd, &why);
+	if (cmd->prepare_call == 0)
+		reply_simple(cmd, "error", why ? why : "PM2 refused the app definition", -1);
+}
+
+static void act_more(struct command *cmd);
+
+static void act_done(struct command *cmd)
+{
+	if (cmd->error[0] != '\0') {
+		reply_simple(cmd, "error", cmd->error, cmd->first_id);
+		return;
+	}
+	if (cmd->verb == V_START) {
+		do_prepare(cmd); /* the old, stopped definition is gone */
+		return;
+	}
+	const char *status = cmd->verb == V_STOP      ? "stopped"
+			     : cmd->verb == V_RESTART ? "restarted"
+						      : "deleted";
+	cJSON *obj = reply_json(cmd, status, NULL, cmd->first_id);
+	add_ids(obj, cmd->ids, cmd->nids);
+	reply_and_finish(cmd, obj);
+}
+
+static void on_acted(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
+{
+	(void)c;
+	(void)result;
+	struct command *cmd = arg;
+	cmd->answered++;
+	if (error != NULL) {
+		if (!pm2_client_connected(cmd->ex->pm2)) {
+			/* Every other call fails the same way; run again from the
+			 * top once, when the daemon is back. */
+			cancel_calls(cmd);
+			pm2_failed(cmd, error);
+			return;
+		}
+		/* Stopping a stopped task is not an error for PM2, so an error
+		 * here is real: go on with the other instances, then report it. */
+		if (cmd->error[0] == '\0')
+			snprintf(cmd->error, sizeof(cmd->error), "PM2: %s", error);
+	}
+	act_more(cmd);
+}
+
+/* Sends the calls for cmd->ids, ACT_WINDOW at a time: deleting 1024
+ * instances one call after another took 114 s. */
+static void act_more(struct command *cmd)
+{
+	struct executor *ex = cmd->ex;
+	if (cmd->answered == cmd->nids) {
+		act_done(cmd);
+		return;
+	}
+	cmd->phase = PH_ACTING;
+	while (cmd->sent < cmd->nids && cmd->sent - cmd->answered < ACT_WINDOW) {
+		int id = cmd->ids[cmd->sent];
+		uint64_t call = 0;
+		switch (cmd->verb) {
+		case V_STOP:
+			call = pm2_stop(ex->pm2, id, on_acted, cmd);
+			break;
+		case V_RESTART:
+			call = pm2_restart(ex->pm2, id, on_acted, cmd);
+			break;
+		case V_START: /* replacing a stopped or errored definition */
+		case V_DELETE:
+			call = pm2_delete(ex->pm2, id, on_acted, cmd);
+			break;
+		case V_STATUS:
+			break;
+		}
+		if (call == 0) {
+			char msg[160];
+			snprintf(msg, sizeof(msg), "the request for pm_id %d could not be sent to PM2",
+				 id);
+			reply_simple(cmd, "error", msg, cmd->first_id);
+			return;
+		}
+		cmd->acted = true;
+		cmd->calls[cmd->sent++] = call;
+	}
+}
+
+static bool expired(const struct command *cmd)
+{
+	return util_wall_ms() >= cmd->expires_wall;
+}
+
+/* Decides and acts for one command on a listing it shares with others;
+ * procs stay owned by the caller. */
+static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
+{
+	struct executor *ex = cmd->ex;
+	if (!cmd->acted && expired(cmd)) {
+		reply_expired(cmd);
+		return;
+	}
+	if (cmd->verb == V_STATUS) {
+		cJSON *obj = reply_json(cmd, "ok", NULL, -1);
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, "type", cJSON_CreateString("task_list"));
+		cJSON *arr = cJSON_AddArrayToObject(obj, "tasks");
+		int64_t now = util_wall_ms();
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddItemToArray(arr, codec_task_json(&procs[i], now, ex->cfg->node));
+		cJSON_AddNumberToObject(obj, "count", (double)n);
+		reply_and_finish(cmd, obj);
+		return;
+	}
+
+	bool active = false;
+	cmd->nids = cmd->sent = cmd->answered = 0;
+	cmd->first_id = -1;
+	cmd->error[0] = '\0'; /* a run again after a daemon restart starts clean */
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(procs[i].name, cmd->name) != 0)
+			continue;
+		if (procs[i].pm_id == ex->self_pm_id) {
+			reply_simple(cmd, "error",
+				     "refusing to act on the executor's own PM2 process", -1);
+			return;
+		}
+		if (cmd->nids == MAX_IDS)
+			break;
+		if (cmd->first_id < 0)
+			cmd->first_id = procs[i].pm_id;
+		if (proc_active(&procs[i]))
+			active = true;
+		cmd->ids = xrealloc(cmd->ids, (cmd->nids + 1) * sizeof(*cmd->ids));
+		cmd->ids[cmd->nids++] = procs[i].pm_id;
+	}
+	free(cmd->calls);
+	cmd->calls = xcalloc(cmd->nids + 1, sizeof(*cmd->calls));
+
+	if (cmd->verb == V_START) {
+		if (active) {
+			reply_simple(cmd, "already_running", NULL, cmd->first_id);
+			return;
+		}
+		/* A stopped or errored task of that name is replaced by the new
+		 * definition: delete it first (act_more), then prepare. */
+		act_more(cmd);
+		return;
+	}
+	if (cmd->nids == 0) {
+		char msg[160];
+		snprintf(msg, sizeof(msg), "no task named %s", cmd->name);
+		reply_simple(cmd, "not_found", msg, -1);
+		return;
+	}
+	act_more(cmd);
+}
+
+static void send_list(struct executor *ex);
+
+/*
+ * Listing is shared: every command begins with the process list, and a
+ * burst of 50 starts would otherwise ask for (and parse) 50 listings that
+ * grow as the burst lands. A command may use a listing only if it began
+ * before that listing was requested (a listing sent earlier could predate
+ * the previous command for the same name), so commands that begin while a
+ * listing is in flight wait for the next one: at most two per burst.
+ */
+static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+		    void *arg)
+{
+	(void)c;
+	struct executor *ex = arg;
+	struct command **batch = ex->batch_sent;
+	size_t nbatch = ex->nbatch_sent;
+	ex->batch_sent = ex->batch_next;
+	ex->nbatch_sent = ex->nbatch_next;
+	ex->batch_next = NULL;
+	ex->nbatch_next = 0;
+	ex->list_inflight = false;
+	if (ex->nbatch_sent > 0)
+		send_list(ex);
+	if (error == NULL)
+		ex->task_count = (int)n;
+	/* Deciding may finish a command, which may begin the next one for the
+	 * same name: that one joins the batch now in flight or a new one. */
+	for (size_t i = 0; i < nbatch; i++) {
+		if (error != NULL)
+			pm2_failed(batch[i], error);
+		else
+			decide(batch[i], procs, n);
+	}
+	free(batch);
+	if (error == NULL)
+		pm2_procs_free(procs, n);
+}
+
+static void send_list(struct executor *ex)
+{
+	ex->list_inflight = true;
+	pm2_list(ex->pm2, on_list, ex);
+}
+
+static void command_begin(struct command *cmd)
+{
+	struct executor *ex = cmd->ex;
+	if (!cmd->acted && expired(cmd)) {
+		reply_expired(cmd);
+		return;
+	}
+	cmd->phase = PH_LISTING;
+	if (!ex->list_inflight) {
+		ex->batch_sent = xrealloc(ex->batch_sent, (ex->nbatch_sent + 1) * sizeof(cmd));
+		ex->batch_sent[ex->nbatch_sent++] = cmd;
+		send_list(ex);
+	} else {
+		ex->batch_next = xrealloc(ex->batch_next, (ex->nbatch_next + 1) * sizeof(cmd));
+		ex->batch_next[ex->nbatch_next++] = cmd;
+	}
+}
+
+/* --- past the deadline: what really happened ------------------------------- */
+
+/* The process of cmd's name with this pm_id in procs, or NULL. */
+static const struct pm2_proc *find_proc(const struct pm2_proc *procs, size_t n, int pm_id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (procs[i].pm_id == pm_id)
+			return &procs[i];
+	return NULL;
+}
+
+static bool was_acted_on(const struct command *cmd, int pm_id)
+{
+	for (size_t i = 0; i < cmd->nids; i++)
+		if (cmd->ids[i] == pm_id)
+			return true;
+	return false;
+}
+
+static void verify_start(struct command *cmd, const struct pm2_proc *procs, size_t n)
+{
+	int ids[MAX_IDS];
+	size_t found = 0;
+	for (size_t i = 0; i < n && found < MAX_IDS; i++)
+		if (strcmp(procs[i].name, cmd->name) == 0 && !was_acted_on(cmd, procs[i].pm_id))
+			ids[found++] = procs[i].pm_id;
+	char msg[400];
+	if (found == 0) {
+		snprintf(msg, sizeof(msg),
+			 "PM2 did not confirm the start within %.1f s, and no new process named %s "
+			 "exists: nothing was started",
+			 budget_s(cmd->ex), cmd->name);
+		reply_simple(cmd, "error", msg, -1);
+		return;
+	}
+	cJSON *obj = reply_json(cmd, "started", NULL, ids[0]);
+	add_ids(obj, ids, found);
+	cJSON_AddNumberToObject(obj, "instances", (double)found);
+	int want = cmd->spec->instances;
+	if (want > 0)
+		cJSON_AddNumberToObject(obj, "requested", want);
+	if (want > 0 && found < (size_t)want) {
+		snprintf(msg, sizeof(msg),
+			 "PM2 had started %zu of %d instances when tasker answered (after %.1f s); it "
+			 "may still be starting the rest",
+			 found, want, budget_s(cmd->ex));
+		cJSON_AddStringToObject(obj, "note", msg);
+	}
+	reply_and_finish(cmd, obj);
+}
+
+/* stop, restart, delete: which of the ids acted on reached the state the
+ * verb promises. */
+static void verify_act(struct command *cmd, const struct pm2_proc *procs, size_t n)
+{
+	size_t done = 0;
+	char pending[200] = "";
+	size_t o = 0;
+	for (size_t i = 0; i < cmd->nids; i++) {
+		const struct pm2_proc *p = find_proc(procs, n, cmd->ids[i]);
+		bool ok = cmd->verb == V_DELETE	 ? p == NULL
+			  : cmd->verb == V_STOP	 ? p == NULL || !proc_active(p)
+						 : p != NULL && p->state == PM2_ST_ONLINE;
+		if (ok) {
+			done++;
+		} else if (o < sizeof(pending) - 40) {
+			o += (size_t)snprintf(pending + o, sizeof(pending) - o, "%spm_id %d %s",
+					      o ? ", " : "", cmd->ids[i],
+					      p ? p->status : "gone");
+		}
+	}
+	if (done == cmd->nids) {
+		act_done(cmd);
+		return;
+	}
+	const char *ing = cmd->verb == V_DELETE	 ? "deleting"
+			  : cmd->verb == V_STOP	 ? "stopping"
+						 : "restarting";
+	char msg[400];
+	snprintf(msg, sizeof(msg), "PM2 had not finished %s %s after %.1f s: %zu of %zu done (%s)",
+		 ing, cmd->name, budget_s(cmd->ex), done, cmd->nids, pending);
+	reply_simple(cmd, "error", msg, cmd->first_id);
+}
+
+static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+		      void *arg)
+{
+	(void)c;
+	struct command *cmd = arg;
+	cmd->verify_call = 0;
+	if (error != NULL) {
+		char msg[400];
+		snprintf(msg, sizeof(msg),
+			 "PM2 did not answer within %.1f s (%s); whether %s %s took effect is "
+			 "unknown: check with /status",
+			 budget_s(cmd->ex), error, verb_canonical(cmd->verb), cmd->name);
+		reply_simple(cmd, "error", msg, cmd->first_id);
+		return;
+	}
+	if (cmd->verb == V_START && cmd->prepared) {
+		verify_start(cmd, procs, n);
+	} else if (cmd->verb == V_START) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "PM2 had not finished removing the stopped task %s within %.1f s; the new "
+			 "definition was not started",
+			 cmd->name, budget_s(cmd->ex));
+		reply_simple(cmd, "error", msg, cmd->first_id);
+	} else {
+		verify_act(cmd, procs, n);
+	}
+	pm2_procs_free(procs, n);
+}
+
+static void command_verify(struct command *cmd)
+{
+	struct executor *ex = cmd->ex;
+	/* The answers to the calls in flight no longer matter: the listing
+	 * says what happened. It has a short deadline of its own. */
+	size_t done = cmd->answered;
+	cancel_calls(cmd);
+	cmd->answered = done;
+	cmd->phase = PH_VERIFYING;
+	cmd->verify_call = pm2_list(ex->pm2, on_verify, cmd);
+	cmd->deadline = loop_timer_add(ex->loop, VERIFY_MS, on_deadline, cmd);
+}
+
+static void on_deadline(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct command *cmd = arg;
+	struct executor *ex = cmd->ex;
+	cmd->deadline = NULL;
+	if (cmd->phase == PH_VERIFYING) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "PM2 did not answer within %.1f s; whether %s %s took effect is unknown: "
+			 "check with /status",
+			 budget_s(ex) + VERIFY_MS / 1000.0, verb_canonical(cmd->verb), cmd->name);
+		reply_simple(cmd, "error", msg, cmd->first_id);
+		return;
+	}
+	if (cmd->acted && pm2_client_connected(ex->pm2)) {
+		command_verify(cmd);
+		return;
+	}
+	if (cmd->acted) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "PM2 went away while %s %s was being carried out; whether it took effect "
+			 "is unknown: check with /status",
+			 verb_canonical(cmd->verb), cmd->name);
+		reply_simple(cmd, "error", msg, cmd->first_id);
+		return;
+	}
+	if (expired(cmd)) {
+		reply_expired(cmd);
+		return;
+	}
+	char msg[300];
+	if (cmd->phase == PH_QUEUED)
+		snprintf(msg, sizeof(msg),
+			 "no answer within %.1f s: an earlier command for %s was still being carried "
+			 "out; nothing was done",
+			 budget_s(ex), cmd->name);
+	else if (cmd->phase == PH_WAIT_DAEMON)
+		snprintf(msg, sizeof(msg),
+			 "PM2 was not running and did not start within %.1f s; nothing was done",
+			 budget_s(ex));
+	else
+		snprintf(msg, sizeof(msg), "PM2 did not answer within %.1f s; nothing was done",
+			 budget_s(ex));
+	reply_simple(cmd, "error", msg, -1);
+}
+
+/* --- intake ---------------------------------------------------------------- */
+
+static bool seen_before(const struct executor *ex, const char *id)
+{
+	for (size_t i = 0; i < SEEN_IDS; i++)
+		if (ex->seen[i] != NULL && strcmp(ex->seen[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* Only a command that is carried out is remembered: one refused as busy or
+ * expired may be sent again with the same request_id. */
+static void remember(struct executor *ex, const char *id)
+{
+	free(ex->seen[ex->seen_next]);
+	ex->seen[ex->seen_next] = xstrdup(id);
+	ex->seen_next = (ex->seen_next + 1) % SEEN_IDS;
+}
+
+/* When a command stops being worth carrying out: params.ttl (default 60 s)
+ * after its timestamp, and never later than ttl after its arrival (a
+ * sender whose clock runs ahead must not stretch it). */
+static int64_t expiry(const struct envelope *env, int64_t ttl_ms, int64_t now_wall)
+{
+	int64_t at = now_wall + ttl_ms;
+	if (env->has_timestamp && env->timestamp_ms + ttl_ms < at)
+		at = env->timestamp_ms + ttl_ms;
+	return at;
+}
+
+void executor_handle(struct executor *ex, const char *data, size_t len)
+{
+	struct envelope env;
+	char err[512];
+	if (codec_decode_command(data, len, &env, err, sizeof(err)) < 0) {
+		reply_refused(ex, &env, env.verb, NULL, "error", err, true);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (env.request_id != NULL && seen_before(ex, env.request_id)) {
+		/* The bus sends a message again when a connection drops before
+		 * Redis confirmed it; a command must not run twice for that. */
+		log_debug("request %s seen already: ignored", env.request_id);
+		codec_envelope_free(&env);
+		return;
+	}
+	const char *name = codec_param(&env, "task");
+	if (name == NULL)
+		name = codec_param(&env, "name");
+	if (ex->draining) {
+		/* Still subscribed while finishing the last commands: say no
+		 * rather than take work that would be cut off. */
+		reply_refused(ex, &env, env.verb, name, "error",
+			      "this executor is shutting down; nothing was done", false);
+		codec_envelope_free(&env);
+		return;
+	}
+	enum verb verb;
+	if (verb_parse(env.verb, &verb) < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "unknown verb '%.40s' (expected start, stop, restart, delete or status)",
+			 env.verb);
+		reply_refused(ex, &env, env.verb, NULL, "error", msg, true);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (ex->ncommands >= MAX_COMMANDS) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "busy: %d commands are waiting for PM2; nothing was done, send it again "
+			 "later",
+			 MAX_COMMANDS);
+		reply_refused(ex, &env, env.verb, name, "busy", msg, false);
+		codec_envelope_free(&env);
+		return;
+	}
+	int64_t ttl_ms;
+	if (check_text_params(&env, err, sizeof(err)) < 0 ||
+	    check_ttl(&env, DEFAULT_TTL_MS, &ttl_ms, err, sizeof(err)) < 0) {
+		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "error", err, false);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (verb != V_STATUS) {
+		const char *problem = name == NULL ? "the command needs a task name (--task=NAME)"
+						   : check_task_name(name);
+		if (problem != NULL) {
+			reply_refused(ex, &env, env.verb, name, "error", problem, false);
+			codec_envelope_free(&env);
+			return;
+		}
+	}
+	int64_t now_wall = util_wall_ms();
+	int64_t expires = expiry(&env, ttl_ms, now_wall);
+	if (now_wall >= expires) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "the command is %.1f s old, past its ttl of %.1f s (clocks apart?); nothing "
+			 "was done",
+			 (double)(now_wall - env.timestamp_ms) / 1000.0, (double)ttl_ms / 1000.0);
+		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "expired", msg,
+			      false);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (codec_param(&env, "datum") != NULL)
+		log_debug("datum '%s' given: datum files are not read by this version",
+			  codec_param(&env, "datum"));
+
+	struct start_spec *spec = NULL;
+	cJSON *conf = NULL;
+	if (verb == V_START) {
+		spec = check_start(&env, &ex->start_def, err, sizeof(err));
+		if (spec != NULL) {
+			struct pm2_conf pc = {
+				.name = name,
+				.exec_path = spec->exec_path,
+				.argv = (const char *const *)spec->argv,
+				.argc = spec->argc,
+				.cwd = spec->cwd,
+				.env = spec->env,
+				.nenv = spec->nenv,
+				.instances = spec->instances,
+				.cluster = spec->cluster,
+				.max_memory_restart = spec->max_memory,
+				.autorestart = spec->autorestart,
+			};
+			conf = pm2_conf_build(&pc, ex->pm2_home, err, sizeof(err));
+			if (conf == NULL) {
+				start_spec_free(spec);
+				spec = NULL;
+			}
+		}
+		if (spec == NULL) {
+			reply_refused(ex, &env, env.verb, name, "error", err, false);
+			codec_envelope_free(&env);
+			return;
+		}
+	}
+
+	struct command *cmd = xcalloc(1, sizeof(*cmd));
+	cmd->ex = ex;
+	cmd->verb = verb;
+	cmd->phase = PH_QUEUED;
+	snprintf(cmd->verb_word, sizeof(cmd->verb_word), "%s", env.verb);
+	cmd->name = verb == V_STATUS ? NULL : xstrdup(name);
+	cmd->request_id = env.request_id ? xstrdup(env.request_id) : NULL;
+	cmd->agent_id = env.agent_id ? xstrdup(env.agent_id) : NULL;
+	cmd->spec = spec;
+	cmd->conf = conf;
+	cmd->first_id = -1;
+	cmd->expires_wall = expires;
+	int64_t wait = expires - now_wall;
+	if (wait > ex->command_timeout_ms)
+		wait = ex->command_timeout_ms;
+	cmd->deadline = loop_timer_add(ex->loop, wait, on_deadline, cmd);
+	if (cmd->request_id != NULL)
+		remember(ex, cmd->request_id);
+	codec_envelope_free(&env);
+	log_debug("command %s %s (request %s)", verb_canonical(verb), cmd->name ? cmd->name : "",
+		  cmd->request_id ? cmd->request_id : "-");
+
+	/* Append; run now unless a command for the same name is still live. */
+	bool busy = false;
+	struct command **pp = &ex->commands;
+	while (*pp != NULL) {
+		if (cmd->name != NULL && (*pp)->name != NULL && strcmp((*pp)->name, cmd->name) == 0)
+			busy = true;
+		pp = &(*pp)->next;
+	}
+	*pp = cmd;
+	ex->ncommands++;
+	if (!busy)
+		command_begin(cmd);
+}
+
+size_t executor_inflight(const struct executor *ex)
+{
+	return ex->ncommands;
+}

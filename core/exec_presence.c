@@ -1,0 +1,117 @@
+/*
+ * exec_presence: the executor's presence key (b00t:tasker:executor:<node>),
+ * written every PRESENCE_EVERY_MS with a short TTL so that consoles and
+ * operators see which executors are alive, with versions and task count.
+ * The presence listing is also how an executor notices at start-up that no
+ * PM2 daemon answers, and starts one.
+ *
+ * Must not: write the key again after a shutdown deleted it.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "bus.h"
+#include "executor_int.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+#define PRESENCE_EVERY_MS 10000
+
+static void on_version(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
+{
+	(void)c;
+	struct executor *ex = arg;
+	if (error == NULL && cJSON_IsString(result)) {
+		free(ex->pm2_version);
+		ex->pm2_version = xstrdup(result->valuestring);
+	}
+	exec_presence_write(ex);
+}
+
+static void on_presence_set(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct executor *ex = arg;
+	bool refused = reply != NULL && reply->type == REDIS_REPLY_ERROR;
+	/* An ACL without the presence keys: say so once, not every 10 s. */
+	if (refused && !ex->presence_refused)
+		log_error("redis refused the presence key %s: %s", ex->presence_key ? ex->presence_key : "", reply->str);
+	ex->presence_refused = refused;
+}
+
+void exec_presence_write(struct executor *ex)
+{
+	/* After the DEL of a shutdown, a late listing must not bring it back. */
+	if (ex->draining || ex->presence_key == NULL || !bus_can_command(ex->bus))
+		return;
+	cJSON *obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "node", ex->cfg->node);
+	cJSON_AddStringToObject(obj, "version", TASKER_VERSION);
+	cJSON_AddStringToObject(obj, "pm2_version", ex->pm2_version ? ex->pm2_version : "unknown");
+	cJSON_AddBoolToObject(obj, "pm2_reachable", pm2_client_connected(ex->pm2));
+	cJSON_AddNumberToObject(obj, "tasks", ex->task_count);
+	cJSON_AddNumberToObject(obj, "pid", (double)getpid());
+	cJSON_AddStringToObject(obj, "channel", ex->cfg->channel);
+	cJSON_AddStringToObject(obj, "status_channel", ex->cfg->status_channel);
+	char stamp[40];
+	util_iso_time(util_wall_ms(), stamp, sizeof(stamp));
+	cJSON_AddStringToObject(obj, "seen", stamp);
+	char *value = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	char ttl[16];
+	snprintf(ttl, sizeof(ttl), "%d", ex->presence_ttl);
+	const char *argv[5] = {"SET", ex->presence_key, value, "EX", ttl};
+	size_t lens[5] = {3, strlen(ex->presence_key), strlen(value), 2, strlen(ttl)};
+	bus_command(ex->bus, 5, argv, lens, on_presence_set, ex);
+	free(value);
+}
+
+static void on_presence_list(struct pm2_client *c, struct pm2_proc *procs, size_t n,
+			     const char *error, void *arg)
+{
+	(void)c;
+	struct executor *ex = arg;
+	if (error == NULL) {
+		ex->task_count = (int)n;
+		pm2_procs_free(procs, n);
+		exec_events_connect(ex);
+		if (ex->pm2_version == NULL) {
+			pm2_version(ex->pm2, on_version, ex); /* writes the presence */
+			return;
+		}
+	} else {
+		ex->task_count = -1;
+		/* An executor exists to drive PM2: start the daemon once, at
+		 * start-up, rather than on the first command. */
+		if (!ex->launched_once && ex->launch == NULL && ex->pm2_bin != NULL &&
+		    !pm2_client_connected(ex->pm2)) {
+			char err[256];
+			ex->launched_once = true;
+			log_info("pm2: no daemon answers at %s; starting one", ex->pm2_home);
+			ex->launch = pm2_daemon_start(ex->loop, ex->pm2_bin, ex->pm2_home, 0,
+						      exec_daemon_started, ex, err, sizeof(err));
+			if (ex->launch == NULL)
+				log_error("pm2: could not start the daemon: %s", err);
+		}
+	}
+	exec_presence_write(ex);
+}
+
+void exec_presence_timer(struct loop *loop, void *arg)
+{
+	struct executor *ex = arg;
+	ex->presence_timer = loop_timer_add(loop, PRESENCE_EVERY_MS, exec_presence_timer, ex);
+	if (ex->launch == NULL)
+		exec_presence_refresh(ex);
+	else
+		exec_presence_write(ex);
+}
+
+void exec_presence_refresh(struct executor *ex)
+{
+	pm2_list(ex->pm2, on_presence_list, ex);
+}
