@@ -33,6 +33,10 @@ static const char exec_help[] =
 	"  --default-max-memory SIZE  restart tasks above SIZE (like 500M) unless a\n"
 	"                          command sets its own limit (default: no limit)\n"
 	"  --no-start-pm2          never start a PM2 daemon; use the one that runs\n"
+	"  --command-timeout SECONDS  answer every command within this long of its\n"
+	"                          arrival (default 8; from 0.1 to 3600): past it, a\n"
+	"                          command that has not reached PM2 yet is refused, and\n"
+	"                          one in progress is answered with what PM2 shows\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
@@ -96,7 +100,7 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 	executor_drain(r->ex, on_drained, r);
 }
 
-enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART };
+enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART, OPT_TIMEOUT };
 
 int tool_exec(struct config *cfg, int argc, char **argv)
 {
@@ -107,6 +111,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		{"cwd-base", required_argument, NULL, OPT_CWD_BASE},
 		{"default-max-memory", required_argument, NULL, OPT_MAXMEM},
 		{"no-start-pm2", no_argument, NULL, OPT_NOSTART},
+		{"command-timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -136,6 +141,16 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		case OPT_NOSTART:
 			opt.no_start_pm2 = true;
 			break;
+		case OPT_TIMEOUT: {
+			char *end;
+			double secs = strtod(optarg, &end);
+			if (end == optarg || *end != '\0' || !(secs >= 0.1 && secs <= 3600)) {
+				free(opts);
+				return tools_usage_error("exec", "--command-timeout takes seconds, from 0.1 to 3600");
+			}
+			opt.command_timeout_ms = (int64_t)(secs * 1000.0);
+			break;
+		}
 		case 'h':
 			fputs(exec_help, stdout);
 			free(opts);

@@ -167,6 +167,32 @@ lines_in() {
 	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
 }
 
+# --- executor tests: replies are read from $TMP/status.log, which a
+# `tasker watch --json` started by the test fills.
+
+# req JSON: publishes a raw envelope (with a fresh request_id) through
+# redis-cli and waits for the reply carrying it; prints the reply.
+REQ_N=0
+req() {
+	REQ_N=$((REQ_N + 1))
+	local rid="req-$REQ_N-$RANDOM"
+	local json=${1/\{/\{\"request_id\":\"$rid\",}
+	rcli PUBLISH b00t:k0mmand3r "$json" >/dev/null
+	wait_until 20 file_has "$TMP/status.log" "\"request_id\":\"$rid\"" || return 1
+	grep "\"request_id\":\"$rid\"" "$TMP/status.log" | head -n 1
+}
+
+# has TEXT PATTERN: grep -q for a string.
+has() { grep -q -- "$2" <<<"$1"; }
+
+# bad NAME JSON WANT: the envelope gets an error reply containing WANT.
+bad() {
+	local name=$1 json=$2 want=$3
+	local out
+	out=$(req "$json")
+	if has "$out" '"status":"error"' && has "$out" "$want"; then ok "error reply: $name"; else not_ok "error reply: $name" "got: $out"; fi
+}
+
 finish() {
 	echo "$TEST_NAME: $PASS passed, $FAIL failed"
 	[ "$FAIL" -eq 0 ]
