@@ -1189,7 +1189,8 @@ uint64_t pm2_list(struct pm2_client *c, pm2_list_fn fn, void *arg)
 	if (fn == NULL)
 		return 0;
 	cJSON *args = args_of(empty_object());
-	uint64_t id = client_call(c, &c->lists, "getMonitorData", args, 0, NULL, fn, arg, NULL, NULL);
+	uint64_t id =
+	    client_call(c, &c->lists, "getMonitorData", args, 0, NULL, fn, arg, NULL, NULL);
 	cJSON_Delete(args);
 	return id;
 }

@@ -72,8 +72,8 @@ struct key_name {
 static const struct key_name root_keys[] = {{"args", K_ARGS}, {"error", K_ERROR}, {NULL, K_NONE}};
 
 static const struct key_name rec_keys[] = {
-    {"pid", K_PID},         {"name", K_NAME},       {"pm_id", K_PM_ID},
-    {"monit", K_MONIT},     {"pm2_env", K_PM2_ENV}, {NULL, K_NONE},
+    {"pid", K_PID},     {"name", K_NAME},       {"pm_id", K_PM_ID},
+    {"monit", K_MONIT}, {"pm2_env", K_PM2_ENV}, {NULL, K_NONE},
 };
 
 static const struct key_name monit_keys[] = {{"memory", K_MEMORY}, {"cpu", K_CPU}, {NULL, K_NONE}};
@@ -118,12 +118,12 @@ struct pm2_list_parser {
 	yajl_handle h;
 	struct level stack[PM2_LIST_MAX_DEPTH];
 	size_t depth;
-	bool failed;      /* malformed input: stop */
-	char *why;        /* our own reason when failed by a callback */
-	bool seen_root;   /* the reply was an object */
-	bool seen_args;   /* it had an args array */
-	bool seen_list;   /* args[0] was an array */
-	char *error;      /* the daemon's error, when it sent one */
+	bool failed;    /* malformed input: stop */
+	char *why;      /* our own reason when failed by a callback */
+	bool seen_root; /* the reply was an object */
+	bool seen_args; /* it had an args array */
+	bool seen_list; /* args[0] was an array */
+	char *error;    /* the daemon's error, when it sent one */
 	bool in_rec;
 	struct rec rec;
 	struct pm2_proc *procs;
@@ -341,15 +341,33 @@ static void rec_scalar(struct pm2_list_parser *lp, enum ctx ctx, enum key key, b
 	/* X_PENV */
 	if (is_str) {
 		switch (key) {
-		case K_NAME: set_str(&r->env_name, s, len); break;
-		case K_NAMESPACE: set_str(&p->namespace, s, len); break;
-		case K_STATUS: set_str(&p->status, s, len); break;
-		case K_EXEC_MODE: set_str(&p->exec_mode, s, len); break;
-		case K_PM_CWD: set_str(&p->pm_cwd, s, len); break;
-		case K_PM_EXEC_PATH: set_str(&p->pm_exec_path, s, len); break;
-		case K_EXEC_INTERPRETER: set_str(&p->exec_interpreter, s, len); break;
-		case K_OUT_LOG: set_str(&p->out_log_path, s, len); break;
-		case K_ERR_LOG: set_str(&p->err_log_path, s, len); break;
+		case K_NAME:
+			set_str(&r->env_name, s, len);
+			break;
+		case K_NAMESPACE:
+			set_str(&p->namespace, s, len);
+			break;
+		case K_STATUS:
+			set_str(&p->status, s, len);
+			break;
+		case K_EXEC_MODE:
+			set_str(&p->exec_mode, s, len);
+			break;
+		case K_PM_CWD:
+			set_str(&p->pm_cwd, s, len);
+			break;
+		case K_PM_EXEC_PATH:
+			set_str(&p->pm_exec_path, s, len);
+			break;
+		case K_EXEC_INTERPRETER:
+			set_str(&p->exec_interpreter, s, len);
+			break;
+		case K_OUT_LOG:
+			set_str(&p->out_log_path, s, len);
+			break;
+		case K_ERR_LOG:
+			set_str(&p->err_log_path, s, len);
+			break;
 		case K_MMR: {
 			/* Older confs may carry digits as a string. */
 			char buf[32];
@@ -365,14 +383,17 @@ static void rec_scalar(struct pm2_list_parser *lp, enum ctx ctx, enum key key, b
 			}
 			break;
 		}
-		default: break;
+		default:
+			break;
 		}
 		return;
 	}
 	if (!num)
 		return;
 	switch (key) {
-	case K_PM_ID: r->env_pm_id = pm_id_value(d); break;
+	case K_PM_ID:
+		r->env_pm_id = pm_id_value(d);
+		break;
 	case K_PM_UPTIME:
 		if (in_range(d, -9.0e18, 9.0e18))
 			p->pm_uptime = (int64_t)d;
@@ -396,7 +417,8 @@ static void rec_scalar(struct pm2_list_parser *lp, enum ctx ctx, enum key key, b
 	case K_MMR:
 		p->max_memory_restart = in_range(d, 0, 1.8e19) ? (uint64_t)d : 0;
 		break;
-	default: break;
+	default:
+		break;
 	}
 }
 
@@ -509,7 +531,8 @@ static int on_scalar(struct pm2_list_parser *lp, bool is_str, bool is_num, const
 			            copy_capped(s, len));
 		}
 		break;
-	default: break;
+	default:
+		break;
 	}
 	value_done(lp);
 	return 1;
@@ -543,15 +566,18 @@ static enum ctx child_ctx(struct pm2_list_parser *lp, bool is_map)
 	if (t == NULL)
 		return is_map ? X_ROOT : X_SKIP;
 	switch (t->ctx) {
-	case X_CAPTURE: return X_CAPTURE;
+	case X_CAPTURE:
+		return X_CAPTURE;
 	case X_ROOT:
 		if (t->key == K_ARGS && !is_map)
 			return X_ARGS;
 		if (t->key == K_ERROR)
 			return X_CAPTURE;
 		return X_SKIP;
-	case X_ARGS: return t->index == 0 && !is_map ? X_LIST : X_SKIP;
-	case X_LIST: return is_map ? X_REC : X_SKIP;
+	case X_ARGS:
+		return t->index == 0 && !is_map ? X_LIST : X_SKIP;
+	case X_LIST:
+		return is_map ? X_REC : X_SKIP;
 	case X_REC:
 		if (t->key == K_MONIT && is_map)
 			return X_MONIT;
@@ -564,8 +590,10 @@ static enum ctx child_ctx(struct pm2_list_parser *lp, bool is_map)
 		if (t->key == K_ARGS && !is_map)
 			return X_PARGS;
 		return X_SKIP;
-	case X_PARGS: return X_CAPTURE;
-	default: return X_SKIP;
+	case X_PARGS:
+		return X_CAPTURE;
+	default:
+		return X_SKIP;
 	}
 }
 
@@ -637,7 +665,8 @@ static int cb_end_array(void *ctx)
 static enum key key_lookup(const struct key_name *table, const unsigned char *s, size_t len)
 {
 	for (; table->name != NULL; table++) {
-		if (len > 0 && table->name[0] == (char)s[0] && strlen(table->name) == len && memcmp(table->name, s, len) == 0)
+		if (len > 0 && table->name[0] == (char)s[0] && strlen(table->name) == len &&
+		    memcmp(table->name, s, len) == 0)
 			return table->key;
 	}
 	return K_NONE;
@@ -648,10 +677,18 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 	struct pm2_list_parser *lp = ctx;
 	struct level *t = top(lp);
 	switch (t->ctx) {
-	case X_ROOT: t->key = key_lookup(root_keys, s, len); break;
-	case X_REC: t->key = key_lookup(rec_keys, s, len); break;
-	case X_MONIT: t->key = key_lookup(monit_keys, s, len); break;
-	case X_PENV: t->key = key_lookup(penv_keys, s, len); break;
+	case X_ROOT:
+		t->key = key_lookup(root_keys, s, len);
+		break;
+	case X_REC:
+		t->key = key_lookup(rec_keys, s, len);
+		break;
+	case X_MONIT:
+		t->key = key_lookup(monit_keys, s, len);
+		break;
+	case X_PENV:
+		t->key = key_lookup(penv_keys, s, len);
+		break;
 	case X_APPENV:
 		if (lp->in_rec && len <= 1024) {
 			struct pm2_proc *p = &lp->rec.p;
@@ -663,7 +700,8 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 		if (!lp->gen_full)
 			capture_check(lp, yajl_gen_string(lp->gen, s, len));
 		break;
-	default: break;
+	default:
+		break;
 	}
 	return 1;
 }

@@ -71,8 +71,8 @@ static void list_finish(struct pm2_list_parser *lp)
 	char *why = NULL;
 	if (pm2_list_parser_finish(lp, &procs, &n, &why) == 0) {
 		for (size_t i = 0; i < n; i++) {
-			if (procs[i].name == NULL || procs[i].status == NULL || procs[i].pm_id < 0 ||
-			    procs[i].nenv > PM2_LIST_MAX_ENV_NAMES)
+			if (procs[i].name == NULL || procs[i].status == NULL ||
+			    procs[i].pm_id < 0 || procs[i].nenv > PM2_LIST_MAX_ENV_NAMES)
 				abort();
 		}
 		pm2_procs_free(procs, n);
