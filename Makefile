@@ -17,9 +17,9 @@ BINDIR   := $(PREFIX)/bin
 MANDIR   := $(PREFIX)/share/man/man1
 SHAREDIR := $(PREFIX)/share/tasker
 
-PKGS := ncursesw readline hiredis libcjson
+PKGS := ncursesw readline hiredis libcjson yajl
 # Debian packages the build, the tests and the fuzzers need.
-APT_PKGS := libncurses-dev libreadline-dev libhiredis-dev libcjson-dev \
+APT_PKGS := libncurses-dev libreadline-dev libhiredis-dev libcjson-dev libyajl-dev \
 	redis-server tmux libcmocka-dev clang libclang-rt-14-dev pkg-config
 # Node.js and npm only when the machine has none (an image may ship its own
 # Node.js, whose bundled npm conflicts with Debian's npm package).

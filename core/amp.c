@@ -77,6 +77,7 @@ void amp_decoder_init(struct amp_decoder *d, size_t max_frame)
 		max_frame = AMP_DEFAULT_MAX_FRAME;
 	/* The smallest frame: header and one empty argument. */
 	d->max_frame = max_frame < 5 ? 5 : max_frame;
+	d->stream_above = SIZE_MAX;
 }
 
 void amp_decoder_free(struct amp_decoder *d)
@@ -84,18 +85,26 @@ void amp_decoder_free(struct amp_decoder *d)
 	free(d->buf);
 	d->buf = NULL;
 	d->off = d->len = d->cap = 0;
+	d->streaming = false;
 }
 
 void amp_decoder_reset(struct amp_decoder *d)
 {
-	size_t max = d->max_frame;
+	size_t max = d->max_frame, above = d->stream_above;
 	amp_decoder_free(d);
 	amp_decoder_init(d, max);
+	d->stream_above = above;
+}
+
+void amp_decoder_stream(struct amp_decoder *d, size_t above)
+{
+	d->stream_above = above;
 }
 
 static void decoder_fail(struct amp_decoder *d, const char *why)
 {
 	d->error = why;
+	d->streaming = false;
 	free(d->buf);
 	d->buf = NULL;
 	d->off = d->len = d->cap = 0;
@@ -136,16 +145,95 @@ int amp_decoder_feed(struct amp_decoder *d, const void *data, size_t len)
 	return 0;
 }
 
+/*
+ * Reads arguments from..argc-1 starting at p + o, where base bytes of the
+ * frame came before p (they count against the bound). AMP_FRAME with *end
+ * past the last argument; AMP_PART (with *end past its length field) when
+ * the first argument is to be streamed; AMP_NEED_MORE; AMP_ERROR.
+ */
+static enum amp_status read_args(struct amp_decoder *d, const char *p, size_t avail, size_t o,
+                                 size_t base, size_t from, size_t argc, struct amp_frame *frame,
+                                 size_t *end)
+{
+	/* Invariant: base + o <= max_frame. */
+	for (size_t i = from; i < argc; i++) {
+		if (d->max_frame - base - o < 4) {
+			decoder_fail(d, "amp frame larger than the limit");
+			return AMP_ERROR;
+		}
+		if (avail - o < 4)
+			return AMP_NEED_MORE;
+		size_t alen = be32_read(p + o);
+		o += 4;
+		if (i == 0 && alen > d->stream_above) {
+			*end = o;
+			frame->args[0].len = alen;
+			return AMP_PART;
+		}
+		/* Checked before the bytes arrive: a huge announced length fails
+		 * at once instead of being buffered. */
+		if (alen > d->max_frame - base - o) {
+			decoder_fail(d, "amp frame larger than the limit");
+			return AMP_ERROR;
+		}
+		if (avail - o < alen)
+			return AMP_NEED_MORE;
+		frame->args[i].ptr = p + o;
+		frame->args[i].len = alen;
+		o += alen;
+	}
+	*end = o;
+	return AMP_FRAME;
+}
+
+/* Inside a streamed first argument: its next piece, or once it is all out,
+ * the rest of the frame. */
+static enum amp_status next_streamed(struct amp_decoder *d, struct amp_frame *frame)
+{
+	const char *p = d->buf != NULL ? d->buf + d->off : NULL;
+	size_t avail = d->len - d->off;
+	frame->argc = d->s_argc;
+	frame->args[0].ptr = NULL;
+	frame->args[0].len = d->s_len;
+	if (d->s_done < d->s_len) {
+		if (avail == 0)
+			return AMP_NEED_MORE;
+		size_t n = d->s_len - d->s_done < avail ? d->s_len - d->s_done : avail;
+		frame->part.ptr = p;
+		frame->part.len = n;
+		frame->part_off = d->s_done;
+		d->s_done += n;
+		d->off += n;
+		return AMP_PART;
+	}
+	/* The header and the first length (5 bytes) were this frame's too. */
+	size_t end = 0;
+	enum amp_status st = read_args(d, p, avail, 0, 5, 1, d->s_argc, frame, &end);
+	if (st != AMP_FRAME)
+		return st;
+	frame->streamed = true;
+	d->streaming = false;
+	d->off += end;
+	return AMP_FRAME;
+}
+
 enum amp_status amp_decoder_next(struct amp_decoder *d, struct amp_frame *frame)
 {
 	if (d->error != NULL)
 		return AMP_ERROR;
+	frame->streamed = false;
+	frame->part.ptr = NULL;
+	frame->part.len = 0;
+	frame->part_off = 0;
 	size_t avail = d->len - d->off;
 	if (avail == 0) {
 		/* Everything was consumed: start the next feed at the front. */
 		d->off = d->len = 0;
-		return AMP_NEED_MORE;
+		if (!d->streaming || d->s_done < d->s_len)
+			return AMP_NEED_MORE;
 	}
+	if (d->streaming)
+		return next_streamed(d, frame);
 	const char *p = d->buf + d->off;
 	unsigned char meta = (unsigned char)p[0];
 	if (meta >> 4 != AMP_VERSION) {
@@ -158,29 +246,19 @@ enum amp_status amp_decoder_next(struct amp_decoder *d, struct amp_frame *frame)
 		decoder_fail(d, "amp frame with no arguments");
 		return AMP_ERROR;
 	}
-	size_t o = 1;
-	for (size_t i = 0; i < argc; i++) {
-		if (d->max_frame - o < 4) {
-			decoder_fail(d, "amp frame larger than the limit");
-			return AMP_ERROR;
-		}
-		if (avail - o < 4)
-			return AMP_NEED_MORE;
-		size_t alen = be32_read(p + o);
-		o += 4;
-		/* Checked before the bytes arrive: a huge announced length fails
-		 * at once instead of being buffered. */
-		if (alen > d->max_frame - o) {
-			decoder_fail(d, "amp frame larger than the limit");
-			return AMP_ERROR;
-		}
-		if (avail - o < alen)
-			return AMP_NEED_MORE;
-		frame->args[i].ptr = p + o;
-		frame->args[i].len = alen;
-		o += alen;
+	size_t end = 0;
+	enum amp_status st = read_args(d, p, avail, 1, 0, 0, argc, frame, &end);
+	if (st == AMP_PART) {
+		d->streaming = true;
+		d->s_argc = argc;
+		d->s_len = frame->args[0].len;
+		d->s_done = 0;
+		d->off += end;
+		return next_streamed(d, frame);
 	}
+	if (st != AMP_FRAME)
+		return st;
 	frame->argc = argc;
-	d->off += o;
+	d->off += end;
 	return AMP_FRAME;
 }

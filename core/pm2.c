@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "pm2_list.h"
 #include "util.h"
 
 extern char **environ;
@@ -78,14 +79,6 @@ static int json_int(const cJSON *obj, const char *key, int def)
 	if (!json_num_in(json_get(obj, key), INT_MIN, INT_MAX, &d))
 		return def;
 	return (int)d;
-}
-
-static uint64_t json_u64(const cJSON *obj, const char *key)
-{
-	double d;
-	if (!json_num_in(json_get(obj, key), 0, 1.8e19, &d))
-		return 0;
-	return (uint64_t)d;
 }
 
 /* An integral, non-negative pm_id; -1 for anything else ("PM2", 1.5, ...). */
@@ -418,152 +411,6 @@ const char *pm2_status_name(enum pm2_status st)
 	return status_names[st];
 }
 
-/* A new array of *n new strings (free with strings_free), or NULL when empty. */
-static char **string_array(const cJSON *arr, size_t *n)
-{
-	*n = 0;
-	if (!cJSON_IsArray(arr))
-		return NULL;
-	size_t cap = (size_t)cJSON_GetArraySize(arr);
-	if (cap == 0)
-		return NULL;
-	char **out = xcalloc(cap, sizeof(*out));
-	const cJSON *it;
-	cJSON_ArrayForEach(it, arr)
-	{
-		if (*n == cap)
-			break;
-		/* Non-strings are kept in their JSON form rather than dropped,
-		 * so positions stay meaningful. */
-		if (cJSON_IsString(it) && it->valuestring != NULL) {
-			out[(*n)++] = xstrdup(it->valuestring);
-		} else {
-			char *s = cJSON_PrintUnformatted(it);
-			if (s == NULL)
-				abort();
-			out[(*n)++] = xstrdup(s);
-			cJSON_free(s);
-		}
-	}
-	return out;
-}
-
-/* The member names of obj, owned like string_array()'s result. */
-static char **key_array(const cJSON *obj, size_t *n)
-{
-	*n = 0;
-	if (!cJSON_IsObject(obj))
-		return NULL;
-	size_t cap = (size_t)cJSON_GetArraySize(obj);
-	if (cap == 0)
-		return NULL;
-	char **out = xcalloc(cap, sizeof(*out));
-	const cJSON *it;
-	cJSON_ArrayForEach(it, obj)
-	{
-		if (*n < cap && it->string != NULL)
-			out[(*n)++] = xstrdup(it->string);
-	}
-	return out;
-}
-
-static void proc_fill(struct pm2_proc *p, const cJSON *rec, int pm_id)
-{
-	const cJSON *env = json_get(rec, "pm2_env");
-	const cJSON *monit = json_get(rec, "monit");
-	p->pm_id = pm_id;
-	p->name = xstrdup(cJSON_IsString(json_get(rec, "name")) ? json_str(rec, "name")
-	                                                        : json_str(env, "name"));
-	p->namespace = xstrdup(json_str(env, "namespace"));
-	p->status = xstrdup(json_str(env, "status"));
-	p->state = pm2_status_parse(p->status);
-	p->pid = json_int(rec, "pid", 0);
-	double cpu;
-	p->cpu = json_num_in(json_get(monit, "cpu"), 0, 1e9, &cpu) ? cpu : 0;
-	p->memory = json_u64(monit, "memory");
-	p->pm_uptime = json_i64(env, "pm_uptime", 0);
-	p->created_at = json_i64(env, "created_at", 0);
-	p->restart_time = json_int(env, "restart_time", 0);
-	p->unstable_restarts = json_int(env, "unstable_restarts", 0);
-	p->exec_mode = xstrdup(json_str(env, "exec_mode"));
-	p->cluster = strcmp(p->exec_mode, "cluster_mode") == 0;
-	p->instances = json_int(env, "instances", 0);
-	p->pm_cwd = xstrdup(json_str(env, "pm_cwd"));
-	p->pm_exec_path = xstrdup(json_str(env, "pm_exec_path"));
-	p->exec_interpreter = xstrdup(json_str(env, "exec_interpreter"));
-	p->args = string_array(json_get(env, "args"), &p->nargs);
-	p->env_names = key_array(json_get(env, "env"), &p->nenv);
-	p->out_log_path = xstrdup(json_str(env, "pm_out_log_path"));
-	p->err_log_path = xstrdup(json_str(env, "pm_err_log_path"));
-	const cJSON *mmr = json_get(env, "max_memory_restart");
-	if (cJSON_IsString(mmr) && mmr->valuestring != NULL) {
-		/* Older confs may carry digits as a string. */
-		char *end;
-		errno = 0;
-		unsigned long long v = strtoull(mmr->valuestring, &end, 10);
-		p->max_memory_restart = (errno == 0 && *end == '\0') ? v : 0;
-	} else {
-		p->max_memory_restart = json_u64(env, "max_memory_restart");
-	}
-}
-
-int pm2_procs_parse(const cJSON *list, struct pm2_proc **out, size_t *n, const char **err)
-{
-	*out = NULL;
-	*n = 0;
-	if (!cJSON_IsArray(list)) {
-		if (err != NULL)
-			*err = "the process list is not an array";
-		return -1;
-	}
-	size_t cap = (size_t)cJSON_GetArraySize(list);
-	struct pm2_proc *procs = xcalloc(cap ? cap : 1, sizeof(*procs));
-	size_t k = 0;
-	const cJSON *rec;
-	cJSON_ArrayForEach(rec, list)
-	{
-		if (k == cap)
-			break;
-		int id = json_pm_id(json_get(rec, "pm_id"));
-		if (id < 0)
-			id = json_pm_id(json_get(json_get(rec, "pm2_env"), "pm_id"));
-		if (id < 0)
-			continue;
-		proc_fill(&procs[k++], rec, id);
-	}
-	*out = procs;
-	*n = k;
-	return 0;
-}
-
-static void strings_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
-void pm2_procs_free(struct pm2_proc *procs, size_t n)
-{
-	if (procs == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct pm2_proc *p = &procs[i];
-		free(p->name);
-		free(p->namespace);
-		free(p->status);
-		free(p->exec_mode);
-		free(p->pm_cwd);
-		free(p->pm_exec_path);
-		free(p->exec_interpreter);
-		strings_free(p->args, p->nargs);
-		strings_free(p->env_names, p->nenv);
-		free(p->out_log_path);
-		free(p->err_log_path);
-	}
-	free(procs);
-}
-
 size_t pm2_started(const cJSON *result, int *pm_ids, int *pids, size_t max)
 {
 	size_t n = 0;
@@ -624,7 +471,22 @@ static int socket_error(int fd)
 
 /* ---- The RPC client --------------------------------------------------------- */
 
+/*
+ * A client holds two sockets to rpc.sock that live and die together, as one
+ * connection. One carries every call but the listing, pipelined and matched
+ * by id, each reply kept whole up to max_reply. The other carries only
+ * getMonitorData, whose reply is parsed as its bytes arrive (pm2_list.h),
+ * so a process list of any size is read in bounded memory. The id of a
+ * reply comes after its payload: on a shared socket a listing could not be
+ * told from a large reply to another call before the whole of it had gone
+ * by. On a socket of its own every reply is a listing, and the id at its end
+ * only says which one.
+ */
+
 enum conn_state { CONN_IDLE, CONN_CONNECTING, CONN_UP };
+
+/* Room after a call reply's payload for the rest of its frame (the id). */
+#define REPLY_TAIL 256
 
 struct pm2_pending {
 	struct pm2_pending *prev, *next;
@@ -633,10 +495,25 @@ struct pm2_pending {
 	char id[PM2_MAX_ID + 1];
 	char method[32];
 	int64_t timeout_ms;
-	pm2_reply_fn fn;
+	pm2_reply_fn fn;     /* a call */
+	pm2_list_fn list_fn; /* a listing (then fn is NULL) */
 	void *arg;
-	void (*drop)(void *arg); /* frees arg when fn will never run */
+	void (*drop)(void *arg); /* frees arg when no callback will run */
 	struct loop_timer *timer;
+};
+
+/* One of the client's two sockets. */
+struct pm2_sock {
+	struct pm2_client *c;
+	bool lister; /* carries getMonitorData only */
+	int fd;
+	struct loop_watch *watch;
+	bool up; /* connected */
+	struct amp_decoder dec;
+	char *out; /* encoded requests not yet written */
+	size_t out_off, out_len, out_cap;
+	struct pm2_list_parser *lp; /* lister: the reply being read */
+	bool lp_bad;                /* lister: it is not j: JSON */
 };
 
 struct pm2_client {
@@ -645,13 +522,9 @@ struct pm2_client {
 	pm2_state_fn state_fn;
 	void *state_arg;
 
-	int fd;
-	struct loop_watch *watch;
-	enum conn_state state;
-	unsigned gen; /* bumped per connection: stale work notices the change */
-	struct amp_decoder dec;
-	char *out; /* encoded requests not yet written */
-	size_t out_off, out_len, out_cap;
+	struct pm2_sock calls, lists;
+	enum conn_state state; /* of the pair: up when both are */
+	unsigned gen;          /* bumped per connection: stale work notices the change */
 
 	struct pm2_pending *head, *tail;
 	size_t npending;
@@ -674,10 +547,54 @@ static void client_enter(struct pm2_client *c)
 	c->depth++;
 }
 
+static void sock_limits(struct pm2_sock *s, size_t max_reply)
+{
+	if (s->lister) {
+		/* Every listing streams, whatever its size; what is bounded is
+		 * the rest of its frame: the header and the id. */
+		s->dec.max_frame = 5 + REPLY_TAIL;
+		amp_decoder_stream(&s->dec, 0);
+	} else {
+		/* A reply over the limit streams by, skipped, and fails its
+		 * call alone; the connection stays. */
+		s->dec.max_frame = max_reply + REPLY_TAIL;
+		amp_decoder_stream(&s->dec, max_reply);
+	}
+}
+
+static void sock_init(struct pm2_sock *s, struct pm2_client *c, bool lister)
+{
+	memset(s, 0, sizeof(*s));
+	s->c = c;
+	s->lister = lister;
+	s->fd = -1;
+	amp_decoder_init(&s->dec, 0);
+	sock_limits(s, c->max_reply);
+}
+
+static void sock_close(struct pm2_sock *s)
+{
+	if (s->watch != NULL)
+		loop_watch_remove(s->watch);
+	s->watch = NULL;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+	s->up = false;
+	amp_decoder_reset(&s->dec);
+	s->out_off = s->out_len = 0;
+	pm2_list_parser_free(s->lp);
+	s->lp = NULL;
+}
+
 static void client_destroy(struct pm2_client *c)
 {
-	amp_decoder_free(&c->dec);
-	free(c->out);
+	struct pm2_sock *socks[] = {&c->calls, &c->lists};
+	for (size_t i = 0; i < 2; i++) {
+		amp_decoder_free(&socks[i]->dec);
+		free(socks[i]->out);
+		pm2_list_parser_free(socks[i]->lp);
+	}
 	free(c->sock_path);
 	free(c);
 }
@@ -711,18 +628,22 @@ static void pending_drop(struct pm2_pending *p)
 	free(p);
 }
 
+/* Runs the callback of an unlinked call with an error, and frees it. */
+static void pending_fail(struct pm2_client *c, struct pm2_pending *p, const char *msg)
+{
+	if (p->list_fn != NULL)
+		p->list_fn(c, NULL, 0, msg, p->arg);
+	else
+		p->fn(c, NULL, msg, p->arg);
+	free(p);
+}
+
 static void client_close_conn(struct pm2_client *c)
 {
-	if (c->watch != NULL)
-		loop_watch_remove(c->watch);
-	c->watch = NULL;
-	if (c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
+	sock_close(&c->calls);
+	sock_close(&c->lists);
 	c->state = CONN_IDLE;
 	c->gen++;
-	amp_decoder_reset(&c->dec);
-	c->out_off = c->out_len = 0;
 }
 
 /* Fails every pending call with msg and tells state_fn (when given). Runs
@@ -739,12 +660,10 @@ static void client_fail_all(struct pm2_client *c, const char *reason, const char
 		struct pm2_pending *next = p->next;
 		loop_timer_cancel(p->timer);
 		p->timer = NULL;
-		if (c->dead) {
+		if (c->dead)
 			pending_drop(p);
-		} else {
-			p->fn(c, NULL, msg, p->arg);
-			free(p);
-		}
+		else
+			pending_fail(c, p, msg);
 		p = next;
 	}
 	client_leave(c);
@@ -766,11 +685,12 @@ static void client_fail_cb(struct loop *loop, void *arg)
 	char reason[sizeof(c->fail_reason)];
 	memcpy(reason, c->fail_reason, sizeof(reason));
 	/* Bytes queued for the connection that never came are void. */
-	c->out_off = c->out_len = 0;
+	c->calls.out_off = c->calls.out_len = 0;
+	c->lists.out_off = c->lists.out_len = 0;
 	client_fail_all(c, reason, reason);
 }
 
-static void client_fd_cb(struct loop *loop, int fd, short revents, void *arg);
+static void sock_fd_cb(struct loop *loop, int fd, short revents, void *arg);
 
 /* Starts a connection when idle. On an immediate failure the pending calls
  * and state_fn are told from a zero-delay timer; returns -1 with errno. */
@@ -785,35 +705,40 @@ static int client_open(struct pm2_client *c)
 		return -1;
 	}
 	int fd = unix_connect(c->sock_path);
-	if (fd < 0) {
+	int fd2 = fd >= 0 ? unix_connect(c->sock_path) : -1;
+	if (fd2 < 0) {
 		int e = errno;
+		if (fd >= 0)
+			close(fd);
 		snprintf(c->fail_reason, sizeof(c->fail_reason),
 		         "cannot connect to the PM2 daemon at %s: %s", c->sock_path, strerror(e));
 		c->fail_timer = loop_timer_add(c->loop, 0, client_fail_cb, c);
 		errno = e;
 		return -1;
 	}
-	c->fd = fd;
+	c->calls.fd = fd;
+	c->lists.fd = fd2;
 	c->state = CONN_CONNECTING;
 	c->gen++;
 	/* Writable means connected (or failed: SO_ERROR says which). */
-	c->watch = loop_watch_fd(c->loop, fd, POLLOUT, client_fd_cb, c);
+	c->calls.watch = loop_watch_fd(c->loop, fd, POLLOUT, sock_fd_cb, &c->calls);
+	c->lists.watch = loop_watch_fd(c->loop, fd2, POLLOUT, sock_fd_cb, &c->lists);
 	return 0;
 }
 
-static void client_want_write(struct pm2_client *c)
+static void sock_want_write(struct pm2_sock *s)
 {
-	if (c->state == CONN_UP && c->watch != NULL)
-		loop_watch_set(c->watch, c->out_len > c->out_off ? POLLIN | POLLOUT : POLLIN);
+	if (s->up && s->watch != NULL)
+		loop_watch_set(s->watch, s->out_len > s->out_off ? POLLIN | POLLOUT : POLLIN);
 }
 
 /* Writes what it can; false when the connection was lost. */
-static bool client_flush(struct pm2_client *c)
+static bool sock_flush(struct pm2_sock *s)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+	while (s->out_off < s->out_len) {
+		ssize_t n = send(s->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
 		if (n > 0) {
-			c->out_off += (size_t)n;
+			s->out_off += (size_t)n;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
@@ -823,18 +748,18 @@ static bool client_flush(struct pm2_client *c)
 		char reason[160];
 		snprintf(reason, sizeof(reason), "write failed: %s",
 		         n < 0 ? strerror(errno) : "short write");
-		client_lost(c, reason);
+		client_lost(s->c, reason);
 		return false;
 	}
-	if (c->out_off == c->out_len) {
-		c->out_off = c->out_len = 0;
-		if (c->out_cap > ((size_t)1 << 20)) {
-			free(c->out);
-			c->out = NULL;
-			c->out_cap = 0;
+	if (s->out_off == s->out_len) {
+		s->out_off = s->out_len = 0;
+		if (s->out_cap > ((size_t)1 << 20)) {
+			free(s->out);
+			s->out = NULL;
+			s->out_cap = 0;
 		}
 	}
-	client_want_write(c);
+	sock_want_write(s);
 	return true;
 }
 
@@ -848,56 +773,157 @@ static struct pm2_pending *pending_by_id(struct pm2_client *c, const char *id)
 	return NULL;
 }
 
+/* The id a reply frame ends with (a new string), or NULL. */
+static char *frame_id(const struct amp_frame *f)
+{
+	if (f->argc < 1 || !arg_prefix(&f->args[f->argc - 1], 's'))
+		return NULL;
+	const struct amp_arg *a = &f->args[f->argc - 1];
+	return xstrndup(a->ptr + 2, a->len - 2);
+}
+
+/* A call reply too large to keep was skipped as it streamed by: its call
+ * fails alone. Returns the pending call, unlinked, or NULL. */
+static struct pm2_pending *take_pending(struct pm2_client *c, const char *id, bool lister)
+{
+	struct pm2_pending *p = id != NULL ? pending_by_id(c, id) : NULL;
+	if (p == NULL || (p->list_fn != NULL) != lister) {
+		/* Timed out or cancelled earlier. */
+		log_debug("pm2: reply for unknown call %s", id ? id : "(no id)");
+		return NULL;
+	}
+	pending_unlink(c, p);
+	loop_timer_cancel(p->timer);
+	p->timer = NULL;
+	return p;
+}
+
+/* One frame on the call socket; false when c died or the connection
+ * changed under a callback. */
+static bool calls_frame(struct pm2_client *c, const struct amp_frame *f, unsigned gen)
+{
+	if (f->streamed) {
+		char *id = frame_id(f);
+		struct pm2_pending *p = take_pending(c, id, false);
+		free(id);
+		if (p == NULL)
+			return true;
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+		         "the PM2 daemon's reply to %s (%zu bytes) is larger than the limit of %zu "
+		         "bytes",
+		         p->method, f->args[0].len, c->max_reply);
+		pending_fail(c, p, msg);
+		return !c->dead && c->gen == gen;
+	}
+	struct pm2_reply rep;
+	const char *perr;
+	if (pm2_reply_parse(f, &rep, &perr) < 0) {
+		log_warn("pm2: ignoring a frame from the daemon: %s", perr);
+		return true;
+	}
+	struct pm2_pending *p = take_pending(c, rep.id, false);
+	if (p == NULL) {
+		pm2_reply_free(&rep);
+		return true;
+	}
+	p->fn(c, rep.result, rep.error, p->arg);
+	free(p);
+	pm2_reply_free(&rep);
+	return !c->dead && c->gen == gen;
+}
+
+/* Feeds the listing parser the bytes of the reply's first argument from
+ * offset off on, past its "j:". */
+static void lister_feed(struct pm2_sock *s, const char *ptr, size_t len, size_t off)
+{
+	if (off == 0) {
+		pm2_list_parser_free(s->lp);
+		s->lp = pm2_list_parser_new();
+		s->lp_bad = false;
+	}
+	while (off < 2 && len > 0) {
+		if (*ptr != "j:"[off])
+			s->lp_bad = true;
+		ptr++;
+		len--;
+		off++;
+	}
+	if (!s->lp_bad && len > 0)
+		pm2_list_parser_feed(s->lp, ptr, len);
+}
+
+/* A whole frame on the listing socket (its first argument was fed). */
+static bool lists_frame(struct pm2_client *c, const struct amp_frame *f, unsigned gen)
+{
+	struct pm2_sock *s = &c->lists;
+	if (!f->streamed)
+		lister_feed(s, f->args[0].ptr, f->args[0].len, 0);
+	struct pm2_list_parser *lp = s->lp;
+	s->lp = NULL;
+	char *id = frame_id(f);
+	if (id == NULL)
+		log_warn("pm2: ignoring a frame from the daemon: reply without an id");
+	struct pm2_pending *p = id != NULL ? take_pending(c, id, true) : NULL;
+	free(id);
+	if (p == NULL) {
+		pm2_list_parser_free(lp);
+		return true;
+	}
+	struct pm2_proc *procs = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	if (f->argc != 2 || s->lp_bad || f->args[0].len < 2)
+		err = xstrdup("malformed reply from the PM2 daemon");
+	else
+		pm2_list_parser_finish(lp, &procs, &n, &err);
+	pm2_list_parser_free(lp);
+	p->list_fn(c, procs, n, err, p->arg);
+	free(p);
+	free(err);
+	return !c->dead && c->gen == gen;
+}
+
 /* Dispatches every complete reply; false when c died or the connection
  * changed under a callback (then the caller stops touching it). */
-static bool client_drain(struct pm2_client *c, unsigned gen)
+static bool sock_drain(struct pm2_sock *s, unsigned gen)
 {
+	struct pm2_client *c = s->c;
 	for (;;) {
 		struct amp_frame f;
-		enum amp_status st = amp_decoder_next(&c->dec, &f);
+		enum amp_status st = amp_decoder_next(&s->dec, &f);
 		if (st == AMP_NEED_MORE)
 			return true;
 		if (st == AMP_ERROR) {
 			char reason[160];
 			snprintf(reason, sizeof(reason), "bad data from the daemon (%s)",
-			         c->dec.error);
+			         s->dec.error);
 			client_lost(c, reason);
 			return false;
 		}
-		struct pm2_reply rep;
-		const char *perr;
-		if (pm2_reply_parse(&f, &rep, &perr) < 0) {
-			log_warn("pm2: ignoring a frame from the daemon: %s", perr);
+		if (st == AMP_PART) {
+			/* The call socket only streams what it skips. */
+			if (s->lister)
+				lister_feed(s, f.part.ptr, f.part.len, f.part_off);
 			continue;
 		}
-		struct pm2_pending *p = pending_by_id(c, rep.id);
-		if (p == NULL) {
-			/* Timed out or cancelled earlier. */
-			log_debug("pm2: reply for unknown call %s", rep.id);
-			pm2_reply_free(&rep);
-			continue;
-		}
-		pending_unlink(c, p);
-		loop_timer_cancel(p->timer);
-		p->fn(c, rep.result, rep.error, p->arg);
-		free(p);
-		pm2_reply_free(&rep);
-		if (c->dead || c->gen != gen)
+		if (!(s->lister ? lists_frame(c, &f, gen) : calls_frame(c, &f, gen)))
 			return false;
 	}
 }
 
-static void client_read(struct pm2_client *c)
+static void sock_read(struct pm2_sock *s)
 {
+	struct pm2_client *c = s->c;
 	unsigned gen = c->gen;
 	char buf[65536];
 	size_t total = 0;
 	while (total < PM2_READ_BUDGET) {
-		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+		ssize_t n = recv(s->fd, buf, sizeof(buf), 0);
 		if (n > 0) {
 			total += (size_t)n;
-			amp_decoder_feed(&c->dec, buf, (size_t)n);
-			if (!client_drain(c, gen))
+			amp_decoder_feed(&s->dec, buf, (size_t)n);
+			if (!sock_drain(s, gen))
 				return;
 			continue;
 		}
@@ -916,15 +942,16 @@ static void client_read(struct pm2_client *c)
 	}
 }
 
-static void client_fd_cb(struct loop *loop, int fd, short revents, void *arg)
+static void sock_fd_cb(struct loop *loop, int fd, short revents, void *arg)
 {
 	(void)loop;
 	(void)fd;
-	struct pm2_client *c = arg;
+	struct pm2_sock *s = arg;
+	struct pm2_client *c = s->c;
 	client_enter(c);
 	unsigned gen = c->gen;
-	if (c->state == CONN_CONNECTING) {
-		int e = socket_error(c->fd);
+	if (!s->up) {
+		int e = socket_error(s->fd);
 		if (e != 0) {
 			snprintf(c->fail_reason, sizeof(c->fail_reason),
 			         "cannot connect to the PM2 daemon at %s: %s", c->sock_path,
@@ -935,20 +962,24 @@ static void client_fd_cb(struct loop *loop, int fd, short revents, void *arg)
 			client_fail_all(c, reason, reason);
 			goto out;
 		}
-		c->state = CONN_UP;
-		if (c->state_fn != NULL)
-			c->state_fn(c, true, NULL, c->state_arg);
+		s->up = true;
+		sock_want_write(s);
+		if (c->calls.up && c->lists.up) {
+			c->state = CONN_UP;
+			if (c->state_fn != NULL)
+				c->state_fn(c, true, NULL, c->state_arg);
+		}
 		if (!c->dead && c->gen == gen)
-			client_flush(c);
+			sock_flush(s);
 		goto out;
 	}
 	if (revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)) {
-		client_read(c);
+		sock_read(s);
 		if (c->dead || c->gen != gen)
 			goto out;
 	}
 	if (revents & POLLOUT)
-		client_flush(c);
+		sock_flush(s);
 out:
 	client_leave(c);
 }
@@ -964,8 +995,7 @@ static void call_timeout_cb(struct loop *loop, void *arg)
 	snprintf(msg, sizeof(msg), "PM2 call %s timed out after %lld ms", p->method,
 	         (long long)p->timeout_ms);
 	client_enter(c);
-	p->fn(c, NULL, msg, p->arg);
-	free(p);
+	pending_fail(c, p, msg);
 	client_leave(c);
 }
 
@@ -977,11 +1007,11 @@ struct pm2_client *pm2_client_new(struct loop *loop, const char *pm2_home, pm2_s
 	c->sock_path = xasprintf("%s/rpc.sock", pm2_home);
 	c->state_fn = state_fn;
 	c->state_arg = arg;
-	c->fd = -1;
 	c->pid = (long)getpid();
 	c->timeout_ms = PM2_DEFAULT_TIMEOUT_MS;
 	c->max_reply = AMP_DEFAULT_MAX_FRAME;
-	amp_decoder_init(&c->dec, c->max_reply);
+	sock_init(&c->calls, c, false);
+	sock_init(&c->lists, c, true);
 	return c;
 }
 
@@ -1006,10 +1036,11 @@ void pm2_client_set_limits(struct pm2_client *c, int64_t timeout_ms, size_t max_
 {
 	if (timeout_ms > 0)
 		c->timeout_ms = timeout_ms;
-	if (max_reply > 0) {
+	if (max_reply > 0 && max_reply <= SIZE_MAX - REPLY_TAIL) {
 		c->max_reply = max_reply;
-		/* Takes effect now when nothing is half-read, else on reconnect. */
-		c->dec.max_frame = max_reply < 5 ? 5 : max_reply;
+		/* Takes effect with the next frame. */
+		sock_limits(&c->calls, max_reply);
+		sock_limits(&c->lists, max_reply);
 	}
 }
 
@@ -1041,14 +1072,15 @@ size_t pm2_client_pending(const struct pm2_client *c)
 	return c->npending;
 }
 
-static uint64_t client_call(struct pm2_client *c, const char *method, const cJSON *args,
-                            int64_t timeout_ms, pm2_reply_fn fn, void *arg, void (*drop)(void *arg),
+static uint64_t client_call(struct pm2_client *c, struct pm2_sock *s, const char *method,
+                            const cJSON *args, int64_t timeout_ms, pm2_reply_fn fn,
+                            pm2_list_fn list_fn, void *arg, void (*drop)(void *arg),
                             const char **err)
 {
 	const char *dummy;
 	if (err == NULL)
 		err = &dummy;
-	if (c->dead || fn == NULL) {
+	if (c->dead || (fn == NULL && list_fn == NULL)) {
 		*err = c->dead ? "the PM2 client is closed" : "no callback given";
 		return 0;
 	}
@@ -1060,15 +1092,15 @@ static uint64_t client_call(struct pm2_client *c, const char *method, const cJSO
 	if (frame == NULL)
 		return 0;
 	c->next_seq = seq;
-	if (c->out_len + len > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		while (cap < c->out_len + len)
+	if (s->out_len + len > s->out_cap) {
+		size_t cap = s->out_cap ? s->out_cap : 4096;
+		while (cap < s->out_len + len)
 			cap *= 2;
-		c->out = xrealloc(c->out, cap);
-		c->out_cap = cap;
+		s->out = xrealloc(s->out, cap);
+		s->out_cap = cap;
 	}
-	memcpy(c->out + c->out_len, frame, len);
-	c->out_len += len;
+	memcpy(s->out + s->out_len, frame, len);
+	s->out_len += len;
 	free(frame);
 
 	struct pm2_pending *p = xcalloc(1, sizeof(*p));
@@ -1078,6 +1110,7 @@ static uint64_t client_call(struct pm2_client *c, const char *method, const cJSO
 	snprintf(p->method, sizeof(p->method), "%s", method);
 	p->timeout_ms = timeout_ms > 0 ? timeout_ms : c->timeout_ms;
 	p->fn = fn;
+	p->list_fn = list_fn;
 	p->arg = arg;
 	p->drop = drop;
 	p->timer = loop_timer_add(c->loop, p->timeout_ms, call_timeout_cb, p);
@@ -1093,14 +1126,14 @@ static uint64_t client_call(struct pm2_client *c, const char *method, const cJSO
 	if (c->state == CONN_IDLE)
 		client_open(c);
 	else
-		client_want_write(c);
+		sock_want_write(s);
 	return seq;
 }
 
 uint64_t pm2_call(struct pm2_client *c, const char *method, const cJSON *args, int64_t timeout_ms,
                   pm2_reply_fn fn, void *arg, const char **err)
 {
-	return client_call(c, method, args, timeout_ms, fn, arg, NULL, err);
+	return client_call(c, &c->calls, method, args, timeout_ms, fn, NULL, arg, NULL, err);
 }
 
 void pm2_cancel(struct pm2_client *c, uint64_t call)
@@ -1136,7 +1169,7 @@ static cJSON *empty_object(void)
 static uint64_t call_simple(struct pm2_client *c, const char *method, cJSON *args, pm2_reply_fn fn,
                             void *arg, void (*drop)(void *), const char **err)
 {
-	uint64_t id = client_call(c, method, args, 0, fn, arg, drop, err);
+	uint64_t id = client_call(c, &c->calls, method, args, 0, fn, NULL, arg, drop, err);
 	cJSON_Delete(args);
 	return id;
 }
@@ -1151,34 +1184,14 @@ uint64_t pm2_version(struct pm2_client *c, pm2_reply_fn fn, void *arg)
 	return call_simple(c, "getVersion", args_of(empty_object()), fn, arg, NULL, NULL);
 }
 
-struct list_ctx {
-	pm2_list_fn fn;
-	void *arg;
-};
-
-static void list_done(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
-{
-	struct list_ctx *ctx = arg;
-	struct pm2_proc *procs = NULL;
-	size_t n = 0;
-	const char *perr = error;
-	if (perr == NULL)
-		pm2_procs_parse(result, &procs, &n, &perr);
-	ctx->fn(c, procs, n, perr, ctx->arg);
-	free(ctx);
-}
-
 uint64_t pm2_list(struct pm2_client *c, pm2_list_fn fn, void *arg)
 {
 	if (fn == NULL)
 		return 0;
-	struct list_ctx *ctx = xmalloc(sizeof(*ctx));
-	ctx->fn = fn;
-	ctx->arg = arg;
+	cJSON *args = args_of(empty_object());
 	uint64_t id =
-	    call_simple(c, "getMonitorData", args_of(empty_object()), list_done, ctx, free, NULL);
-	if (id == 0)
-		free(ctx);
+	    client_call(c, &c->lists, "getMonitorData", args, 0, NULL, fn, arg, NULL, NULL);
+	cJSON_Delete(args);
 	return id;
 }
 

@@ -3,7 +3,8 @@
  *
  * Owns: the one strict request encoder (every byte sent to rpc.sock comes
  * from pm2_rpc_encode), the RPC client ($PM2_HOME/rpc.sock: pipelined calls
- * matched by id, per-call timeouts, bounded replies), the event reader
+ * matched by id, per-call timeouts, bounded replies; listings on a second
+ * socket, streamed), the event reader
  * ($PM2_HOME/pub.sock), and finding and starting the daemon (`pm2 ping`
  * spawned without a shell, watched by the loop).
  *
@@ -146,8 +147,9 @@ struct pm2_client *pm2_client_new(struct loop *loop, const char *pm2_home, pm2_s
 void pm2_client_free(struct pm2_client *c);
 
 /* timeout_ms: the default per-call deadline (0 keeps it); max_reply: the
- * largest reply frame accepted, beyond which the connection is dropped and
- * the pending calls fail (0 keeps it; default 64 MiB). */
+ * largest call reply kept (0 keeps it; default 64 MiB): a larger one is
+ * skipped as it arrives and fails its call alone. Listings have no such
+ * bound: they are parsed as they stream in (pm2_list.h). */
 void pm2_client_set_limits(struct pm2_client *c, int64_t timeout_ms, size_t max_reply);
 
 /* Starts connecting now rather than on the first call. Returns 0 when
@@ -174,7 +176,8 @@ void pm2_cancel(struct pm2_client *c, uint64_t call);
 uint64_t pm2_ping(struct pm2_client *c, pm2_reply_fn fn, void *arg);
 /* result "7.0.4" */
 uint64_t pm2_version(struct pm2_client *c, pm2_reply_fn fn, void *arg);
-/* getMonitorData, parsed. */
+/* getMonitorData, parsed as it arrives on the client's listing socket:
+ * any size of process list is read in memory bounded by its record count. */
 uint64_t pm2_list(struct pm2_client *c, pm2_list_fn fn, void *arg);
 /* prepare(conf) with a conf from pm2_conf_build(); result: one record per
  * instance (see pm2_started). 0 with *err when conf is refused. */

@@ -988,26 +988,101 @@ static void test_timeout_and_late_reply(void **state)
 	assert_int_equal(fx.losses, 0);
 }
 
+/* A reply over the limit fails its call alone: it is skipped as it
+ * streams by and the connection stays. Listings have no such limit. */
 static void test_reply_limit(void **state)
 {
 	(void)state;
 	int losses = fx.losses;
-	pm2_client_set_limits(fx.client, 0, 200);
+	pm2_client_set_limits(fx.client, 0, 20);
+	struct sync_call s = {0};
+	assert_true(pm2_ping(fx.client, sync_cb, &s) > 0);
+	sync_wait(&s);
+	assert_non_null(s.error);
+	assert_non_null(strstr(s.error, "limit"));
+	sync_clear(&s);
+	assert_int_equal(fx.losses, losses);
+	assert_true(pm2_client_connected(fx.client));
 	struct proclist l;
-	memset(&l, 0, sizeof(l));
-	pm2_list(fx.client, list_cb, &l);
-	assert_true(wait_for(flag_set, &l.done, T_CALL));
-	assert_non_null(l.error);
-	assert_non_null(strstr(l.error, "limit"));
-	list_clear(&l);
-	assert_int_equal(fx.losses, losses + 1);
-	assert_false(pm2_client_connected(fx.client));
-	pm2_client_set_limits(fx.client, 0, AMP_DEFAULT_MAX_FRAME);
-	/* The next call reconnects. */
 	list_now(&l);
 	assert_true(l.n >= 1);
 	list_clear(&l);
-	assert_true(pm2_client_connected(fx.client));
+	pm2_client_set_limits(fx.client, 0, AMP_DEFAULT_MAX_FRAME);
+	assert_true(pm2_ping(fx.client, sync_cb, &s) > 0);
+	sync_wait(&s);
+	assert_null(s.error);
+	sync_clear(&s);
+	assert_int_equal(fx.losses, losses);
+}
+
+/*
+ * A process list larger than the reply limit is still read whole, and a
+ * process of it stopped and deleted. Each record carries the app's env
+ * twice (pm2_env.env and as pm2_env keys), so 12 instances with a 64 KB
+ * variable make a listing of about 1.6 MB; the limit is lowered to 1 MiB to
+ * stand for the 64 MiB default, which 600 such instances passed.
+ */
+#define BIG_INSTANCES 12
+#define BIG_VALUE 65000
+
+static void test_listing_over_limit(void **state)
+{
+	(void)state;
+	char *value = xmalloc(BIG_VALUE + 1);
+	for (size_t i = 0; i < BIG_VALUE; i++)
+		value[i] = (char)('a' + i % 26);
+	value[BIG_VALUE] = '\0';
+	const struct pm2_env_var env[] = {{"BIG", value}, {"SMALL", "x"}};
+	static const char *const argv[] = {"603"};
+	struct pm2_conf c = base_conf("big", "/bin/sleep");
+	c.argv = argv;
+	c.argc = 1;
+	c.instances = BIG_INSTANCES;
+	c.env = env;
+	c.nenv = 2;
+	int ids[BIG_INSTANCES], pids[BIG_INSTANCES];
+	pm2_client_set_limits(fx.client, 60000, 0);
+	assert_int_equal(start_app(&c, ids, pids, BIG_INSTANCES, NULL), BIG_INSTANCES);
+	free(value);
+
+	pm2_client_set_limits(fx.client, 0, (size_t)1 << 20);
+	for (int i = 0; i < BIG_INSTANCES; i++)
+		wait_state(ids[i], PM2_ST_ONLINE, 0, NULL);
+	struct proclist l;
+	list_now(&l);
+	int found = 0;
+	for (int i = 0; i < BIG_INSTANCES; i++) {
+		const struct pm2_proc *p = find_proc(&l, ids[i]);
+		assert_non_null(p);
+		assert_string_equal(p->name, "big");
+		assert_int_equal(p->pid, pids[i]);
+		assert_int_equal(p->instances, BIG_INSTANCES);
+		assert_int_equal(p->nargs, 1);
+		assert_string_equal(p->args[0], "603");
+		bool big = false, small = false;
+		for (size_t k = 0; k < p->nenv; k++) {
+			big |= strcmp(p->env_names[k], "BIG") == 0;
+			small |= strcmp(p->env_names[k], "SMALL") == 0;
+		}
+		assert_true(big && small);
+		found++;
+	}
+	assert_int_equal(found, BIG_INSTANCES);
+	list_clear(&l);
+
+	struct sync_call s = {0};
+	assert_true(pm2_stop(fx.client, ids[0], sync_cb, &s) > 0);
+	sync_wait(&s);
+	assert_null(s.error);
+	sync_clear(&s);
+	wait_state(ids[0], PM2_ST_STOPPED, 0, NULL);
+	assert_int_equal(kill(pids[0], 0), -1);
+	for (int i = 0; i < BIG_INSTANCES; i++)
+		delete_app(ids[i]);
+	for (int i = 0; i < BIG_INSTANCES; i++)
+		wait_gone(ids[i]);
+	pm2_client_set_limits(fx.client, PM2_DEFAULT_TIMEOUT_MS, AMP_DEFAULT_MAX_FRAME);
+	assert_int_equal(fx.losses, 0);
 }
 
 struct self_free {
@@ -1190,6 +1265,7 @@ int main(void)
 	    cmocka_unit_test(test_bad_id_and_refusal),
 	    cmocka_unit_test(test_timeout_and_late_reply),
 	    cmocka_unit_test(test_reply_limit),
+	    cmocka_unit_test(test_listing_over_limit),
 	    cmocka_unit_test(test_free_inside_callback),
 	    cmocka_unit_test(test_find_bin_and_home),
 	    cmocka_unit_test(test_daemon_killed_and_back),

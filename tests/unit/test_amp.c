@@ -11,6 +11,7 @@
 
 #include "amp.h"
 #include "pm2.h"
+#include "pm2_list.h"
 
 /* 12 | 00 00 00 2d | j:{...ping...} | 00 00 00 09 | s:11593:0 */
 static const char ping_request[] = "\x12\x00\x00\x00\x2d"
@@ -518,6 +519,244 @@ static void test_started_ids(void **state)
 	cJSON_Delete(res);
 }
 
+/* ---- Streaming ------------------------------------------------------------ */
+
+/* A two-argument frame j:<n bytes> s:<id> in a new buffer of *len bytes. */
+static char *big_frame(size_t n, const char *id, size_t *len)
+{
+	char *body = malloc(n);
+	body[0] = 'j';
+	body[1] = ':';
+	for (size_t i = 2; i < n; i++)
+		body[i] = (char)('a' + i % 26);
+	struct amp_arg a[2] = {{body, n}, {id, strlen(id)}};
+	char *f = amp_encode(a, 2, len);
+	free(body);
+	return f;
+}
+
+/* A first argument over the threshold comes out in pieces, whatever the
+ * feeds, never counted against the frame bound; the frame after it is
+ * whole again. */
+static void test_decode_streamed_first_arg(void **state)
+{
+	(void)state;
+	size_t l1, l2;
+	char *f1 = big_frame(5000, "s:1:1", &l1);
+	char *f2 = big_frame(40, "s:1:2", &l2);
+	char *stream = malloc(l1 + l2);
+	memcpy(stream, f1, l1);
+	memcpy(stream + l1, f2, l2);
+	static const size_t steps[] = {1, 7, 4096, 100000};
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		struct amp_decoder d;
+		amp_decoder_init(&d, 200);
+		amp_decoder_stream(&d, 100);
+		char *got = calloc(1, 5000);
+		size_t seen = 0, frames = 0;
+		for (size_t off = 0; off < l1 + l2; off += steps[k]) {
+			size_t n = l1 + l2 - off < steps[k] ? l1 + l2 - off : steps[k];
+			assert_int_equal(amp_decoder_feed(&d, stream + off, n), 0);
+			struct amp_frame f;
+			enum amp_status st;
+			while ((st = amp_decoder_next(&d, &f)) != AMP_NEED_MORE) {
+				assert_int_not_equal(st, AMP_ERROR);
+				if (st == AMP_PART) {
+					assert_int_equal(frames, 0);
+					assert_int_equal(f.part_off, seen);
+					assert_true(f.part.len > 0);
+					assert_int_equal(f.args[0].len, 5000);
+					memcpy(got + seen, f.part.ptr, f.part.len);
+					seen += f.part.len;
+					continue;
+				}
+				frames++;
+				assert_int_equal(f.argc, 2);
+				if (frames == 1) {
+					assert_true(f.streamed);
+					assert_int_equal(seen, 5000);
+					assert_int_equal(f.args[0].len, 5000);
+					assert_memory_equal(f.args[1].ptr, "s:1:1", 5);
+				} else {
+					assert_false(f.streamed);
+					assert_int_equal(f.args[0].len, 40);
+					assert_memory_equal(f.args[1].ptr, "s:1:2", 5);
+				}
+			}
+		}
+		assert_int_equal(frames, 2);
+		assert_memory_equal(got, f1 + 5, 5000);
+		free(got);
+		amp_decoder_free(&d);
+	}
+	free(stream);
+	free(f2);
+
+	/* The rest of a streamed frame is still bounded. */
+	struct amp_decoder d;
+	amp_decoder_init(&d, 20);
+	amp_decoder_stream(&d, 0);
+	char *big_id = malloc(64);
+	memset(big_id, 'x', 63);
+	big_id[0] = 's';
+	big_id[1] = ':';
+	big_id[63] = '\0';
+	size_t l3;
+	char *f3 = big_frame(10, big_id, &l3);
+	assert_int_equal(amp_decoder_feed(&d, f3, l3), 0);
+	struct amp_frame f;
+	assert_int_equal(amp_decoder_next(&d, &f), AMP_PART);
+	assert_int_equal(amp_decoder_next(&d, &f), AMP_ERROR);
+	assert_non_null(d.error);
+	amp_decoder_free(&d);
+	free(f3);
+	free(big_id);
+	free(f1);
+}
+
+static const char listing[] =
+    "{\"args\":[[{\"pid\":4242,\"name\":\"api\",\"pm_id\":0,\"monit\":{\"memory\":48218112,"
+    "\"cpu\":0.4},\"pm2_env\":{\"status\":\"online\",\"pm_uptime\":1764230400000,"
+    "\"PORT\":\"8080\",\"SECRET\":\"hunter2\",\"unique_id\":\"u\",\"axm_monitor\":{\"x\":"
+    "{\"value\":123456789012345678901234567890}},\"exec_mode\":\"fork_mode\",\"instances\":1,"
+    "\"args\":[\"server.js\",\"a \\\"b\\\"\\u00e9\",7,true,null,{\"k\":[1,\"v\"]}],"
+    "\"env\":{\"PORT\":\"8080\",\"SECRET\":\"hunter2\",\"NESTED\":{\"deep\":[1,2]}},"
+    "\"name\":\"envname\",\"pm_id\":9}},"
+    "{\"name\":\"no id\",\"pm2_env\":{\"env\":{\"A\":\"1\"}}},"
+    "7,"
+    "{\"pid\":0,\"pm2_env\":{\"name\":\"w\",\"pm_id\":3,\"status\":\"stopped\"}}],\"extra\"],"
+    "\"ignored\":{\"args\":[[{\"pm_id\":99}]]}}";
+
+static int parse_text(const char *text, size_t len, size_t step, struct pm2_proc **p, size_t *n,
+                      char **err)
+{
+	struct pm2_list_parser *lp = pm2_list_parser_new();
+	for (size_t off = 0; off < len; off += step)
+		pm2_list_parser_feed(lp, text + off, len - off < step ? len - off : step);
+	int rc = pm2_list_parser_finish(lp, p, n, err);
+	pm2_list_parser_free(lp);
+	return rc;
+}
+
+/* The streaming parser reads the same records whatever the pieces, keeps
+ * env names and never a value, and skips what it does not read. */
+static void test_list_parser_streams(void **state)
+{
+	(void)state;
+	static const size_t steps[] = {1, 2, 3, 17, sizeof(listing)};
+	for (size_t k = 0; k < sizeof(steps) / sizeof(steps[0]); k++) {
+		struct pm2_proc *p;
+		size_t n;
+		char *err = NULL;
+		assert_int_equal(parse_text(listing, strlen(listing), steps[k], &p, &n, &err), 0);
+		assert_null(err);
+		assert_int_equal(n, 2);
+		assert_int_equal(p[0].pm_id, 0);
+		assert_string_equal(p[0].name, "api");
+		assert_int_equal(p[0].pid, 4242);
+		assert_true(p[0].memory == 48218112);
+		assert_true(p[0].cpu > 0.39 && p[0].cpu < 0.41);
+		assert_int_equal(p[0].state, PM2_ST_ONLINE);
+		assert_int_equal(p[0].nargs, 6);
+		assert_string_equal(p[0].args[0], "server.js");
+		assert_string_equal(p[0].args[1], "a \"b\"\xc3\xa9");
+		assert_string_equal(p[0].args[2], "7");
+		assert_string_equal(p[0].args[3], "true");
+		assert_string_equal(p[0].args[4], "null");
+		assert_string_equal(p[0].args[5], "{\"k\":[1,\"v\"]}");
+		assert_int_equal(p[0].nenv, 3);
+		assert_string_equal(p[0].env_names[0], "PORT");
+		assert_string_equal(p[0].env_names[1], "SECRET");
+		assert_string_equal(p[0].env_names[2], "NESTED");
+		assert_string_equal(p[0].namespace, "");
+		/* The record's pm_id and name win over pm2_env's. */
+		assert_int_equal(p[1].pm_id, 3);
+		assert_string_equal(p[1].name, "w");
+		assert_int_equal(p[1].state, PM2_ST_STOPPED);
+		assert_null(p[1].env_names);
+		pm2_procs_free(p, n);
+	}
+}
+
+static void expect_list_error(const char *text, const char *want)
+{
+	struct pm2_proc *p = NULL;
+	size_t n = 0;
+	char *err = NULL;
+	assert_int_equal(parse_text(text, strlen(text), 5, &p, &n, &err), -1);
+	assert_null(p);
+	assert_non_null(err);
+	if (strstr(err, want) == NULL)
+		fail_msg("\"%s\" does not say \"%s\"", err, want);
+	free(err);
+}
+
+static void test_list_parser_errors(void **state)
+{
+	(void)state;
+	expect_list_error("{\"error\":\"process name not found\",\"stack\":\"x\"}",
+	                  "process name not found");
+	expect_list_error("{\"error\":{\"msg\":\"m\"}}", "{\"msg\":\"m\"}");
+	expect_list_error("{\"error\":\"\"}", "error");
+	expect_list_error("{\"args\":[{}]}", "not an array");
+	expect_list_error("{\"args\":[]}", "not an array");
+	expect_list_error("{}", "without args");
+	expect_list_error("[1]", "without args");
+	expect_list_error("\"x\"", "unparseable");
+	expect_list_error("{\"args\":[[{\"pm_id\":1}]", "unparseable");
+	expect_list_error("{\"args\":[[{\"pm_id\":1},]]}", "unparseable");
+	/* Too deep is refused before the stack grows. */
+	size_t depth = PM2_LIST_MAX_DEPTH + 10;
+	char *deep = malloc(depth * 2 + 1);
+	memset(deep, '[', depth);
+	memset(deep + depth, ']', depth);
+	deep[depth * 2] = '\0';
+	expect_list_error(deep, "deep");
+	free(deep);
+	/* A null error is no error. */
+	struct pm2_proc *p;
+	size_t n;
+	char *err = NULL;
+	const char *ok = "{\"error\":null,\"args\":[[]]}";
+	assert_int_equal(parse_text(ok, strlen(ok), 1, &p, &n, &err), 0);
+	assert_int_equal(n, 0);
+	pm2_procs_free(p, n);
+}
+
+/* A huge env value streams through without being kept; a record with
+ * more env names than the cap keeps the first ones. */
+static void test_list_parser_bounds(void **state)
+{
+	(void)state;
+	struct pm2_list_parser *lp = pm2_list_parser_new();
+	const char *head = "{\"args\":[[{\"pm_id\":5,\"pm2_env\":{\"env\":{\"BIG\":\"";
+	assert_int_equal(pm2_list_parser_feed(lp, head, strlen(head)), 0);
+	char chunk[4096];
+	memset(chunk, 'v', sizeof(chunk));
+	for (int i = 0; i < 1024; i++) /* 4 MiB of value */
+		assert_int_equal(pm2_list_parser_feed(lp, chunk, sizeof(chunk)), 0);
+	const char *mid = "\"";
+	pm2_list_parser_feed(lp, mid, 1);
+	for (int i = 0; i < PM2_LIST_MAX_ENV_NAMES + 5; i++) {
+		char kv[40];
+		int m = snprintf(kv, sizeof(kv), ",\"K%d\":\"v\"", i);
+		assert_int_equal(pm2_list_parser_feed(lp, kv, (size_t)m), 0);
+	}
+	const char *tail = "}}}]]}";
+	assert_int_equal(pm2_list_parser_feed(lp, tail, strlen(tail)), 0);
+	struct pm2_proc *p;
+	size_t n;
+	char *err = NULL;
+	assert_int_equal(pm2_list_parser_finish(lp, &p, &n, &err), 0);
+	pm2_list_parser_free(lp);
+	assert_int_equal(n, 1);
+	assert_int_equal(p[0].pm_id, 5);
+	assert_int_equal(p[0].nenv, PM2_LIST_MAX_ENV_NAMES);
+	assert_string_equal(p[0].env_names[0], "BIG");
+	assert_string_equal(p[0].env_names[1], "K0");
+	pm2_procs_free(p, n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +776,10 @@ int main(void)
 	    cmocka_unit_test(test_event_parse),
 	    cmocka_unit_test(test_procs_parse_sample),
 	    cmocka_unit_test(test_started_ids),
+	    cmocka_unit_test(test_decode_streamed_first_arg),
+	    cmocka_unit_test(test_list_parser_streams),
+	    cmocka_unit_test(test_list_parser_errors),
+	    cmocka_unit_test(test_list_parser_bounds),
 	};
 	UNIT_RUN("test_amp", tests);
 }
