@@ -367,6 +367,10 @@ void exec_daemon_started(struct pm2_launch *l, bool ok, const char *error, void 
 		log_info("pm2: daemon started (PM2_HOME %s)", ex->pm2_home);
 	else
 		log_error("pm2: could not start the daemon: %s", error);
+	/* A daemon that died hard left its fork-mode apps running: stop them
+	 * before any command runs again, or a start run again doubles them. */
+	if (ok)
+		exec_orphans_check(ex, "a new daemon was started");
 	/* Wake every command that waited for the daemon. Collect first: a
 	 * command may finish (and unlink itself) while we walk. */
 	size_t n = 0;

@@ -77,6 +77,7 @@ static void on_presence_list(struct pm2_client *c, struct pm2_proc *procs, size_
 	struct executor *ex = arg;
 	if (error == NULL) {
 		ex->task_count = (int)n;
+		exec_orphans_seen_daemon(ex);
 		pm2_procs_free(procs, n);
 		exec_events_connect(ex);
 		if (ex->pm2_version == NULL) {

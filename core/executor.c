@@ -206,6 +206,7 @@ void executor_free(struct executor *ex)
 	if (ex == NULL)
 		return;
 	exec_commands_free(ex);
+	exec_orphans_free(ex);
 	free(ex->batch_sent);
 	free(ex->batch_next);
 	if (ex->launch != NULL)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <cjson/cJSON.h>
 
@@ -23,6 +24,7 @@
 
 struct command;
 struct exit_mark;
+struct orphan_sweep;
 
 struct executor {
 	struct loop *loop;
@@ -71,6 +73,9 @@ struct executor {
 	struct exit_mark *marks;
 	size_t nmarks;
 	bool ready_logged;
+	/* Processes a dead daemon left behind (exec_orphans.c). */
+	pid_t daemon_pid; /* the last live daemon seen; 0: none yet */
+	struct orphan_sweep *sweep;
 };
 
 /* exec_command.c */
@@ -97,6 +102,15 @@ void exec_relay_forget(struct executor *ex);
 void exec_presence_refresh(struct executor *ex);
 void exec_presence_write(struct executor *ex);
 void exec_presence_timer(struct loop *loop, void *arg);
+
+/* exec_orphans.c */
+/* Looks for processes a dead daemon of our PM2_HOME left running, SIGTERMs
+ * them at once and reports each once they are gone (why: for the log). */
+void exec_orphans_check(struct executor *ex, const char *why);
+/* After a listing: a daemon seen for the first time, or with a new pid,
+ * triggers a check. */
+void exec_orphans_seen_daemon(struct executor *ex);
+void exec_orphans_free(struct executor *ex);
 
 /* executor.c */
 /* Finishes a shutdown once nothing is left in flight. */

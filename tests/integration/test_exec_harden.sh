@@ -113,6 +113,43 @@ rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"busy-1"}' >/dev/null
 check "busy-1 sent again later is carried out (a refusal is not remembered as seen)" wait_until 20 file_has "$TMP/status.log" '"type":"task_list".*"request_id":"busy-1"'
 check "the executor is still running" alive "$EXEC"
 
+# --- orphans of a killed daemon (item 5) --------------------------------------
+# app_procs NAME: live processes whose environment marks them as instances of
+# NAME under our PM2_HOME (PM2 gives fork-mode apps their pid file path).
+app_procs() {
+	local p n=0
+	for p in /proc/[0-9]*; do
+		{ tr '\0' '\n' <"$p/environ"; } 2>/dev/null | grep -q "^pm_pid_path=$PM2_HOME/pids/$1-[0-9]*\.pid$" && n=$((n + 1))
+	done
+	echo "$n"
+}
+procs_are() { [ "$(app_procs "$1")" -eq "$2" ]; }
+out=$(req '{"verb":"start","params":{"task":"orph","command":"sleep 600","instances":4}}')
+check "orph: 4 instances started" has "$out" '"status":"started".*"instances":4'
+kill -KILL "$(cat "$PM2_HOME/pm2.pid")"
+check "a SIGKILLed daemon leaves its 4 fork-mode apps running, unmanaged" wait_until 10 procs_are orph 4
+out=$(req '{"verb":"start","params":{"task":"orph","command":"sleep 600","instances":4}}')
+check "the same start again brings a new daemon and is started" has "$out" '"status":"started"'
+check "the 4 orphans are stopped: 4 processes of orph in all, not 8" wait_until 30 procs_are orph 4
+orphan_reports() { [ "$(grep -c '"task_name":"orph","status":"orphan_stopped".*"source":"tasker","event":"orphan"' "$TMP/status.log")" -eq 4 ]; }
+check "each orphan is reported on the status channel (orphan_stopped)" wait_until 30 orphan_reports
+check "and PM2 manages exactly the 4 that run" bash -c "[ \$('$TASKER' ls --json | grep -o '\"name\":\"orph\",\"pm_id\":[0-9]*,\"status\":\"online\"' | wc -l) -eq 4 ]"
+# Killed in the middle of a start: no more instances than asked, in the end.
+rcli PUBLISH b00t:k0mmand3r '{"verb":"start","params":{"task":"midway","command":"sleep 600","instances":200},"request_id":"midway-1"}' >/dev/null
+some_midway() { compgen -G "$PM2_HOME/pids/midway-*.pid" >/dev/null; }
+wait_until 20 some_midway
+kill -KILL "$(cat "$PM2_HOME/pm2.pid")"
+echo "# the daemon was killed with $(app_procs midway) of 200 midway instances launched"
+check "the start killed midway gets one final reply" wait_until 40 file_has "$TMP/status.log" '"request_id":"midway-1"'
+echo "# its reply: $(grep '"request_id":"midway-1"' "$TMP/status.log" | cut -c1-300)"
+out=$(req '{"verb":"start","params":{"task":"after-midway","command":"sleep 600"}}')
+check "a command after that is carried out" has "$out" '"status":"started"\|"status":"already_running"'
+midway_settles() { [ "$(app_procs midway)" -le 200 ] && [ "$(app_procs midway)" = "$("$TASKER" ls --json | grep -o '"name":"midway"' | wc -l)" ]; }
+check "in the end no more than 200 midway processes run, and PM2 knows every one" wait_until 60 midway_settles
+DAEMON=$(cat "$PM2_HOME/pm2.pid")
+out=$(req '{"verb":"delete","params":{"task":"midway"}}')
+out=$(req '{"verb":"delete","params":{"task":"orph"}}')
+
 # --- true outcomes after the deadline (item 4) ---------------------------------
 # A second executor with a 0.1 s budget, on its own channel: PM2 takes
 # longer than that to fork 100 instances, so the reply comes from a listing.
