@@ -113,6 +113,21 @@ rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"busy-1"}' >/dev/null
 check "busy-1 sent again later is carried out (a refusal is not remembered as seen)" wait_until 20 file_has "$TMP/status.log" '"type":"task_list".*"request_id":"busy-1"'
 check "the executor is still running" alive "$EXEC"
 
+# --- a flood: 15,000 well-formed commands among 5,000 pieces of garbage (item 11)
+for i in $(seq 1 20000); do
+	if [ $((i % 4)) -eq 0 ]; then
+		echo "PUBLISH b00t:k0mmand3r 'garbage $i'"
+	else
+		echo "PUBLISH b00t:k0mmand3r '{\"verb\":\"stop\",\"params\":{\"task\":\"ghost-$((i % 50))\"},\"request_id\":\"flood-$i\"}'"
+	fi
+done | redis-cli -p "$REDIS_PORT" >/dev/null
+flood_answered() { [ "$(grep -c '"request_id":"flood-' "$TMP/status.log")" -ge 15000 ]; }
+wait_until 120 flood_answered
+n=$(grep -o '"request_id":"flood-[0-9]*"' "$TMP/status.log" | sort -u | wc -l)
+dups=$(grep -o '"request_id":"flood-[0-9]*"' "$TMP/status.log" | sort | uniq -d | wc -l)
+busy=$(grep '"request_id":"flood-' "$TMP/status.log" | grep -c '"status":"busy"')
+check "each of the 15000 well-formed commands in the flood got one reply ($n, $busy of them busy, $dups twice)" [ "$n" -eq 15000 ] && [ "$dups" -eq 0 ]
+
 # --- orphans of a killed daemon (item 5) --------------------------------------
 # app_procs NAME: live processes whose environment marks them as instances of
 # NAME under our PM2_HOME (PM2 gives fork-mode apps their pid file path).
