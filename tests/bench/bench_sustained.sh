@@ -18,7 +18,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 		echo "bench_sustained: could not start redis-server"
 		exit 1
 	}
-	BS_STANDALONE=1
+	BENCH_STANDALONE=1
 fi
 
 bench_sustained_main() {
@@ -73,4 +73,4 @@ bench_sustained_main() {
 }
 
 bench_sustained_main
-if [ -n "${BS_STANDALONE:-}" ]; then exit 0; fi
+if [ -n "${BENCH_STANDALONE:-}" ]; then exit 0; fi
