@@ -457,7 +457,7 @@ struct cost {
 	bool ok;
 };
 
-/* Runs words[] (a NULL-terminated list of at most 15) with stdin, stdout
+/* Runs words[] (NULL-terminated, at most 16 words) with stdin, stdout
  * and stderr on /dev/null and waits for it; ok when it exits 0. */
 static struct cost spawn_cost(const char *const words[])
 {
