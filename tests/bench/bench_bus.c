@@ -14,13 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "bus.h"
 #include "log.h"
 #include "loop.h"
 #include "redis_url.h"
 #include "util.h"
+
+#include "bench.h"
 
 extern char **environ;
 
@@ -38,18 +39,11 @@ struct bench {
 	const char *url_text;
 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void send_next(struct bench *b)
 {
 	char msg[64];
 	snprintf(msg, sizeof(msg), "{\"seq\":%d}", b->sent);
-	b->t_send_us = now_us();
+	b->t_send_us = bench_now_us();
 	b->sent++;
 	if (b->mode == 0) {
 		bus_publish(b->bus, "bench:lat", msg, strlen(msg), NULL, NULL);
@@ -94,7 +88,7 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 	(void)data;
 	(void)len;
 	struct bench *b = arg;
-	b->lat[b->got++] = (double)(now_us() - b->t_send_us) / 1000.0;
+	b->lat[b->got++] = (double)(bench_now_us() - b->t_send_us) / 1000.0;
 	if (b->got == b->n)
 		loop_stop(b->loop, 0);
 	else
@@ -108,12 +102,6 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 	struct bench *b = arg;
 	if (ready && b->sent == 0)
 		send_next(b);
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
 }
 
 static double p50(const double *v, int n)
@@ -133,7 +121,7 @@ static void run(struct bench *b, const struct redis_url *url, int mode)
 	loop_run(b->loop);
 	bus_free(b->bus);
 	loop_free(b->loop);
-	qsort(b->lat, (size_t)b->n, sizeof(double), cmp);
+	qsort(b->lat, (size_t)b->n, sizeof(double), bench_cmp_double);
 }
 
 int main(int argc, char **argv)
@@ -174,14 +162,14 @@ int main(int argc, char **argv)
 	       "a way, the order rotating:\n",
 	       ROUNDS, b.n);
 	for (int m = 0; m < MODES; m++) {
-		qsort(all[m], (size_t)n, sizeof(double), cmp);
+		qsort(all[m], (size_t)n, sizeof(double), bench_cmp_double);
 		printf("  %-42s p50 %7.3f ms   p99 %7.3f ms   (n=%d)", label[m], p50(all[m], n),
 		       all[m][(n * 99) / 100], n);
 		if (m > 0) {
 			double q[ROUNDS];
 			for (int r = 0; r < ROUNDS; r++)
 				q[r] = p50s[0][r] > 0 ? p50s[m][r] / p50s[0][r] : 0;
-			qsort(q, ROUNDS, sizeof(double), cmp);
+			qsort(q, ROUNDS, sizeof(double), bench_cmp_double);
 			printf("   p50 / the bus's: median %.0fx (min %.0fx, max %.0fx)", q[ROUNDS / 2],
 			       q[0], q[ROUNDS - 1]);
 		}

@@ -45,6 +45,8 @@
 #include "redis_url.h"
 #include "util.h"
 
+#include "bench.h"
+
 extern char **environ;
 
 #define MAX_REQS 2048
@@ -86,13 +88,6 @@ static struct bench {
 	bool ping_done, ping_ok;
 } b;
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 typedef bool (*cond_fn)(void *arg);
 
 /* Runs the loop until fn(arg) holds or timeout_ms passes. */
@@ -116,7 +111,7 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 	(void)bus;
 	(void)channel;
 	(void)arg;
-	int64_t t = now_us();
+	int64_t t = bench_now_us();
 	size_t plen = strlen(b.prefix);
 	cJSON *root = cJSON_ParseWithLength(data, len);
 	const cJSON *rid = cJSON_GetObjectItemCaseSensitive(root, "request_id");
@@ -172,7 +167,7 @@ static int publish(const char *verb, const char *task)
 	cJSON_AddStringToObject(env, "agent_id", "bench_exec");
 	char *s = cJSON_PrintUnformatted(env);
 	cJSON_Delete(env);
-	r->sent_us = now_us();
+	r->sent_us = bench_now_us();
 	int rc = bus_publish(b.bus, b.channel, s, strlen(s), NULL, NULL);
 	free(s);
 	return rc == 0 ? (int)i : -1;
@@ -239,24 +234,6 @@ static void make_names(char names[][32], int n, const char *stem)
 		snprintf(names[k], 32, "%s-%02d", stem, k);
 }
 
-/* ---- statistics ----------------------------------------------------------------- */
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, c = *(const double *)y;
-	return a < c ? -1 : a > c;
-}
-
-/* Nearest-rank percentile of v[0..n) (sorts v). */
-static double pct(double *v, size_t n, double p)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(double), cmp_double);
-	size_t k = (size_t)ceil(p * (double)n);
-	return v[k > 0 ? k - 1 : 0];
-}
-
 /* ---- CPU accounting -------------------------------------------------------------- */
 
 static double tv_ms(struct timeval tv)
@@ -271,44 +248,6 @@ static double rusage_ms(int who)
 	return tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
 }
 
-static long daemon_pid(void)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/pm2.pid", b.home);
-	FILE *f = fopen(path, "r");
-	long pid = -1;
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
-/* utime + stime of a process (all its threads), in ms (10 ms ticks); -1
- * when unreadable. */
-static double proc_cpu_ms(long pid)
-{
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which may hold spaces and parens. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL)
-		return -1;
-	unsigned long long ut = 0, st = 0;
-	/* state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-	 * cmajflt utime(14) stime(15) */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* CPU of the daemon and the executor, for "where did the time go". */
 struct cpu_snap {
 	double daemon, exec;
@@ -316,10 +255,10 @@ struct cpu_snap {
 
 static struct cpu_snap cpu_snap(void)
 {
-	long dpid = daemon_pid();
+	long dpid = bench_pm2_daemon_pid(b.home);
 	struct cpu_snap c = {
-	    .daemon = dpid > 0 ? proc_cpu_ms(dpid) : -1,
-	    .exec = proc_cpu_ms(b.exec_pid),
+	    .daemon = dpid > 0 ? bench_proc_cpu_ms(dpid) : -1,
+	    .exec = bench_proc_cpu_ms(b.exec_pid),
 	};
 	return c;
 }
@@ -370,21 +309,21 @@ static int socket_list_cost(long dpid, int batches, int per, struct list_cost *o
 	if (batches > LIST_BATCHES)
 		batches = LIST_BATCHES;
 	for (int k = 0; k < batches; k++) {
-		double d0 = proc_cpu_ms(dpid), s0 = rusage_ms(RUSAGE_SELF);
-		int64_t t0 = now_us();
+		double d0 = bench_proc_cpu_ms(dpid), s0 = rusage_ms(RUSAGE_SELF);
+		int64_t t0 = bench_now_us();
 		if (!list_n(per))
 			break;
-		int64_t t1 = now_us();
-		double d1 = proc_cpu_ms(dpid), s1 = rusage_ms(RUSAGE_SELF);
+		int64_t t1 = bench_now_us();
+		double d1 = bench_proc_cpu_ms(dpid), s1 = rusage_ms(RUSAGE_SELF);
 		cpu[n] = ((d1 - d0) + (s1 - s0)) / per;
 		self[n] = (s1 - s0) / per;
 		wall[n] = (double)(t1 - t0) / 1000.0 / per;
 		n++;
 	}
 	if (n > 0) {
-		out->cpu = pct(cpu, (size_t)n, 0.5);
-		out->self = pct(self, (size_t)n, 0.5);
-		out->wall = pct(wall, (size_t)n, 0.5);
+		out->cpu = bench_pct(cpu, (size_t)n, 0.5);
+		out->self = bench_pct(self, (size_t)n, 0.5);
+		out->wall = bench_pct(wall, (size_t)n, 0.5);
 	}
 	return n;
 }
@@ -421,8 +360,8 @@ static const char *rounds_ratio(const struct rounds *r)
 		snprintf(s, sizeof(s), "no ratio (tasker's figure was 0 in every round)");
 		return s;
 	}
-	qsort(q, (size_t)n, sizeof(double), cmp_double);
-	snprintf(s, sizeof(s), "median %.1fx (min %.1fx, max %.1fx; %d rounds)", pct(q, (size_t)n, 0.5),
+	qsort(q, (size_t)n, sizeof(double), bench_cmp_double);
+	snprintf(s, sizeof(s), "median %.1fx (min %.1fx, max %.1fx; %d rounds)", bench_pct(q, (size_t)n, 0.5),
 		 q[0], q[n - 1], n);
 	return s;
 }
@@ -431,7 +370,7 @@ static double median_of(const double *v, int n)
 {
 	double c[MAX_ROUNDS];
 	memcpy(c, v, sizeof(double) * (size_t)n);
-	return pct(c, (size_t)n, 0.5);
+	return bench_pct(c, (size_t)n, 0.5);
 }
 
 /* Prints one side-by-side line: the medians of both, the ratio, and
@@ -474,10 +413,10 @@ static struct cost spawn_cost(const char *const words[])
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	long dpid = daemon_pid();
+	long dpid = bench_pm2_daemon_pid(b.home);
 	struct cost c = {0};
-	double d0 = proc_cpu_ms(dpid), c0 = rusage_ms(RUSAGE_CHILDREN);
-	int64_t t0 = now_us();
+	double d0 = bench_proc_cpu_ms(dpid), c0 = rusage_ms(RUSAGE_CHILDREN);
+	int64_t t0 = bench_now_us();
 	pid_t pid;
 	int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
@@ -488,9 +427,9 @@ static struct cost spawn_cost(const char *const words[])
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	c.wall = (double)(now_us() - t0) / 1000.0;
+	c.wall = (double)(bench_now_us() - t0) / 1000.0;
 	c.self = rusage_ms(RUSAGE_CHILDREN) - c0;
-	c.daemon = proc_cpu_ms(dpid) - d0;
+	c.daemon = bench_proc_cpu_ms(dpid) - d0;
 	c.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (!c.ok)
 		fprintf(stderr, "bench_exec: %s %s failed (status %d)\n", argv[0],
@@ -530,8 +469,8 @@ static void phase_listing(void)
 	make_names(names, LIST_TASKS, "bench-list");
 	struct span sp = request_all("start", names, LIST_TASKS);
 	int started = count_status(sp.from, sp.to, "started");
-	long dpid = daemon_pid();
-	if (started != LIST_TASKS || dpid <= 0 || proc_cpu_ms(dpid) < 0) {
+	long dpid = bench_pm2_daemon_pid(b.home);
+	if (started != LIST_TASKS || dpid <= 0 || bench_proc_cpu_ms(dpid) < 0) {
 		printf("listing: skipped (%d/%d tasks started, daemon pid %ld)\n", started,
 		       LIST_TASKS, dpid);
 		goto out;
@@ -704,7 +643,7 @@ static void phase_burst(void)
 	/* Every start and stop begins with getMonitorData, whose cost grows
 	 * with the number of tasks: what it costs with the burst in place. */
 	struct list_cost big;
-	long dpid = daemon_pid();
+	long dpid = bench_pm2_daemon_pid(b.home);
 	if (dpid > 0 && list_n(3) && socket_list_cost(dpid, 3, 20, &big) > 0)
 		printf("  getMonitorData with %zu tasks (tasker's burst left running): %.1f ms CPU/call "
 		       "(daemon + client), %.1f ms wall; each start/stop lists first\n",
@@ -736,7 +675,7 @@ static bool daemon_up(int64_t timeout_ms)
 		b.ping_done = b.ping_ok = false;
 		pm2_ping(b.pm2, on_ping, NULL);
 		wait_for(ping_done, NULL, 5000);
-		if (b.ping_ok && daemon_pid() > 0)
+		if (b.ping_ok && bench_pm2_daemon_pid(b.home) > 0)
 			return true;
 		loop_run_once(b.loop, 100);
 	}

@@ -28,8 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
@@ -40,6 +38,8 @@
 #include "loop.h"
 #include "redis_url.h"
 #include "util.h"
+
+#include "bench.h"
 
 enum verb { V_START, V_STOP, V_STATUS, NVERBS };
 static const char *const verb_word[NVERBS] = {"start", "stop", "status"};
@@ -88,35 +88,7 @@ static struct bench {
 	unsigned long foreign; /* replies that are not ours (relayed events...) */
 } b;
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- CPU accounting ------------------------------------------------------------ */
-
-static long long proc_ticks(long pid)
-{
-	if (pid <= 0)
-		return -1;
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* After the command name, which may hold spaces and parens. */
-	char *p = strrchr(buf, ')');
-	unsigned long long ut, st;
-	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-				&ut, &st) != 2)
-		return -1;
-	return (long long)(ut + st);
-}
 
 /* The machine's busy and total ticks over all CPUs (iowait counts as idle). */
 static void machine_ticks(long long *busy, long long *total)
@@ -137,28 +109,14 @@ static void machine_ticks(long long *busy, long long *total)
 	fclose(f);
 }
 
-static long read_daemon_pid(void)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/pm2.pid", b.home);
-	FILE *f = fopen(path, "r");
-	long pid = -1;
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
 static struct cpu_mark cpu_mark(void)
 {
 	struct cpu_mark m = {
-	    .daemon = proc_ticks(b.daemon_pid),
-	    .exec = proc_ticks(b.exec_pid),
-	    .redis = proc_ticks(b.redis_pid),
-	    .self = proc_ticks((long)getpid()),
-	    .t_us = now_us(),
+	    .daemon = bench_proc_ticks(b.daemon_pid),
+	    .exec = bench_proc_ticks(b.exec_pid),
+	    .redis = bench_proc_ticks(b.redis_pid),
+	    .self = bench_proc_ticks((long)getpid()),
+	    .t_us = bench_now_us(),
 	};
 	machine_ticks(&m.busy, &m.total);
 	return m;
@@ -195,7 +153,7 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 	(void)bus;
 	(void)channel;
 	(void)arg;
-	int64_t t = now_us();
+	int64_t t = bench_now_us();
 	size_t plen = strlen(b.prefix);
 	cJSON *root = cJSON_ParseWithLength(data, len);
 	const cJSON *rid = cJSON_GetObjectItemCaseSensitive(root, "request_id");
@@ -263,27 +221,12 @@ static void send_one(void)
 			     "\"request_id\":\"%s%zu\",\"agent_id\":\"bench_sustained\"}",
 			     verb_word[v], name, b.prefix, i);
 	r->verb = (unsigned char)v;
-	r->sent_us = now_us();
+	r->sent_us = bench_now_us();
 	if (bus_publish(b.bus, b.channel, msg, (size_t)n, NULL, NULL) < 0)
 		fprintf(stderr, "bench_sustained: the publish queue is full at command %zu\n", i);
 }
 
 /* ---- statistics --------------------------------------------------------------------- */
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, c = *(const double *)y;
-	return a < c ? -1 : a > c;
-}
-
-/* Nearest-rank percentile of sorted v[0..n). */
-static double pct_sorted(const double *v, size_t n, double p)
-{
-	if (n == 0)
-		return NAN;
-	size_t k = (size_t)ceil(p * (double)n);
-	return v[k > 0 ? k - 1 : 0];
-}
 
 /* Which process is the limit, in one sentence. */
 static const char *verdict(bool kept_up, double daemon, double exec, double machine, long ncpu)
@@ -338,7 +281,7 @@ static void report(struct cpu_mark c0, struct cpu_mark c1, int64_t t_end_send)
 				last_carried = r->first_us;
 		}
 	}
-	qsort(lat, nlat, sizeof(double), cmp_double);
+	qsort(lat, nlat, sizeof(double), bench_cmp_double); /* for the max below */
 	size_t by_verb[NVERBS][2] = {{0}}; /* sent, missing */
 	for (size_t i = 0; i < b.nreqs; i++) {
 		by_verb[b.reqs[i].verb][0]++;
@@ -375,7 +318,7 @@ static void report(struct cpu_mark c0, struct cpu_mark c1, int64_t t_end_send)
 		printf("  an \"other\" error: %s\n", b.other_example);
 	printf("reply latency (first reply, every replied command)   p50 %.1f ms   p95 %.1f ms   "
 	       "p99 %.1f ms   max %.1f ms\n",
-	       pct_sorted(lat, nlat, 0.5), pct_sorted(lat, nlat, 0.95), pct_sorted(lat, nlat, 0.99),
+	       bench_pct(lat, nlat, 0.5), bench_pct(lat, nlat, 0.95), bench_pct(lat, nlat, 0.99),
 	       nlat ? lat[nlat - 1] : NAN);
 	free(lat);
 
@@ -396,7 +339,7 @@ static void report(struct cpu_mark c0, struct cpu_mark c1, int64_t t_end_send)
 	bool kept_up = counts[O_NONE] == 0 && refused == 0 &&
 		       (double)carried_in_window >= 0.95 * (double)b.nreqs;
 	printf("  %s\n", verdict(kept_up, daemon, exec, machine, ncpu));
-	long dpid = read_daemon_pid();
+	long dpid = bench_pm2_daemon_pid(b.home);
 	if (dpid != b.daemon_pid)
 		printf("  the PM2 daemon changed during the run (pid %ld, then %ld): it restarted\n",
 		       b.daemon_pid, dpid);
@@ -424,8 +367,8 @@ static long env_long(const char *name, long def, long lo, long hi)
 /* Runs the loop until the deadline (absolute, us) or until done() holds. */
 static void run_until(int64_t deadline_us, bool (*done)(void))
 {
-	while ((done == NULL || !done()) && now_us() < deadline_us) {
-		int64_t left_ms = (deadline_us - now_us()) / 1000;
+	while ((done == NULL || !done()) && bench_now_us() < deadline_us) {
+		int64_t left_ms = (deadline_us - bench_now_us()) / 1000;
 		loop_run_once(b.loop, left_ms > 100 ? 100 : left_ms < 1 ? 1 : (int)left_ms);
 	}
 }
@@ -477,8 +420,8 @@ int main(int argc, char **argv)
 	struct bus_handlers h = {.on_message = on_message, .on_state = on_state};
 	b.bus = bus_new(b.loop, &url, &h, NULL);
 	bus_subscribe(b.bus, cfg.status_channel);
-	run_until(now_us() + 10000000, bus_is_ready);
-	b.daemon_pid = read_daemon_pid();
+	run_until(bench_now_us() + 10000000, bus_is_ready);
+	b.daemon_pid = bench_pm2_daemon_pid(b.home);
 	if (!b.ready || b.daemon_pid <= 0) {
 		fprintf(stderr, "bench_sustained: %s\n",
 			b.ready ? "no PM2 daemon pid in PM2_HOME" : bus_status(b.bus));
@@ -489,29 +432,29 @@ int main(int argc, char **argv)
 	struct cpu_mark c0 = cpu_mark();
 	b.t0_us = c0.t_us;
 	while (b.nreqs < b.total) {
-		int64_t t = now_us();
+		int64_t t = bench_now_us();
 		size_t due = (size_t)((double)(t - b.t0_us) * (double)b.rate / 1e6) + 1;
 		while (b.nreqs < due && b.nreqs < b.total)
 			send_one();
 		/* Every command due is out, so the next one is ahead: sleep at
 		 * least 1 ms (a 0 ms poll would spin and become the bottleneck). */
 		int64_t next = b.t0_us + (int64_t)((double)b.nreqs * 1e6 / (double)b.rate);
-		int64_t wait_ms = (next - now_us() + 999) / 1000;
+		int64_t wait_ms = (next - bench_now_us() + 999) / 1000;
 		loop_run_once(b.loop, wait_ms < 1 ? 1 : wait_ms > 100 ? 100 : (int)wait_ms);
 	}
-	int64_t t_end_send = now_us();
+	int64_t t_end_send = bench_now_us();
 	struct cpu_mark c1 = cpu_mark();
 
 	/* Late replies: until all are in, or none came for BENCH_QUIET s. */
 	b.last_reply_us = t_end_send;
 	while (!all_answered()) {
 		int64_t quiet_end = b.last_reply_us + (int64_t)b.quiet * 1000000;
-		if (now_us() >= quiet_end)
+		if (bench_now_us() >= quiet_end)
 			break;
 		run_until(quiet_end, all_answered);
 	}
 	/* Duplicates: listen a while longer. */
-	run_until(now_us() + (int64_t)b.quiet * 1000000, NULL);
+	run_until(bench_now_us() + (int64_t)b.quiet * 1000000, NULL);
 	report(c0, c1, t_end_send);
 	rc = 0;
 out:
