@@ -1,7 +1,10 @@
 /*
  * bench_bus: publish -> receive latency through the Redis bus, p50/p99 over
- * N messages, next to the same hop made by spawning `redis-cli PUBLISH`
- * and `tasker send` once per message (what a shell script would do).
+ * N messages a way, next to the same hop made by spawning `redis-cli
+ * PUBLISH` and `tasker send` once per message (what a shell script would
+ * do). The three ways take turns in ROUNDS rounds (the order rotating), and
+ * each ratio to the bus is taken round by round (median p50 ratio, min,
+ * max): the machine is shared, so only neighbours in time are compared.
  * Usage: bench_bus REDIS_URL TASKER_BIN [N]
  */
 #include <fcntl.h>
@@ -11,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "bus.h"
 #include "log.h"
@@ -19,31 +21,29 @@
 #include "redis_url.h"
 #include "util.h"
 
+#include "bench.h"
+
 extern char **environ;
+
+#define MODES 3
+#define ROUNDS 5
 
 struct bench {
 	struct loop *loop;
 	struct bus *bus;
 	int n, sent, got, mode;
-	double *lat;
+	double *lat; /* this round's latencies, n of them */
 	int64_t t_send_us;
 	char port[16];
 	const char *tasker;
 	const char *url_text;
 };
 
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void send_next(struct bench *b)
 {
 	char msg[64];
 	snprintf(msg, sizeof(msg), "{\"seq\":%d}", b->sent);
-	b->t_send_us = now_us();
+	b->t_send_us = bench_now_us();
 	b->sent++;
 	if (b->mode == 0) {
 		bus_publish(b->bus, "bench:lat", msg, strlen(msg), NULL, NULL);
@@ -88,7 +88,7 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 	(void)data;
 	(void)len;
 	struct bench *b = arg;
-	b->lat[b->got++] = (double)(now_us() - b->t_send_us) / 1000.0;
+	b->lat[b->got++] = (double)(bench_now_us() - b->t_send_us) / 1000.0;
 	if (b->got == b->n)
 		loop_stop(b->loop, 0);
 	else
@@ -104,13 +104,13 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 		send_next(b);
 }
 
-static int cmp(const void *a, const void *b)
+static double p50(const double *v, int n)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
+	return v[n / 2];
 }
 
-static void run(struct bench *b, const struct redis_url *url, int mode, const char *label)
+/* One round of one way: b->n messages; leaves b->lat sorted. */
+static void run(struct bench *b, const struct redis_url *url, int mode)
 {
 	b->mode = mode;
 	b->sent = b->got = 0;
@@ -121,9 +121,7 @@ static void run(struct bench *b, const struct redis_url *url, int mode, const ch
 	loop_run(b->loop);
 	bus_free(b->bus);
 	loop_free(b->loop);
-	qsort(b->lat, (size_t)b->n, sizeof(double), cmp);
-	printf("  %-40s p50 %7.3f ms   p99 %7.3f ms   (n=%d)\n", label, b->lat[b->n / 2],
-	       b->lat[(b->n * 99) / 100], b->n);
+	qsort(b->lat, (size_t)b->n, sizeof(double), bench_cmp_double);
 }
 
 int main(int argc, char **argv)
@@ -139,13 +137,45 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench_bus: %s\n", err);
 		return 2;
 	}
-	struct bench b = {.n = argc > 3 ? atoi(argv[3]) : 1000, .tasker = argv[2], .url_text = argv[1]};
+	int total = argc > 3 ? atoi(argv[3]) : 1000;
+	if (total < ROUNDS)
+		total = ROUNDS;
+	struct bench b = {.n = total / ROUNDS, .tasker = argv[2], .url_text = argv[1]};
 	snprintf(b.port, sizeof(b.port), "%d", url.port);
 	b.lat = xcalloc((size_t)b.n, sizeof(double));
-	printf("publish -> receive latency (subscriber: the tasker bus):\n");
-	run(&b, &url, 0, "tasker bus (in-process publish)");
-	run(&b, &url, 1, "redis-cli PUBLISH (a process per message)");
-	run(&b, &url, 2, "tasker send (a process per message)");
+	static const char *const label[MODES] = {"tasker bus (in-process publish)",
+						 "redis-cli PUBLISH (a process per message)",
+						 "tasker send (a process per message)"};
+	double *all[MODES], p50s[MODES][ROUNDS];
+	for (int m = 0; m < MODES; m++)
+		all[m] = xcalloc((size_t)(b.n * ROUNDS), sizeof(double));
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int k = 0; k < MODES; k++) {
+			int m = (r + k) % MODES;
+			run(&b, &url, m);
+			memcpy(all[m] + (size_t)r * (size_t)b.n, b.lat, sizeof(double) * (size_t)b.n);
+			p50s[m][r] = p50(b.lat, b.n);
+		}
+	}
+	int n = b.n * ROUNDS;
+	printf("publish -> receive latency (subscriber: the tasker bus), %d rounds of %d messages "
+	       "a way, the order rotating:\n",
+	       ROUNDS, b.n);
+	for (int m = 0; m < MODES; m++) {
+		qsort(all[m], (size_t)n, sizeof(double), bench_cmp_double);
+		printf("  %-42s p50 %7.3f ms   p99 %7.3f ms   (n=%d)", label[m], p50(all[m], n),
+		       all[m][(n * 99) / 100], n);
+		if (m > 0) {
+			double q[ROUNDS];
+			for (int r = 0; r < ROUNDS; r++)
+				q[r] = p50s[0][r] > 0 ? p50s[m][r] / p50s[0][r] : 0;
+			qsort(q, ROUNDS, sizeof(double), bench_cmp_double);
+			printf("   p50 / the bus's: median %.0fx (min %.0fx, max %.0fx)", q[ROUNDS / 2],
+			       q[0], q[ROUNDS - 1]);
+		}
+		printf("\n");
+		free(all[m]);
+	}
 	free(b.lat);
 	redis_url_free(&url);
 	return 0;

@@ -1,21 +1,38 @@
+#!/usr/bin/env bash
 # bench_console.sh: sourced by tests/bench/run.sh once Redis is up (lib.sh's
 # helpers, $TMP, $REDIS_PORT, the private PM2_HOME). The console side by
 # side with `pm2 monit`, same daemon, same tasks, same terminal size:
 #   1. `pm2 start` starts 100 tasks (sleep 600) in the private PM2_HOME from
 #      one ecosystem file; afterwards only the monitor under test talks to
 #      the daemon;
-#   2. the daemon alone, no client, over the window (its own idle cost);
-#   3. the console (tasker --interval 1) in a private tmux server, over the
-#      window: its CPU (utime+stime from /proc), its memory (VmRSS, VmHWM)
-#      and the daemon's CPU in the same window (the console asks it for
-#      getMonitorData once a second);
-#   4. `pm2 monit` (.deps pm2; it asks for getMonitorData 800 ms after it
-#      has drawn the previous reply, and listens on the daemon's bus) in
-#      another tmux server, the same figures.
+#   2. the daemon alone, no client, over one window (its own idle cost);
+#   3. rounds (BENCH_CONSOLE_ROUNDS, default 3), each measuring both
+#      monitors one after the other, their order alternating, each started
+#      afresh and alone in a private tmux server for a window
+#      (BENCH_CONSOLE_SECONDS, default 15 s after a 3 s settle):
+#      - the console (tasker --interval 1): its CPU (utime+stime from
+#        /proc), its memory (VmRSS, VmHWM) and the daemon's CPU in the same
+#        window (the console asks it for getMonitorData once a second);
+#      - `pm2 monit` (.deps pm2; it asks for getMonitorData 800 ms after
+#        it has drawn the previous reply, and listens on the daemon's bus),
+#        the same figures;
+#   4. each side's medians, and the ratios pm2 monit / tasker taken round
+#      by round (median, min, max): the machine is shared, so only figures
+#      from the same round are compared.
 # Ends with `pm2 kill`, so a later bench file starts with no daemon. Prints
-# figures; asserts nothing.
+# figures; asserts nothing. Run on its own: BUILD=build tests/bench/bench_console.sh
 
-BC_WINDOW=${BENCH_CONSOLE_SECONDS:-30}
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then # run on its own: Redis of its own
+	. "$(dirname "$0")/../integration/lib.sh"
+	start_redis || {
+		echo "bench_console: could not start redis-server"
+		exit 1
+	}
+	BENCH_STANDALONE=1
+fi
+
+BC_WINDOW=${BENCH_CONSOLE_SECONDS:-15}
+BC_ROUNDS=${BENCH_CONSOLE_ROUNDS:-3}
 BC_TASKS=100
 BC_TMUX_A="tasker-bench-console-$$"
 BC_TMUX_B="tasker-bench-monit-$$"
@@ -149,8 +166,6 @@ bc_measure() {
 	}')
 }
 
-bc_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
-
 # bc_tmux NAME COMMAND...: a private tmux server NAME, one 160x50 window
 # running COMMAND with the console's environment.
 bc_tmux() {
@@ -181,12 +196,99 @@ bc_dump() { # NAME: the pane's last lines, blank ones left out
 	tmux -L "$1" capture-pane -p -t main -S -100 2>/dev/null | grep -v '^ *$' | tail -n 12 | sed 's/^/  # /'
 }
 
+# bc_round_console URL DAEMON: one window of the console, started afresh;
+# sets BC_* as bc_measure does; fails when it could not be measured.
+bc_round_console() {
+	local url=$1 daemon=$2 cpid ok=1
+	if bc_tmux "$BC_TMUX_A" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" &&
+		wait_until 20 bc_screen_has "$BC_TMUX_A" "idle0"; then
+		cpid=$(bc_pane_pid "$BC_TMUX_A")
+		if [ -n "$cpid" ] && [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" = tasker ]; then
+			bc_pause 3 # settle after the first draw (a deadline, not a poll)
+			bc_measure "tasker" "$cpid" "$daemon"
+			[ -n "$BC_CPU" ] && ok=0
+			if bc_pane_dead "$BC_TMUX_A"; then
+				echo "  tasker: the console exited during the window:"
+				bc_dump "$BC_TMUX_A"
+				ok=1
+			elif ! bc_screen_has "$BC_TMUX_A" "idle0"; then
+				echo "  tasker: the table is no longer on screen at the end of the window"
+			fi
+			[ "$BC_NPROC" -gt 1 ] && echo "  tasker: $BC_NPROC processes in its tree"
+		else
+			echo "  tasker: the pane's process ($cpid, $(cat "/proc/$cpid/comm" 2>/dev/null)) is not the console"
+		fi
+	else
+		echo "  tasker: the console did not show the table within 20 s; screen:"
+		bc_dump "$BC_TMUX_A"
+	fi
+	bc_kill_tmux "$BC_TMUX_A"
+	return $ok
+}
+
+# bc_round_monit PM2 DAEMON: one window of pm2 monit, started afresh.
+bc_round_monit() {
+	local pm2=$1 daemon=$2 mpid ok=1
+	if bc_tmux "$BC_TMUX_B" "$pm2" monit &&
+		wait_until 30 bc_screen_has "$BC_TMUX_B" "idle0"; then
+		mpid=$(bc_pane_pid "$BC_TMUX_B")
+		if [ -n "$mpid" ] && [ -r "/proc/$mpid/stat" ]; then
+			bc_pause 3 # settle after the first draw (a deadline, not a poll)
+			bc_measure "pm2 monit" "$mpid" "$daemon"
+			[ -n "$BC_CPU" ] && ok=0
+			if bc_pane_dead "$BC_TMUX_B"; then
+				echo "  pm2 monit: it exited during the window:"
+				bc_dump "$BC_TMUX_B"
+				ok=1
+			fi
+		else
+			echo "  pm2 monit: no process in the pane"
+		fi
+	else
+		echo "  pm2 monit: the process list did not show within 30 s; screen:"
+		bc_dump "$BC_TMUX_B"
+	fi
+	bc_kill_tmux "$BC_TMUX_B"
+	return $ok
+}
+
+# bc_side_by_side LABEL UNIT "A1 A2..." "B1 B2..." [DIVISOR]: tasker's
+# median, pm2 monit's median, and the ratio B/A in each round where both
+# were measured ("-": not measured that round): its median, min and max.
+# Values are divided by DIVISOR (kB to MB).
+bc_side_by_side() {
+	awk -v label="$1" -v unit="$2" -v a="$3" -v b="$4" -v div="${5:-1}" '
+	function median(v, n,   i, j, t) {
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
+		return n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+	}
+	BEGIN {
+		n = split(a, va, " "); split(b, vb, " ")
+		na = nb = k = 0
+		for (i = 1; i <= n; i++) {
+			if (va[i] != "-") ma[++na] = va[i] / div
+			if (vb[i] != "-") mb[++nb] = vb[i] / div
+			if (va[i] != "-" && vb[i] != "-" && va[i] > 0) r[++k] = vb[i] / va[i]
+		}
+		if (na == 0 || nb == 0) {
+			printf "  %-22s not measured (tasker in %d rounds, pm2 monit in %d)\n", label, na, nb
+			exit
+		}
+		printf "  %-22s tasker %.2f %s   pm2 monit %.2f %s   ", label, median(ma, na), unit, median(mb, nb), unit
+		if (k == 0) { printf "pm2 monit / tasker: no ratio (no round with both, tasker above 0)\n"; exit }
+		lo = hi = r[1]
+		for (i = 2; i <= k; i++) { if (r[i] < lo) lo = r[i]; if (r[i] > hi) hi = r[i] }
+		printf "pm2 monit / tasker: median %.1fx (min %.1fx, max %.1fx; %d rounds)\n", median(r, k), lo, hi, k
+	}'
+}
+
 bench_console_main() {
 	local pm2="$ROOT/.deps/node_modules/.bin/pm2"
 	local url="redis://127.0.0.1:$REDIS_PORT"
 	local log="$TMP/bench-console-start.log"
 	echo
-	echo "== console ($BC_TASKS tasks running sleep 600, 160x50 tmux, ${BC_WINDOW} s window; tasker --interval 1 beside pm2 monit)"
+	echo "== console ($BC_TASKS tasks running sleep 600, 160x50 tmux; tasker --interval 1 beside pm2 monit, $BC_ROUNDS interleaved rounds of ${BC_WINDOW} s)"
 	if [ ! -x "$pm2" ]; then
 		echo "  skipped: pm2 is not installed in .deps (run make deps)"
 		return 0
@@ -257,72 +359,39 @@ bench_console_main() {
 	local idle_d=$BC_DCPU
 	echo "  idle daemon (no client, ${BC_SECS} s): CPU ${idle_d:-?}% of a core"
 
-	# 3. The console.
-	local a_cpu='' a_dcpu='' a_rss='' a_detail='' a_secs=''
-	if bc_tmux "$BC_TMUX_A" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" &&
-		wait_until 20 bc_screen_has "$BC_TMUX_A" "idle0"; then
-		local cpid
-		cpid=$(bc_pane_pid "$BC_TMUX_A")
-		if [ -n "$cpid" ] && [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" = tasker ]; then
-			bc_pause 3 # settle after the first draw (a deadline, not a poll)
-			bc_measure "tasker" "$cpid" "$daemon"
-			a_cpu=$BC_CPU a_dcpu=$BC_DCPU a_rss=$BC_RSS a_detail=$BC_DETAIL a_secs=$BC_SECS
-			if bc_pane_dead "$BC_TMUX_A"; then
-				echo "  tasker: the console exited during the window:"
-				bc_dump "$BC_TMUX_A"
-			elif ! bc_screen_has "$BC_TMUX_A" "idle0"; then
-				echo "  tasker: the table is no longer on screen at the end of the window"
+	# 3. Rounds: both monitors, one after the other, order alternating.
+	local r side a_cpus='' a_dcpus='' a_rsss='' b_cpus='' b_dcpus='' b_rsss=''
+	local a_detail='' b_detail=''
+	for ((r = 0; r < BC_ROUNDS; r++)); do
+		for side in 0 1; do
+			if [ $(((side + r) % 2)) -eq 0 ]; then
+				if bc_round_console "$url" "$daemon"; then
+					a_cpus+=" $BC_CPU" a_dcpus+=" ${BC_DCPU:--}" a_rsss+=" $BC_RSS"
+					a_detail="${BC_SECS} s: $BC_DETAIL"
+				else
+					a_cpus+=" -" a_dcpus+=" -" a_rsss+=" -"
+				fi
+			else
+				if bc_round_monit "$pm2" "$daemon"; then
+					b_cpus+=" $BC_CPU" b_dcpus+=" ${BC_DCPU:--}" b_rsss+=" $BC_RSS"
+					b_detail="${BC_SECS} s: $BC_DETAIL$([ "$BC_NPROC" -gt 1 ] && echo ", $BC_NPROC processes")"
+				else
+					b_cpus+=" -" b_dcpus+=" -" b_rsss+=" -"
+				fi
 			fi
-			[ "$BC_NPROC" -gt 1 ] && echo "  tasker: $BC_NPROC processes in its tree"
-		else
-			echo "  tasker: the pane's process ($cpid, $(cat "/proc/$cpid/comm" 2>/dev/null)) is not the console"
-		fi
-	else
-		echo "  tasker: the console did not show the table within 20 s; screen:"
-		bc_dump "$BC_TMUX_A"
-	fi
-	bc_kill_tmux "$BC_TMUX_A"
+		done
+	done
 
-	# 4. pm2 monit.
-	local b_cpu='' b_dcpu='' b_rss='' b_detail='' b_secs='' b_n=1
-	if bc_tmux "$BC_TMUX_B" "$pm2" monit &&
-		wait_until 30 bc_screen_has "$BC_TMUX_B" "idle0"; then
-		local mpid
-		mpid=$(bc_pane_pid "$BC_TMUX_B")
-		if [ -n "$mpid" ] && [ -r "/proc/$mpid/stat" ]; then
-			bc_pause 3 # settle after the first draw (a deadline, not a poll)
-			bc_measure "pm2 monit" "$mpid" "$daemon"
-			b_cpu=$BC_CPU b_dcpu=$BC_DCPU b_rss=$BC_RSS b_detail=$BC_DETAIL b_secs=$BC_SECS b_n=$BC_NPROC
-			if bc_pane_dead "$BC_TMUX_B"; then
-				echo "  pm2 monit: it exited during the window:"
-				bc_dump "$BC_TMUX_B"
-			fi
-		else
-			echo "  pm2 monit: no process in the pane"
-		fi
-	else
-		echo "  pm2 monit: the process list did not show within 30 s; screen:"
-		bc_dump "$BC_TMUX_B"
-	fi
-	bc_kill_tmux "$BC_TMUX_B"
-
-	local a_line b_line
-	if [ -n "$a_cpu" ]; then
-		a_line="RSS $(bc_mb "$a_rss") MB, CPU ${a_cpu}% of a core (+ daemon ${a_dcpu:-?}%)"
-	else
-		a_line="not measured"
-	fi
-	if [ -n "$b_cpu" ]; then
-		b_line="RSS $(bc_mb "$b_rss") MB, CPU ${b_cpu}% (+ daemon ${b_dcpu:-?}%)"
-	else
-		b_line="not measured"
-	fi
-	echo "console ($BC_TASKS tasks, 1 s refresh, ${BC_WINDOW} s)   tasker: $a_line   pm2 monit: $b_line   goal: <= 12 MB, < 1%"
-	[ -n "$a_detail" ] && echo "  tasker    ${a_secs} s: $a_detail"
-	[ -n "$b_detail" ] && echo "  pm2 monit ${b_secs} s: $b_detail$([ "$b_n" -gt 1 ] && echo ", $b_n processes")"
+	# 4. Medians, and ratios pm2 monit / tasker round by round.
+	echo "console ($BC_TASKS tasks, 1 s refresh), medians of $BC_ROUNDS rounds of ${BC_WINDOW} s, tasker beside pm2 monit:"
+	bc_side_by_side "CPU, % of a core" "%" "$a_cpus" "$b_cpus"
+	bc_side_by_side "daemon CPU meanwhile" "%" "$a_dcpus" "$b_dcpus"
+	bc_side_by_side "RSS, MB" "MB" "$a_rsss" "$b_rsss" 1024
+	echo "  goal for tasker: <= 12 MB, < 1% of a core"
+	[ -n "$a_detail" ] && echo "  tasker, last round    ${a_detail}"
+	[ -n "$b_detail" ] && echo "  pm2 monit, last round ${b_detail}"
 	echo "  (daemon figures include its idle ${idle_d:-?}%; tasker asks for getMonitorData once a second; pm2 monit asks 800 ms"
-	echo "   after it has drawn the previous reply, so less often when drawing is slow, and listens on the bus;"
-	echo "   issue, 20 tasks: pm2 monit 106 MB, 12-14%)"
+	echo "   after it has drawn the previous reply, so less often when drawing is slow, and listens on the bus)"
 
 	"$pm2" kill >/dev/null 2>&1
 	trap cleanup EXIT
@@ -330,3 +399,4 @@ bench_console_main() {
 }
 
 bench_console_main
+if [ -n "${BENCH_STANDALONE:-}" ]; then exit 0; fi

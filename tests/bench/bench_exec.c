@@ -1,22 +1,27 @@
 /*
  * bench_exec: the executor (`tasker exec`) measured from the outside, the
  * way a sender sees it, against a real redis-server and a real PM2 daemon
- * with a private PM2_HOME (bench_exec.sh starts both and the executor).
+ * with a private PM2_HOME (bench_exec.sh starts both and the executor),
+ * side by side with the pm2 command doing the same thing to the same
+ * daemon in the same run:
  *
- *   listing   CPU per call of getMonitorData over the socket (pm2_list)
- *             against spawning `pm2 jlist`, each with the daemon's CPU
- *   latency   publish -> reply with the same request_id on the status
- *             channel, start then stop, one at a time, over 20 tasks
- *   burst     50 starts published at once: first publish -> last reply
+ *   listing   `tasker ls` against `pm2 jlist` (a process per call each),
+ *             and getMonitorData in-process over the socket; CPU with
+ *             the daemon's share
+ *   one by one  start, then stop: publish -> reply with the same
+ *             request_id, against `pm2 start` / `pm2 stop` (spawn -> exit)
+ *   burst     50 starts published at once (first publish -> last reply),
+ *             against `pm2 start` of one ecosystem file with 50 apps
  *
- * Every task runs `sleep 600`. Tasks are deleted between phases; the
- * burst's tasks are left running so the caller can read the executor's
- * memory with them in place. Prints figures; asserts nothing.
+ * Each comparison runs in rounds, the two sides one after the other and
+ * their order alternating, and prints each side's median and the ratio
+ * pm2 / tasker taken round by round: its median and its range. The
+ * machine is shared and noisy, so only figures taken side by side are
+ * compared. Every task runs `sleep 600`. Tasks are deleted between
+ * phases; tasker's last burst is left running so the caller can read the
+ * executor's memory with it in place. Prints figures; asserts nothing.
  *
- * With EXEC_PID, the latency and burst lines are followed by where the CPU
- * went: the PM2 daemon's and the executor's, per command.
- *
- * Usage: bench_exec REDIS_URL PM2_HOME PM2_BIN [EXEC_PID]
+ * Usage: bench_exec REDIS_URL PM2_HOME PM2_BIN TASKER_BIN EXEC_PID
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,22 +45,22 @@
 #include "redis_url.h"
 #include "util.h"
 
+#include "bench.h"
+
 extern char **environ;
 
-#define MAX_REQS 1024
-#define LAT_TASKS 20
+#define MAX_REQS 2048
+#define MAX_ROUNDS 32
+#define LAT_ROUNDS 15	  /* start/stop: one task a side per round */
 #define BURST_TASKS 50
+#define BURST_ROUNDS 3
 #define LIST_TASKS 4
+#define LIST_ROUNDS 7
+#define LS_PER_ROUND 20	  /* tasker ls runs a round (a few ms each) */
+#define JLIST_PER_ROUND 3 /* pm2 jlist runs a round (a few hundred ms each) */
+#define LIST_PER_BATCH 50 /* in-process getMonitorData calls a round */
 #define LIST_BATCHES 11
-#define LIST_PER_BATCH 50
-#define JLIST_RUNS 9
 #define T_REPLY 30000 /* ms: deadline for one reply */
-
-/* Upstream TypeScript service, measured on this machine by the author. */
-#define TS_START_P50 32.0
-#define TS_START_P95 50.0
-#define TS_STOP_P50 143.0
-#define TS_BURST 771.0
 
 struct req {
 	char id[64];
@@ -69,8 +74,8 @@ static struct bench {
 	struct bus *bus;
 	struct pm2_client *pm2;
 	const char *channel, *status_channel;
-	const char *home, *pm2_bin;
-	long exec_pid; /* 0: unknown */
+	const char *home, *pm2_bin, *tasker_bin;
+	long exec_pid;
 	char prefix[40];
 	bool ready;
 	struct req reqs[MAX_REQS];
@@ -82,13 +87,6 @@ static struct bench {
 	/* pings */
 	bool ping_done, ping_ok;
 } b;
-
-static int64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 typedef bool (*cond_fn)(void *arg);
 
@@ -113,7 +111,7 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 	(void)bus;
 	(void)channel;
 	(void)arg;
-	int64_t t = now_us();
+	int64_t t = bench_now_us();
 	size_t plen = strlen(b.prefix);
 	cJSON *root = cJSON_ParseWithLength(data, len);
 	const cJSON *rid = cJSON_GetObjectItemCaseSensitive(root, "request_id");
@@ -169,7 +167,7 @@ static int publish(const char *verb, const char *task)
 	cJSON_AddStringToObject(env, "agent_id", "bench_exec");
 	char *s = cJSON_PrintUnformatted(env);
 	cJSON_Delete(env);
-	r->sent_us = now_us();
+	r->sent_us = bench_now_us();
 	int rc = bus_publish(b.bus, b.channel, s, strlen(s), NULL, NULL);
 	free(s);
 	return rc == 0 ? (int)i : -1;
@@ -236,24 +234,6 @@ static void make_names(char names[][32], int n, const char *stem)
 		snprintf(names[k], 32, "%s-%02d", stem, k);
 }
 
-/* ---- statistics ----------------------------------------------------------------- */
-
-static int cmp_double(const void *x, const void *y)
-{
-	double a = *(const double *)x, c = *(const double *)y;
-	return a < c ? -1 : a > c;
-}
-
-/* Nearest-rank percentile of v[0..n) (sorts v). */
-static double pct(double *v, size_t n, double p)
-{
-	if (n == 0)
-		return NAN;
-	qsort(v, n, sizeof(double), cmp_double);
-	size_t k = (size_t)ceil(p * (double)n);
-	return v[k > 0 ? k - 1 : 0];
-}
-
 /* ---- CPU accounting -------------------------------------------------------------- */
 
 static double tv_ms(struct timeval tv)
@@ -268,81 +248,22 @@ static double rusage_ms(int who)
 	return tv_ms(ru.ru_utime) + tv_ms(ru.ru_stime);
 }
 
-static long daemon_pid(void)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/pm2.pid", b.home);
-	FILE *f = fopen(path, "r");
-	long pid = -1;
-	if (f != NULL) {
-		if (fscanf(f, "%ld", &pid) != 1)
-			pid = -1;
-		fclose(f);
-	}
-	return pid;
-}
-
-/* utime + stime of a process (all its threads), in ms, or with children
- * set cutime + cstime (its reaped children); -1 when unreadable. */
-static double proc_cpu(long pid, bool children)
-{
-	char path[64], buf[2048];
-	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* Fields after the command name, which may hold spaces and parens. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL)
-		return -1;
-	unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
-	/* state(3) ppid pgrp session tty_nr tpgid flags minflt cminflt majflt
-	 * cmajflt utime(14) stime(15) cutime(16) cstime(17) */
-	if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %llu %llu", &ut,
-	           &st, &cut, &cst) != 4)
-		return -1;
-	return (double)(children ? cut + cst : ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
-}
-
-static double proc_cpu_ms(long pid)
-{
-	return proc_cpu(pid, false);
-}
-
 /* CPU of the daemon and the executor, for "where did the time go". */
 struct cpu_snap {
-	double daemon, daemon_kids, exec;
-	int64_t t_us;
+	double daemon, exec;
 };
 
 static struct cpu_snap cpu_snap(void)
 {
-	long dpid = daemon_pid();
+	long dpid = bench_pm2_daemon_pid(b.home);
 	struct cpu_snap c = {
-	    .daemon = dpid > 0 ? proc_cpu_ms(dpid) : -1,
-	    .daemon_kids = dpid > 0 ? proc_cpu(dpid, true) : -1,
-	    .exec = b.exec_pid > 0 ? proc_cpu_ms(b.exec_pid) : -1,
-	    .t_us = now_us(),
+	    .daemon = dpid > 0 ? bench_proc_cpu_ms(dpid) : -1,
+	    .exec = bench_proc_cpu_ms(b.exec_pid),
 	};
 	return c;
 }
 
-/* Prints the CPU spent between two snapshots, per command. */
-static void cpu_detail(const char *what, struct cpu_snap a, struct cpu_snap z, int per)
-{
-	if (b.exec_pid <= 0 || a.daemon < 0 || z.daemon < 0 || a.exec < 0 || z.exec < 0 || per <= 0)
-		return;
-	double wall = (double)(z.t_us - a.t_us) / 1000.0;
-	printf("  %s: %.0f ms wall; CPU per command: PM2 daemon %.1f ms (+ %.1f ms in children it "
-	       "reaped), executor %.2f ms (10 ms ticks, summed over %d)\n",
-	       what, wall, (z.daemon - a.daemon) / per, (z.daemon_kids - a.daemon_kids) / per,
-	       (z.exec - a.exec) / per, per);
-}
-
-/* ---- phase: listing cost ---------------------------------------------------------- */
+/* ---- listing over the socket, in-process ------------------------------------------ */
 
 static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
                     void *arg)
@@ -375,31 +296,6 @@ static bool list_n(int n)
 	return wait_for(lists_done, NULL, T_REPLY) && b.list_errors == 0;
 }
 
-/* One `pm2 jlist`, stdout and stderr to /dev/null; waits for it. */
-static bool spawn_jlist(void)
-{
-	char w0[1024], w1[8];
-	snprintf(w0, sizeof(w0), "%s", b.pm2_bin);
-	snprintf(w1, sizeof(w1), "jlist");
-	char *argv[] = {w0, w1, NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	pid_t pid;
-	int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (rc != 0) {
-		fprintf(stderr, "bench_exec: spawning %s jlist: %s\n", b.pm2_bin, strerror(rc));
-		return false;
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
 /* Medians over batches of getMonitorData calls, per call (the daemon's CPU
  * is counted in 10 ms ticks, hence batches). Returns the batches done. */
 struct list_cost {
@@ -413,146 +309,344 @@ static int socket_list_cost(long dpid, int batches, int per, struct list_cost *o
 	if (batches > LIST_BATCHES)
 		batches = LIST_BATCHES;
 	for (int k = 0; k < batches; k++) {
-		double d0 = proc_cpu_ms(dpid), s0 = rusage_ms(RUSAGE_SELF);
-		int64_t t0 = now_us();
+		double d0 = bench_proc_cpu_ms(dpid), s0 = rusage_ms(RUSAGE_SELF);
+		int64_t t0 = bench_now_us();
 		if (!list_n(per))
 			break;
-		int64_t t1 = now_us();
-		double d1 = proc_cpu_ms(dpid), s1 = rusage_ms(RUSAGE_SELF);
+		int64_t t1 = bench_now_us();
+		double d1 = bench_proc_cpu_ms(dpid), s1 = rusage_ms(RUSAGE_SELF);
 		cpu[n] = ((d1 - d0) + (s1 - s0)) / per;
 		self[n] = (s1 - s0) / per;
 		wall[n] = (double)(t1 - t0) / 1000.0 / per;
 		n++;
 	}
 	if (n > 0) {
-		out->cpu = pct(cpu, (size_t)n, 0.5);
-		out->self = pct(self, (size_t)n, 0.5);
-		out->wall = pct(wall, (size_t)n, 0.5);
+		out->cpu = bench_pct(cpu, (size_t)n, 0.5);
+		out->self = bench_pct(self, (size_t)n, 0.5);
+		out->wall = bench_pct(wall, (size_t)n, 0.5);
 	}
 	return n;
 }
 
+/* ---- side by side: rounds and their ratios ---------------------------------------- */
+
+/* A figure per round for tasker and for its baseline; the ratio
+ * baseline / tasker is taken round by round, so both sides of a ratio saw
+ * the same moment of a shared, noisy machine. */
+struct rounds {
+	double tasker[MAX_ROUNDS], base[MAX_ROUNDS];
+	int n;
+};
+
+static void rounds_add(struct rounds *r, double tasker, double base)
+{
+	if (r->n < MAX_ROUNDS) {
+		r->tasker[r->n] = tasker;
+		r->base[r->n] = base;
+		r->n++;
+	}
+}
+
+/* "median 21.3x (min 15.2x, max 30.1x; 15 rounds)": baseline / tasker. */
+static const char *rounds_ratio(const struct rounds *r)
+{
+	static char s[120];
+	double q[MAX_ROUNDS];
+	int n = 0;
+	for (int i = 0; i < r->n; i++)
+		if (r->tasker[i] > 0)
+			q[n++] = r->base[i] / r->tasker[i];
+	if (n == 0) {
+		snprintf(s, sizeof(s), "no ratio (tasker's figure was 0 in every round)");
+		return s;
+	}
+	qsort(q, (size_t)n, sizeof(double), bench_cmp_double);
+	snprintf(s, sizeof(s), "median %.1fx (min %.1fx, max %.1fx; %d rounds)", bench_pct(q, (size_t)n, 0.5),
+		 q[0], q[n - 1], n);
+	return s;
+}
+
+static double median_of(const double *v, int n)
+{
+	double c[MAX_ROUNDS];
+	memcpy(c, v, sizeof(double) * (size_t)n);
+	return bench_pct(c, (size_t)n, 0.5);
+}
+
+/* Prints one side-by-side line: the medians of both, the ratio, and
+ * tasker's goal when it has one (goal may be ""). */
+static void print_rounds(const char *what, const char *base_name, const char *unit,
+			 const struct rounds *r, const char *goal)
+{
+	if (r->n == 0) {
+		printf("%-24s no round completed on both sides\n", what);
+		return;
+	}
+	printf("%-24s tasker %.1f %s   %s %.1f %s   %s / tasker: %s%s%s\n", what,
+	       median_of(r->tasker, r->n), unit, base_name, median_of(r->base, r->n), unit,
+	       base_name, rounds_ratio(r), *goal ? "   " : "", goal);
+}
+
+/* ---- spawning the baselines ------------------------------------------------------------ */
+
+/* What one command cost: wall, its own CPU (and its children's), and the
+ * PM2 daemon's CPU meanwhile, in ms. */
+struct cost {
+	double wall, self, daemon;
+	bool ok;
+};
+
+/* Runs words[] (NULL-terminated, at most 16 words) with stdin, stdout
+ * and stderr on /dev/null and waits for it; ok when it exits 0. */
+static struct cost spawn_cost(const char *const words[])
+{
+	char buf[16][512];
+	char *argv[17];
+	int n = 0;
+	for (; words[n] != NULL && n < 16; n++) {
+		snprintf(buf[n], sizeof(buf[n]), "%s", words[n]);
+		argv[n] = buf[n];
+	}
+	argv[n] = NULL;
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	long dpid = bench_pm2_daemon_pid(b.home);
+	struct cost c = {0};
+	double d0 = bench_proc_cpu_ms(dpid), c0 = rusage_ms(RUSAGE_CHILDREN);
+	int64_t t0 = bench_now_us();
+	pid_t pid;
+	int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc != 0) {
+		fprintf(stderr, "bench_exec: spawning %s: %s\n", argv[0], strerror(rc));
+		return c;
+	}
+	int status = 0;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	c.wall = (double)(bench_now_us() - t0) / 1000.0;
+	c.self = rusage_ms(RUSAGE_CHILDREN) - c0;
+	c.daemon = bench_proc_cpu_ms(dpid) - d0;
+	c.ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (!c.ok)
+		fprintf(stderr, "bench_exec: %s %s failed (status %d)\n", argv[0],
+			n > 1 ? argv[1] : "", status);
+	return c;
+}
+
+/* One command through tasker exec: publish, wait for the reply. The
+ * executor's CPU is its "self". ok when the reply's status is want. */
+static struct cost tasker_cost(const char *verb, const char *task, const char *want)
+{
+	struct cpu_snap a = cpu_snap();
+	int i = request(verb, task);
+	struct cpu_snap z = cpu_snap();
+	struct cost c = {0};
+	if (i < 0 || b.reqs[i].got_us == 0) {
+		fprintf(stderr, "bench_exec: %s %s: no reply\n", verb, task);
+		return c;
+	}
+	c.wall = req_ms((size_t)i);
+	c.self = z.exec - a.exec;
+	c.daemon = z.daemon - a.daemon;
+	c.ok = count_status((size_t)i, (size_t)i + 1, want) == 1;
+	return c;
+}
+
+/* ---- phase: listing cost ----------------------------------------------------------------- */
+
+/* Per round: tasker ls (a process, over the socket) and pm2 jlist (a
+ * process, the Node.js client), in alternating order, then a batch of
+ * in-process getMonitorData calls (what the console and the executor pay).
+ * CPU is the client's plus the daemon's (the daemon in 10 ms ticks, hence
+ * several calls per round). */
 static void phase_listing(void)
 {
 	char names[LIST_TASKS][32];
 	make_names(names, LIST_TASKS, "bench-list");
 	struct span sp = request_all("start", names, LIST_TASKS);
 	int started = count_status(sp.from, sp.to, "started");
-	long dpid = daemon_pid();
-	if (started != LIST_TASKS || dpid <= 0 || proc_cpu_ms(dpid) < 0) {
-		printf("listing cost: skipped (%d/%d tasks started, daemon pid %ld)\n", started,
+	long dpid = bench_pm2_daemon_pid(b.home);
+	if (started != LIST_TASKS || dpid <= 0 || bench_proc_cpu_ms(dpid) < 0) {
+		printf("listing: skipped (%d/%d tasks started, daemon pid %ld)\n", started,
 		       LIST_TASKS, dpid);
 		goto out;
 	}
 	list_n(5); /* warm the connection and the daemon's code paths */
 
-	struct list_cost sock;
-	int nsock = socket_list_cost(dpid, LIST_BATCHES, LIST_PER_BATCH, &sock);
-	/* pm2 jlist: one process per call, as a script polling it would. */
-	double jl[JLIST_RUNS], jl_child[JLIST_RUNS], jl_wall[JLIST_RUNS];
-	int njl = 0;
-	for (int k = 0; k < JLIST_RUNS; k++) {
-		double d0 = proc_cpu_ms(dpid), c0 = rusage_ms(RUSAGE_CHILDREN);
-		int64_t t0 = now_us();
-		if (!spawn_jlist())
-			break;
-		int64_t t1 = now_us();
-		double d1 = proc_cpu_ms(dpid), c1 = rusage_ms(RUSAGE_CHILDREN);
-		jl[njl] = (d1 - d0) + (c1 - c0);
-		jl_child[njl] = c1 - c0;
-		jl_wall[njl] = (double)(t1 - t0) / 1000.0;
-		njl++;
+	const char *const ls[] = {b.tasker_bin, "ls", "--json", "--pm2-home", b.home, NULL};
+	const char *const jlist[] = {b.pm2_bin, "jlist", NULL};
+	struct rounds cpu = {0}, wall = {0}, sock_cpu = {0};
+	for (int r = 0; r < LIST_ROUNDS; r++) {
+		double t_cpu = 0, t_wall = 0, p_cpu = 0, p_wall = 0;
+		bool ok = true;
+		for (int side = 0; side < 2; side++) {
+			bool tasker_side = (side == 0) == (r % 2 == 0);
+			int calls = tasker_side ? LS_PER_ROUND : JLIST_PER_ROUND;
+			for (int k = 0; k < calls; k++) {
+				struct cost c = spawn_cost(tasker_side ? ls : jlist);
+				ok = ok && c.ok;
+				*(tasker_side ? &t_cpu : &p_cpu) += (c.self + c.daemon) / calls;
+				*(tasker_side ? &t_wall : &p_wall) += c.wall / calls;
+			}
+		}
+		struct list_cost sock;
+		if (!ok || socket_list_cost(dpid, 1, LIST_PER_BATCH, &sock) != 1)
+			continue;
+		rounds_add(&cpu, t_cpu, p_cpu);
+		rounds_add(&wall, t_wall, p_wall);
+		rounds_add(&sock_cpu, sock.cpu, p_cpu);
 	}
-	if (nsock == 0 || njl == 0) {
-		printf("listing cost: failed (%d socket batches, %d pm2 jlist runs)\n", nsock, njl);
-		goto out;
-	}
-	double s = sock.cpu, j = pct(jl, (size_t)njl, 0.5);
-	printf("listing cost (%zu tasks)  socket getMonitorData %.2f ms CPU/call   "
-	       "pm2 jlist %.0f ms CPU/call   %.0fx cheaper   (goal >= 50x cheaper)\n",
-	       b.last_count, s, j, s > 0 ? j / s : INFINITY);
-	printf("  medians: socket %.2f ms wall, client %.3f ms CPU (%d x %d calls); "
-	       "pm2 jlist %.0f ms wall, pm2 process %.0f ms CPU (%d runs); daemon CPU included\n",
-	       sock.wall, sock.self, nsock, LIST_PER_BATCH, pct(jl_wall, (size_t)njl, 0.5),
-	       pct(jl_child, (size_t)njl, 0.5), njl);
+	printf("listing (%zu tasks), per call, medians of %d rounds (tasker ls x%d, pm2 jlist x%d, "
+	       "getMonitorData x%d a round); CPU includes the daemon's\n",
+	       b.last_count, cpu.n, LS_PER_ROUND, JLIST_PER_ROUND, LIST_PER_BATCH);
+	print_rounds("  CPU", "pm2 jlist", "ms", &cpu, "");
+	print_rounds("  wall", "pm2 jlist", "ms", &wall, "");
+	print_rounds("  in-process socket CPU", "pm2 jlist", "ms", &sock_cpu,
+		     "(goal: >= 50x cheaper)");
 out:
 	request_all("delete", names, LIST_TASKS);
 }
 
-/* ---- phase: start and stop latency, one at a time ------------------------------------ */
+/* ---- phase: start and stop, one at a time ------------------------------------------------ */
+
+/* Per round, a task started by tasker (publish -> reply) and one started by
+ * the pm2 command (spawn -> exit), in alternating order; then both
+ * stopped the same way. Every task runs `sleep 600`. */
+struct op_tally {
+	struct rounds wall;
+	double t_daemon, t_self, p_daemon, p_self; /* sums, ms */
+};
+
+static void tally_print(const char *what, const struct op_tally *t, const char *goal)
+{
+	print_rounds(what, "pm2 CLI", "ms", &t->wall, goal);
+	if (t->wall.n > 0)
+		printf("    CPU per command: tasker: daemon %.1f ms + executor %.1f ms; pm2 CLI: "
+		       "daemon %.1f ms + the pm2 process %.0f ms (daemon and executor in 10 ms "
+		       "ticks, summed over %d)\n",
+		       t->t_daemon / t->wall.n, t->t_self / t->wall.n, t->p_daemon / t->wall.n,
+		       t->p_self / t->wall.n, t->wall.n);
+}
 
 static void phase_latency(void)
 {
-	char names[LAT_TASKS][32];
-	make_names(names, LAT_TASKS, "bench-lat");
-	double start[LAT_TASKS], stop[LAT_TASKS];
-	int nstart = 0, nstop = 0;
-	struct cpu_snap c0 = cpu_snap();
-	for (int k = 0; k < LAT_TASKS; k++) {
-		int i = request("start", names[k]);
-		if (i >= 0 && b.reqs[i].got_us != 0 && strcmp(b.reqs[i].status, "started") == 0)
-			start[nstart++] = req_ms((size_t)i);
-		else if (i >= 0)
-			count_status((size_t)i, (size_t)i + 1, "started");
+	struct op_tally start = {0}, stop = {0};
+	char tnames[LAT_ROUNDS][32], pnames[LAT_ROUNDS][32];
+	make_names(tnames, LAT_ROUNDS, "bench-lat");
+	make_names(pnames, LAT_ROUNDS, "bench-pm2");
+	for (int r = 0; r < LAT_ROUNDS; r++) {
+		const char *const pm2_start[] = {b.pm2_bin, "start", "sleep", "--name", pnames[r],
+						 "--interpreter", "none", "--", "600", NULL};
+		const char *const pm2_stop[] = {b.pm2_bin, "stop", pnames[r], NULL};
+		for (int phase = 0; phase < 2; phase++) {
+			struct op_tally *t = phase == 0 ? &start : &stop;
+			struct cost tc = {0}, pc = {0};
+			for (int side = 0; side < 2; side++) {
+				if ((side == 0) == (r % 2 == 0))
+					tc = phase == 0 ? tasker_cost("start", tnames[r], "started")
+							: tasker_cost("stop", tnames[r], "stopped");
+				else
+					pc = spawn_cost(phase == 0 ? pm2_start : pm2_stop);
+			}
+			if (!tc.ok || !pc.ok)
+				continue;
+			rounds_add(&t->wall, tc.wall, pc.wall);
+			t->t_daemon += tc.daemon;
+			t->t_self += tc.self;
+			t->p_daemon += pc.daemon;
+			t->p_self += pc.self;
+		}
 	}
-	struct cpu_snap c1 = cpu_snap();
-	for (int k = 0; k < LAT_TASKS; k++) {
-		int i = request("stop", names[k]);
-		if (i >= 0 && b.reqs[i].got_us != 0 && strcmp(b.reqs[i].status, "stopped") == 0)
-			stop[nstop++] = req_ms((size_t)i);
-		else if (i >= 0)
-			count_status((size_t)i, (size_t)i + 1, "stopped");
-	}
-	struct cpu_snap c2 = cpu_snap();
-	printf("start reply latency   p50 %.1f ms  p95 %.1f ms  (%d/%d started)   "
-	       "(upstream TS: p50 %.0f ms, p95 %.0f ms; goal p50 <= 15 ms)\n",
-	       pct(start, (size_t)nstart, 0.5), pct(start, (size_t)nstart, 0.95), nstart, LAT_TASKS,
-	       TS_START_P50, TS_START_P95);
-	cpu_detail("20 starts", c0, c1, LAT_TASKS);
-	printf("stop reply latency    p50 %.1f ms  p95 %.1f ms  (%d/%d stopped)   "
-	       "(upstream TS: p50 %.0f ms; goal p50 <= ~110 ms)\n",
-	       pct(stop, (size_t)nstop, 0.5), pct(stop, (size_t)nstop, 0.95), nstop, LAT_TASKS,
-	       TS_STOP_P50);
-	cpu_detail("20 stops", c1, c2, LAT_TASKS);
-	request_all("delete", names, LAT_TASKS);
+	printf("one at a time, medians of %d rounds (tasker: publish -> reply; pm2 CLI: "
+	       "`pm2 start sleep --interpreter none -- 600`, `pm2 stop NAME`, spawn -> exit)\n",
+	       LAT_ROUNDS);
+	tally_print("  start", &start, "(goal: tasker p50 <= 15 ms)");
+	tally_print("  stop", &stop, "");
+	request_all("delete", tnames, LAT_ROUNDS);
+	request_all("delete", pnames, LAT_ROUNDS);
 }
 
-/* ---- phase: a burst of starts ----------------------------------------------------------- */
+/* ---- phase: a burst of starts ------------------------------------------------------------ */
+
+/* tasker: 50 starts published at once, first publish -> last reply. */
+static double tasker_burst(char names[][32], int *started)
+{
+	struct span sp = request_all("start", names, BURST_TASKS);
+	*started = count_status(sp.from, sp.to, "started");
+	int64_t last = 0;
+	for (size_t i = sp.from; i < sp.to; i++)
+		if (b.reqs[i].got_us > last)
+			last = b.reqs[i].got_us;
+	if (sp.to == sp.from || last == 0)
+		return -1;
+	return (double)(last - b.reqs[sp.from].sent_us) / 1000.0;
+}
+
+/* The same 50 apps for the pm2 command, in one ecosystem file: its
+ * cheapest way to start 50 (one Node.js process, not 50). */
+static bool write_ecosystem(const char *path, char names[][32])
+{
+	FILE *f = fopen(path, "w");
+	if (f == NULL)
+		return false;
+	fprintf(f, "[");
+	for (int k = 0; k < BURST_TASKS; k++)
+		fprintf(f, "%s\n{\"name\":\"%s\",\"script\":\"sleep\",\"args\":[\"600\"],"
+			   "\"interpreter\":\"none\"}",
+			k ? "," : "", names[k]);
+	fprintf(f, "\n]\n");
+	return fclose(f) == 0;
+}
 
 static void phase_burst(void)
 {
-	char names[BURST_TASKS][32];
-	make_names(names, BURST_TASKS, "bench-burst");
-	struct cpu_snap c0 = cpu_snap();
-	struct span sp = request_all("start", names, BURST_TASKS);
-	struct cpu_snap c1 = cpu_snap();
-	int started = count_status(sp.from, sp.to, "started");
-	int64_t last = 0;
-	double each[BURST_TASKS];
-	size_t n = 0;
-	for (size_t i = sp.from; i < sp.to; i++) {
-		if (b.reqs[i].got_us > last)
-			last = b.reqs[i].got_us;
-		if (b.reqs[i].got_us != 0)
-			each[n++] = req_ms(i);
-	}
-	if (sp.to == sp.from || last == 0) {
-		printf("burst of %d starts: no replies\n", BURST_TASKS);
+	char tnames[BURST_TASKS][32], pnames[BURST_TASKS][32], eco[600];
+	make_names(tnames, BURST_TASKS, "bench-burst");
+	make_names(pnames, BURST_TASKS, "bench-pm2burst");
+	snprintf(eco, sizeof(eco), "%s/bench-burst.json", b.home);
+	if (!write_ecosystem(eco, pnames)) {
+		printf("burst: skipped (cannot write %s)\n", eco);
 		return;
 	}
-	printf("burst of %d starts    %.0f ms until the last reply  (%d/%d started; "
-	       "replies p50 %.0f ms)   (upstream TS: %.0f ms; goal <= 375 ms)\n",
-	       BURST_TASKS, (double)(last - b.reqs[sp.from].sent_us) / 1000.0, started, BURST_TASKS,
-	       pct(each, n, 0.5), TS_BURST);
-	cpu_detail("burst", c0, c1, BURST_TASKS);
+	const char *const pm2_start[] = {b.pm2_bin, "start", eco, NULL};
+	struct rounds wall = {0};
+	int last_started = 0;
+	for (int r = 0; r < BURST_ROUNDS; r++) {
+		/* The last round starts pm2's tasks first, so tasker's burst is
+		 * the one left running for the memory figure. */
+		bool tasker_first = (BURST_ROUNDS - 1 - r) % 2 == 1;
+		bool last = r == BURST_ROUNDS - 1;
+		double t = -1;
+		struct cost pc = {0};
+		for (int side = 0; side < 2; side++) {
+			if ((side == 0) == tasker_first) {
+				t = tasker_burst(tnames, &last_started);
+				if (!last || side == 0)
+					request_all("delete", tnames, BURST_TASKS);
+			} else {
+				pc = spawn_cost(pm2_start);
+				request_all("delete", pnames, BURST_TASKS);
+			}
+		}
+		if (t > 0 && last_started == BURST_TASKS && pc.ok)
+			rounds_add(&wall, t, pc.wall);
+	}
+	printf("burst of %d starts, medians of %d rounds (tasker: published at once, first publish "
+	       "-> last reply; pm2 CLI: `pm2 start` of one ecosystem file holding the %d apps)\n",
+	       BURST_TASKS, BURST_ROUNDS, BURST_TASKS);
+	print_rounds("  until all started", "pm2 CLI", "ms", &wall, "(goal: tasker <= 375 ms)");
 
 	/* Every start and stop begins with getMonitorData, whose cost grows
 	 * with the number of tasks: what it costs with the burst in place. */
 	struct list_cost big;
-	long dpid = daemon_pid();
+	long dpid = bench_pm2_daemon_pid(b.home);
 	if (dpid > 0 && list_n(3) && socket_list_cost(dpid, 3, 20, &big) > 0)
-		printf("  getMonitorData with %zu tasks: %.1f ms CPU/call (daemon + client), "
-		       "%.1f ms wall; each start/stop lists first\n",
+		printf("  getMonitorData with %zu tasks (tasker's burst left running): %.1f ms CPU/call "
+		       "(daemon + client), %.1f ms wall; each start/stop lists first\n",
 		       b.last_count, big.cpu, big.wall);
 }
 
@@ -581,7 +675,7 @@ static bool daemon_up(int64_t timeout_ms)
 		b.ping_done = b.ping_ok = false;
 		pm2_ping(b.pm2, on_ping, NULL);
 		wait_for(ping_done, NULL, 5000);
-		if (b.ping_ok && daemon_pid() > 0)
+		if (b.ping_ok && bench_pm2_daemon_pid(b.home) > 0)
 			return true;
 		loop_run_once(b.loop, 100);
 	}
@@ -590,15 +684,16 @@ static bool daemon_up(int64_t timeout_ms)
 
 int main(int argc, char **argv)
 {
-	if (argc < 4) {
-		fprintf(stderr, "usage: bench_exec REDIS_URL PM2_HOME PM2_BIN [EXEC_PID]\n");
+	if (argc < 6) {
+		fprintf(stderr, "usage: bench_exec REDIS_URL PM2_HOME PM2_BIN TASKER_BIN EXEC_PID\n");
 		return 2;
 	}
 	log_configure(LOG_LVL_WARN, LOG_FMT_TEXT);
 	b.home = argv[2];
 	b.pm2_bin = argv[3];
-	b.exec_pid = argc > 4 ? atol(argv[4]) : 0;
-	/* `pm2 jlist` must talk to the private daemon, never ~/.pm2. */
+	b.tasker_bin = argv[4];
+	b.exec_pid = atol(argv[5]);
+	/* The pm2 command must talk to the private daemon, never ~/.pm2. */
 	setenv("PM2_HOME", b.home, 1);
 	setenv("PM2_DISCRETE_MODE", "1", 1);
 
