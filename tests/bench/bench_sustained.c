@@ -50,6 +50,7 @@ enum outcome {
 	O_DONE,	    /* started, stopped, task_list, or any other success */
 	O_LEGIT,    /* not_found or already_running: carried out, nothing to do */
 	O_BUSY,	    /* too many commands waiting */
+	O_EXPIRED,  /* past its deadline before it could be carried out */
 	O_SHUTDOWN, /* the executor is shutting down */
 	O_PM2,	    /* PM2 refused or failed */
 	O_OTHER,    /* any other error */
@@ -57,7 +58,7 @@ enum outcome {
 };
 static const char *const outcome_word[NOUTCOMES] = {
     "none", "done", "not_found/already_running", "busy (too many commands waiting)",
-    "shutting down", "PM2 error", "other error"};
+    "expired", "shutting down", "PM2 error", "other error"};
 
 struct req {
 	int64_t sent_us, first_us; /* first_us 0: no reply yet */
@@ -134,12 +135,18 @@ static double core_pct(long long a, long long z, double wall_s)
 
 static enum outcome classify(const char *status, const char *error)
 {
+	static const char *const done[] = {"started", "stopped", "restarted", "deleted", "ok"};
+	for (size_t i = 0; i < sizeof(done) / sizeof(done[0]); i++)
+		if (strcmp(status, done[i]) == 0)
+			return O_DONE;
 	if (strcmp(status, "not_found") == 0 || strcmp(status, "already_running") == 0)
 		return O_LEGIT;
-	if (strcmp(status, "error") != 0)
-		return O_DONE;
-	if (strstr(error, "too many commands waiting") != NULL)
+	/* "busy" and "expired" are statuses of their own; executors before
+	 * them said busy as an error sentence. */
+	if (strcmp(status, "busy") == 0 || strstr(error, "too many commands waiting") != NULL)
 		return O_BUSY;
+	if (strcmp(status, "expired") == 0)
+		return O_EXPIRED;
 	if (strstr(error, "shutting down") != NULL)
 		return O_SHUTDOWN;
 	if (strncmp(error, "PM2", 3) == 0)
