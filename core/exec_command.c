@@ -68,6 +68,7 @@ struct command {
 	int first_id;
 	bool acted;	 /* a call that changes PM2 was sent */
 	bool prepared;	 /* start: prepare was sent */
+	bool lost;	 /* the connection went while calls were in flight */
 	bool relaunched; /* the daemon was started for this command once */
 	char error[300]; /* the first error PM2 gave for one of the ids */
 	int64_t expires_wall; /* wall ms: past this it is not carried out */
@@ -457,18 +458,23 @@ static void on_acted(struct pm2_client *c, const cJSON *result, const char *erro
 	(void)result;
 	struct command *cmd = arg;
 	cmd->answered++;
-	if (error != NULL) {
-		if (!pm2_client_connected(cmd->ex->pm2)) {
-			/* Every other call fails the same way; run again from the
-			 * top once, when the daemon is back. */
-			cancel_calls(cmd);
-			pm2_failed(cmd, error);
-			return;
-		}
+	if (error != NULL && !pm2_client_connected(cmd->ex->pm2))
+		cmd->lost = true;
+	else if (error != NULL && cmd->error[0] == '\0')
 		/* Stopping a stopped task is not an error for PM2, so an error
 		 * here is real: go on with the other instances, then report it. */
-		if (cmd->error[0] == '\0')
-			snprintf(cmd->error, sizeof(cmd->error), "PM2: %s", error);
+		snprintf(cmd->error, sizeof(cmd->error), "PM2: %s", error);
+	if (cmd->lost) {
+		/* The connection went: the client fails every call in flight,
+		 * each through here, from a list cancelling no longer reaches.
+		 * Only the last may run the command again (from the top, once
+		 * the daemon is back): it is then the only one left. */
+		if (cmd->answered == cmd->sent) {
+			cmd->lost = false;
+			cmd->sent = cmd->answered = 0;
+			pm2_failed(cmd, error != NULL ? error : "lost the connection to the PM2 daemon");
+		}
+		return;
 	}
 	act_more(cmd);
 }

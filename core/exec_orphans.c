@@ -12,7 +12,7 @@
  * publishes one status message per process saying what became of it.
  *
  * Must not: touch a process of the live daemon or of another PM2_HOME
- * (pm2_orphans decides), block the loop, or run two sweeps at once.
+ * (pm2_orphans decides), block the loop, or report a process twice.
  */
 #include <errno.h>
 #include <signal.h>
@@ -119,6 +119,15 @@ static void on_sweep_timer(struct loop *loop, void *arg)
 	ex->sweep = NULL;
 }
 
+/* Whether o is in list[0..n) (the same pid and start time). */
+static bool listed(const struct pm2_orphan *list, size_t n, const struct pm2_orphan *o)
+{
+	for (size_t i = 0; i < n; i++)
+		if (list[i].pid == o->pid && list[i].start_time == o->start_time)
+			return true;
+	return false;
+}
+
 void exec_orphans_check(struct executor *ex, const char *why)
 {
 	pid_t daemon = daemon_pid(ex);
@@ -126,7 +135,7 @@ void exec_orphans_check(struct executor *ex, const char *why)
 		ex->daemon_pid = daemon;
 	/* Only with a live daemon: its own apps are then told apart for sure
 	 * (a daemon that is starting has not written its pid yet). */
-	if (ex->sweep != NULL || daemon <= 0)
+	if (daemon <= 0)
 		return;
 	struct pm2_orphan *found = NULL;
 	size_t n = 0;
@@ -134,23 +143,37 @@ void exec_orphans_check(struct executor *ex, const char *why)
 		log_warn("pm2: cannot look for orphaned processes: /proc: %s", strerror(errno));
 		return;
 	}
-	if (n == 0) {
+	/* A sweep may be under way (a daemon killed twice in a few seconds):
+	 * only the orphans it does not know yet are new. */
+	struct orphan_sweep *s = ex->sweep;
+	size_t fresh = 0;
+	for (size_t i = 0; i < n; i++)
+		if (s == NULL || !listed(s->found, s->nfound, &found[i]))
+			found[fresh++] = found[i];
+	if (fresh == 0) {
 		free(found);
 		return;
 	}
 	log_warn("pm2: %zu process(es) left running by a PM2 daemon that is gone (%s); stopping "
 		 "them",
-		 n, why);
-	struct orphan_sweep *s = xcalloc(1, sizeof(*s));
-	s->found = found;
-	s->nfound = n;
-	s->alive = xmalloc(n * sizeof(*s->alive));
-	memcpy(s->alive, found, n * sizeof(*s->alive));
-	s->nalive = n;
+		 fresh, why);
 	/* At once: a command run again after this must not find them there. */
-	pm2_orphans_signal(s->alive, s->nalive, SIGTERM);
+	pm2_orphans_signal(found, fresh, SIGTERM);
+	if (s == NULL) {
+		s = xcalloc(1, sizeof(*s));
+		ex->sweep = s;
+	}
+	s->found = xrealloc(s->found, (s->nfound + fresh) * sizeof(*s->found));
+	memcpy(s->found + s->nfound, found, fresh * sizeof(*found));
+	s->nfound += fresh;
+	s->alive = xrealloc(s->alive, (s->nalive + fresh) * sizeof(*s->alive));
+	memcpy(s->alive + s->nalive, found, fresh * sizeof(*found));
+	s->nalive += fresh;
+	free(found);
+	/* The newcomers get their full grace before SIGKILL. */
+	s->killed = false;
+	loop_timer_cancel(s->timer);
 	s->timer = loop_timer_add(ex->loop, ORPHAN_GRACE_MS, on_sweep_timer, ex);
-	ex->sweep = s;
 }
 
 void exec_orphans_seen_daemon(struct executor *ex)

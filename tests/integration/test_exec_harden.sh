@@ -149,6 +149,16 @@ check "the 4 orphans are stopped: 4 processes of orph in all, not 8" wait_until 
 orphan_reports() { [ "$(grep -c '"task_name":"orph","status":"orphan_stopped".*"source":"tasker","event":"orphan"' "$TMP/status.log")" -eq 4 ]; }
 check "each orphan is reported on the status channel (orphan_stopped)" wait_until 30 orphan_reports
 check "and PM2 manages exactly the 4 that run" bash -c "[ \$('$TASKER' ls --json | grep -o '\"name\":\"orph\",\"pm_id\":[0-9]*,\"status\":\"online\"' | wc -l) -eq 4 ]"
+# Killed while the calls of a 40-instance stop are in flight: one reply.
+out=$(req '{"verb":"start","params":{"task":"multi","command":"sleep 600","instances":40}}')
+check "multi: 40 instances started" has "$out" '"status":"started"'
+rcli PUBLISH b00t:k0mmand3r '{"verb":"stop","params":{"task":"multi"},"request_id":"stop-multi"}' >/dev/null
+kill -KILL "$(cat "$PM2_HOME/pm2.pid")"
+check "a stop whose daemon is killed under it gets a final reply" wait_until 40 file_has "$TMP/status.log" '"request_id":"stop-multi"'
+echo "# its reply: $(grep '"request_id":"stop-multi"' "$TMP/status.log" | cut -c1-200)"
+check "exactly one" [ "$(grep -c '"request_id":"stop-multi"' "$TMP/status.log")" -eq 1 ]
+check "no multi process is left running unmanaged" wait_until 30 procs_are multi 0
+check "the executor is still running" alive "$EXEC"
 # Killed in the middle of a start: no more instances than asked, in the end.
 rcli PUBLISH b00t:k0mmand3r '{"verb":"start","params":{"task":"midway","command":"sleep 600","instances":200},"request_id":"midway-1"}' >/dev/null
 some_midway() { compgen -G "$PM2_HOME/pids/midway-*.pid" >/dev/null; }
