@@ -30,8 +30,8 @@ void text_next(const char *p, size_t rest, mbstate_t *st, struct text_char *c)
 	if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
 		/* Not decodable (or a NUL): one refused byte; start afresh after it. */
 		memset(st, 0, sizeof(*st));
-		*c = (struct text_char){.len = 1, .width = -1, .decoded = k == 0,
-					.cp = (unsigned char)*p};
+		*c = (struct text_char){
+		    .len = 1, .width = -1, .decoded = k == 0, .cp = (unsigned char)*p};
 		return;
 	}
 	uint32_t cp = (uint32_t)wc;
