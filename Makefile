@@ -145,9 +145,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@BUILD=$(BUILD) tests/bench/run.sh
 
+# -fno-sanitize-recover: undefined behaviour (a double out of an int's
+# range, say) stops the fuzzer like a crash instead of scrolling past.
 build-fuzz/%: tests/fuzz/%.c $(CORE_SRC)
 	@mkdir -p build-fuzz
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Icore \
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+		-fno-sanitize-recover=undefined -Icore \
 		$(PKG_CFLAGS) -DTASKER_VERSION='"$(VERSION)"' -DTASKER_SHAREDIR='"$(SHAREDIR)"' \
 		-o $@ $< $(CORE_SRC) $(PKG_LIBS)
 

@@ -9,6 +9,7 @@
 #include "bus.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +69,9 @@ struct bus {
 	size_t nchannels;
 	bool ready;
 	bool closing;
+	bool unresolved_said;		     /* this outage's resolver failure is logged */
+	struct loop_timer *unresolved_timer; /* tells on_unresolved from the loop */
+	char unresolved_why[300];
 	struct queued *qhead, *qtail;
 	struct queued *requeue_tail; /* last message put back after a drop */
 	size_t qcount, qbytes;
@@ -157,7 +161,14 @@ static void on_retry(struct loop *loop, void *arg)
 	conn_connect(c);
 }
 
+static void schedule_retry_quiet(struct conn *c, const char *why, bool quiet);
+
 static void schedule_retry(struct conn *c, const char *why)
+{
+	schedule_retry_quiet(c, why, false);
+}
+
+static void schedule_retry_quiet(struct conn *c, const char *why, bool quiet)
 {
 	struct bus *bus = c->bus;
 	c->phase = PHASE_DOWN;
@@ -174,7 +185,7 @@ static void schedule_retry(struct conn *c, const char *why)
 	snprintf(c->why, sizeof(c->why), "waiting for Redis at %s: %s (retry %u in %lld ms)",
 		 bus->address, why, c->attempt, (long long)delay);
 	/* The first failures are normal at start-up; say it loudly only once it lasts. */
-	if (c->attempt == 1 || c->attempt % 30 == 0)
+	if (!quiet && (c->attempt == 1 || c->attempt % 30 == 0))
 		log_warn("redis (%s): %s", c->is_sub ? "subscriber" : "publisher", c->why);
 	else
 		log_debug("redis (%s): %s", c->is_sub ? "subscriber" : "publisher", c->why);
@@ -258,6 +269,7 @@ static void conn_up(struct conn *c)
 	struct bus *bus = c->bus;
 	c->phase = PHASE_UP;
 	c->why[0] = '\0';
+	bus->unresolved_said = false; /* the name resolved: a new outage is news */
 	if (!c->is_sub) {
 		c->attempt = 0;
 		c->complained = false;
@@ -412,6 +424,62 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	schedule_retry(c, ac->errstr[0] ? ac->errstr : "server closed the connection");
 }
 
+static void on_unresolved_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct bus *bus = arg;
+	bus->unresolved_timer = NULL;
+	if (bus->h.on_unresolved != NULL && !bus->closing)
+		bus->h.on_unresolved(bus, bus->unresolved_why, bus->arg);
+}
+
+/*
+ * hiredis resolves the host itself and keeps only gai_strerror()'s words
+ * of the answer: compare with the answers that say the name does not
+ * exist. A temporary failure (EAI_AGAIN) is not one of them.
+ */
+static bool resolver_said_no(const char *errstr)
+{
+	static const int final[] = {EAI_NONAME, EAI_FAIL,
+#ifdef EAI_NODATA
+				    EAI_NODATA,
+#endif
+#ifdef EAI_ADDRFAMILY
+				    EAI_ADDRFAMILY,
+#endif
+	};
+	for (size_t i = 0; i < sizeof(final) / sizeof(final[0]); i++)
+		if (strcmp(errstr, gai_strerror(final[i])) == 0)
+			return true;
+	return false;
+}
+
+/* A connect that failed before any socket existed. The resolver's "no
+ * such host" is said once per outage (and to on_unresolved), not once per
+ * attempt and connection. */
+static void connect_failed(struct conn *c, const char *errstr)
+{
+	struct bus *bus = c->bus;
+	if (bus->url.is_unix || !resolver_said_no(errstr)) {
+		schedule_retry(c, errstr);
+		return;
+	}
+	char why[300];
+	snprintf(why, sizeof(why), "cannot resolve the Redis host %.200s: %s", bus->url.host,
+		 errstr);
+	bool first = !bus->unresolved_said;
+	if (first) {
+		bus->unresolved_said = true;
+		snprintf(bus->unresolved_why, sizeof(bus->unresolved_why), "%s", why);
+		/* A tool that stops on it says so itself. */
+		log_msg(bus->h.on_unresolved != NULL ? LOG_LVL_DEBUG : LOG_LVL_WARN,
+			"redis: %s (retrying)", why);
+		if (bus->h.on_unresolved != NULL && bus->unresolved_timer == NULL)
+			bus->unresolved_timer = loop_timer_add(bus->loop, 0, on_unresolved_timer, bus);
+	}
+	schedule_retry_quiet(c, why, true);
+}
+
 static void conn_connect(struct conn *c)
 {
 	struct bus *bus = c->bus;
@@ -425,7 +493,7 @@ static void conn_connect(struct conn *c)
 		char why[256];
 		snprintf(why, sizeof(why), "%s", ac->errstr);
 		redisAsyncFree(ac);
-		schedule_retry(c, why);
+		connect_failed(c, why);
 		return;
 	}
 	/* hiredis sockets are not close-on-exec: every spawned task would
@@ -633,6 +701,8 @@ void bus_free(struct bus *bus)
 	if (bus == NULL)
 		return;
 	bus->closing = true;
+	loop_timer_cancel(bus->unresolved_timer);
+	bus->unresolved_timer = NULL;
 	conn_close(&bus->sub);
 	conn_close(&bus->pub);
 	while (bus->qhead != NULL) {

@@ -29,6 +29,13 @@ struct bus_handlers {
 	/* Readiness changed; why says what we are waiting for when not ready
 	 * ("connecting to redis://127.0.0.1:6379: connection refused"). */
 	void (*on_state)(struct bus *bus, bool ready, const char *why, void *arg);
+	/* Optional: the resolver answered that the Redis host name does not
+	 * exist (why: "cannot resolve the Redis host nope: Name or service not
+	 * known"). Called from the loop, once per outage. A one-shot tool stops
+	 * here; without it the bus keeps retrying (a name may appear later,
+	 * and a temporary resolver failure is always retried) and logs the
+	 * reason once. */
+	void (*on_unresolved)(struct bus *bus, const char *why, void *arg);
 };
 
 /* Reply to a publish: receivers as Redis counted them, or -1 on failure. */

@@ -299,6 +299,103 @@ static int read_timestamp(struct envelope *env, const cJSON *root, char *err, si
 	return -1;
 }
 
+static int compare_keys(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * The first key (in sorted order) that appears twice in one object of the
+ * tree under v, or NULL; path gets where that object is ("" for the top,
+ * "params", "x[2].y"). JSON readers disagree on duplicates (cJSON keeps the
+ * first, Python and JavaScript the last), so a message holding one means
+ * different things to different readers. Sorting keeps hostile input with
+ * thousands of keys cheap.
+ */
+static const char *duplicate_key(const cJSON *v, char *path, size_t size)
+{
+	size_t at = strlen(path);
+	if (cJSON_IsObject(v)) {
+		size_t n = (size_t)cJSON_GetArraySize(v);
+		if (n > 1) {
+			const char **keys = xcalloc(n, sizeof(*keys));
+			size_t k = 0;
+			const cJSON *item;
+			cJSON_ArrayForEach(item, v)
+				keys[k++] = item->string;
+			qsort(keys, k, sizeof(*keys), compare_keys);
+			for (size_t i = 1; i < k; i++) {
+				if (strcmp(keys[i - 1], keys[i]) == 0) {
+					const char *dup = keys[i];
+					free(keys);
+					return dup;
+				}
+			}
+			free(keys);
+		}
+		const cJSON *item;
+		cJSON_ArrayForEach(item, v)
+		{
+			if (!cJSON_IsObject(item) && !cJSON_IsArray(item))
+				continue;
+			char shown[48];
+			quote_name(item->string, shown, sizeof(shown));
+			snprintf(path + at, size - at, "%s%s", at ? "." : "", shown);
+			const char *dup = duplicate_key(item, path, size);
+			if (dup != NULL)
+				return dup;
+			path[at] = '\0';
+		}
+	} else if (cJSON_IsArray(v)) {
+		size_t i = 0;
+		const cJSON *item;
+		cJSON_ArrayForEach(item, v)
+		{
+			if (cJSON_IsObject(item) || cJSON_IsArray(item)) {
+				snprintf(path + at, size - at, "[%zu]", i);
+				const char *dup = duplicate_key(item, path, size);
+				if (dup != NULL)
+					return dup;
+				path[at] = '\0';
+			}
+			i++;
+		}
+	}
+	return NULL;
+}
+
+static int count_key(const cJSON *obj, const char *key)
+{
+	int n = 0;
+	const cJSON *item;
+	cJSON_ArrayForEach(item, obj)
+		n += strcmp(item->string, key) == 0;
+	return n;
+}
+
+/*
+ * A message with a duplicate key is refused. The error reply still names
+ * what is certain: request_id, agent_id and verb when each appears once,
+ * never a pick between two of them.
+ */
+static int refuse_duplicate(struct envelope *out, const cJSON *root, const char *dup,
+			    const char *path, char *err, size_t errlen)
+{
+	char ignored[300];
+	if (count_key(root, "request_id") == 1)
+		read_id(root, "request_id", &out->request_id, ignored, sizeof(ignored));
+	if (count_key(root, "agent_id") == 1)
+		read_id(root, "agent_id", &out->agent_id, ignored, sizeof(ignored));
+	if (count_key(root, "verb") == 1)
+		read_verb(out, root, ignored, sizeof(ignored));
+	char shown[64];
+	quote_name(dup, shown, sizeof(shown));
+	snprintf(err, errlen,
+		 "the key \"%s\" appears twice%s%s (JSON readers disagree on which one counts)",
+		 shown, path[0] ? " in " : "", path);
+	return -1;
+}
+
 int codec_decode_command(const char *buf, size_t len, struct envelope *out, char *err,
 			 size_t errlen)
 {
@@ -344,6 +441,12 @@ int codec_decode_command(const char *buf, size_t len, struct envelope *out, char
 
 	/* The ids first, so that an error reply can still name its request. */
 	int rc = -1;
+	char path[200] = "";
+	const char *dup = duplicate_key(root, path, sizeof(path));
+	if (dup != NULL) {
+		refuse_duplicate(out, root, dup, path, err, errlen);
+		goto done;
+	}
 	if (read_id(root, "request_id", &out->request_id, err, errlen) < 0 ||
 	    read_id(root, "agent_id", &out->agent_id, err, errlen) < 0 ||
 	    read_verb(out, root, err, errlen) < 0 ||
@@ -498,10 +601,23 @@ int codec_decode_status(const char *buf, size_t len, struct status_view *out, ch
 	out->node = get_str(root, "node");
 	out->agent_id = get_str(root, "agent_id");
 	out->timestamp = get_str(root, "timestamp");
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "pm_id");
-	if (cJSON_IsNumber(id) && id->valuedouble >= 0 && id->valuedouble < 1e9)
-		out->pm_id = (long)id->valuedouble;
+	long pm_id;
+	if (codec_json_long(cJSON_GetObjectItemCaseSensitive(root, "pm_id"), 0, 999999999, &pm_id))
+		out->pm_id = pm_id;
 	return 0;
+}
+
+bool codec_json_long(const cJSON *v, long lo, long hi, long *out)
+{
+	if (!cJSON_IsNumber(v))
+		return false;
+	double d = v->valuedouble;
+	/* The comparisons are in double, where lo and hi are exact for the
+	 * ranges used here (|x| < 2^53); NaN fails them all. */
+	if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
+		return false;
+	*out = (long)d;
+	return true;
 }
 
 void codec_status_view_free(struct status_view *view)
@@ -515,7 +631,9 @@ int codec_status_outcome(const char *status)
 {
 	static const char *const ok[] = {"started", "stopped", "restarted", "deleted",
 					 "already_running", "ok", "listed"};
-	static const char *const bad[] = {"error", "not_found"};
+	/* busy: refused because too many commands wait; expired: the command
+	 * passed its deadline (params.ttl). Nothing was done: both are errors. */
+	static const char *const bad[] = {"error", "not_found", "busy", "expired"};
 	if (status == NULL)
 		return -1;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)

@@ -103,8 +103,16 @@ int codec_decode_status(const char *buf, size_t len, struct status_view *out, ch
 			size_t errlen);
 void codec_status_view_free(struct status_view *view);
 
-/* The outcome of a reply: 1 success, 0 error, -1 not a final outcome
- * (a relayed PM2 event, say). */
+/*
+ * A JSON number that is a whole number within [lo, hi], into *out; false
+ * for anything else (not a number, a fraction, out of range, 1e300). The
+ * only way to turn an untrusted JSON number into an integer: converting a
+ * double out of the integer's range is undefined behaviour.
+ */
+bool codec_json_long(const cJSON *v, long lo, long hi, long *out);
+
+/* The outcome of a reply: 1 success, 0 error (error, not_found, busy,
+ * expired), -1 not a final outcome (a relayed PM2 event, say). */
 int codec_status_outcome(const char *status);
 
 struct pm2_proc;

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pm2.h"
+#include "text.h"
 #include "tools.h"
 #include "util.h"
 
@@ -46,6 +47,8 @@ static const char ls_help[] =
 	"Usage: tasker ls [OPTIONS]\n"
 	"\n"
 	"Lists PM2 tasks once, straight from the daemon's socket (no Redis).\n"
+	"In the table, control characters and bidi overrides in a name are shown\n"
+	"as escapes (\\x1b, \\u202e); --json gives the names exactly.\n"
 	"\n"
 	"  -j, --json         one JSON array instead of a table\n"
 	"  --pm2-home DIR     the daemon's home (PM2_HOME; default ~/.pm2)\n"
@@ -259,8 +262,14 @@ static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const 
 				human_duration(u, up, sizeof(up));
 			else
 				snprintf(up, sizeof(up), "-");
-			printf("%4d  %-24.24s %-16.16s %8d %5.0f%% %8s %7s %5d  %s\n", p->pm_id, p->name,
-			       p->status, p->state == PM2_ST_ONLINE ? p->pid : 0, p->cpu, mem, up, p->restart_time,
+			/* Names come from whoever ran pm2 start --name: escaped, and
+			 * fitted by terminal columns, not bytes. */
+			char name[200], status[100];
+			size_t nw = text_escape(p->name, strlen(p->name), 24, name, sizeof(name));
+			size_t sw = text_escape(p->status, strlen(p->status), 16, status, sizeof(status));
+			printf("%4d  %s%*s %s%*s %8d %5.0f%% %8s %7s %5d  %s\n", p->pm_id, name,
+			       (int)(24 - nw), "", status, (int)(16 - sw), "",
+			       p->state == PM2_ST_ONLINE ? p->pid : 0, p->cpu, mem, up, p->restart_time,
 			       p->cluster ? "cluster" : "fork");
 		}
 		if (n == 0)
@@ -307,6 +316,7 @@ int tool_ls(struct config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log_configure(cfg->log_level, cfg->log_format);
+	tools_use_locale();
 	char *home = home_opt ? xstrdup(home_opt) : pm2_home_path();
 	if (home == NULL) {
 		fprintf(stderr, "tasker ls: neither PM2_HOME nor HOME is set\n");

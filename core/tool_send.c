@@ -3,6 +3,10 @@
  * raw JSON) with a fresh request_id each, and with --wait prints the
  * replies that carry those ids. Subscribing happens before publishing, so
  * a fast executor's reply cannot be missed.
+ *
+ * Anyone who can publish on the status channel sees our request ids on the
+ * command channel. Until replies are signed, a reply counts only when its
+ * verb and status fit the command sent (reply_fits); others are ignored.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -25,17 +29,32 @@ static const char send_help[] =
 	"Publishes a command on the command channel with a timestamp, agent_id and\n"
 	"a fresh request_id (printed on stderr with -v).\n"
 	"\n"
+	"Several LINE words are joined with spaces into one command, except that a\n"
+	"word that begins with /VERB (a slash, a letter, then letters or digits, then\n"
+	"a blank or the end of the word) starts the next command:\n"
+	"  tasker send --wait '/stop --task=a' '/start --task=b --command=\"node b.js\"'\n"
+	"sends two commands. A batch with a bad command or line is refused whole,\n"
+	"each bad one named (command N, or line N of stdin); nothing is sent.\n"
+	"\n"
 	"  -w, --wait[=SECONDS]  wait for the reply carrying the request_id (default 10 s)\n"
-	"                        and print it\n"
+	"                        and print it. A reply counts only if its verb is the one\n"
+	"                        sent and its status one that verb can have (others are\n"
+	"                        ignored; -v says so). Sets params.ttl to SECONDS unless\n"
+	"                        the command has a ttl: an executor does not carry out a\n"
+	"                        command nobody waits for any more (it answers expired)\n"
 	"  -J, --json TEXT       send TEXT, a JSON envelope; missing timestamp, agent_id\n"
 	"                        and request_id are filled in\n"
 	"  -r, --raw             print replies as raw JSON\n"
-	"  -v, --verbose         print the envelope and request_id on stderr\n"
+	"  -v, --verbose         print the envelope and request_id on stderr, and every\n"
+	"                        reply ignored because it does not fit the command\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Exit status: 0 sent (with --wait: every reply a success), 1 an error reply\n"
-	"or Redis unreachable, 2 bad usage or a parse error, 3 no reply in time\n"
+	"(error, not_found, busy, expired) or Redis unreachable (at once when its host\n"
+	"name does not resolve), 2 bad usage or a parse error, 3 no reply in time\n"
 	"(with --wait; also at once when nobody listens on the channel).\n"
+	"Text from replies is printed with escapes for control characters (\\x1b, \\n)\n"
+	"unless --raw.\n"
 	"\n"
 	"Examples:\n"
 	"  tasker send --wait '/start --task=api --command=\"node api.js\" --env_PORT=8080'\n"
@@ -44,6 +63,7 @@ static const char send_help[] =
 struct outgoing {
 	char *json;
 	char request_id[260];
+	char verb[132]; /* as the executor reads it (lowercased) and echoes it */
 	bool published;
 	int outcome; /* -1 pending, 0 error, 1 success */
 };
@@ -56,6 +76,7 @@ struct sender {
 	size_t nmsgs, npublished, nanswered;
 	bool wait, raw, verbose, sent;
 	int64_t timeout_ms;
+	char ttl[32]; /* params.ttl for --wait: the wait, in seconds */
 	int rc;
 };
 
@@ -124,6 +145,70 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 		log_debug("%s", why);
 }
 
+/* The verb an alias stands for (the executor's table: run, remove, list
+ * and ps are aliases); the verb itself when it is none. */
+static const char *canonical_verb(const char *verb)
+{
+	static const char *const alias[][2] = {
+	    {"run", "start"}, {"remove", "delete"}, {"list", "status"}, {"ps", "status"}};
+	for (size_t i = 0; i < sizeof(alias) / sizeof(alias[0]); i++)
+		if (strcmp(verb, alias[i][0]) == 0)
+			return alias[i][1];
+	return verb;
+}
+
+static bool is_one_of(const char *s, const char *const *set)
+{
+	for (; *set != NULL; set++)
+		if (strcmp(s, *set) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Whether a reply carrying our request_id can be the executor's answer to
+ * the command: the verb echoed as sent, and a status that verb can have.
+ * Anyone may publish on the status channel; this is what a forger cannot
+ * get around without knowing the command (signatures will do the rest).
+ */
+static bool reply_fits(const char *verb, const struct status_view *v)
+{
+	static const char *const any[] = {"error", "busy", "expired", NULL};
+	static const char *const start[] = {"started", "already_running", NULL};
+	static const char *const stop[] = {"stopped", "not_found", NULL};
+	static const char *const restart[] = {"restarted", "not_found", NULL};
+	static const char *const del[] = {"deleted", "not_found", NULL};
+	if (v->verb == NULL || v->status == NULL || v->type == NULL || strcmp(v->verb, verb) != 0)
+		return false;
+	const char *canon = canonical_verb(verb);
+	if (strcmp(v->type, "task_list") == 0)
+		return strcmp(canon, "status") == 0 && strcmp(v->status, "ok") == 0;
+	if (strcmp(v->type, "task_status") != 0)
+		return false;
+	if (is_one_of(v->status, any))
+		return true;
+	if (strcmp(canon, "start") == 0)
+		return is_one_of(v->status, start);
+	if (strcmp(canon, "stop") == 0)
+		return is_one_of(v->status, stop);
+	if (strcmp(canon, "restart") == 0)
+		return is_one_of(v->status, restart);
+	if (strcmp(canon, "delete") == 0)
+		return is_one_of(v->status, del);
+	return false;
+}
+
+/* A one-shot tool does not wait for a host name that does not exist. */
+static void on_unresolved(struct bus *bus, const char *why, void *arg)
+{
+	(void)bus;
+	struct sender *s = arg;
+	if (loop_stopped(s->loop))
+		return;
+	fprintf(stderr, "tasker send: %s; nothing was sent\n", why);
+	finish(s, EXIT_FAIL);
+}
+
 static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
 		       void *arg)
 {
@@ -138,19 +223,32 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 		struct outgoing *m = &s->msgs[i];
 		if (strcmp(m->request_id, v.request_id) != 0 || m->outcome >= 0)
 			continue;
+		if (!reply_fits(m->verb, &v)) {
+			if (s->verbose) {
+				char note[600];
+				snprintf(note, sizeof(note),
+					 "tasker send: ignored a reply for request_id %s that does not fit "
+					 "/%s: verb %.100s, status %.100s%s%.100s",
+					 m->request_id, m->verb, v.verb ? v.verb : "(none)",
+					 v.status ? v.status : "(none)", v.type ? ", type " : "",
+					 v.type ? v.type : "");
+				tools_print_human(stderr, note, strlen(note));
+			}
+			continue;
+		}
 		if (s->raw) {
 			fwrite(data, 1, len, stdout);
 			fputc('\n', stdout);
 		} else {
-			char line[1200], clock[16];
+			char desc[1200], line[1300], clock[16];
 			tools_clock(&v, clock, sizeof(clock));
-			tools_describe_status(&v, line, sizeof(line));
-			printf("%s  %s\n", clock, line);
+			tools_describe_status(&v, desc, sizeof(desc));
+			snprintf(line, sizeof(line), "%s  %s", clock, desc);
+			tools_print_human(stdout, line, strlen(line));
 		}
 		fflush(stdout);
-		int outcome = codec_status_outcome(v.type && strcmp(v.type, "task_list") == 0
-							   ? "listed"
-							   : v.status);
+		int outcome = codec_status_outcome(strcmp(v.type, "task_list") == 0 ? "listed"
+										    : v.status);
 		if (outcome >= 0) {
 			m->outcome = outcome;
 			if (++s->nanswered == s->nmsgs)
@@ -185,56 +283,77 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 	loop_stop(loop, EXIT_FAIL);
 }
 
-/* Builds one outgoing message from a slash line; prints errors. */
-static int add_line(struct sender *s, const char *line, size_t len)
+/* The verb of a finished envelope as the executor will read and echo it:
+ * the same decoder, so the same lowercasing. */
+static void set_verb(struct outgoing *m)
+{
+	struct envelope env;
+	char err[300];
+	codec_decode_command(m->json, strlen(m->json), &env, err, sizeof(err));
+	snprintf(m->verb, sizeof(m->verb), "%s", env.verb ? env.verb : "");
+	codec_envelope_free(&env);
+}
+
+/* Builds one outgoing message from a slash line; prints errors after
+ * where ("line 3: ", or "" for a lone command). */
+static int add_line(struct sender *s, const char *line, size_t len, const char *where)
 {
 	struct slash_line parsed;
 	struct slash_error e;
 	if (slash_parse(line, len, &parsed, &e) < 0) {
-		fprintf(stderr, "tasker send: %s\n", e.message);
+		fprintf(stderr, "tasker send: %s%s\n", where, e.message);
 		return EXIT_USAGE;
 	}
 	if (parsed.verb == NULL) {
 		slash_line_free(&parsed);
-		fprintf(stderr, "tasker send: a command starts with /VERB (as in /start "
-				"--task=api); this line has none\n");
+		fprintf(stderr, "tasker send: %sa command starts with /VERB (as in /start "
+				"--task=api); this line has none\n", where);
 		return EXIT_USAGE;
+	}
+	if (s->wait && slash_param_get(&parsed, "ttl") == NULL) {
+		parsed.params = xrealloc(parsed.params, (parsed.nparams + 1) * sizeof(*parsed.params));
+		parsed.params[parsed.nparams].key = xstrdup("ttl");
+		parsed.params[parsed.nparams].value = xstrdup(s->ttl);
+		parsed.nparams++;
+		parsed.has_params = true;
 	}
 	struct outgoing *m = &s->msgs[s->nmsgs++];
 	util_random_id(m->request_id);
 	m->outcome = -1;
 	m->json = codec_encode_command(&parsed, s->cfg->agent_id, m->request_id, util_wall_ms());
 	slash_line_free(&parsed);
+	set_verb(m);
 	return EXIT_OK;
 }
 
 /* Takes a raw JSON envelope, fills in what is missing, and validates it
  * with the same decoder the executor uses. */
-static int add_json(struct sender *s, const char *text, size_t len)
+static int add_json(struct sender *s, const char *text, size_t len, const char *where)
 {
 	struct envelope env;
 	char err[300];
 	int ok = codec_decode_command(text, len, &env, err, sizeof(err));
 	codec_envelope_free(&env);
 	if (ok < 0) {
-		fprintf(stderr, "tasker send: %s\n", err);
+		fprintf(stderr, "tasker send: %s%s\n", where, err);
 		return EXIT_USAGE;
 	}
 	cJSON *root = cJSON_ParseWithLength(text, len);
-	struct outgoing *m = &s->msgs[s->nmsgs++];
-	m->outcome = -1;
 	const cJSON *rid = cJSON_GetObjectItemCaseSensitive(root, "request_id");
 	if (cJSON_IsString(rid)) {
 		/* Executors answer a request_id once: a second one would wait forever. */
-		for (size_t i = 0; i + 1 < s->nmsgs; i++) {
+		for (size_t i = 0; i < s->nmsgs; i++) {
 			if (strcmp(s->msgs[i].request_id, rid->valuestring) == 0) {
-				fprintf(stderr, "tasker send: request_id %.80s appears twice\n",
+				fprintf(stderr, "tasker send: %srequest_id %.80s appears twice\n", where,
 					rid->valuestring);
 				cJSON_Delete(root);
-				s->nmsgs--;
 				return EXIT_USAGE;
 			}
 		}
+	}
+	struct outgoing *m = &s->msgs[s->nmsgs++];
+	m->outcome = -1;
+	if (cJSON_IsString(rid)) {
 		snprintf(m->request_id, sizeof(m->request_id), "%s", rid->valuestring);
 	} else {
 		cJSON_DeleteItemFromObjectCaseSensitive(root, "request_id");
@@ -248,9 +367,60 @@ static int add_json(struct sender *s, const char *text, size_t len)
 		util_iso_time(util_wall_ms(), stamp, sizeof(stamp));
 		cJSON_AddStringToObject(root, "timestamp", stamp);
 	}
+	if (s->wait) {
+		/* A null params or ttl means "not given" (protocol.md, section 3). */
+		cJSON *params = cJSON_GetObjectItemCaseSensitive(root, "params");
+		if (!cJSON_IsObject(params)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(root, "params");
+			params = cJSON_AddObjectToObject(root, "params");
+		}
+		const cJSON *ttl = cJSON_GetObjectItemCaseSensitive(params, "ttl");
+		if (ttl == NULL || cJSON_IsNull(ttl)) {
+			cJSON_DeleteItemFromObjectCaseSensitive(params, "ttl");
+			cJSON_AddStringToObject(params, "ttl", s->ttl);
+		}
+	}
 	m->json = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
+	set_verb(m);
 	return EXIT_OK;
+}
+
+/* "10" for 10000 ms, "2.5" for 2500, "0.001" for 1: seconds as params.ttl
+ * takes them (a positive decimal number). */
+static void ttl_text(int64_t ms, char *buf, size_t size)
+{
+	if (ms % 1000 == 0) {
+		snprintf(buf, size, "%lld", (long long)(ms / 1000));
+		return;
+	}
+	snprintf(buf, size, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+	size_t n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+}
+
+static bool ascii_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * Whether a LINE word starts a new command: /VERB (a slash, an ASCII
+ * letter, then letters or digits) followed by a blank or the end of the
+ * word, after leading blanks. "/tmp/x" and "/verb-name" do not.
+ */
+static bool starts_command(const char *word)
+{
+	while (*word == ' ' || *word == '\t')
+		word++;
+	/* ASCII only, whatever the locale: the grammar's verb (grammar.md, rule 2). */
+	if (word[0] != '/' || !ascii_letter(word[1]))
+		return false;
+	const char *p = word + 2;
+	while (ascii_letter(*p) || (*p >= '0' && *p <= '9'))
+		p++;
+	return *p == '\0' || strchr(" \t\n\v\f\r", *p) != NULL;
 }
 
 static void grow(struct sender *s, size_t *cap)
@@ -282,11 +452,11 @@ int tool_send(struct config *cfg, int argc, char **argv)
 			s.wait = true;
 			if (optarg != NULL) {
 				double secs = strtod(optarg, &end);
-				if (*optarg == '\0' || *end != '\0' || !(secs > 0 && secs <= 86400)) {
+				if (*optarg == '\0' || *end != '\0' || !(secs >= 0.001 && secs <= 86400)) {
 					free(opts);
 					return tools_usage_error("send", "--wait takes seconds, from 0.001 to 86400");
 				}
-				s.timeout_ms = (int64_t)(secs * 1000);
+				s.timeout_ms = (int64_t)(secs * 1000 + 0.5);
 			}
 			break;
 		case 'J':
@@ -310,35 +480,65 @@ int tool_send(struct config *cfg, int argc, char **argv)
 	free(opts);
 	if ((rc = tools_finish_config(cfg, "send")) != 0)
 		return rc;
+	tools_use_locale();
+	ttl_text(s.timeout_ms, s.ttl, sizeof(s.ttl));
 
-	size_t cap = 0;
+	/* Every command is built (and every bad one named) before anything is
+	 * sent: a batch goes out whole or not at all. */
+	size_t cap = 0, bad = 0, total = 0;
+	char where[64];
 	if (json != NULL) {
 		if (optind < argc)
 			return tools_usage_error("send", "give either --json TEXT or a LINE, not both");
 		grow(&s, &cap);
-		rc = add_json(&s, json, strlen(json));
+		rc = add_json(&s, json, strlen(json), "");
 	} else if (optind == argc - 1 && strcmp(argv[optind], "-") == 0) {
 		char *line = NULL;
-		size_t lcap = 0;
+		size_t lcap = 0, lineno = 0;
 		ssize_t n;
-		while (rc == EXIT_OK && (n = getline(&line, &lcap, stdin)) >= 0) {
+		while ((n = getline(&line, &lcap, stdin)) >= 0) {
+			lineno++;
 			while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 				n--;
 			size_t skip = strspn(line, " \t");
 			if ((size_t)n == skip)
 				continue; /* blank lines separate nothing */
 			grow(&s, &cap);
-			rc = line[skip] == '{' ? add_json(&s, line, (size_t)n)
-					       : add_line(&s, line, (size_t)n);
+			snprintf(where, sizeof(where), "line %zu: ", lineno);
+			total++;
+			if ((line[skip] == '{' ? add_json(&s, line, (size_t)n, where)
+					       : add_line(&s, line, (size_t)n, where)) != EXIT_OK)
+				bad++;
 		}
 		free(line);
 	} else if (optind < argc) {
-		char *joined = tools_join_args(argc, argv, optind);
-		grow(&s, &cap);
-		rc = add_line(&s, joined, strlen(joined));
-		free(joined);
+		/* One command per group of words, a group starting at each word
+		 * that begins with /VERB: two commands never merge into one. */
+		for (int first = optind; first < argc;) {
+			int end = first + 1;
+			while (end < argc && !starts_command(argv[end]))
+				end++;
+			total++;
+			char *joined = tools_join_args(end, argv, first);
+			grow(&s, &cap);
+			if (first == optind && end == argc)
+				where[0] = '\0'; /* a lone command: no need to say which */
+			else
+				snprintf(where, sizeof(where), "command %zu (word %d): ", total,
+					 first - optind + 1);
+			if (add_line(&s, joined, strlen(joined), where) != EXIT_OK)
+				bad++;
+			free(joined);
+			first = end;
+		}
 	} else {
 		return tools_usage_error("send", "give a LINE, --json TEXT, or - for stdin");
+	}
+	if (bad > 0) {
+		if (total > 1)
+			fprintf(stderr, "tasker send: %zu of %zu commands refused; nothing was sent\n",
+				bad, total);
+		rc = EXIT_USAGE;
 	}
 
 	if (rc == EXIT_OK && s.nmsgs == 0)
@@ -349,7 +549,8 @@ int tool_send(struct config *cfg, int argc, char **argv)
 		loop_signal(s.loop, SIGTERM, on_signal, NULL);
 		signal(SIGPIPE, SIG_IGN);
 		struct bus_handlers h = {.on_message = s.wait ? on_message : NULL,
-					 .on_state = on_state};
+					 .on_state = on_state,
+					 .on_unresolved = on_unresolved};
 		s.bus = bus_new(s.loop, &cfg->redis, &h, &s);
 		if (s.wait)
 			bus_subscribe(s.bus, cfg->status_channel);

@@ -18,14 +18,18 @@ static const char watch_help[] =
 	"\n"
 	"Prints status messages from the status channel, one line each:\n"
 	"  TIME  STATUS TASK (pm_id N): ERROR   [node]\n"
+	"Control characters, bidi overrides and bytes that are not text in those\n"
+	"lines are shown as escapes (\\x1b, \\n, \\u202e), never sent to the terminal.\n"
 	"\n"
 	"  -j, --json        print each message's raw JSON instead\n"
 	"  -n, --count N     exit after N messages\n"
 	"  -c, --commands    also print messages on the command channel\n"
 	"  -h, --help        show this help\n"
 	"\n"
-	"It waits for Redis when Redis is down and resubscribes by itself.\n"
-	"Exit status: 0 (after --count messages, or on SIGINT/SIGTERM), 2 bad usage.\n";
+	"It waits for Redis when Redis is down and resubscribes by itself, but\n"
+	"stops at once when the Redis host name does not resolve.\n"
+	"Exit status: 0 (after --count messages, or on SIGINT/SIGTERM), 1 the Redis\n"
+	"host name does not resolve, 2 bad usage.\n";
 
 struct watch {
 	struct loop *loop;
@@ -37,24 +41,34 @@ struct watch {
 
 static void print_message(struct watch *w, const char *channel, const char *data, size_t len)
 {
+	/* Everything but --json is for a person: what came from Redis goes
+	 * through tools_print_human, escapes and all. */
+	char line[6000];
 	if (w->json) {
 		fwrite(data, 1, len, stdout);
 		fputc('\n', stdout);
 	} else if (strcmp(channel, w->cfg->status_channel) != 0) {
-		printf("%s  command  %.*s\n", channel, (int)(len > 2000 ? 2000 : len), data);
+		int n = snprintf(line, sizeof(line), "%s  command  ", channel);
+		size_t head = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+		size_t take = len < 2000 ? len : 2000;
+		if (take > sizeof(line) - head)
+			take = sizeof(line) - head;
+		memcpy(line + head, data, take);
+		tools_print_human(stdout, line, head + take);
 	} else {
 		struct status_view v;
-		char err[200], clock[16], line[1200];
+		char err[200], clock[16], desc[1200];
 		if (codec_decode_status(data, len, &v, err, sizeof(err)) < 0) {
 			tools_clock(NULL, clock, sizeof(clock));
-			printf("%s  (unreadable status message: %s)\n", clock, err);
+			snprintf(line, sizeof(line), "%s  (unreadable status message: %s)", clock, err);
 		} else {
 			tools_clock(&v, clock, sizeof(clock));
-			tools_describe_status(&v, line, sizeof(line));
-			printf("%s  %s%s%s%s\n", clock, line, v.node ? "  [" : "",
-			       v.node ? v.node : "", v.node ? "]" : "");
+			tools_describe_status(&v, desc, sizeof(desc));
+			snprintf(line, sizeof(line), "%s  %s%s%.200s%s", clock, desc, v.node ? "  [" : "",
+				 v.node ? v.node : "", v.node ? "]" : "");
 			codec_status_view_free(&v);
 		}
+		tools_print_human(stdout, line, strlen(line));
 	}
 	fflush(stdout);
 }
@@ -81,6 +95,16 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 	} else {
 		log_warn("%s", why);
 	}
+}
+
+/* Waiting makes sense for a Redis that is down, not for a host name that
+ * does not exist. */
+static void on_unresolved(struct bus *bus, const char *why, void *arg)
+{
+	(void)bus;
+	struct watch *w = arg;
+	fprintf(stderr, "tasker watch: %s\n", why);
+	loop_stop(w->loop, EXIT_FAIL);
 }
 
 static void on_signal(struct loop *loop, int signo, void *arg)
@@ -134,12 +158,15 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 	int rc = tools_finish_config(cfg, "watch");
 	if (rc != 0)
 		return rc;
+	tools_use_locale();
 
 	w.loop = loop_new();
 	loop_signal(w.loop, SIGINT, on_signal, NULL);
 	loop_signal(w.loop, SIGTERM, on_signal, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	struct bus_handlers h = {.on_message = on_message, .on_state = on_state};
+	struct bus_handlers h = {.on_message = on_message,
+				 .on_state = on_state,
+				 .on_unresolved = on_unresolved};
 	struct bus *bus = bus_new(w.loop, &cfg->redis, &h, &w);
 	bus_subscribe(bus, cfg->status_channel);
 	if (commands)

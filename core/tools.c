@@ -5,11 +5,14 @@
  */
 #include "tools.h"
 
+#include <locale.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "text.h"
 #include "util.h"
 
 const struct tool tools_table[] = {
@@ -106,8 +109,10 @@ void tools_describe_status(const struct status_view *v, char *buf, size_t size)
 		{
 			if (!cJSON_IsNumber(x) || shown == 4)
 				break;
-			o += (size_t)snprintf(id + o, sizeof(id) - o, "%s %d", shown ? "," : "",
-					      (int)x->valuedouble);
+			long pm_id;
+			if (!codec_json_long(x, 0, 999999999, &pm_id))
+				break; /* not an id PM2 could have given: say no more */
+			o += (size_t)snprintf(id + o, sizeof(id) - o, "%s %ld", shown ? "," : "", pm_id);
 			shown++;
 		}
 		if (nids > shown)
@@ -151,4 +156,19 @@ char *tools_join_args(int argc, char **argv, int from)
 	}
 	joined[o] = '\0';
 	return joined;
+}
+
+void tools_print_human(FILE *out, const char *text, size_t len)
+{
+	/* An escape takes at most 10 bytes for a character of 1 to 4. */
+	char buf[8 * 1024];
+	if (len > sizeof(buf) / 4 - 1)
+		len = text_utf8_trim(text, sizeof(buf) / 4 - 1);
+	text_escape(text, len, SIZE_MAX, buf, sizeof(buf));
+	fprintf(out, "%s\n", buf);
+}
+
+void tools_use_locale(void)
+{
+	setlocale(LC_CTYPE, "");
 }

@@ -47,4 +47,16 @@ void tools_describe_status(const struct status_view *v, char *buf, size_t size);
 /* Local "HH:MM:SS" of the message time (or now). */
 void tools_clock(const struct status_view *v, char *buf, size_t size);
 
+/*
+ * Prints a line for a person on out, with a newline: text[0..len) comes
+ * from Redis or PM2, so every character text_next() refuses (controls,
+ * bidi overrides, bytes that do not decode) is written as a visible escape
+ * (\x1b, \n, \u202e), never raw. --json and --raw output does not go
+ * through here: it stays exact JSON.
+ */
+void tools_print_human(FILE *out, const char *text, size_t len);
+/* Takes the character set of the user's locale (LC_CTYPE), so that
+ * tools_print_human shows their non-ASCII letters as they are. */
+void tools_use_locale(void);
+
 #endif

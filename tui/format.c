@@ -10,6 +10,8 @@
 #include <string.h>
 #include <wchar.h>
 
+#include "text.h"
+
 void fmt_bytes(uint64_t bytes, char *buf, size_t size)
 {
 	static const char units[] = "KMGTPE";
@@ -149,26 +151,18 @@ struct cell {
 	int width;
 };
 
-/* Decodes the character at *p (of rest bytes) into *c and advances *p. */
+/* Decodes the character at *p (of rest bytes) into *c and advances *p.
+ * Which characters are shown is text_next()'s rule, shared with the tools
+ * and the log; the console shows a refused one as '?'. */
 static void next_cell(const char **p, size_t rest, mbstate_t *st, struct cell *c)
 {
-	wchar_t wc;
-	size_t k = mbrtowc(&wc, *p, rest, st);
-	if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
-		memset(st, 0, sizeof(*st));
-		*c = (struct cell){"?", 1, 1};
-		*p += 1;
-		return;
-	}
-	int w = wcwidth(wc);
-	/* Bidirectional overrides and isolates reorder what follows them on
-	 * the screen: text from a task or a sender must not do that. */
-	bool bidi = (wc >= 0x202a && wc <= 0x202e) || (wc >= 0x2066 && wc <= 0x2069);
-	if (w < 0 || bidi)
+	struct text_char t;
+	text_next(*p, rest, st, &t);
+	if (t.width < 0)
 		*c = (struct cell){"?", 1, 1};
 	else
-		*c = (struct cell){*p, k, w};
-	*p += k;
+		*c = (struct cell){*p, t.len, t.width};
+	*p += t.len;
 }
 
 /* The ellipsis in the current locale: "…" if it encodes as UTF-8, else "~". */

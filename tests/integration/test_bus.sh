@@ -26,16 +26,18 @@ check "watch --count 1 exits after one message" bash -c "! kill -0 $W 2>/dev/nul
 
 # --- --wait correlation with a fake responder ---------------------------
 # The responder answers every command with a decoy reply (another
-# request_id) first, then the real one, with the status given.
+# request_id) first, then the real one, with the status given and the verb
+# echoed as an executor does (send --wait counts only a reply that fits).
 responder() {
 	local status=$1
 	redis-cli -p "$REDIS_PORT" --raw SUBSCRIBE b00t:k0mmand3r | while read -r line; do
 		rid=$(grep -oE '"request_id":"[^"]*"' <<<"$line" | cut -d'"' -f4)
+		verb=$(grep -oE '"verb":"[^"]*"' <<<"$line" | cut -d'"' -f4)
 		[ -n "$rid" ] || continue
 		redis-cli -p "$REDIS_PORT" PUBLISH b00t:task:status \
 			'{"type":"task_status","task_name":"api","status":"started","request_id":"not-yours"}' >/dev/null
 		redis-cli -p "$REDIS_PORT" PUBLISH b00t:task:status \
-			"{\"type\":\"task_status\",\"task_name\":\"api\",\"status\":\"$status\",\"pm_id\":3,\"request_id\":\"$rid\",\"error\":\"$2\"}" >/dev/null
+			"{\"type\":\"task_status\",\"task_name\":\"api\",\"status\":\"$status\",\"pm_id\":3,\"request_id\":\"$rid\",\"verb\":\"$verb\",\"error\":\"$2\"}" >/dev/null
 	done
 }
 kill "$W" 2>/dev/null

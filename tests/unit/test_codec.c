@@ -12,6 +12,7 @@
 
 #include "codec.h"
 #include "slash.h"
+#include "tools.h"
 
 /* 2025-11-17T15:00:00Z, the time of the documented examples. */
 #define T_DOC_MS INT64_C(1763391600000)
@@ -631,17 +632,82 @@ static void ok_verb_normalised(void **state)
 	}
 }
 
-static void ok_duplicate_params(void **state)
+/* Decodes json expecting a refusal that names want_key; returns the
+ * envelope (what the error reply may carry) for more checks. */
+static void expect_duplicate(const char *json, const char *want, struct envelope *env)
+{
+	char err[256] = "";
+	if (codec_decode_command(json, strlen(json), env, err, sizeof(err)) != -1)
+		fail_msg("decode of %s succeeded, expected a duplicate-key error", json);
+	check_readable(err);
+	if (strstr(err, want) == NULL)
+		fail_msg("error \"%s\" lacks \"%s\"", err, want);
+}
+
+static void dup_keys_refused_at_top(void **state)
 {
 	(void)state;
 	struct envelope env;
-	decode_ok("{\"verb\":\"s\",\"params\":{\"a\":\"1\",\"b\":\"x\",\"a\":\"2\",\"a\":3}}",
-	          &env);
-	assert_int_equal(env.nparams, 2);
-	assert_string_equal(env.params[0].key, "a");
-	assert_string_equal(env.params[0].value, "3");
-	assert_string_equal(env.params[1].key, "b");
-	assert_string_equal(codec_param(&env, "a"), "3");
+	/* The smuggling case: cJSON would read the delete, Python the status. */
+	expect_duplicate("{\"verb\":\"delete\",\"params\":{\"task\":\"victim\"},"
+			 "\"verb\":\"status\",\"params\":{},\"request_id\":\"r1\"}",
+			 "appears twice", &env);
+	/* Neither verb is picked for the reply; the one request_id is kept. */
+	assert_null(env.verb);
+	assert_int_equal(env.nparams, 0);
+	assert_string_equal(env.request_id, "r1");
+	codec_envelope_free(&env);
+	expect_duplicate("{\"verb\":\"delete\",\"verb\":\"status\"}", "\"verb\" appears twice",
+			 &env);
+	codec_envelope_free(&env);
+}
+
+static void dup_request_id_left_out(void **state)
+{
+	(void)state;
+	struct envelope env;
+	expect_duplicate("{\"verb\":\"status\",\"request_id\":\"a\",\"agent_id\":\"me\","
+			 "\"request_id\":\"b\"}",
+			 "\"request_id\" appears twice", &env);
+	assert_null(env.request_id);
+	assert_string_equal(env.verb, "status");
+	assert_string_equal(env.agent_id, "me");
+	codec_envelope_free(&env);
+	expect_duplicate("{\"verb\":\"status\",\"agent_id\":\"a\",\"agent_id\":\"b\",\"request_id\":7}",
+			 "\"agent_id\" appears twice", &env);
+	assert_null(env.agent_id);
+	assert_string_equal(env.request_id, "7");
+	codec_envelope_free(&env);
+}
+
+static void dup_keys_refused_at_any_level(void **state)
+{
+	(void)state;
+	struct envelope env;
+	expect_duplicate("{\"verb\":\"s\",\"request_id\":\"r\",\"params\":{\"a\":\"1\",\"b\":\"x\","
+			 "\"a\":\"2\"}}",
+			 "\"a\" appears twice in params", &env);
+	assert_string_equal(env.request_id, "r");
+	assert_string_equal(env.verb, "s");
+	codec_envelope_free(&env);
+	/* An escape spells the same key: readers decode it before comparing. */
+	expect_duplicate("{\"verb\":\"stop\",\"params\":{\"task\":\"a\",\"t\\u0061sk\":\"b\"}}",
+			 "\"task\" appears twice in params", &env);
+	codec_envelope_free(&env);
+	/* Unknown keys are ignored, but not a duplicate inside them. */
+	expect_duplicate("{\"verb\":\"s\",\"x\":[1,{\"k\":1,\"k\":2}]}", "\"k\" appears twice in x[1]",
+			 &env);
+	codec_envelope_free(&env);
+	expect_duplicate("{\"verb\":\"s\",\"x\":{\"y\":{\"z\":[],\"z\":null}}}",
+			 "\"z\" appears twice in x.y", &env);
+	codec_envelope_free(&env);
+	/* One duplicate among many keys is found. */
+	char big[40000];
+	size_t o = (size_t)snprintf(big, sizeof(big), "{\"verb\":\"s\",\"params\":{");
+	for (int i = 0; i < 2000; i++)
+		o += (size_t)snprintf(big + o, sizeof(big) - o, "\"k%d\":\"v\",", i);
+	snprintf(big + o, sizeof(big) - o, "\"k1234\":\"again\"}}");
+	expect_duplicate(big, "\"k1234\" appears twice in params", &env);
 	codec_envelope_free(&env);
 }
 
@@ -985,6 +1051,63 @@ static void status_decode_lenient_fields(void **state)
 	}
 }
 
+static void status_huge_numbers(void **state)
+{
+	(void)state;
+	/* Numbers no PM2 id can be: never converted to an integer (that is
+	 * undefined behaviour out of range), and never described. */
+	static const char *const cases[] = {
+	    "{\"pm_id\":1e300,\"pm_ids\":[1e300,2]}",
+	    "{\"pm_id\":-1e300,\"pm_ids\":[-1e300,-1e300]}",
+	    "{\"pm_id\":1.5,\"pm_ids\":[1e999,1.5,3]}",
+	    "{\"pm_id\":1e9,\"pm_ids\":[1e9,1e9]}",
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct status_view v;
+		char err[256], line[512], clock[16];
+		assert_int_equal(
+		    codec_decode_status(cases[i], strlen(cases[i]), &v, err, sizeof(err)), 0);
+		assert_int_equal(v.pm_id, -1);
+		tools_describe_status(&v, line, sizeof(line));
+		assert_null(strstr(line, "-2147483648"));
+		tools_clock(&v, clock, sizeof(clock));
+		codec_status_view_free(&v);
+	}
+	struct status_view v;
+	char err[256], line[512];
+	const char *ok = "{\"status\":\"started\",\"task_name\":\"api\",\"pm_id\":2,\"pm_ids\":[2,3]}";
+	assert_int_equal(codec_decode_status(ok, strlen(ok), &v, err, sizeof(err)), 0);
+	tools_describe_status(&v, line, sizeof(line));
+	assert_string_equal(line, "started api (pm_ids 2, 3)");
+	codec_status_view_free(&v);
+}
+
+static void json_long_range(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *json;
+		bool ok;
+		long want;
+	} cases[] = {
+	    {"0", true, 0},        {"7", true, 7},          {"999999999", true, 999999999},
+	    {"1e9", false, 0},     {"-1", false, 0},        {"1.5", false, 0},
+	    {"1e300", false, 0},   {"-1e300", false, 0},    {"1e999", false, 0},
+	    {"\"3\"", false, 0}, {"true", false, 0},      {"null", false, 0},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		cJSON *j = cJSON_Parse(cases[i].json);
+		assert_non_null(j);
+		long got = -42;
+		assert_int_equal(codec_json_long(j, 0, 999999999, &got), cases[i].ok);
+		if (cases[i].ok)
+			assert_int_equal(got, cases[i].want);
+		else
+			assert_int_equal(got, -42);
+		cJSON_Delete(j);
+	}
+}
+
 static void status_decode_errors(void **state)
 {
 	(void)state;
@@ -1018,6 +1141,9 @@ static void status_outcome(void **state)
 		assert_int_equal(codec_status_outcome(ok[i]), 1);
 	assert_int_equal(codec_status_outcome("error"), 0);
 	assert_int_equal(codec_status_outcome("not_found"), 0);
+	/* Refusals: too many commands waiting, and a command past its ttl. */
+	assert_int_equal(codec_status_outcome("busy"), 0);
+	assert_int_equal(codec_status_outcome("expired"), 0);
 	/* Relayed PM2 events and anything unknown are not a final outcome. */
 	assert_int_equal(codec_status_outcome(NULL), -1);
 	assert_int_equal(codec_status_outcome(""), -1);
@@ -1159,7 +1285,11 @@ int main(void)
 	    cmocka_unit_test(ok_timestamps),
 	    cmocka_unit_test(ok_unknown_keys),
 	    cmocka_unit_test(ok_verb_normalised),
-	    cmocka_unit_test(ok_duplicate_params),
+	    cmocka_unit_test(dup_keys_refused_at_top),
+	    cmocka_unit_test(dup_request_id_left_out),
+	    cmocka_unit_test(dup_keys_refused_at_any_level),
+	    cmocka_unit_test(status_huge_numbers),
+	    cmocka_unit_test(json_long_range),
 	    cmocka_unit_test(ok_keys_case_sensitive),
 	    cmocka_unit_test(ok_unicode_and_escapes),
 	    cmocka_unit_test(ok_not_nul_terminated),
