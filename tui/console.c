@@ -787,9 +787,11 @@ static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
 			snprintf(which + o, sizeof(which) - o, "%s)", n > 5 ? ", ..." : "");
 	}
 	bool del = strcmp(verb, "delete") == 0;
+	const char *after = !del     ? ""
+			    : n > 1 ? " They are stopped and removed from PM2."
+				    : " It is stopped and removed from PM2.";
 	snprintf(app->confirm_prompt, sizeof(app->confirm_prompt), "%s %s?%s y/n",
-		 del ? "Delete" : strcmp(verb, "stop") == 0 ? "Stop" : "Restart", which,
-		 !del ? "" : n > 1 ? " They are stopped and removed from PM2." : " It is stopped and removed from PM2.");
+		 del ? "Delete" : strcmp(verb, "stop") == 0 ? "Stop" : "Restart", which, after);
 	app->confirm_verb = verb;
 	free(app->confirm_name);
 	app->confirm_name = xstrdup(p->name);

@@ -241,8 +241,9 @@ size_t fmt_fit(const char *s, int width, char *buf, size_t size)
 static const struct {
 	const char *utf8, *ascii;
 } ascii_glyphs[] = {
-	{"│", "|"},  {"─", "-"},  {"▲", "^"},	{"▼", "v"},  {"↺", "R"},  {"✓", "+"}, {"✗", "x"},
-	{"…", "..."}, {"×", "x"}, {"↑↓", "Up/Dn"}, {"↑", "Up"}, {"↓", "Dn"}, {"▶", ">"},
+	{"│", "|"},   {"─", "-"},	{"▲", "^"},  {"▼", "v"},  {"↺", "R"},
+	{"✓", "+"},   {"✗", "x"},	{"…", "..."}, {"×", "x"},  {"↑↓", "Up/Dn"},
+	{"↑", "Up"},  {"↓", "Dn"},	{"▶", ">"},
 };
 
 size_t fmt_ascii(const char *s, char *buf, size_t size)

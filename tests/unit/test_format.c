@@ -362,7 +362,8 @@ static void ascii_glyphs(void **state)
 	assert_string_equal(buf, "ID^ NAMEv R");
 	fmt_ascii("✓ started  ✗ error  … waiting", buf, sizeof(buf));
 	assert_string_equal(buf, "+ started  x error  ... waiting");
-	fmt_ascii(" ↑↓ select  ↑ up  ↓ down  cluster×2  ── stdout ──  ▶ feed", buf, sizeof(buf));
+	fmt_ascii(" ↑↓ select  ↑ up  ↓ down  cluster×2  ── stdout ──  ▶ feed", buf,
+		  sizeof(buf));
 	assert_string_equal(buf, " Up/Dn select  Up up  Dn down  clusterx2  -- stdout --  > feed");
 	/* Other bytes pass as they are (fmt_fit shows them as "?"). */
 	fmt_ascii("caf\xc3\xa9", buf, sizeof(buf));
