@@ -32,6 +32,7 @@ struct pending {
 	char id[33];
 	char what[160];
 	int64_t deadline;
+	bool told_redis_down; /* the bar already said why it waits */
 };
 
 struct app {
@@ -40,9 +41,10 @@ struct app {
 	struct bus *bus;
 	struct pm2_client *pm2;
 	struct pm2_events *pmev;
-	struct executor *ex; /* --local only */
+	struct executor *ex; /* --local only, and only while no other serves the node */
 	struct cmdbar *bar;
 	bool local;
+	bool ascii; /* no UTF-8 locale: draw with ASCII only */
 
 	/* What the header says. */
 	char *pm2_home;
@@ -51,10 +53,10 @@ struct app {
 	char pm2_version[32];
 	bool redis_ok;
 	bool redis_reported; /* the current outage is in the feed */
-	char redis_why[300];
 	int64_t started;
 	int executors; /* presence keys seen; -1 unknown */
 	int scan_found;
+	bool scanning; /* a SCAN for presence keys is in flight */
 
 	struct theme theme;
 	char theme_name[64];
@@ -64,8 +66,9 @@ struct app {
 	struct feed feed;
 	enum app_mode mode;
 	enum app_focus focus;
-	char message[512];
+	char message[512]; /* without its mark: draw.c adds one for the kind */
 	enum msg_kind message_kind;
+	char message_task[128]; /* the task an outcome in the bar is about */
 	struct pending pending[APP_MAX_PENDING];
 	size_t npending;
 	int interval_ms;
@@ -78,9 +81,11 @@ struct app {
 	char *log_out, *log_err; /* the tails shown */
 	long long log_out_size, log_err_size;
 
-	/* Delete confirmation. */
-	int confirm_pm_id;
-	char *confirm_name; /* owned */
+	/* A stop, restart or delete waiting for y (MODE_CONFIRM). */
+	const char *confirm_verb; /* "stop", "restart" or "delete" */
+	char *confirm_name;	  /* owned */
+	char confirm_prompt[400]; /* says exactly what y will do */
+	enum app_mode confirm_back; /* the view the question was asked from */
 
 	/* Drawing. */
 	bool dirty;
@@ -93,10 +98,33 @@ struct app {
 	bool esc_held;
 	struct loop_timer *esc_timer;
 
-	/* A private redis-server for --local. */
+	/* --local (local.c): a private redis-server, and the in-process
+	 * executor, started only once no live executor of this node already
+	 * serves the command channel (else every command would run twice). */
 	pid_t redis_pid;
 	char *redis_dir;
+	bool local_checking;	/* a GET of the presence key is in flight */
+	bool local_subscribing; /* the command channel is being added */
+	long local_held_by;	/* the other executor's pid; 0: none */
+	long local_warned_pid;	/* a second executor we already warned about */
 };
+
+/* The bar's message; MSG_ERROR ones also go to the feed (console.c). */
+void app_message(struct app *app, enum msg_kind kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Adds a line to the feed, stamped with the local time (console.c). */
+void app_feed(struct app *app, enum feed_kind kind, const char *text);
+
+/* --local (local.c). The private redis-server: started before the loop
+ * when nothing answers at the default address; url then points at it. */
+bool local_redis_answers(const struct redis_url *url);
+int local_redis_start(struct app *app, struct redis_url *url, char *err, size_t errlen);
+void local_redis_stop(struct app *app);
+/* Reads this node's presence key and starts the in-process executor when
+ * no other live executor of the node serves the command channel; warns
+ * when one appears beside ours. Called when Redis is ready and on every
+ * executor scan. */
+void local_check(struct app *app);
 
 /* Draws the whole screen from the state (draw.c). */
 void draw_screen(struct app *app);

@@ -32,6 +32,7 @@ struct cmdbar {
 	bool active;
 	bool dirty;
 	bool cancel;
+	bool fresh_slash; /* opened with "/" and nothing typed since */
 	unsigned char queue[QUEUE_SIZE];
 	size_t qhead, qlen;
 	char matches[512];
@@ -221,6 +222,7 @@ void cmdbar_open(struct cmdbar *bar, const char *initial)
 	rl_bind_key(3, bar_cancel);
 	if (initial != NULL && initial[0] != '\0')
 		rl_insert_text(initial);
+	bar->fresh_slash = initial != NULL && strcmp(initial, "/") == 0;
 	bar->dirty = true;
 }
 
@@ -255,6 +257,16 @@ size_t cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len)
 		bar->on_line(NULL, bar->arg);
 		return 1;
 	}
+	/* The bar opened on '/' already shows one: a pasted "/start ..." (or a
+	 * '/' typed out of habit) must not make it "//start". */
+	size_t skip = 0;
+	if (bar->fresh_slash) {
+		bar->fresh_slash = false;
+		if (len > 0 && buf[0] == '/' && rl_end == 1 && rl_line_buffer[0] == '/')
+			skip = 1;
+	}
+	buf += skip;
+	len -= skip;
 	/* The queue is empty between calls (we drain it below), so whatever is
 	 * left in it when the bar closes is the tail of buf. */
 	size_t take = len < QUEUE_SIZE ? len : QUEUE_SIZE;
@@ -280,12 +292,12 @@ size_t cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len)
 			size_t left = bar->qlen;
 			cmdbar_close(bar);
 			bar->on_line(NULL, bar->arg);
-			return take - left;
+			return skip + take - left;
 		}
 	}
 	size_t left = bar->qlen;
 	bar->qlen = 0;
-	return take - left;
+	return skip + take - left;
 }
 
 /* Terminal columns taken by s[0..n). */

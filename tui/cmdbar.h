@@ -24,6 +24,8 @@ struct cmdbar *cmdbar_new(const char *history_path, cmdbar_line_fn on_line,
 /* Saves history. */
 void cmdbar_free(struct cmdbar *bar);
 
+/* Opens the bar holding initial. Opened with "/", a '/' that comes first
+ * (typed, or the start of a pasted "/start ...") replaces that one. */
 void cmdbar_open(struct cmdbar *bar, const char *initial);
 void cmdbar_close(struct cmdbar *bar);
 bool cmdbar_active(const struct cmdbar *bar);

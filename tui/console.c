@@ -41,6 +41,7 @@
 #include "keys.h"
 #include "log.h"
 #include "slash.h"
+#include "terminal.h"
 #include "tools.h"
 #include "util.h"
 
@@ -91,25 +92,45 @@ static void mark(struct app *app)
 	app->dirty = true;
 }
 
+static void set_message_v(struct app *app, enum msg_kind kind, const char *fmt, va_list ap)
+{
+	vsnprintf(app->message, sizeof(app->message), fmt, ap);
+	app->message_kind = kind;
+	app->message_task[0] = '\0';
+	mark(app);
+}
+
 static void set_message(struct app *app, enum msg_kind kind, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* The bar's message alone: for what the feed already shows or what only
+ * matters now (a sort, a filter, "waiting"). */
 static void set_message(struct app *app, enum msg_kind kind, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(app->message, sizeof(app->message), fmt, ap);
+	set_message_v(app, kind, fmt, ap);
 	va_end(ap);
-	app->message_kind = kind;
-	mark(app);
 }
 
-static void feed_now(struct app *app, enum feed_kind kind, const char *text)
+void app_feed(struct app *app, enum feed_kind kind, const char *text)
 {
 	char clock[16];
 	tools_clock(NULL, clock, sizeof(clock));
 	feed_add(&app->feed, clock, kind, text);
 	mark(app);
+}
+
+/* The bar's message; an error also goes to the feed, where the next
+ * message cannot overwrite it. */
+void app_message(struct app *app, enum msg_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_message_v(app, kind, fmt, ap);
+	va_end(ap);
+	if (kind == MSG_ERROR)
+		app_feed(app, FEED_ERROR, app->message);
 }
 
 /* Log lines go to the feed while curses owns the screen; only errors: the
@@ -123,7 +144,7 @@ static void log_to_feed(enum log_level level, const char *line, void *arg)
 	/* Drop the time stamp the logger added: the feed has its own. */
 	const char *text = strchr(line, ' ');
 	text = text ? text + 1 : line;
-	feed_now(app, level >= LOG_LVL_ERROR ? FEED_ERROR : FEED_INFO, text);
+	app_feed(app, level >= LOG_LVL_ERROR ? FEED_ERROR : FEED_INFO, text);
 }
 
 /* --- drawing schedule ------------------------------------------------------ */
@@ -198,6 +219,19 @@ static void refresh_tasks(struct app *app)
 		pm2_version(app->pm2, on_version, app);
 }
 
+/* Redis is down: in the feed and the bar. Plain `tasker` with nothing at
+ * the default address most likely wants --local. */
+static void report_redis_down(struct app *app, const char *why)
+{
+	if (!app->local && !app->cfg->redis_explicit)
+		app_message(app, MSG_ERROR,
+			    "no Redis at the default address (start redis-server, or run tasker "
+			    "--local for a private one): %s",
+			    why);
+	else
+		app_message(app, MSG_ERROR, "Redis: %s", why);
+}
+
 static void on_refresh_timer(struct loop *loop, void *arg)
 {
 	struct app *app = arg;
@@ -205,9 +239,7 @@ static void on_refresh_timer(struct loop *loop, void *arg)
 	refresh_tasks(app);
 	/* The bus reports changes; a Redis that was never up is said here once. */
 	if (!app->redis_ok && !app->redis_reported && loop_now(loop) - app->started > 1000) {
-		char text[700];
-		snprintf(text, sizeof(text), "Redis: %s", bus_status(app->bus));
-		feed_now(app, FEED_ERROR, text);
+		report_redis_down(app, bus_status(app->bus));
 		app->redis_reported = true;
 	}
 	mark(app); /* the clock and uptimes move */
@@ -256,7 +288,7 @@ static void handle_status(struct app *app, const char *data, size_t len)
 	if (codec_decode_status(data, len, &v, err, sizeof(err)) < 0) {
 		char text[300];
 		snprintf(text, sizeof(text), "unreadable status message: %s", err);
-		feed_now(app, FEED_ERROR, text);
+		app_feed(app, FEED_ERROR, text);
 		return;
 	}
 	char line[1200];
@@ -275,12 +307,23 @@ static void handle_status(struct app *app, const char *data, size_t len)
 		snprintf(text, sizeof(text), "%s", line);
 	feed_add(&app->feed, clock, kind, text);
 
+	bool ours = false;
 	for (size_t i = 0; v.request_id != NULL && i < app->npending; i++) {
 		if (strcmp(app->pending[i].id, v.request_id) != 0 || outcome < 0)
 			continue;
-		set_message(app, outcome ? MSG_OK : MSG_ERROR, "%s %s", outcome ? "✓" : "✗", line);
+		set_message(app, outcome ? MSG_OK : MSG_ERROR, "%s", line);
+		snprintf(app->message_task, sizeof(app->message_task), "%s",
+			 v.task_name ? v.task_name : "");
 		app->pending[i] = app->pending[--app->npending];
+		ours = true;
 		break;
+	}
+	/* A task that crashes right after our "started" or "restarted": the
+	 * bar must not keep a success the feed has already contradicted. */
+	if (!ours && kind == FEED_ERROR && app->message_kind == MSG_OK && v.task_name != NULL &&
+	    app->message_task[0] != '\0' && strcmp(v.task_name, app->message_task) == 0) {
+		set_message(app, MSG_ERROR, "%s", line);
+		snprintf(app->message_task, sizeof(app->message_task), "%s", v.task_name);
 	}
 	codec_status_view_free(&v);
 	refresh_soon(app);
@@ -304,8 +347,10 @@ static void on_scan(struct bus *bus, struct redisReply *reply, void *arg)
 {
 	(void)bus;
 	struct app *app = arg;
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2)
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
+		app->scanning = false;
 		return;
+	}
 	redisReply *cur = reply->element[0], *keys = reply->element[1];
 	if (keys->type == REDIS_REPLY_ARRAY)
 		app->scan_found += (int)keys->elements;
@@ -313,6 +358,7 @@ static void on_scan(struct bus *bus, struct redisReply *reply, void *arg)
 		scan_executors(app, cur->str);
 		return;
 	}
+	app->scanning = false;
 	if (app->executors != app->scan_found)
 		mark(app);
 	app->executors = app->scan_found;
@@ -320,13 +366,19 @@ static void on_scan(struct bus *bus, struct redisReply *reply, void *arg)
 
 static void scan_executors(struct app *app, const char *cursor)
 {
-	if (strcmp(cursor, "0") == 0)
+	if (strcmp(cursor, "0") == 0) {
+		/* Two scans at once would add up into one count. */
+		if (app->scanning)
+			return;
+		app->scanning = true;
 		app->scan_found = 0;
+	}
 	const char *argv[6] = {"SCAN", cursor, "MATCH", "b00t:tasker:executor:*", "COUNT", "1000"};
 	size_t lens[6];
 	for (int i = 0; i < 6; i++)
 		lens[i] = strlen(argv[i]);
-	bus_command(app->bus, 6, argv, lens, on_scan, app);
+	if (bus_command(app->bus, 6, argv, lens, on_scan, app) < 0)
+		app->scanning = false;
 }
 
 static void on_scan_timer(struct loop *loop, void *arg)
@@ -335,6 +387,7 @@ static void on_scan_timer(struct loop *loop, void *arg)
 	loop_timer_add(loop, EXECUTOR_SCAN_MS, on_scan_timer, app);
 	if (bus_can_command(app->bus))
 		scan_executors(app, "0");
+	local_check(app);
 }
 
 static void on_scan_timer_once(struct loop *loop, void *arg)
@@ -348,22 +401,38 @@ static void on_scan_timer_once(struct loop *loop, void *arg)
 static void on_bus_state(struct bus *bus, bool ready, const char *why, void *arg)
 {
 	struct app *app = arg;
+	/* The local executor's channel being added (local.c) is no outage:
+	 * the bus is "not ready" only until Redis confirms it. */
+	if (app->local_subscribing && app->redis_ok) {
+		if (!ready && bus_can_command(bus) && strncmp(why, "subscribing", 11) == 0)
+			return;
+		app->local_subscribing = false;
+		if (ready) {
+			executor_bus_state(app->ex, true);
+			loop_timer_add(app->loop, 1000, on_scan_timer_once, app);
+			return;
+		}
+	}
+	app->local_subscribing = false;
 	app->redis_ok = ready;
 	app->redis_reported = !ready;
-	snprintf(app->redis_why, sizeof(app->redis_why), "%s", why);
 	if (ready) {
-		feed_now(app, FEED_INFO, "Redis connected");
+		app_feed(app, FEED_INFO, "Redis connected");
 		scan_executors(app, "0");
 		/* A local executor writes its presence key just after this. */
 		loop_timer_add(app->loop, 1000, on_scan_timer_once, app);
+		/* What was published while Redis was down has only now gone out:
+		 * its executor gets the full time to answer. */
+		int64_t deadline = loop_now(app->loop) + APP_REPLY_WAIT_MS;
+		for (size_t i = 0; i < app->npending; i++)
+			if (app->pending[i].deadline < deadline)
+				app->pending[i].deadline = deadline;
+		local_check(app);
 	} else {
-		char text[400];
-		snprintf(text, sizeof(text), "Redis: %s", why);
-		feed_now(app, FEED_ERROR, text);
+		report_redis_down(app, why);
 	}
 	if (app->ex != NULL)
 		executor_bus_state(app->ex, ready);
-	(void)bus;
 	mark(app);
 }
 
@@ -373,15 +442,29 @@ static void on_pending_timer(struct loop *loop, void *arg)
 	loop_timer_add(loop, 500, on_pending_timer, app);
 	int64_t now = loop_now(loop);
 	for (size_t i = 0; i < app->npending;) {
-		if (app->pending[i].deadline > now) {
+		struct pending *p = &app->pending[i];
+		if (p->deadline > now) {
 			i++;
 			continue;
 		}
-		set_message(app, MSG_ERROR,
-			    "✗ no executor answered %s within %d s: is tasker exec running on %s? "
+		if (!app->redis_ok) {
+			/* Not an executor's silence: the command waits in the
+			 * publish queue, and goes out when Redis is back. */
+			if (!p->told_redis_down)
+				app_message(app, MSG_ERROR,
+					    "no answer to %s: Redis is down (%s); it is sent when Redis "
+					    "is back",
+					    p->what, bus_status(app->bus));
+			p->told_redis_down = true;
+			p->deadline = now + APP_REPLY_WAIT_MS;
+			i++;
+			continue;
+		}
+		app_message(app, MSG_ERROR,
+			    "no executor answered %s within %d s: is tasker exec running on %s? "
 			    "(or run tasker --local)",
-			    app->pending[i].what, APP_REPLY_WAIT_MS / 1000, app->cfg->channel);
-		app->pending[i] = app->pending[--app->npending];
+			    p->what, APP_REPLY_WAIT_MS / 1000, app->cfg->channel);
+		*p = app->pending[--app->npending];
 	}
 }
 
@@ -413,8 +496,8 @@ static bool console_command(struct app *app, const struct slash_line *l)
 	} else if (strcmp(v, "sort") == 0) {
 		enum tasks_col col;
 		if (tasks_col_parse(arg, &col) < 0) {
-			set_message(app, MSG_ERROR,
-				    "✗ /sort takes a column: id name status pid cpu memory uptime restarts "
+			app_message(app, MSG_ERROR,
+				    "/sort takes a column: id name status pid cpu memory uptime restarts "
 				    "mode");
 			return true;
 		}
@@ -436,7 +519,7 @@ static bool console_command(struct app *app, const struct slash_line *l)
 			return true;
 		}
 		if (theme_load(arg, &t, err, sizeof(err)) < 0) {
-			set_message(app, MSG_ERROR, "✗ %s", err);
+			app_message(app, MSG_ERROR, "%s", err);
 			return true;
 		}
 		if (!app->color)
@@ -468,7 +551,7 @@ static void publish_line(struct app *app, const struct slash_line *l)
 	char what[160];
 	snprintf(what, sizeof(what), "/%s%s%s", l->verb, task ? " " : "", task ? task : "");
 	if (bus_publish(app->bus, app->cfg->channel, json, strlen(json), NULL, NULL) < 0) {
-		set_message(app, MSG_ERROR, "✗ %s not sent: the publish queue is full", what);
+		app_message(app, MSG_ERROR, "%s not sent: the publish queue is full", what);
 		free(json);
 		return;
 	}
@@ -481,9 +564,9 @@ static void publish_line(struct app *app, const struct slash_line *l)
 	/* While Redis is down the message waits in the queue; so does the clock. */
 	p->deadline = loop_now(app->loop) + APP_REPLY_WAIT_MS;
 	if (app->redis_ok)
-		set_message(app, MSG_WAIT, "… %s sent, waiting for the outcome", what);
+		set_message(app, MSG_WAIT, "%s sent, waiting for the outcome", what);
 	else
-		set_message(app, MSG_WAIT, "… %s queued: Redis is down (%s)", what, app->redis_why);
+		set_message(app, MSG_WAIT, "%s queued: Redis is down (%s)", what, bus_status(app->bus));
 }
 
 /* Parses a typed line and publishes it as `tasker send` would. */
@@ -492,13 +575,13 @@ static void submit_line(struct app *app, const char *line)
 	struct slash_line l;
 	struct slash_error e;
 	if (slash_parse(line, strlen(line), &l, &e) < 0) {
-		set_message(app, MSG_ERROR, "✗ %s (nothing was sent)", e.message);
+		app_message(app, MSG_ERROR, "%s (nothing was sent): %.200s", e.message, line);
 		return;
 	}
 	if (l.verb == NULL) {
 		slash_line_free(&l);
 		if (line[strspn(line, " \t")] != '\0')
-			set_message(app, MSG_ERROR, "✗ a command starts with /VERB; nothing was sent");
+			app_message(app, MSG_ERROR, "a command starts with /VERB; nothing was sent");
 		return;
 	}
 	if (console_command(app, &l)) {
@@ -627,7 +710,7 @@ static void on_env_values(struct pm2_client *c, const cJSON *result, const char 
 	struct app *app = arg;
 	free_env_pairs(app);
 	if (error != NULL || !cJSON_IsArray(result)) {
-		set_message(app, MSG_ERROR, "✗ could not read the environment: %s",
+		app_message(app, MSG_ERROR, "could not read the environment: %s",
 			    error ? error : "unexpected reply");
 		return;
 	}
@@ -676,6 +759,45 @@ static void cycle_sort(struct app *app, int dir)
 	int c = ((int)app->tasks.sort + dir + COL_COUNT) % COL_COUNT;
 	tasks_sort_by(&app->tasks, (enum tasks_col)c);
 	set_message(app, MSG_INFO, "sorted by %s", tasks_col_name((enum tasks_col)c));
+}
+
+/*
+ * s, r and d ask first, so that a word typed while the bar is closed
+ * ("start" is s, t, a, r, t) never stops or restarts anything. The question
+ * says exactly what y does: the executor addresses tasks by name, so the
+ * action reaches every instance of that name, and the question names them
+ * all.
+ */
+static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
+{
+	if (p == NULL)
+		return;
+	int ids[5];
+	size_t n = tasks_instances(&app->tasks, p->name, ids, 5);
+	char which[300];
+	if (n <= 1) {
+		snprintf(which, sizeof(which), "%s (pm_id %d)", p->name, p->pm_id);
+	} else {
+		size_t o = (size_t)snprintf(which, sizeof(which), "all %zu instances of %s (pm_ids", n,
+					    p->name);
+		for (size_t i = 0; i < n && i < 5 && o < sizeof(which); i++)
+			o += (size_t)snprintf(which + o, sizeof(which) - o, "%s %d", i ? "," : "",
+					      ids[i]);
+		if (o < sizeof(which))
+			snprintf(which + o, sizeof(which) - o, "%s)", n > 5 ? ", ..." : "");
+	}
+	bool del = strcmp(verb, "delete") == 0;
+	const char *after = !del     ? ""
+			    : n > 1 ? " They are stopped and removed from PM2."
+				    : " It is stopped and removed from PM2.";
+	snprintf(app->confirm_prompt, sizeof(app->confirm_prompt), "%s %s?%s y/n",
+		 del ? "Delete" : strcmp(verb, "stop") == 0 ? "Stop" : "Restart", which, after);
+	app->confirm_verb = verb;
+	free(app->confirm_name);
+	app->confirm_name = xstrdup(p->name);
+	app->confirm_back = app->mode;
+	app->mode = MODE_CONFIRM;
+	mark(app);
 }
 
 static void key_table(struct app *app, int key)
@@ -748,20 +870,13 @@ static void key_table(struct app *app, int key)
 		open_detail(app, sel);
 		break;
 	case 's':
-		if (sel)
-			send_action(app, "stop", sel->name);
+		ask(app, "stop", sel);
 		break;
 	case 'r':
-		if (sel)
-			send_action(app, "restart", sel->name);
+		ask(app, "restart", sel);
 		break;
 	case 'd':
-		if (sel) {
-			app->mode = MODE_CONFIRM;
-			app->confirm_pm_id = sel->pm_id;
-			free(app->confirm_name);
-			app->confirm_name = xstrdup(sel->name);
-		}
+		ask(app, "delete", sel);
 		break;
 	case '>':
 	case KEYC_F6:
@@ -815,12 +930,10 @@ static void key_detail(struct app *app, int key)
 		}
 		break;
 	case 's':
-		if (p)
-			send_action(app, "stop", p->name);
+		ask(app, "stop", p);
 		break;
 	case 'r':
-		if (p)
-			send_action(app, "restart", p->name);
+		ask(app, "restart", p);
 		break;
 	case 'q':
 	case KEYC_ESC:
@@ -848,11 +961,15 @@ static void handle_key(struct app *app, int key)
 		mark(app);
 		break;
 	case MODE_CONFIRM:
-		app->mode = MODE_TABLE;
+		app->mode = app->confirm_back;
 		if (key == 'y' || key == 'Y')
-			send_action(app, "delete", app->confirm_name);
+			send_action(app, app->confirm_verb, app->confirm_name);
 		else
-			set_message(app, MSG_INFO, "kept %s", app->confirm_name);
+			set_message(app, MSG_INFO, "cancelled: %s was not %s (only y goes on)",
+				    app->confirm_name,
+				    strcmp(app->confirm_verb, "stop") == 0      ? "stopped"
+				    : strcmp(app->confirm_verb, "restart") == 0 ? "restarted"
+										: "deleted");
 		mark(app);
 		break;
 	case MODE_DETAIL:
@@ -949,112 +1066,6 @@ static void on_term(struct loop *loop, int signo, void *arg)
 	loop_stop(loop, EXIT_OK);
 }
 
-/* --- a private redis-server for --local ------------------------------------------------ */
-
-static bool redis_answers(const struct redis_url *url)
-{
-	struct timeval tv = {0, 300000};
-	redisContext *c = url->is_unix ? redisConnectUnixWithTimeout(url->path, tv)
-				       : redisConnectWithTimeout(url->host, url->port, tv);
-	bool ok = false;
-	if (c != NULL && c->err == 0) {
-		redisReply *r = redisCommand(c, "PING");
-		/* NOAUTH means a server is there: ours to use, with a password. */
-		ok = r != NULL && (r->type == REDIS_REPLY_STATUS ||
-				   (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0));
-		if (r != NULL)
-			freeReplyObject(r);
-	}
-	if (c != NULL)
-		redisFree(c);
-	return ok;
-}
-
-static int start_private_redis(struct app *app, struct redis_url *url, char *err, size_t errlen)
-{
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	char *dir = rt && rt[0] == '/' ? xasprintf("%s/tasker", rt)
-				       : xasprintf("/tmp/tasker-%u", (unsigned)getuid());
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
-		free(dir);
-		return -1;
-	}
-	struct stat st;
-	if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-	    (st.st_mode & 077) != 0) {
-		snprintf(err, errlen, "%s is not a private directory of ours", dir);
-		free(dir);
-		return -1;
-	}
-	char *sock = xasprintf("%s/redis-%d.sock", dir, (int)getpid());
-	char *logf = xasprintf("%s/redis-%d.log", dir, (int)getpid());
-	/* posix_spawn wants char *const[]: writable copies of the words. */
-	const char *words[] = {"redis-server", "--port", "0", "--unixsocket", sock,
-			       "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
-			       "--dir", dir, "--logfile", logf};
-	enum { NWORDS = sizeof(words) / sizeof(words[0]) };
-	char *argv[NWORDS + 1];
-	for (size_t i = 0; i < NWORDS; i++)
-		argv[i] = xstrdup(words[i]);
-	argv[NWORDS] = NULL;
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, "/dev/null", O_WRONLY, 0);
-	posix_spawnattr_t attr;
-	posix_spawnattr_init(&attr);
-	sigset_t none;
-	sigemptyset(&none);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
-	pid_t pid;
-	int rc = posix_spawnp(&pid, "redis-server", &fa, &attr, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	for (size_t i = 0; i < NWORDS; i++)
-		free(argv[i]);
-	free(logf);
-	if (rc != 0) {
-		snprintf(err, errlen, "cannot run redis-server: %s (install it: apt-get install "
-				      "redis-server)", strerror(rc));
-		free(sock);
-		free(dir);
-		return -1;
-	}
-	redis_url_free(url);
-	memset(url, 0, sizeof(*url));
-	url->is_unix = true;
-	url->path = sock;
-	app->redis_pid = pid;
-	app->redis_dir = dir;
-	/* Before curses: a short blocking wait is fine and keeps the loop simple. */
-	for (int i = 0; i < 100; i++) {
-		if (redis_answers(url))
-			return 0;
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
-			app->redis_pid = 0;
-			snprintf(err, errlen, "redis-server exited at once (see %s)", dir);
-			return -1;
-		}
-		struct timespec ts = {0, 50 * 1000000};
-		nanosleep(&ts, NULL);
-	}
-	snprintf(err, errlen, "redis-server did not answer on %s within 5 s", sock);
-	return -1;
-}
-
-static void stop_private_redis(struct app *app)
-{
-	if (app->redis_pid <= 0)
-		return;
-	kill(app->redis_pid, SIGTERM);
-	waitpid(app->redis_pid, NULL, 0);
-	app->redis_pid = 0;
-	/* The socket file goes with the server; the directory stays for the next run. */
-}
-
 /* --- setup ----------------------------------------------------------------------------------- */
 
 static char *history_path(void)
@@ -1097,6 +1108,15 @@ static int setup_theme(struct app *app, const char *name, char *err, size_t errl
 	return 0;
 }
 
+/* The console is `tasker` itself: its help is `tasker --help`. */
+static int usage_error(const char *msg)
+{
+	if (msg != NULL)
+		fprintf(stderr, "tasker: %s\n", msg);
+	fprintf(stderr, "Try 'tasker --help'.\n");
+	return EXIT_USAGE;
+}
+
 int console_main(struct config *cfg, int argc, char **argv)
 {
 	struct app app_s;
@@ -1110,9 +1130,18 @@ int console_main(struct config *cfg, int argc, char **argv)
 	struct option *opts = config_options(console_options);
 	int c;
 	optind = 1;
-	while ((c = tools_getopt(cfg, argc, argv, "+", opts, "console")) != -1) {
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
 		char *end;
 		double secs;
+		char oerr[300];
+		int shared = c == '?' || c == ':' ? -1 : config_option(cfg, c, optarg, oerr, sizeof(oerr));
+		if (shared < 0) {
+			free(opts);
+			/* getopt has already named an unknown option. */
+			return usage_error(c == '?' || c == ':' ? NULL : oerr);
+		}
+		if (shared > 0)
+			continue;
 		switch (c) {
 		case 'L':
 			app->local = true;
@@ -1127,7 +1156,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 			secs = strtod(optarg, &end);
 			if (*optarg == '\0' || *end != '\0' || !(secs >= 0.1 && secs <= 3600)) {
 				free(opts);
-				return tools_usage_error("console", "--interval takes seconds, from 0.1 to 3600");
+				return usage_error("--interval takes seconds, from 0.1 to 3600");
 			}
 			app->interval_ms = (int)(secs * 1000);
 			break;
@@ -1139,27 +1168,38 @@ int console_main(struct config *cfg, int argc, char **argv)
 	}
 	free(opts);
 	if (optind < argc)
-		return tools_usage_error("console", "takes no arguments (commands are typed in the bar)");
-	int rc = tools_finish_config(cfg, "console");
-	if (rc != 0)
-		return rc;
+		return usage_error("the console takes no arguments (commands are typed in its bar)");
+	char err[400];
+	if (config_finish(cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "tasker: %s\n", err);
+		return EXIT_USAGE;
+	}
+	int rc;
 	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		fprintf(stderr, "tasker: the console needs a terminal; for scripts use tasker watch, "
 				"tasker ls or tasker send\n");
 		return EXIT_USAGE;
 	}
 	setlocale(LC_ALL, "");
+	/* Without cursor addressing (TERM=dumb, an unknown TERM) curses would
+	 * draw garbage or exit on its own: refuse here, in words. */
+	if (terminal_check(err, sizeof(err)) < 0) {
+		fprintf(stderr, "tasker: %s\n", err);
+		return EXIT_USAGE;
+	}
+	/* Box and arrow characters need a UTF-8 locale; elsewhere, ASCII
+	 * (as htop does), not a screen of question marks. */
+	app->ascii = !terminal_utf8();
 
 	app->pm2_home = pm2_home ? xstrdup(pm2_home) : pm2_home_path();
 	if (app->pm2_home == NULL) {
 		fprintf(stderr, "tasker: neither PM2_HOME nor HOME is set\n");
 		return EXIT_USAGE;
 	}
-	char err[400];
-	if (app->local && !cfg->redis_explicit && !redis_answers(&cfg->redis)) {
-		if (start_private_redis(app, &cfg->redis, err, sizeof(err)) < 0) {
+	if (app->local && !cfg->redis_explicit && !local_redis_answers(&cfg->redis)) {
+		if (local_redis_start(app, &cfg->redis, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tasker: no Redis at %s and %s\n", CONFIG_DEFAULT_REDIS, err);
-			stop_private_redis(app);
+			local_redis_stop(app);
 			free(app->redis_dir);
 			free(app->pm2_home);
 			return EXIT_FAIL;
@@ -1185,16 +1225,8 @@ int console_main(struct config *cfg, int argc, char **argv)
 	bus_subscribe(app->bus, cfg->status_channel);
 	app->pm2 = pm2_client_new(app->loop, app->pm2_home, NULL, app);
 	app->pmev = pm2_events_new(app->loop, app->pm2_home, 0, on_pm2_event, on_pm2_events_state, app);
-	if (app->local) {
-		struct exec_options eo = {.pm2_home = app->pm2_home};
-		app->ex = executor_new(app->loop, app->bus, cfg, &eo, err, sizeof(err));
-		if (app->ex == NULL) {
-			fprintf(stderr, "tasker: %s\n", err);
-			rc = EXIT_FAIL;
-			goto out;
-		}
-		bus_subscribe(app->bus, cfg->channel);
-	}
+	/* --local: the in-process executor starts once Redis has said that no
+	 * other executor of this node serves the channel (local.c). */
 
 	char *hist = history_path();
 	app->bar = cmdbar_new(hist, on_bar_line, on_complete, app);
@@ -1212,7 +1244,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	if (initscr() == NULL) {
 		fprintf(stderr, "tasker: cannot initialise the terminal (TERM=%s)\n",
 			getenv("TERM") ? getenv("TERM") : "unset");
-		rc = EXIT_FAIL;
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	curses_on = true;
@@ -1240,15 +1272,9 @@ int console_main(struct config *cfg, int argc, char **argv)
 	loop_timer_add(app->loop, EXECUTOR_SCAN_MS, on_scan_timer, app);
 	loop_timer_add(app->loop, 500, on_pending_timer, app);
 	loop_timer_add(app->loop, LOG_POLL_MS, on_log_timer, app);
-	feed_now(app, FEED_INFO,
-		 app->local ? "console started with a local executor; type / to enter a command"
-			    : "console started; type / to enter a command, ? for help");
-	if (theme_err[0] != '\0') {
-		char text[500];
-		snprintf(text, sizeof(text), "%s; using the built-in default theme", theme_err);
-		feed_now(app, FEED_ERROR, text);
-		set_message(app, MSG_ERROR, "✗ %s", text);
-	}
+	app_feed(app, FEED_INFO, "console started; type / to enter a command, ? for help");
+	if (theme_err[0] != '\0')
+		app_message(app, MSG_ERROR, "%s; using the built-in default theme", theme_err);
 	mark(app);
 
 	rc = loop_run(app->loop);
@@ -1271,7 +1297,7 @@ out:
 	free(app->log_out);
 	free(app->log_err);
 	loop_free(app->loop);
-	stop_private_redis(app);
+	local_redis_stop(app);
 	free(app->redis_dir);
 	free(app->pm2_home);
 	free(app->confirm_name);

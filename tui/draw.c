@@ -6,6 +6,10 @@
  *
  * Everything is drawn on stdscr and flushed once with doupdate(): curses
  * sends only the cells that changed, so a refresh costs a few bytes.
+ *
+ * The text below uses a few Unicode characters (│ ▲ ↺ ✓ …); outside a
+ * UTF-8 locale every string goes through fmt_ascii first, and boxes are
+ * drawn with + - |, as htop does.
  */
 #include <curses.h>
 #include <stdio.h>
@@ -57,13 +61,27 @@ void draw_apply_theme(struct app *app)
 	bkgdset((chtype)draw_attr(app, TH_DEFAULT) | ' ');
 }
 
+/* Set from app->ascii at the start of each draw_screen: put() and
+ * put_cell() are called from everywhere here, and the drawing is one pass
+ * on one thread. */
+static bool ascii_only;
+
+/* text, in ASCII when the locale is not UTF-8; may return text itself. */
+static const char *glyphs(const char *text, char *buf, size_t size)
+{
+	if (!ascii_only)
+		return text;
+	fmt_ascii(text, buf, size);
+	return buf;
+}
+
 /* Writes text at (y, x) within width columns, cut with an ellipsis. */
 static int put(int y, int x, int width, int attr, const char *text)
 {
 	if (width <= 0)
 		return 0;
-	char buf[1024];
-	int used = (int)fmt_fit(text, width, buf, sizeof(buf));
+	char buf[1024], ascii[1024];
+	int used = (int)fmt_fit(glyphs(text, ascii, sizeof(ascii)), width, buf, sizeof(buf));
 	attrset(attr);
 	mvaddstr(y, x, buf);
 	return used;
@@ -121,7 +139,7 @@ static void draw_header(struct app *app)
 		snprintf(buf, sizeof(buf), "│ PM2 DOWN ");
 	x += put(0, x, room - x, app->pm2_ok ? ha : alert, buf);
 	if (app->executors >= 0) {
-		snprintf(buf, sizeof(buf), "│ exec %d%s ", app->executors, app->local ? " (local)" : "");
+		snprintf(buf, sizeof(buf), "│ exec %d%s ", app->executors, app->ex ? " (local)" : "");
 		x += put(0, x, room - x, app->executors > 0 ? ha : alert, buf);
 	}
 	int on, st, er, ot;
@@ -208,8 +226,8 @@ static void cell_text(const struct pm2_proc *p, enum tasks_col c, int64_t now, c
 /* Right-aligns or left-aligns text in a cell of width w. */
 static void put_cell(int y, int x, int w, int attr, const char *text, bool right)
 {
-	char buf[512];
-	int used = (int)fmt_fit(text, w, buf, sizeof(buf));
+	char buf[512], ascii[512];
+	int used = (int)fmt_fit(glyphs(text, ascii, sizeof(ascii)), w, buf, sizeof(buf));
 	attrset(attr);
 	move(y, x);
 	if (right)
@@ -252,7 +270,7 @@ static void draw_table(struct app *app, int y0, int rows)
 		put(y0 + 1, 2, COLS - 3, ea, line);
 		if (rows > 1)
 			put(y0 + 2, 2, COLS - 3, rowattr,
-			    app->local ? "Starting the PM2 daemon; the table fills as soon as it answers."
+			    app->ex ? "Starting the PM2 daemon; the table fills as soon as it answers."
 				       : "Start one: pm2 ping (with the same PM2_HOME), or run tasker "
 					 "--local, or tasker exec (it starts PM2 when needed).");
 		if (rows > 2) {
@@ -294,29 +312,35 @@ static void draw_table(struct app *app, int y0, int rows)
 			x += widths[c] + 1;
 		}
 	}
-	if (app->tasks.filter[0] != '\0' && rows > 0) {
-		char f[200];
-		snprintf(f, sizeof(f), " filter: %s (%zu of %zu) ", app->tasks.filter,
-			 app->tasks.nview, app->tasks.nprocs);
-		int w = (int)strlen(f);
-		if (w < COLS)
-			put(y0, COLS - w, w, head, f);
-	}
 }
 
 static void draw_feed(struct app *app, int y0, int rows)
 {
 	int head = draw_attr(app, TH_TABLE_HEAD);
-	if (app->focus == FOCUS_FEED)
+	bool focus = app->focus == FOCUS_FEED;
+	if (focus)
 		head |= A_BOLD;
 	fill(y0, 0, head);
-	char title[128];
+	/* The table's filter is named on this rule, right-aligned: on the
+	 * table's own head row it would cover the column titles. */
+	char label[200] = "";
+	if (app->tasks.filter[0] != '\0')
+		snprintf(label, sizeof(label), " table filter: %s (%zu of %zu) ", app->tasks.filter,
+			 app->tasks.nview, app->tasks.nprocs);
+	int lw = (int)strlen(label);
+	if (lw > COLS / 2)
+		lw = COLS / 2;
+	char title[300];
 	if (app->feed.scroll > 0)
-		snprintf(title, sizeof(title), " Status feed (%s, %zu lines back; End returns) ",
-			 app->cfg->status_channel, app->feed.scroll);
+		snprintf(title, sizeof(title), "%sStatus feed (%s, %zu lines back; End returns)%s ",
+			 focus ? " ▶ " : " ", app->cfg->status_channel, app->feed.scroll,
+			 focus ? " [focused]" : "");
 	else
-		snprintf(title, sizeof(title), " Status feed (%s) ", app->cfg->status_channel);
-	put(y0, 0, COLS, head, title);
+		snprintf(title, sizeof(title), "%sStatus feed (%s)%s ", focus ? " ▶ " : " ",
+			 app->cfg->status_channel, focus ? " [focused]" : "");
+	put(y0, 0, COLS - lw, head, title);
+	if (lw > 0)
+		put(y0, COLS - lw, lw, head, label);
 
 	int rowattr = draw_attr(app, TH_DEFAULT);
 	for (int r = 0; r < rows; r++)
@@ -349,13 +373,17 @@ static void draw_hints(struct app *app, int y)
 		hints = " Esc/q close  v show/hide env values  s stop  r restart  ↑↓ scroll";
 		break;
 	case MODE_CONFIRM:
-		hints = " y delete  any other key: keep it";
+		hints = " y go on  any other key: cancel";
 		break;
 	default:
-		hints = cmdbar_active(app->bar)
-				? " Enter send  Esc/^G cancel  Tab complete  ^R history search  ↑↓ history"
-				: " / command  ↑↓ select  Enter details  s stop  r restart  d delete  l logs  "
-				  "Tab feed  ? help  q quit";
+		if (cmdbar_active(app->bar))
+			hints = " Enter send  Esc/^G cancel  Tab complete  ^R history search  ↑↓ history";
+		else if (app->focus == FOCUS_FEED)
+			hints = " ↑↓ scroll feed  PgUp PgDn page  Home oldest  End newest  Tab table  "
+				"/ command  ? help  q quit";
+		else
+			hints = " / command  ↑↓ select  Enter details  s stop  r restart  d delete  l logs  "
+				"Tab feed  ? help  q quit";
 	}
 	put(y, 0, COLS, a, hints);
 }
@@ -367,8 +395,12 @@ static int draw_bar(struct app *app, int y)
 		attrset(draw_attr(app, TH_BAR));
 		int cur = cmdbar_draw(app->bar, y, COLS);
 		const char *m = cmdbar_matches(app->bar);
-		if (m[0] != '\0' && y > 0)
-			put(y - 1, 0, COLS, draw_attr(app, TH_BAR_PROMPT), m);
+		if (m[0] != '\0' && y > 0) {
+			/* The matches take the whole hint row: no hint text after them. */
+			int a = draw_attr(app, TH_BAR_PROMPT);
+			fill(y - 1, 0, a);
+			put(y - 1, 0, COLS, a, m);
+		}
 		return cur;
 	}
 	enum theme_elem el = app->message_kind == MSG_ERROR ? TH_BAR_ERROR
@@ -376,49 +408,71 @@ static int draw_bar(struct app *app, int y)
 							    : TH_BAR;
 	fill(y, 0, draw_attr(app, TH_BAR));
 	if (app->mode == MODE_CONFIRM) {
-		char q[200];
-		snprintf(q, sizeof(q), "Delete task %s (pm_id %d)? It is stopped and removed from PM2. y/n",
-			 app->confirm_name, app->confirm_pm_id);
-		put(y, 0, COLS, draw_attr(app, TH_BAR_ERROR) | A_BOLD, q);
+		put(y, 0, COLS, draw_attr(app, TH_BAR_ERROR) | A_BOLD, app->confirm_prompt);
 	} else if (app->message[0] != '\0') {
-		put(y, 0, COLS, draw_attr(app, el), app->message);
+		/* The mark goes with the kind, so no message can carry the wrong one. */
+		const char *markc = app->message_kind == MSG_OK	     ? "✓ "
+				    : app->message_kind == MSG_ERROR ? "✗ "
+				    : app->message_kind == MSG_WAIT  ? "… "
+								     : "";
+		char text[600];
+		snprintf(text, sizeof(text), "%s%s", markc, app->message);
+		put(y, 0, COLS, draw_attr(app, el), text);
 	} else {
 		put(y, 0, COLS, draw_attr(app, TH_BAR_PROMPT), "Type / to enter a command, ? for help");
 	}
 	return -1;
 }
 
-/* A centred box with a border; returns the inner origin and size. */
-static void box_at(struct app *app, int h, int w, int *y, int *x)
+/* The rows between the header and the key hints, where the table, the
+ * feed and the overlays go. */
+#define BODY_TOP 1
+#define BODY_ROWS (LINES - 3)
+
+/* A box with a border, h rows by w columns, centred in the body; clamped
+ * to the body and returned in *h and *w with its origin in *y and *x. */
+static void box_at(struct app *app, int *h, int *w, int *y, int *x)
 {
-	if (h > LINES - 2)
-		h = LINES - 2;
-	if (w > COLS - 2)
-		w = COLS - 2;
-	*y = (LINES - h) / 2;
-	*x = (COLS - w) / 2;
+	if (*h > BODY_ROWS)
+		*h = BODY_ROWS;
+	if (*w > COLS)
+		*w = COLS;
+	*y = BODY_TOP + (BODY_ROWS - *h) / 2;
+	*x = (COLS - *w) / 2;
 	int a = draw_attr(app, TH_OVERLAY);
-	for (int r = 0; r < h; r++)
-		for (int c = 0; c < w; c++)
+	for (int r = 0; r < *h; r++)
+		for (int c = 0; c < *w; c++)
 			mvaddch(*y + r, *x + c, ' ' | (chtype)a);
 	/* The wide-character forms: in a UTF-8 locale they are written as the
 	 * Unicode box characters themselves, which every terminal shows, where
 	 * the ACS forms depend on the terminal's alternate character set. */
 	attrset(draw_attr(app, TH_BORDER));
-	mvhline_set(*y, *x, WACS_HLINE, w);
-	mvhline_set(*y + h - 1, *x, WACS_HLINE, w);
-	mvvline_set(*y, *x, WACS_VLINE, h);
-	mvvline_set(*y, *x + w - 1, WACS_VLINE, h);
+	if (ascii_only) {
+		mvhline(*y, *x, '-', *w);
+		mvhline(*y + *h - 1, *x, '-', *w);
+		mvvline(*y, *x, '|', *h);
+		mvvline(*y, *x + *w - 1, '|', *h);
+		mvaddch(*y, *x, '+');
+		mvaddch(*y, *x + *w - 1, '+');
+		mvaddch(*y + *h - 1, *x, '+');
+		mvaddch(*y + *h - 1, *x + *w - 1, '+');
+		return;
+	}
+	mvhline_set(*y, *x, WACS_HLINE, *w);
+	mvhline_set(*y + *h - 1, *x, WACS_HLINE, *w);
+	mvvline_set(*y, *x, WACS_VLINE, *h);
+	mvvline_set(*y, *x + *w - 1, WACS_VLINE, *h);
 	mvadd_wch(*y, *x, WACS_ULCORNER);
-	mvadd_wch(*y, *x + w - 1, WACS_URCORNER);
-	mvadd_wch(*y + h - 1, *x, WACS_LLCORNER);
-	mvadd_wch(*y + h - 1, *x + w - 1, WACS_LRCORNER);
+	mvadd_wch(*y, *x + *w - 1, WACS_URCORNER);
+	mvadd_wch(*y + *h - 1, *x, WACS_LLCORNER);
+	mvadd_wch(*y + *h - 1, *x + *w - 1, WACS_LRCORNER);
 }
 
 static const char *const help_lines[] = {
 	"Keys (table)",
 	"  ↑↓ j k  select     PgUp PgDn Home End  page      Tab  table/feed focus",
-	"  Enter   details    l  logs    s  stop    r  restart    d  delete (asks)",
+	"  Enter   details    l  logs    s  stop    r  restart    d  delete",
+	"          s, r and d ask first (y goes on) and act on every instance of the name",
 	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
 	"",
 	"Command bar: type / (or :) anywhere",
@@ -437,11 +491,10 @@ static const char *const help_lines[] = {
 static void draw_help(struct app *app)
 {
 	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
-	int y, x;
-	box_at(app, n + 4, 84, &y, &x);
-	int w = COLS - 2 < 84 ? COLS - 2 : 84;
+	int y, x, h = n + 4, w = 88;
+	box_at(app, &h, &w, &y, &x);
 	put(y, x + 2, w - 4, draw_attr(app, TH_OVERLAY_TITLE), " tasker help ");
-	for (int i = 0; i < n && y + 2 + i < LINES - 1; i++)
+	for (int i = 0; i < n && 2 + i < h - 1; i++)
 		put(y + 2 + i, x + 2, w - 4,
 		    draw_attr(app, help_lines[i][0] != ' ' && help_lines[i][0] ? TH_OVERLAY_TITLE
 										: TH_OVERLAY),
@@ -490,11 +543,9 @@ static void draw_detail(struct app *app)
 	for (size_t i = 0; i < app->tasks.nprocs; i++)
 		if (app->tasks.procs[i].pm_id == app->detail_pm_id)
 			p = &app->tasks.procs[i];
-	int y, x;
-	int h = LINES - 2, w = COLS - 2;
-	box_at(app, h, w, &y, &x);
-	if (h > LINES - 2)
-		h = LINES - 2;
+	/* The whole body: nothing of the table shows beside it. */
+	int y, x, h = BODY_ROWS, w = COLS;
+	box_at(app, &h, &w, &y, &x);
 	int in = x + 2, iw = w - 4, row = y + 1;
 	int oa = draw_attr(app, TH_OVERLAY), ta = draw_attr(app, TH_OVERLAY_TITLE);
 	if (p == NULL) {
@@ -554,6 +605,7 @@ static void draw_detail(struct app *app)
 
 void draw_screen(struct app *app)
 {
+	ascii_only = app->ascii;
 	/* Layout: header, table head + rows, feed title + rows, hints, bar. */
 	int body = LINES - 5;
 	if (body < 2)
@@ -573,13 +625,19 @@ void draw_screen(struct app *app)
 	attrset(draw_attr(app, TH_DEFAULT));
 	erase();
 	draw_header(app);
-	draw_table(app, 1, table_rows);
-	draw_feed(app, 2 + table_rows, feed_rows);
+	/* A question asked from the details keeps them on screen. */
+	enum app_mode view = app->mode == MODE_CONFIRM ? app->confirm_back : app->mode;
+	if (view == MODE_TABLE) {
+		draw_table(app, 1, table_rows);
+		draw_feed(app, 2 + table_rows, feed_rows);
+	}
 	draw_hints(app, LINES - 2);
 	int cur = draw_bar(app, LINES - 1);
-	if (app->mode == MODE_HELP)
+	/* Overlays go on an empty body: a table row showing beside a box reads
+	 * as part of it. */
+	if (view == MODE_HELP)
 		draw_help(app);
-	else if (app->mode == MODE_DETAIL)
+	else if (view == MODE_DETAIL)
 		draw_detail(app);
 	if (cur >= 0) {
 		curs_set(1);

@@ -230,3 +230,41 @@ size_t fmt_fit(const char *s, int width, char *buf, size_t size)
 	buf[o] = '\0';
 	return used;
 }
+
+/* The console's own non-ASCII characters and what stands for each. */
+static const struct {
+	const char *utf8, *ascii;
+} ascii_glyphs[] = {
+	{"│", "|"},   {"─", "-"},	{"▲", "^"},  {"▼", "v"},  {"↺", "R"},
+	{"✓", "+"},   {"✗", "x"},	{"…", "..."}, {"×", "x"},  {"↑↓", "Up/Dn"},
+	{"↑", "Up"},  {"↓", "Dn"},	{"▶", ">"},
+};
+
+size_t fmt_ascii(const char *s, char *buf, size_t size)
+{
+	if (size == 0)
+		return 0;
+	size_t o = 0;
+	while (*s != '\0') {
+		const char *put = NULL;
+		size_t adv = 1;
+		if ((unsigned char)*s >= 0x80) {
+			for (size_t i = 0; i < sizeof(ascii_glyphs) / sizeof(ascii_glyphs[0]); i++) {
+				size_t n = strlen(ascii_glyphs[i].utf8);
+				if (strncmp(s, ascii_glyphs[i].utf8, n) == 0) {
+					put = ascii_glyphs[i].ascii;
+					adv = n;
+					break;
+				}
+			}
+		}
+		size_t n = put ? strlen(put) : 1;
+		if (o + n >= size)
+			break;
+		memcpy(buf + o, put ? put : s, n);
+		o += n;
+		s += adv;
+	}
+	buf[o] = '\0';
+	return o;
+}

@@ -75,4 +75,14 @@ size_t layout_columns(const struct column *cols, size_t n, int width, int gap, i
  */
 size_t fmt_fit(const char *s, int width, char *buf, size_t size);
 
+/*
+ * Copies s into buf with the console's own box, arrow and mark characters
+ * (│ ─ ▲ ▼ ↺ ✓ ✗ … × ↑ ↓ ▶) replaced by ASCII ("|", "-", "^", "v", "R",
+ * "+", "x", "...", "x", "Up", "Dn", ">"; "↑↓" is "Up/Dn"), for a terminal whose locale is
+ * not UTF-8; other bytes are copied as they are (fmt_fit shows what the
+ * locale cannot as "?"). Stops at a whole replacement that would not fit
+ * in buf[0..size). Returns the bytes written.
+ */
+size_t fmt_ascii(const char *s, char *buf, size_t size);
+
 #endif

@@ -257,6 +257,32 @@ void tasks_count(const struct tasks *t, int *online, int *stopped, int *errored,
 	}
 }
 
+size_t tasks_instances(const struct tasks *t, const char *name, int *ids, size_t max)
+{
+	size_t n = 0, kept = 0;
+	for (size_t i = 0; i < t->nprocs; i++) {
+		if (strcmp(t->procs[i].name, name) != 0)
+			continue;
+		n++;
+		/* Insertion into the smallest max ids seen so far, ascending. */
+		int id = t->procs[i].pm_id;
+		size_t k = kept;
+		if (k == max) {
+			if (max == 0 || ids[max - 1] <= id)
+				continue;
+			k--;
+		} else {
+			kept++;
+		}
+		while (k > 0 && ids[k - 1] > id) {
+			ids[k] = ids[k - 1];
+			k--;
+		}
+		ids[k] = id;
+	}
+	return n;
+}
+
 size_t tasks_names(const struct tasks *t, const char ***out)
 {
 	const char **names = xcalloc(t->nprocs + 1, sizeof(char *));

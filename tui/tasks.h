@@ -66,6 +66,11 @@ void tasks_scroll_into_view(struct tasks *t, size_t height);
 /* Counts rows by state for the header (over all tasks, not the filter). */
 void tasks_count(const struct tasks *t, int *online, int *stopped, int *errored, int *other);
 
+/* How many processes are named name (all of them, whatever the filter):
+ * the executor addresses tasks by name, so a stop, restart or delete
+ * reaches every one. Their pm_ids, ascending, go to ids[0..max). */
+size_t tasks_instances(const struct tasks *t, const char *name, int *ids, size_t max);
+
 /* Task names (unique, in listing order) for completion: pointers into the
  * model, valid until the next tasks_replace; caller frees the array. */
 size_t tasks_names(const struct tasks *t, const char ***out);

@@ -57,9 +57,11 @@ check "the outcome shows ✓ started" wait_until 20 screen_has "✓ started hell
 check "the row goes online" wait_until 20 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E 'hello +online'"
 screen_has "✓ started hello" || dump
 
-# Stop with 's' on the selected row.
+# Stop with 's' on the selected row: it asks first, y goes on.
 key s
-check "s stops the selected task" wait_until 20 screen_has "✓ stopped hello"
+check "s asks before it stops" wait_until 10 screen_has "Stop hello (pm_id"
+key y
+check "s then y stops the selected task" wait_until 20 screen_has "✓ stopped hello"
 check "the row shows stopped" wait_until 20 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E 'hello +stopped'"
 
 # A bad line: its error at once, and nothing published.
@@ -114,6 +116,8 @@ type_text '/filter my app'
 key Enter
 wait_until 10 screen_lacks "hello "
 key s
+wait_until 10 screen_has "Stop my app"
+key y
 check "s on 'my app' is refused for its name, not applied to 'my'" wait_until 20 screen_has "✗ error my app: the task name"
 type_text "/filter"
 key Enter

@@ -349,6 +349,44 @@ static void fit_strips_bidi_overrides(void **state)
 	assert_string_equal(buf, "a?b?c");
 }
 
+/* Outside a UTF-8 locale the console's own characters become ASCII, so a
+ * header is not a row of question marks. */
+static void ascii_glyphs(void **state)
+{
+	(void)state;
+	char buf[128];
+	assert_int_equal(fmt_ascii(" tasker  Redis up │ PM2 7.0.4 │ exec 1 ", buf, sizeof(buf)),
+			 strlen(" tasker  Redis up | PM2 7.0.4 | exec 1 "));
+	assert_string_equal(buf, " tasker  Redis up | PM2 7.0.4 | exec 1 ");
+	fmt_ascii("ID▲ NAME▼ ↺", buf, sizeof(buf));
+	assert_string_equal(buf, "ID^ NAMEv R");
+	fmt_ascii("✓ started  ✗ error  … waiting", buf, sizeof(buf));
+	assert_string_equal(buf, "+ started  x error  ... waiting");
+	fmt_ascii(" ↑↓ select  ↑ up  ↓ down  cluster×2  ── stdout ──  ▶ feed", buf,
+		  sizeof(buf));
+	assert_string_equal(buf, " Up/Dn select  Up up  Dn down  clusterx2  -- stdout --  > feed");
+	/* Other bytes pass as they are (fmt_fit shows them as "?"). */
+	fmt_ascii("caf\xc3\xa9", buf, sizeof(buf));
+	assert_string_equal(buf, "caf\xc3\xa9");
+	/* The buffer bounds it, and a replacement is never cut in half. */
+	assert_int_equal(fmt_ascii("ab…", buf, 5), 2);
+	assert_string_equal(buf, "ab");
+	assert_int_equal(fmt_ascii("ab…", buf, 6), 5);
+	assert_string_equal(buf, "ab...");
+	assert_int_equal(fmt_ascii("abc", buf, 1), 0);
+	assert_string_equal(buf, "");
+	buf[0] = 'x';
+	assert_int_equal(fmt_ascii("abc", buf, 0), 0);
+	assert_int_equal(buf[0], 'x');
+	/* Through fmt_fit in the C locale: no question marks left. */
+	assert_non_null(setlocale(LC_CTYPE, "C"));
+	char ascii[128];
+	fmt_ascii("│ exec 1 │ ✓ ↺ ▲", ascii, sizeof(ascii));
+	fmt_fit(ascii, 40, buf, sizeof(buf));
+	assert_null(strchr(buf, '?'));
+	assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+}
+
 int main(void)
 {
 	if (setlocale(LC_ALL, "C.UTF-8") == NULL) {
@@ -368,6 +406,7 @@ int main(void)
 	    cmocka_unit_test(test_fit_combining),
 	    cmocka_unit_test(test_fit_small_buffer),
 	    cmocka_unit_test(test_fit_c_locale),
+	    cmocka_unit_test(ascii_glyphs),
 	};
 	UNIT_RUN("format", tests);
 }

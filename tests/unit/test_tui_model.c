@@ -190,6 +190,37 @@ static void feed_ring(void **state)
 	feed_free(&f);
 }
 
+/* A key on one row acts on the task's name, so on every instance of it:
+ * the question must name them all, whatever the filter shows. */
+static void instances_by_name(void **state)
+{
+	(void)state;
+	struct tasks t;
+	tasks_init(&t);
+	const char *names[] = {"web", "api", "web", "web"};
+	int ids[] = {9, 1, 5, 2};
+	tasks_replace(&t, make_procs(4, names, ids, NULL), 4, 0);
+	tasks_set_filter(&t, "api");
+	int got[5] = {-1, -1, -1, -1, -1};
+	assert_int_equal(tasks_instances(&t, "web", got, 5), 3);
+	assert_int_equal(got[0], 2);
+	assert_int_equal(got[1], 5);
+	assert_int_equal(got[2], 9);
+	assert_int_equal(got[3], -1);
+	/* Fewer slots than instances: the count is whole, the ids the lowest. */
+	int two[2];
+	assert_int_equal(tasks_instances(&t, "web", two, 2), 3);
+	assert_int_equal(two[0], 2);
+	assert_int_equal(two[1], 5);
+	assert_int_equal(tasks_instances(&t, "web", NULL, 0), 3);
+	assert_int_equal(tasks_instances(&t, "api", got, 5), 1);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(tasks_instances(&t, "nope", got, 5), 0);
+	/* Names match whole, not as a prefix or a pattern. */
+	assert_int_equal(tasks_instances(&t, "we", got, 5), 0);
+	tasks_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -198,6 +229,7 @@ int main(void)
 		cmocka_unit_test(scrolling),
 		cmocka_unit_test(keys),
 		cmocka_unit_test(feed_ring),
+		cmocka_unit_test(instances_by_name),
 	};
 	UNIT_RUN("tui_model", tests);
 }
