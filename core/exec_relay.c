@@ -91,8 +91,10 @@ void exec_relay_event(struct pm2_events *r, const struct pm2_event *ev, void *ar
 						: NULL;
 		const cJSON *code = proc ? cJSON_GetObjectItemCaseSensitive(proc, "exit_code") : NULL;
 		char msg[200];
-		if (cJSON_IsNumber(code))
-			snprintf(msg, sizeof(msg), "the task exited with code %d", (int)code->valuedouble);
+		long exit_code;
+		/* Untrusted: an app can publish any number here. */
+		if (codec_json_long(code, -2147483648L, 2147483647L, &exit_code))
+			snprintf(msg, sizeof(msg), "the task exited with code %ld", exit_code);
 		else
 			snprintf(msg, sizeof(msg), "the task exited");
 		if (strcmp(ev->status, "errored") == 0) {

@@ -170,6 +170,9 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 
+	/* Log lines escape what the locale cannot show: in a UTF-8 locale
+	 * "café" stays "café", not "caf\xc3\xa9". */
+	tools_use_locale();
 	struct exec_run r = {.cfg = cfg};
 	r.loop = loop_new();
 	loop_signal(r.loop, SIGINT, on_signal, &r);

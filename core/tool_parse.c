@@ -18,7 +18,9 @@ static const char parse_help[] =
 	"Parses a slash-command line with the k0mmand3r grammar (a compatible\n"
 	"superset) and prints {\"verb\":...,\"params\":...,\"content\":...} on one line,\n"
 	"with null exactly where the original grammar gives none. Several LINE\n"
-	"arguments are joined with spaces. Nothing is sent anywhere.\n"
+	"arguments are joined with spaces, except that a word starting with /VERB\n"
+	"begins another command (as in tasker send): one JSON line each.\n"
+	"Nothing is sent anywhere.\n"
 	"\n"
 	"  -h, --help   show this help\n"
 	"\n"
@@ -95,10 +97,17 @@ int tool_parse(struct config *cfg, int argc, char **argv)
 		return rc;
 	}
 
-	/* Join the words back with spaces: `tasker parse /start --task=x` works
-	 * unquoted as long as the shell left the words alone. */
-	char *joined = tools_join_args(argc, argv, optind);
-	rc = parse_one(joined, strlen(joined));
-	free(joined);
+	/* Join the words of each command back with spaces: `tasker parse
+	 * /start --task=x` works unquoted as long as the shell left the words
+	 * alone. A word starting with /VERB begins another command, as in
+	 * `tasker send`: one JSON line each. */
+	for (int first = optind; first < argc;) {
+		int end = tools_command_end(argc, argv, first);
+		char *joined = tools_join_args(end, argv, first);
+		if (parse_one(joined, strlen(joined)) != EXIT_OK)
+			rc = EXIT_USAGE;
+		free(joined);
+		first = end;
+	}
 	return rc;
 }

@@ -400,29 +400,6 @@ static void ttl_text(int64_t ms, char *buf, size_t size)
 		buf[--n] = '\0';
 }
 
-static bool ascii_letter(char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-/*
- * Whether a LINE word starts a new command: /VERB (a slash, an ASCII
- * letter, then letters or digits) followed by a blank or the end of the
- * word, after leading blanks. "/tmp/x" and "/verb-name" do not.
- */
-static bool starts_command(const char *word)
-{
-	while (*word == ' ' || *word == '\t')
-		word++;
-	/* ASCII only, whatever the locale: the grammar's verb (grammar.md, rule 2). */
-	if (word[0] != '/' || !ascii_letter(word[1]))
-		return false;
-	const char *p = word + 2;
-	while (ascii_letter(*p) || (*p >= '0' && *p <= '9'))
-		p++;
-	return *p == '\0' || strchr(" \t\n\v\f\r", *p) != NULL;
-}
-
 static void grow(struct sender *s, size_t *cap)
 {
 	if (s->nmsgs == *cap) {
@@ -515,9 +492,7 @@ int tool_send(struct config *cfg, int argc, char **argv)
 		/* One command per group of words, a group starting at each word
 		 * that begins with /VERB: two commands never merge into one. */
 		for (int first = optind; first < argc;) {
-			int end = first + 1;
-			while (end < argc && !starts_command(argv[end]))
-				end++;
+			int end = tools_command_end(argc, argv, first);
 			total++;
 			char *joined = tools_join_args(end, argv, first);
 			grow(&s, &cap);

@@ -140,6 +140,37 @@ void tools_clock(const struct status_view *v, char *buf, size_t size)
 	strftime(buf, size, "%H:%M:%S", &tm);
 }
 
+static bool ascii_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/*
+ * Whether a LINE word starts a new command: /VERB (a slash, an ASCII
+ * letter, then letters or digits) followed by a blank or the end of the
+ * word, after leading blanks. "/tmp/x" and "/verb-name" do not.
+ */
+static bool starts_command(const char *word)
+{
+	while (*word == ' ' || *word == '\t')
+		word++;
+	/* ASCII only, whatever the locale: the grammar's verb (grammar.md, rule 2). */
+	if (word[0] != '/' || !ascii_letter(word[1]))
+		return false;
+	const char *p = word + 2;
+	while (ascii_letter(*p) || (*p >= '0' && *p <= '9'))
+		p++;
+	return *p == '\0' || strchr(" \t\n\v\f\r", *p) != NULL;
+}
+
+int tools_command_end(int argc, char **argv, int first)
+{
+	int end = first + 1;
+	while (end < argc && !starts_command(argv[end]))
+		end++;
+	return end;
+}
+
 char *tools_join_args(int argc, char **argv, int from)
 {
 	size_t total = 1;

@@ -39,6 +39,11 @@ int tools_usage_error(const char *cmd, const char *msg);
 /* Finishes config (URL) and prints any error; returns 0 or EXIT_USAGE. */
 int tools_finish_config(struct config *cfg, const char *cmd);
 
+/* The end of the command whose words start at argv[first]: the next word
+ * that begins with /VERB (a slash, an ASCII letter, letters or digits, then
+ * a blank or the end of the word), else argc. Two commands given as words
+ * never merge into one. */
+int tools_command_end(int argc, char **argv, int first);
 /* argv[from..argc) joined with single spaces; caller frees. */
 char *tools_join_args(int argc, char **argv, int from);
 

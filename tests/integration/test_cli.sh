@@ -46,6 +46,8 @@ check "parse superset command" [ "$("$TASKER" parse '/start --task=api --command
 	'{"verb":"start","params":{"task":"api","command":"node api.js"},"content":""}' ]
 check "parse joins words" [ "$("$TASKER" parse /start --task=x)" = \
 	'{"verb":"start","params":{"task":"x"},"content":""}' ]
+check "parse: a word starting with /VERB begins another command, as in send" [ "$("$TASKER" parse /stop --task=a /start --task=b /tmp/x)" = \
+	"$(printf '%s\n%s' '{"verb":"stop","params":{"task":"a"},"content":""}' '{"verb":"start","params":{"task":"b"},"content":"/tmp/x"}')" ]
 check "parse plain content" [ "$("$TASKER" parse 'just words')" = \
 	'{"verb":null,"params":null,"content":"just words"}' ]
 "$TASKER" parse '/start --command="node app.js' >/dev/null 2>"$TMP/err"; rc=$?
