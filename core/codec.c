@@ -256,14 +256,15 @@ static int read_verb(struct envelope *env, const cJSON *root, char *err, size_t 
 	}
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (!(isalnum(c) || ((c == '_' || c == '-') && i > 0)) || (i == 0 && !isalpha(c))) {
+		if (!(util_ascii_alnum(c) || ((c == '_' || c == '-') && i > 0)) || (i == 0 && !util_ascii_alpha(c))) {
 			snprintf(err, errlen, "verb \"%s\" is not a word (a letter, then letters, digits, _ or -)", shown);
 			return -1;
 		}
 	}
 	env->verb = xstrdup(s);
 	for (char *p = env->verb; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
 	return 0;
 }
 

@@ -24,14 +24,14 @@ const char *check_task_name(const char *name)
 		return "the task name is empty";
 	if (n > 64)
 		return "the task name is longer than 64 characters";
-	if (!isalnum((unsigned char)name[0]))
+	if (!util_ascii_alnum((unsigned char)name[0]))
 		return "the task name must start with a letter or digit";
 	bool digits = true;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)name[i];
-		if (!isalnum(c) && c != '.' && c != '_' && c != '-')
+		if (!util_ascii_alnum(c) && c != '.' && c != '_' && c != '-')
 			return "the task name may hold only letters, digits, '.', '_' and '-'";
-		if (!isdigit(c))
+		if (!util_ascii_digit(c))
 			digits = false;
 	}
 	if (digits)
@@ -43,10 +43,10 @@ const char *check_task_name(const char *name)
 
 bool check_env_name(const char *s)
 {
-	if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
+	if (!(util_ascii_alpha((unsigned char)s[0]) || s[0] == '_'))
 		return false;
 	for (const char *p = s; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '_'))
+		if (!(util_ascii_alnum((unsigned char)*p) || *p == '_'))
 			return false;
 	return true;
 }
@@ -76,14 +76,14 @@ int check_text_params(const struct envelope *env, char *err, size_t errlen)
 static bool parse_seconds(const char *s, double *out)
 {
 	size_t i = 0, digits = 0;
-	while (isdigit((unsigned char)s[i]))
+	while (util_ascii_digit((unsigned char)s[i]))
 		i++, digits++;
 	if (digits == 0 || digits > 9)
 		return false;
 	if (s[i] == '.') {
 		size_t frac = 0;
 		i++;
-		while (isdigit((unsigned char)s[i]))
+		while (util_ascii_digit((unsigned char)s[i]))
 			i++, frac++;
 		if (frac == 0 || frac > 9)
 			return false;
@@ -130,7 +130,7 @@ static int parse_instances(const struct envelope *env, int *out, char *err, size
 	}
 	bool ok = kind != CODEC_BOOL && s[0] >= '1' && s[0] <= '9' && strlen(s) <= 4;
 	for (const char *p = s; ok && *p; p++)
-		ok = isdigit((unsigned char)*p);
+		ok = util_ascii_digit((unsigned char)*p);
 	if (ok && atoi(s) <= PM2_CONF_MAX_INSTANCES) {
 		*out = atoi(s);
 		return 0;

@@ -254,11 +254,19 @@ static void command_finish(struct command *cmd)
 	exec_drain_check(ex);
 }
 
+static void forget(struct executor *ex, const char *id);
+
 static void reply_and_finish(struct command *cmd, cJSON *obj)
 {
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(obj, "error");
 	const char *st = cJSON_IsString(status) ? status->valuestring : "done";
+	/* A command that changed nothing (expired, or an error before any
+	 * call to PM2) was not carried out: the same request_id may come
+	 * again and must be carried out then. */
+	if (cmd->request_id != NULL && !cmd->acted &&
+	    (strcmp(st, "expired") == 0 || strcmp(st, "error") == 0))
+		forget(cmd->ex, cmd->request_id);
 	if (cJSON_IsString(error))
 		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
 			 error->valuestring);
@@ -615,7 +623,11 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 		ex->task_count = (int)n;
 	/* Deciding may finish a command, which may begin the next one for the
 	 * same name: that one joins the batch now in flight or a new one. */
+	if (error == NULL)
+		exec_orphans_seen_daemon(ex); /* a daemon someone else restarted */
 	for (size_t i = 0; i < nbatch; i++) {
+		if (batch[i]->phase != PH_LISTING)
+			continue; /* moved on since (past its deadline) */
 		if (error != NULL)
 			pm2_failed(batch[i], error);
 		else
@@ -678,9 +690,10 @@ static void verify_start(struct command *cmd, const struct pm2_proc *procs, size
 			ids[found++] = procs[i].pm_id;
 	char msg[400];
 	if (found == 0) {
+		/* The prepare was sent: PM2 may still carry it out. */
 		snprintf(msg, sizeof(msg),
-			 "PM2 did not confirm the start within %.1f s, and no new process named %s "
-			 "exists: nothing was started",
+			 "PM2 had not confirmed the start within %.1f s, and no new process named %s "
+			 "exists yet; it may still start: check with /status",
 			 budget_s(cmd->ex), cmd->name);
 		reply_simple(cmd, "error", msg, -1);
 		return;
@@ -772,6 +785,12 @@ static void command_verify(struct command *cmd)
 	size_t done = cmd->answered;
 	cancel_calls(cmd);
 	cmd->answered = done;
+	/* It may wait for a listing of its own again (run again after the
+	 * daemon came back): that one must not make it act past its time. */
+	batch_remove(&ex->batch_sent, &ex->nbatch_sent, cmd);
+	batch_remove(&ex->batch_next, &ex->nbatch_next, cmd);
+	if (cmd->verify_call != 0)
+		pm2_cancel(ex->pm2, cmd->verify_call);
 	cmd->phase = PH_VERIFYING;
 	cmd->verify_call = pm2_list(ex->pm2, on_verify, cmd);
 	cmd->deadline = loop_timer_add(ex->loop, VERIFY_MS, on_deadline, cmd);
@@ -835,13 +854,25 @@ static bool seen_before(const struct executor *ex, const char *id)
 	return false;
 }
 
-/* Only a command that is carried out is remembered: one refused as busy or
- * expired may be sent again with the same request_id. */
+/* A command taken is remembered at once, so that a resend arriving while
+ * it runs is dropped; reply_and_finish forgets it again when it was not
+ * carried out after all (expired, or failed before reaching PM2). One
+ * refused at the door (busy, invalid) is never remembered. */
 static void remember(struct executor *ex, const char *id)
 {
 	free(ex->seen[ex->seen_next]);
 	ex->seen[ex->seen_next] = xstrdup(id);
 	ex->seen_next = (ex->seen_next + 1) % SEEN_IDS;
+}
+
+static void forget(struct executor *ex, const char *id)
+{
+	for (size_t i = 0; i < SEEN_IDS; i++) {
+		if (ex->seen[i] != NULL && strcmp(ex->seen[i], id) == 0) {
+			free(ex->seen[i]);
+			ex->seen[i] = NULL;
+		}
+	}
 }
 
 /* When a command stops being worth carrying out: params.ttl (default 60 s)

@@ -315,7 +315,8 @@ static void arena_release(void)
 
 static bool arg_prefix(const struct amp_arg *a, char p)
 {
-	return a->len >= 2 && a->ptr[0] == p && a->ptr[1] == ':';
+	/* ptr is NULL for an argument that was streamed rather than kept. */
+	return a->ptr != NULL && a->len >= 2 && a->ptr[0] == p && a->ptr[1] == ':';
 }
 
 int pm2_reply_parse(const struct amp_frame *frame, struct pm2_reply *out, const char **err)
@@ -776,7 +777,10 @@ static struct pm2_pending *pending_by_id(struct pm2_client *c, const char *id)
 /* The id a reply frame ends with (a new string), or NULL. */
 static char *frame_id(const struct amp_frame *f)
 {
-	if (f->argc < 1 || !arg_prefix(&f->args[f->argc - 1], 's'))
+	/* A reply is data, then the id: one argument alone is no reply, and
+	 * its first argument may have been streamed away (ptr NULL). */
+	if (f->argc < 2 || f->args[f->argc - 1].ptr == NULL ||
+	    !arg_prefix(&f->args[f->argc - 1], 's'))
 		return NULL;
 	const struct amp_arg *a = &f->args[f->argc - 1];
 	return xstrndup(a->ptr + 2, a->len - 2);

@@ -10,6 +10,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* ASCII classes, whatever the locale: names and verbs on the wire are
+ * ASCII, and isalnum() in a Latin-1 locale would pass 0xE9. */
+static inline bool util_ascii_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+static inline bool util_ascii_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+static inline bool util_ascii_alnum(int c)
+{
+	return util_ascii_alpha(c) || util_ascii_digit(c);
+}
+
 /* Allocation: abort with a message on out-of-memory; callers free(). */
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);

@@ -107,6 +107,11 @@ wait_until 30 replied
 n=$(grep -o '"request_id":"fill-[0-9]*"' "$TMP/status.log" | sort | uniq | wc -l)
 dups=$(grep -o '"request_id":"fill-[0-9]*"' "$TMP/status.log" | sort | uniq -d | wc -l)
 check "each of the 1000 waiting commands got a reply ($n) and only one ($dups with more)" [ "$n" -eq 1000 ] && [ "$dups" -eq 0 ]
+rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"again-1","params":{"ttl":"0.5"}}' >/dev/null
+check "a status whose ttl passes while PM2 stalls is expired" wait_until 20 file_has "$TMP/status.log" '"status":"expired".*"request_id":"again-1"'
+rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"again-1","params":{"ttl":"0.5"}}' >/dev/null
+twice() { [ "$(grep -c '"request_id":"again-1"' "$TMP/status.log")" -eq 2 ]; }
+check "sent again with the same request_id, it is answered again (an expired command is not remembered)" wait_until 20 twice
 kill -CONT "$DAEMON"
 check "late2 never started once PM2 came back" bash -c "! '$TASKER' ls --json | grep -q '\"name\":\"late2\"'"
 rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"busy-1"}' >/dev/null
