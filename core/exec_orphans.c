@@ -151,6 +151,7 @@ void exec_orphans_check(struct executor *ex, const char *why)
 		if (s == NULL || !listed(s->found, s->nfound, &found[i]))
 			found[fresh++] = found[i];
 	if (fresh == 0) {
+		log_debug("pm2: no process left running by a dead daemon (%s)", why);
 		free(found);
 		return;
 	}

@@ -209,6 +209,11 @@ int pm2_orphans_find(const char *pm2_home, pid_t daemon_pid, struct pm2_orphan *
 	uid_t me = geteuid();
 	pid_t self = getpid();
 	size_t cap = 0;
+	/* Anything started after the live daemon is not a dead daemon's: a
+	 * helper a live app double-forked (reparented to init, with the app's
+	 * marks) must be left alone. */
+	struct proc_stat dst;
+	bool have_daemon = daemon_pid > 0 && stat_read(daemon_pid, &dst);
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
 		char *end;
@@ -233,7 +238,8 @@ int pm2_orphans_find(const char *pm2_home, pid_t daemon_pid, struct pm2_orphan *
 		struct pm2_orphan o = {.pid = pid, .start_time = st.start_time};
 		bool ours = app_of_home(env, len, pm2_home, &o);
 		free(env);
-		if (!ours || descends_from(pid, daemon_pid))
+		if (!ours || descends_from(pid, daemon_pid) ||
+		    (have_daemon && st.start_time >= dst.start_time))
 			continue;
 		if (*n == cap) {
 			cap = cap ? cap * 2 : 8;

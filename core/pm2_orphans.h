@@ -41,8 +41,10 @@ struct pm2_orphan {
 
 /*
  * Scans /proc for processes of our user whose environment marks them as
- * apps of pm2_home (see above) and that do not descend from daemon_pid, the
- * live daemon ($PM2_HOME/pm2.pid; 0 or less when none runs). A child an app
+ * apps of pm2_home (see above), that do not descend from daemon_pid, the
+ * live daemon ($PM2_HOME/pm2.pid; 0 or less when none runs), and that
+ * started before it (a helper a live app double-forked carries the app's
+ * marks but is younger than the daemon). A child an app
  * started itself inherits the marks and is reported too. Processes that
  * vanish or cannot be read mid-scan are passed over. Returns 0 with *out, a
  * new array of *n orphans (NULL when none) that the caller frees with

@@ -180,11 +180,20 @@ DAEMON=$(cat "$PM2_HOME/pm2.pid")
 out=$(req '{"verb":"delete","params":{"task":"midway"}}')
 out=$(req '{"verb":"delete","params":{"task":"orph"}}')
 
+# An app whose helper leaves its process tree (double fork, reparented to
+# init) still carries PM2's marks; it is no orphan while its daemon lives.
+out=$(req '{"verb":"start","params":{"task":"forker","command":"sh","args":["-c","(exec sleep 612 &); exec sleep 611"]}}')
+check "forker: started" has "$out" '"status":"started"'
+helper_alive() { pgrep -f '^sleep 612$' >/dev/null; }
+check "its detached helper runs" wait_until 10 helper_alive
+
 # --- true outcomes after the deadline (item 4) ---------------------------------
 # A second executor with a 0.1 s budget, on its own channel: PM2 takes
 # longer than that to fork 100 instances, so the reply comes from a listing.
 bg "$TASKER" exec --channel b00t:k0mmand3r:quick --command-timeout 0.1 --cwd-base "$TMP" --log-level=debug >"$TMP/exec2.log" 2>&1
 check "a second executor with --command-timeout 0.1 starts" wait_until 20 file_has "$TMP/exec2.log" "ready: listening"
+check "the new executor looked for orphans at start-up" wait_until 20 file_has "$TMP/exec2.log" "no process left running by a dead daemon (found at start-up)"
+check "and spared the live app's detached helper" helper_alive
 out=$("$TASKER" send --channel b00t:k0mmand3r:quick --wait=20 --raw '/start --task=many --command="sleep 600" --instances=100' 2>&1)
 check "a start past its deadline is answered started, with the instances PM2 has" has "$out" '"status":"started".*"pm_ids":\[[0-9]'
 if has "$out" '"instances":100[,}]'; then
