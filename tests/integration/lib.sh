@@ -37,6 +37,12 @@ cleanup() {
 	# Whatever is left that belongs to this test (a daemon started late, its
 	# tasks): everything whose command line names our private directory.
 	pkill -KILL -f "$TMP" 2>/dev/null
+	# And what names it only in its environment: PM2 apps a killed daemon
+	# left running carry their pid file path under our PM2_HOME.
+	local p
+	for p in /proc/[0-9]*; do
+		{ grep -qaF "$TMP" "$p/environ"; } 2>/dev/null && kill -KILL "${p#/proc/}" 2>/dev/null
+	done
 	wait 2>/dev/null
 	rm -rf "$TMP"
 }

@@ -182,9 +182,10 @@ out=$(req '{"verb":"delete","params":{"task":"orph"}}')
 
 # An app whose helper leaves its process tree (double fork, reparented to
 # init) still carries PM2's marks; it is no orphan while its daemon lives.
-out=$(req '{"verb":"start","params":{"task":"forker","command":"sh","args":["-c","(exec sleep 612 &); exec sleep 611"]}}')
+ln -s "$(command -v sleep)" "$TMP/helper-sleep"
+out=$(req '{"verb":"start","params":{"task":"forker","command":"sh","args":["-c","('"$TMP"'/helper-sleep 612 &); exec sleep 611"]}}')
 check "forker: started" has "$out" '"status":"started"'
-helper_alive() { pgrep -f '^sleep 612$' >/dev/null; }
+helper_alive() { pgrep -f "^$TMP/helper-sleep 612\$" >/dev/null; }
 check "its detached helper runs" wait_until 10 helper_alive
 
 # --- true outcomes after the deadline (item 4) ---------------------------------
