@@ -623,8 +623,10 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 		ex->task_count = (int)n;
 	/* Deciding may finish a command, which may begin the next one for the
 	 * same name: that one joins the batch now in flight or a new one. */
-	if (error == NULL)
+	if (error == NULL) {
 		exec_orphans_seen_daemon(ex); /* a daemon someone else restarted */
+		exec_tasks_publish(ex, procs, n);
+	}
 	for (size_t i = 0; i < nbatch; i++) {
 		if (batch[i]->phase != PH_LISTING)
 			continue; /* moved on since (past its deadline) */

@@ -1,7 +1,9 @@
 /*
  * exec_presence: the executor's presence key (b00t:tasker:executor:<node>),
  * written every PRESENCE_EVERY_MS with a short TTL so that consoles and
- * operators see which executors are alive, with versions and task count.
+ * operators see which executors are alive, with versions and task count;
+ * and its task table (fleet_tasks.h), written on every change and with
+ * each presence refresh.
  * The presence listing is also how an executor notices at start-up that no
  * PM2 daemon answers, and starts one.
  *
@@ -15,11 +17,14 @@
 
 #include "bus.h"
 #include "executor_int.h"
+#include "fleet_tasks.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
 
-#define PRESENCE_EVERY_MS 10000
+#define PRESENCE_EVERY_MS 5000
+#define TASKS_TTL_S 20 /* a table outlives four refreshes, not more */
+#define TASKS_SOON_MS 200 /* PM2 events in a burst share one listing */
 
 static void on_version(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
 {
@@ -78,6 +83,7 @@ static void on_presence_list(struct pm2_client *c, struct pm2_proc *procs, size_
 	if (error == NULL) {
 		ex->task_count = (int)n;
 		exec_orphans_seen_daemon(ex);
+		exec_tasks_publish(ex, procs, n);
 		pm2_procs_free(procs, n);
 		exec_events_connect(ex);
 		if (ex->pm2_version == NULL) {
@@ -115,4 +121,61 @@ void exec_presence_timer(struct loop *loop, void *arg)
 void exec_presence_refresh(struct executor *ex)
 {
 	pm2_list(ex->pm2, on_presence_list, ex);
+}
+
+static void on_tasks_set(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct executor *ex = arg;
+	bool refused = reply != NULL && reply->type == REDIS_REPLY_ERROR;
+	if (refused && !ex->tasks_refused)
+		log_error("redis refused the task table %s: %s", ex->tasks_key, reply->str);
+	ex->tasks_refused = refused;
+}
+
+void exec_tasks_publish(struct executor *ex, const struct pm2_proc *procs, size_t n)
+{
+	if (ex->draining || ex->tasks_key == NULL || !bus_can_command(ex->bus))
+		return;
+	/* A change goes out at once; figures alone wait for the next refresh. */
+	uint64_t digest = fleet_tasks_digest(procs, n);
+	int64_t now = loop_now(ex->loop);
+	if (digest == ex->tasks_digest && ex->tasks_at != 0 && now - ex->tasks_at < PRESENCE_EVERY_MS)
+		return;
+	ex->tasks_digest = digest;
+	ex->tasks_at = now;
+	char host[256];
+	util_hostname(host, sizeof(host));
+	char *value = fleet_tasks_encode(procs, n, ex->cfg->node, host, (long)getpid(), util_wall_ms());
+	char ttl[16];
+	snprintf(ttl, sizeof(ttl), "%d", TASKS_TTL_S);
+	const char *argv[5] = {"SET", ex->tasks_key, value, "EX", ttl};
+	size_t lens[5] = {3, strlen(ex->tasks_key), strlen(value), 2, strlen(ttl)};
+	bus_command(ex->bus, 5, argv, lens, on_tasks_set, ex);
+	free(value);
+}
+
+static void on_tasks_list(struct pm2_client *c, struct pm2_proc *procs, size_t n,
+			  const char *error, void *arg)
+{
+	(void)c;
+	struct executor *ex = arg;
+	if (error != NULL)
+		return;
+	exec_tasks_publish(ex, procs, n);
+	pm2_procs_free(procs, n);
+}
+
+static void on_tasks_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct executor *ex = arg;
+	ex->tasks_timer = NULL;
+	pm2_list(ex->pm2, on_tasks_list, ex);
+}
+
+void exec_tasks_soon(struct executor *ex)
+{
+	if (ex->tasks_timer == NULL && !ex->draining)
+		ex->tasks_timer = loop_timer_add(ex->loop, TASKS_SOON_MS, on_tasks_timer, ex);
 }

@@ -70,6 +70,7 @@ void exec_relay_event(struct pm2_events *r, const struct pm2_event *ev, void *ar
 		return;
 	log_debug("pm2 event: %s %s (pm_id %d) status=%s manually=%d", ev->event,
 		  ev->process_name, ev->pm_id, ev->status, ev->manually);
+	exec_tasks_soon(ex); /* the task table follows PM2's changes */
 	struct exit_mark *m = exit_mark(ex, ev->pm_id);
 	if (strcmp(ev->event, "exit") == 0) {
 		/*

@@ -25,6 +25,7 @@
 #include <hiredis/hiredis.h>
 
 #include "executor_int.h"
+#include "fleet_tasks.h"
 #include "log.h"
 #include "util.h"
 
@@ -130,6 +131,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		pm2_client_set_limits(ex->pm2, ex->command_timeout_ms + 2000, 0);
 	ex->events = pm2_events_new(loop, ex->pm2_home, 0, exec_relay_event, exec_relay_state, ex);
 	ex->presence_key = xasprintf("b00t:tasker:executor:%s", cfg->node);
+	ex->tasks_key = fleet_tasks_key(cfg->node);
 	ex->presence_timer = loop_timer_add(loop, 0, exec_presence_timer, ex);
 	return ex;
 }
@@ -176,11 +178,16 @@ void exec_drain_check(struct executor *ex)
 	if (!ex->draining || ex->drain_done == NULL || ex->commands != NULL)
 		return;
 	if (ex->presence_key != NULL && bus_can_command(ex->bus)) {
-		/* Others learn at once that this executor is gone, not 30 s later. */
-		const char *argv[2] = {"DEL", ex->presence_key};
-		size_t lens[2] = {3, strlen(ex->presence_key)};
-		if (bus_command(ex->bus, 2, argv, lens, on_presence_deleted, ex) == 0)
-			ex->unacked++;
+		/* Others learn at once that this executor is gone, not 30 s later:
+		 * its presence and its task table go together. */
+		const char *keys[2] = {ex->presence_key, ex->tasks_key};
+		for (size_t i = 0; i < 2; i++) {
+			/* One DEL each: on Redis Cluster they live in other slots. */
+			const char *argv[2] = {"DEL", keys[i]};
+			size_t lens[2] = {3, strlen(keys[i])};
+			if (bus_command(ex->bus, 2, argv, lens, on_presence_deleted, ex) == 0)
+				ex->unacked++;
+		}
 		free(ex->presence_key);
 		ex->presence_key = NULL;
 	}
@@ -215,6 +222,7 @@ void executor_free(struct executor *ex)
 	pm2_client_free(ex->pm2);
 	loop_timer_cancel(ex->events_retry);
 	loop_timer_cancel(ex->presence_timer);
+	loop_timer_cancel(ex->tasks_timer);
 	loop_timer_cancel(ex->drain_deadline);
 	for (size_t i = 0; i < ex->nbase; i++)
 		free(ex->base_env_keys[i]);
@@ -225,6 +233,7 @@ void executor_free(struct executor *ex)
 	free(ex->pm2_home);
 	free(ex->pm2_version);
 	free(ex->presence_key);
+	free(ex->tasks_key);
 	free(ex->marks);
 	for (size_t i = 0; i < SEEN_IDS; i++)
 		free(ex->seen[i]);

@@ -57,6 +57,11 @@ struct executor {
 	struct start_defaults start_def; /* points into the three above */
 	int presence_ttl;
 	char *presence_key;
+	char *tasks_key; /* the task table (fleet_tasks.h) */
+	uint64_t tasks_digest;
+	int64_t tasks_at; /* when it was last written (monotonic ms) */
+	bool tasks_refused;
+	struct loop_timer *tasks_timer; /* a listing for the table, soon */
 	struct loop_timer *presence_timer;
 	int task_count;
 	int self_pm_id; /* our own pm_id when PM2 runs us; -1 otherwise */
@@ -102,6 +107,11 @@ void exec_relay_forget(struct executor *ex);
 void exec_presence_refresh(struct executor *ex);
 void exec_presence_write(struct executor *ex);
 void exec_presence_timer(struct loop *loop, void *arg);
+/* Writes the task table when it changed, or with the refresh. */
+void exec_tasks_publish(struct executor *ex, const struct pm2_proc *procs, size_t n);
+/* A PM2 event: list again shortly (bursts share one listing) and publish
+ * the table if it changed. */
+void exec_tasks_soon(struct executor *ex);
 
 /* exec_orphans.c */
 /* Looks for processes a dead daemon of our PM2_HOME left running, SIGTERMs

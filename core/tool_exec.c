@@ -1,19 +1,16 @@
 /*
- * tool_exec and tool_ls: the headless executor (`tasker exec`) and the
- * one-shot task list (`tasker ls`), both over the PM2 daemon's socket.
+ * tool_exec: the headless executor (`tasker exec`): the loop, the bus and
+ * signals around the executor.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bus.h"
 #include "executor.h"
 #include "log.h"
 #include "loop.h"
-#include "pm2.h"
-#include "text.h"
 #include "tools.h"
 #include "util.h"
 
@@ -42,19 +39,6 @@ static const char exec_help[] =
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
 	"SIGINT, SIGTERM or SIGHUP: finish the commands in flight, then exit 0.\n";
-
-static const char ls_help[] =
-	"Usage: tasker ls [OPTIONS]\n"
-	"\n"
-	"Lists PM2 tasks once, straight from the daemon's socket (no Redis).\n"
-	"In the table, control characters and bidi overrides in a name are shown\n"
-	"as escapes (\\x1b, \\u202e); --json gives the names exactly.\n"
-	"\n"
-	"  -j, --json         one JSON array instead of a table\n"
-	"  --pm2-home DIR     the daemon's home (PM2_HOME; default ~/.pm2)\n"
-	"  -h, --help         show this help\n"
-	"\n"
-	"Exit status: 0 listed, 1 PM2 not reachable, 2 bad usage.\n";
 
 struct exec_run {
 	struct loop *loop;
@@ -197,140 +181,5 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	bus_free(bus);
 	executor_free(r.ex);
 	loop_free(r.loop);
-	return rc < 0 ? EXIT_FAIL : rc;
-}
-
-/* --- tasker ls ---------------------------------------------------------------- */
-
-struct ls_run {
-	struct loop *loop;
-	bool json;
-	int rc;
-};
-
-static void human_bytes(uint64_t b, char *buf, size_t size)
-{
-	const char *units[] = {"B", "K", "M", "G", "T"};
-	double v = (double)b;
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, size, u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
-}
-
-static void human_duration(int64_t ms, char *buf, size_t size)
-{
-	int64_t s = ms / 1000;
-	if (s < 60)
-		snprintf(buf, size, "%llds", (long long)s);
-	else if (s < 3600)
-		snprintf(buf, size, "%lldm", (long long)(s / 60));
-	else if (s < 86400)
-		snprintf(buf, size, "%lldh", (long long)(s / 3600));
-	else
-		snprintf(buf, size, "%lldd", (long long)(s / 86400));
-}
-
-static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
-		  void *arg)
-{
-	(void)c;
-	struct ls_run *r = arg;
-	if (error != NULL) {
-		fprintf(stderr, "tasker ls: PM2 is not reachable: %s\n", error);
-		r->rc = EXIT_FAIL;
-		loop_stop(r->loop, EXIT_FAIL);
-		return;
-	}
-	int64_t now = util_wall_ms();
-	if (r->json) {
-		cJSON *arr = cJSON_CreateArray();
-		for (size_t i = 0; i < n; i++)
-			cJSON_AddItemToArray(arr, codec_task_json(&procs[i], now, NULL));
-		char *s = cJSON_PrintUnformatted(arr);
-		printf("%s\n", s);
-		free(s);
-		cJSON_Delete(arr);
-	} else {
-		printf("%4s  %-24s %-16s %8s %6s %8s %7s %5s  %s\n", "ID", "NAME", "STATUS", "PID", "CPU",
-		       "MEM", "UPTIME", "RST", "MODE");
-		for (size_t i = 0; i < n; i++) {
-			const struct pm2_proc *p = &procs[i];
-			char mem[16], up[16];
-			human_bytes(p->memory, mem, sizeof(mem));
-			int64_t u = p->state == PM2_ST_ONLINE && p->pm_uptime ? now - p->pm_uptime : 0;
-			if (u > 0)
-				human_duration(u, up, sizeof(up));
-			else
-				snprintf(up, sizeof(up), "-");
-			/* Names come from whoever ran pm2 start --name: escaped, and
-			 * fitted by terminal columns, not bytes. */
-			char name[200], status[100];
-			size_t nw = text_escape(p->name, strlen(p->name), 24, name, sizeof(name));
-			size_t sw = text_escape(p->status, strlen(p->status), 16, status, sizeof(status));
-			printf("%4d  %s%*s %s%*s %8d %5.0f%% %8s %7s %5d  %s\n", p->pm_id, name,
-			       (int)(24 - nw), "", status, (int)(16 - sw), "",
-			       p->state == PM2_ST_ONLINE ? p->pid : 0, p->cpu, mem, up, p->restart_time,
-			       p->cluster ? "cluster" : "fork");
-		}
-		if (n == 0)
-			printf("(no tasks)\n");
-	}
-	pm2_procs_free(procs, n);
-	loop_stop(r->loop, EXIT_OK);
-}
-
-int tool_ls(struct config *cfg, int argc, char **argv)
-{
-	static const struct option own[] = {
-		{"json", no_argument, NULL, 'j'},
-		{"pm2-home", required_argument, NULL, OPT_PM2_HOME},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	struct ls_run r = {.rc = EXIT_OK};
-	const char *home_opt = NULL;
-	struct option *opts = config_options(own);
-	int c;
-	while ((c = tools_getopt(cfg, argc, argv, "+jh", opts, "ls")) != -1) {
-		switch (c) {
-		case 'j':
-			r.json = true;
-			break;
-		case OPT_PM2_HOME:
-			home_opt = optarg;
-			break;
-		case 'h':
-			fputs(ls_help, stdout);
-			free(opts);
-			return EXIT_OK;
-		default:
-			free(opts);
-			return EXIT_USAGE;
-		}
-	}
-	free(opts);
-	if (optind < argc)
-		return tools_usage_error("ls", "takes no arguments");
-	if (cfg->env_error[0] != '\0') {
-		fprintf(stderr, "tasker ls: %s\n", cfg->env_error);
-		return EXIT_USAGE;
-	}
-	log_configure(cfg->log_level, cfg->log_format);
-	tools_use_locale();
-	char *home = home_opt ? xstrdup(home_opt) : pm2_home_path();
-	if (home == NULL) {
-		fprintf(stderr, "tasker ls: neither PM2_HOME nor HOME is set\n");
-		return EXIT_USAGE;
-	}
-	r.loop = loop_new();
-	struct pm2_client *pm2 = pm2_client_new(r.loop, home, NULL, NULL);
-	pm2_list(pm2, on_ls, &r);
-	int rc = loop_run(r.loop);
-	pm2_client_free(pm2);
-	loop_free(r.loop);
-	free(home);
 	return rc < 0 ? EXIT_FAIL : rc;
 }

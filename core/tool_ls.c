@@ -1,0 +1,386 @@
+/*
+ * tool_ls: `tasker ls`, the task list once: from the local PM2 daemon's
+ * socket, or with --fleet from the task tables every executor keeps in
+ * Redis (fleet_tasks.h), one row per process with its node.
+ *
+ * Must not: print untrusted text raw (names come from whoever ran `pm2
+ * start --name`, or from whatever sits in Redis): the table escapes it,
+ * --json keeps it exact.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "codec.h"
+#include "fleet_tasks.h"
+#include "log.h"
+#include "loop.h"
+#include "pm2.h"
+#include "text.h"
+#include "tools.h"
+#include "util.h"
+
+static const char ls_help[] =
+	"Usage: tasker ls [OPTIONS]\n"
+	"\n"
+	"Lists tasks once: those of the local PM2 daemon, straight from its socket\n"
+	"(no Redis), or with --fleet those of every executor that shares the Redis,\n"
+	"from the task tables they keep there (no PM2 needed). In the table,\n"
+	"control characters and bidi overrides in a name are shown as escapes\n"
+	"(\\x1b, \\u202e); --json gives the names exactly.\n"
+	"\n"
+	"  -f, --fleet        every node's tasks, from Redis (--redis, REDIS_URL)\n"
+	"  -j, --json         one JSON array instead of a table (with --fleet, each\n"
+	"                     task carries its node)\n"
+	"  --pm2-home DIR     the daemon's home (PM2_HOME; default ~/.pm2)\n"
+	"  -h, --help         show this help\n"
+	"\n"
+	"Exit status: 0 listed, 1 PM2 (or with --fleet, Redis) not reachable,\n"
+	"2 bad usage.\n";
+
+/* One row of the table, whichever source it came from. */
+struct ls_row {
+	const char *node; /* NULL: local */
+	const char *name, *status, *mode;
+	long pm_id, pid, restarts;
+	double cpu;
+	uint64_t memory;
+	int64_t uptime_ms;
+};
+
+static void human_bytes(uint64_t b, char *buf, size_t size)
+{
+	const char *units[] = {"B", "K", "M", "G", "T"};
+	double v = (double)b;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, size, u == 0 ? "%.0f%s" : "%.1f%s", v, units[u]);
+}
+
+static void human_duration(int64_t ms, char *buf, size_t size)
+{
+	int64_t s = ms / 1000;
+	if (s < 60)
+		snprintf(buf, size, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, size, "%lldm", (long long)(s / 60));
+	else if (s < 86400)
+		snprintf(buf, size, "%lldh", (long long)(s / 3600));
+	else
+		snprintf(buf, size, "%lldd", (long long)(s / 86400));
+}
+
+/* text escaped and fitted to width columns, then padded to them. */
+static void print_cell(const char *text, int width)
+{
+	char buf[400];
+	size_t w = text_escape(text, strlen(text), (size_t)width, buf, sizeof(buf));
+	printf("%s%*s ", buf, (int)((size_t)width - w), "");
+}
+
+static void print_rows(const struct ls_row *rows, size_t n, bool with_node)
+{
+	if (with_node)
+		printf("%-16s ", "NODE");
+	printf("%4s  %-24s %-16s %8s %6s %8s %7s %5s  %s\n", "ID", "NAME", "STATUS", "PID", "CPU",
+	       "MEM", "UPTIME", "RST", "MODE");
+	for (size_t i = 0; i < n; i++) {
+		const struct ls_row *r = &rows[i];
+		char mem[16], up[16];
+		human_bytes(r->memory, mem, sizeof(mem));
+		if (r->uptime_ms > 0)
+			human_duration(r->uptime_ms, up, sizeof(up));
+		else
+			snprintf(up, sizeof(up), "-");
+		if (with_node)
+			print_cell(r->node ? r->node : "-", 16);
+		printf("%4ld  ", r->pm_id);
+		print_cell(r->name, 24);
+		print_cell(r->status, 16);
+		char mode[40];
+		text_escape(r->mode, strlen(r->mode), 8, mode, sizeof(mode));
+		printf("%8ld %5.0f%% %8s %7s %5ld  %s\n", r->pid, r->cpu, mem, up, r->restarts, mode);
+	}
+	if (n == 0)
+		printf("(no tasks)\n");
+}
+
+/* --- the local daemon ---------------------------------------------------- */
+
+struct ls_run {
+	struct loop *loop;
+	bool json;
+};
+
+static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+		  void *arg)
+{
+	(void)c;
+	struct ls_run *r = arg;
+	if (error != NULL) {
+		fprintf(stderr, "tasker ls: PM2 is not reachable: %s\n", error);
+		loop_stop(r->loop, EXIT_FAIL);
+		return;
+	}
+	int64_t now = util_wall_ms();
+	if (r->json) {
+		cJSON *arr = cJSON_CreateArray();
+		for (size_t i = 0; i < n; i++)
+			cJSON_AddItemToArray(arr, codec_task_json(&procs[i], now, NULL));
+		char *s = cJSON_PrintUnformatted(arr);
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(arr);
+	} else {
+		struct ls_row *rows = xcalloc(n + 1, sizeof(*rows));
+		for (size_t i = 0; i < n; i++) {
+			const struct pm2_proc *p = &procs[i];
+			bool online = p->state == PM2_ST_ONLINE;
+			int64_t up = online && p->pm_uptime ? now - p->pm_uptime : 0;
+			rows[i] = (struct ls_row){
+				.name = p->name,
+				.status = p->status,
+				.mode = p->cluster ? "cluster" : "fork",
+				.pm_id = p->pm_id,
+				.pid = online ? p->pid : 0,
+				.restarts = p->restart_time,
+				.cpu = p->cpu,
+				.memory = p->memory,
+				.uptime_ms = up,
+			};
+		}
+		print_rows(rows, n, false);
+		free(rows);
+	}
+	pm2_procs_free(procs, n);
+	loop_stop(r->loop, EXIT_OK);
+}
+
+static int ls_local(const char *home, bool json)
+{
+	struct ls_run r = {.json = json};
+	r.loop = loop_new();
+	struct pm2_client *pm2 = pm2_client_new(r.loop, home, NULL, NULL);
+	pm2_list(pm2, on_ls, &r);
+	int rc = loop_run(r.loop);
+	pm2_client_free(pm2);
+	loop_free(r.loop);
+	return rc < 0 ? EXIT_FAIL : rc;
+}
+
+/* --- the fleet, from Redis ---------------------------------------------- */
+
+/* A one-shot tool may block: a plain hiredis connection, with AUTH and
+ * SELECT as the URL says. NULL with a sentence on stderr. */
+static redisContext *redis_open(const struct config *cfg)
+{
+	const struct redis_url *u = &cfg->redis;
+	struct timeval tv = {5, 0};
+	redisContext *rc = u->is_unix ? redisConnectUnixWithTimeout(u->path, tv)
+				      : redisConnectWithTimeout(u->host, u->port, tv);
+	char where[512];
+	redis_url_redact(u, where, sizeof(where));
+	if (rc == NULL || rc->err) {
+		fprintf(stderr, "tasker ls: cannot reach Redis at %s: %s\n", where,
+			rc ? rc->errstr : "out of memory");
+		redisFree(rc);
+		return NULL;
+	}
+	redisSetTimeout(rc, tv);
+	redisReply *r = NULL;
+	if (u->password != NULL)
+		r = u->user ? redisCommand(rc, "AUTH %s %s", u->user, u->password)
+			    : redisCommand(rc, "AUTH %s", u->password);
+	if (r == NULL || r->type != REDIS_REPLY_ERROR) {
+		freeReplyObject(r);
+		r = u->db != 0 ? redisCommand(rc, "SELECT %d", u->db) : NULL;
+	}
+	if (rc->err || (r != NULL && r->type == REDIS_REPLY_ERROR)) {
+		fprintf(stderr, "tasker ls: Redis at %s refused us: %s\n", where,
+			r ? r->str : rc->errstr);
+		freeReplyObject(r);
+		redisFree(rc);
+		return NULL;
+	}
+	freeReplyObject(r);
+	return rc;
+}
+
+/* The task tables (their JSON texts) of every node, by SCAN and GET. */
+static int read_tables(redisContext *rc, char ***out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	char cursor[32] = "0";
+	do {
+		redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 500", cursor, FLEET_TASKS_MATCH);
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		    r->element[0]->type != REDIS_REPLY_STRING) {
+			fprintf(stderr, "tasker ls: SCAN failed: %s\n",
+				r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
+			freeReplyObject(r);
+			return -1;
+		}
+		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
+		const redisReply *keys = r->element[1];
+		for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
+			const redisReply *k = keys->element[i];
+			if (k->type != REDIS_REPLY_STRING)
+				continue;
+			redisReply *v = redisCommand(rc, "GET %b", k->str, k->len);
+			if (v != NULL && v->type == REDIS_REPLY_STRING) {
+				*out = xrealloc(*out, (*n + 1) * sizeof(char *));
+				(*out)[(*n)++] = xstrndup(v->str, v->len);
+			}
+			freeReplyObject(v);
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return 0;
+}
+
+static const char *json_text(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsString(v) ? v->valuestring : "?";
+}
+
+static long json_long(const cJSON *obj, const char *key)
+{
+	long v = 0;
+	codec_json_long(cJSON_GetObjectItemCaseSensitive(obj, key), -1000000000L, 4000000000L, &v);
+	return v;
+}
+
+static double json_num(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? v->valuedouble
+										  : 0;
+}
+
+static int ls_fleet(struct config *cfg, bool json)
+{
+	redisContext *rc = redis_open(cfg);
+	if (rc == NULL)
+		return EXIT_FAIL;
+	char **tables;
+	size_t ntables;
+	int err = read_tables(rc, &tables, &ntables);
+	redisFree(rc);
+	if (err < 0)
+		return EXIT_FAIL;
+
+	cJSON *all = cJSON_CreateArray();
+	cJSON **roots = xcalloc(ntables + 1, sizeof(*roots));
+	for (size_t i = 0; i < ntables; i++) {
+		const cJSON *tasks = fleet_tasks_decode(tables[i], strlen(tables[i]), &roots[i]);
+		const cJSON *t;
+		cJSON_ArrayForEach(t, tasks)
+		{
+			if (cJSON_IsObject(t))
+				cJSON_AddItemReferenceToArray(all, (cJSON *)(uintptr_t)t);
+		}
+	}
+	if (json) {
+		char *s = cJSON_PrintUnformatted(all);
+		printf("%s\n", s);
+		free(s);
+	} else {
+		size_t n = (size_t)cJSON_GetArraySize(all);
+		struct ls_row *rows = xcalloc(n + 1, sizeof(*rows));
+		size_t k = 0;
+		const cJSON *t;
+		cJSON_ArrayForEach(t, all)
+		{
+			rows[k++] = (struct ls_row){
+				.node = json_text(t, "node"),
+				.name = json_text(t, "name"),
+				.status = json_text(t, "status"),
+				.mode = json_text(t, "mode"),
+				.pm_id = json_long(t, "pm_id"),
+				.pid = json_long(t, "pid"),
+				.restarts = json_long(t, "restarts"),
+				.cpu = json_num(t, "cpu"),
+				.memory = (uint64_t)json_num(t, "memory"),
+				.uptime_ms = (int64_t)json_num(t, "uptime"),
+			};
+		}
+		print_rows(rows, k, true);
+		free(rows);
+	}
+	cJSON_Delete(all);
+	for (size_t i = 0; i < ntables; i++) {
+		cJSON_Delete(roots[i]);
+		free(tables[i]);
+	}
+	free(roots);
+	free(tables);
+	return EXIT_OK;
+}
+
+enum { OPT_PM2_HOME = 1 };
+
+int tool_ls(struct config *cfg, int argc, char **argv)
+{
+	static const struct option own[] = {
+		{"json", no_argument, NULL, 'j'},
+		{"fleet", no_argument, NULL, 'f'},
+		{"pm2-home", required_argument, NULL, OPT_PM2_HOME},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	bool json = false, fleet = false;
+	const char *home_opt = NULL;
+	struct option *opts = config_options(own);
+	int c;
+	while ((c = tools_getopt(cfg, argc, argv, "+jfh", opts, "ls")) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'f':
+			fleet = true;
+			break;
+		case OPT_PM2_HOME:
+			home_opt = optarg;
+			break;
+		case 'h':
+			fputs(ls_help, stdout);
+			free(opts);
+			return EXIT_OK;
+		default:
+			free(opts);
+			return EXIT_USAGE;
+		}
+	}
+	free(opts);
+	if (optind < argc)
+		return tools_usage_error("ls", "takes no arguments");
+	if (fleet) {
+		int rc = tools_finish_config(cfg, "ls");
+		if (rc != 0)
+			return rc;
+	} else if (cfg->env_error[0] != '\0') {
+		fprintf(stderr, "tasker ls: %s\n", cfg->env_error);
+		return EXIT_USAGE;
+	}
+	log_configure(cfg->log_level, cfg->log_format);
+	tools_use_locale();
+	if (fleet)
+		return ls_fleet(cfg, json);
+	char *home = home_opt ? xstrdup(home_opt) : pm2_home_path();
+	if (home == NULL) {
+		fprintf(stderr, "tasker ls: neither PM2_HOME nor HOME is set\n");
+		return EXIT_USAGE;
+	}
+	int rc = ls_local(home, json);
+	free(home);
+	return rc;
+}
