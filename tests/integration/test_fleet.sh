@@ -39,8 +39,8 @@ has_task() { fleet_json | grep -q "\"name\":\"$1\",[^}]*\"status\":\"$2\"[^}]*\"
 for node in a b c; do
 	check "ls --fleet --json: job-$node online on node $node" wait_until 20 has_task "job-$node" online "$node"
 done
-n=$(fleet_json | grep -o '"name":"pair"' | wc -l)
-check "ls --fleet --json: both instances of pair ($n)" [ "$n" -eq 2 ]
+pairs_are() { [ "$(fleet_json | grep -o '"name":"pair"' | wc -l)" -eq "$1" ]; }
+check "ls --fleet --json: both instances of pair" wait_until 20 pairs_are 2
 "$TASKER" ls --fleet >"$TMP/fleet.txt" 2>&1
 check "ls --fleet: a table with a NODE column" bash -c "head -n 1 '$TMP/fleet.txt' | grep -q '^NODE  *ID  *NAME'"
 check "ls --fleet: node c's row" grep -q '^c  *[0-9]*  *job-c  *online' "$TMP/fleet.txt"
