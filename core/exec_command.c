@@ -1,5 +1,6 @@
 /*
- * exec_command: a command from its arrival to its one reply.
+ * exec_command: a command from the moment it is taken (exec_intake.c) to
+ * its one reply.
  *
  * A command is a small state machine driven by PM2 replies: it lists the
  * processes, decides, acts (prepare, stop, restart, delete), and replies.
@@ -9,15 +10,14 @@
  *
  * Time is counted from arrival. Every command has one deadline: its expiry
  * (params.ttl after its timestamp, default 60 s) or the executor's answer
- * budget (--command-timeout, default 9 s), whichever comes first. Past it,
+ * budget (--command-timeout, default 8 s), whichever comes first. Past it,
  * a command that has not touched PM2 yet is answered `expired` (or, when
  * only the budget ran out, an error saying nothing was done); a command
  * whose calls are in flight lists PM2 again and answers what really
  * happened: PM2 may finish a start after the caller stopped waiting.
  *
  * Must not: leave a command without exactly one reply, act on a command
- * past its expiry, run a resent request_id twice, or refuse a well-formed
- * command without saying so (only garbage is rate-limited).
+ * past its expiry, or act twice for one command.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,18 +28,11 @@
 #include "executor_int.h"
 #include "log.h"
 #include "loop.h"
-#include "pm2_conf.h"
 #include "util.h"
 
-#define ERROR_BUCKET 20	    /* error replies to garbage: burst */
-#define ERROR_REFILL_MS 100 /* one more token every 100 ms: 10 per second */
 #define MAX_IDS 1024
-#define MAX_COMMANDS 1000 /* live commands; more are refused ("busy"), not queued */
-#define DEFAULT_TTL_MS 60000
 #define ACT_WINDOW 32	  /* PM2 calls in flight for one command */
 #define VERIFY_MS 1000	  /* how long the listing after a deadline may take */
-
-enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
 
 /* Where a command is; what its deadline means depends on it. */
 enum phase {
@@ -81,29 +74,10 @@ static void on_deadline(struct loop *loop, void *arg);
 
 /* --- small helpers ---------------------------------------------------- */
 
-static const char *verb_canonical(enum verb v)
+const char *exec_verb_name(enum verb v)
 {
 	static const char *const names[] = {"start", "stop", "restart", "delete", "status"};
 	return names[v];
-}
-
-static int verb_parse(const char *word, enum verb *out)
-{
-	static const struct {
-		const char *word;
-		enum verb verb;
-	} table[] = {
-		{"start", V_START},   {"run", V_START},	    {"stop", V_STOP},	  {"restart", V_RESTART},
-		{"delete", V_DELETE}, {"remove", V_DELETE}, {"status", V_STATUS}, {"list", V_STATUS},
-		{"ps", V_STATUS},
-	};
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
-		if (strcmp(word, table[i].word) == 0) {
-			*out = table[i].verb;
-			return 0;
-		}
-	}
-	return -1;
 }
 
 static bool proc_active(const struct pm2_proc *p)
@@ -207,11 +181,6 @@ static void command_free(struct command *cmd)
 	free(cmd);
 }
 
-void exec_commands_init(struct executor *ex)
-{
-	ex->tokens = ERROR_BUCKET;
-}
-
 void exec_commands_free(struct executor *ex)
 {
 	while (ex->commands != NULL) {
@@ -254,8 +223,6 @@ static void command_finish(struct command *cmd)
 	exec_drain_check(ex);
 }
 
-static void forget(struct executor *ex, const char *id);
-
 static void reply_and_finish(struct command *cmd, cJSON *obj)
 {
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
@@ -266,7 +233,7 @@ static void reply_and_finish(struct command *cmd, cJSON *obj)
 	 * again and must be carried out then. */
 	if (cmd->request_id != NULL && !cmd->acted &&
 	    (strcmp(st, "expired") == 0 || strcmp(st, "error") == 0))
-		forget(cmd->ex, cmd->request_id);
+		exec_forget(cmd->ex, cmd->request_id);
 	if (cJSON_IsString(error))
 		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
 			 error->valuestring);
@@ -287,48 +254,8 @@ static void reply_expired(struct command *cmd)
 	snprintf(msg, sizeof(msg),
 		 "the command passed its deadline (params.ttl, default %d s after its timestamp) "
 		 "before it could be carried out; nothing was done",
-		 DEFAULT_TTL_MS / 1000);
+		 EXEC_DEFAULT_TTL_MS / 1000);
 	reply_simple(cmd, "expired", msg, -1);
-}
-
-/* An error reply for a message that never became a command. Rate-limited
- * when limited: garbage on the channel must not become a flood on the
- * status channel. A well-formed command is never limited. */
-static void reply_refused(struct executor *ex, const struct envelope *env, const char *verb,
-			  const char *task, const char *status, const char *error, bool limited)
-{
-	if (limited) {
-		int64_t now = loop_now(ex->loop);
-		int64_t refill = (now - ex->tokens_at) / ERROR_REFILL_MS;
-		if (refill > 0) {
-			ex->tokens = (int)(ex->tokens + refill > ERROR_BUCKET ? ERROR_BUCKET
-									      : ex->tokens + refill);
-			ex->tokens_at = now;
-		}
-		if (ex->tokens == 0) {
-			/* Neither a reply nor a log line each: garbage must not
-			 * flood the channel or the log. */
-			if (ex->suppressed++ % 1000 == 0)
-				log_warn("refusing malformed messages without replies (rate limit); "
-					 "%lu so far, latest: %s",
-					 ex->suppressed, error);
-			return;
-		}
-		ex->tokens--;
-	}
-	log_warn("refused %s%s%s: %s", verb ? verb : "message", task ? " " : "", task ? task : "",
-		 error);
-	struct status_msg st = {
-		.task_name = task,
-		.status = status,
-		.pm_id = -1,
-		.request_id = env ? env->request_id : NULL,
-		.verb = verb,
-		.node = ex->cfg->node,
-		.agent_id = env ? env->agent_id : NULL,
-		.error = error,
-	};
-	exec_publish(ex, codec_status_json(&st, util_wall_ms()));
 }
 
 /* --- PM2 availability ---------------------------------------------------- */
@@ -760,7 +687,7 @@ static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, co
 		snprintf(msg, sizeof(msg),
 			 "PM2 did not answer within %.1f s (%s); whether %s %s took effect is "
 			 "unknown: check with /status",
-			 budget_s(cmd->ex), error, verb_canonical(cmd->verb), cmd->name);
+			 budget_s(cmd->ex), error, exec_verb_name(cmd->verb), cmd->name);
 		reply_simple(cmd, "error", msg, cmd->first_id);
 		return;
 	}
@@ -809,7 +736,7 @@ static void on_deadline(struct loop *loop, void *arg)
 		snprintf(msg, sizeof(msg),
 			 "PM2 did not answer within %.1f s; whether %s %s took effect is unknown: "
 			 "check with /status",
-			 budget_s(ex) + VERIFY_MS / 1000.0, verb_canonical(cmd->verb), cmd->name);
+			 budget_s(ex) + VERIFY_MS / 1000.0, exec_verb_name(cmd->verb), cmd->name);
 		reply_simple(cmd, "error", msg, cmd->first_id);
 		return;
 	}
@@ -822,7 +749,7 @@ static void on_deadline(struct loop *loop, void *arg)
 		snprintf(msg, sizeof(msg),
 			 "PM2 went away while %s %s was being carried out; whether it took effect "
 			 "is unknown: check with /status",
-			 verb_canonical(cmd->verb), cmd->name);
+			 exec_verb_name(cmd->verb), cmd->name);
 		reply_simple(cmd, "error", msg, cmd->first_id);
 		return;
 	}
@@ -846,179 +773,29 @@ static void on_deadline(struct loop *loop, void *arg)
 	reply_simple(cmd, "error", msg, -1);
 }
 
-/* --- intake ---------------------------------------------------------------- */
+/* --- taking a command ------------------------------------------------------ */
 
-static bool seen_before(const struct executor *ex, const char *id)
+void exec_command_take(struct executor *ex, enum verb verb, const char *verb_word,
+		       const char *name, const char *request_id, const char *agent_id,
+		       struct start_spec *spec, cJSON *conf, int64_t expires)
 {
-	for (size_t i = 0; i < SEEN_IDS; i++)
-		if (ex->seen[i] != NULL && strcmp(ex->seen[i], id) == 0)
-			return true;
-	return false;
-}
-
-/* A command taken is remembered at once, so that a resend arriving while
- * it runs is dropped; reply_and_finish forgets it again when it was not
- * carried out after all (expired, or failed before reaching PM2). One
- * refused at the door (busy, invalid) is never remembered. */
-static void remember(struct executor *ex, const char *id)
-{
-	free(ex->seen[ex->seen_next]);
-	ex->seen[ex->seen_next] = xstrdup(id);
-	ex->seen_next = (ex->seen_next + 1) % SEEN_IDS;
-}
-
-static void forget(struct executor *ex, const char *id)
-{
-	for (size_t i = 0; i < SEEN_IDS; i++) {
-		if (ex->seen[i] != NULL && strcmp(ex->seen[i], id) == 0) {
-			free(ex->seen[i]);
-			ex->seen[i] = NULL;
-		}
-	}
-}
-
-/* When a command stops being worth carrying out: params.ttl (default 60 s)
- * after its timestamp, and never later than ttl after its arrival (a
- * sender whose clock runs ahead must not stretch it). */
-static int64_t expiry(const struct envelope *env, int64_t ttl_ms, int64_t now_wall)
-{
-	int64_t at = now_wall + ttl_ms;
-	if (env->has_timestamp && env->timestamp_ms + ttl_ms < at)
-		at = env->timestamp_ms + ttl_ms;
-	return at;
-}
-
-void executor_handle(struct executor *ex, const char *data, size_t len)
-{
-	struct envelope env;
-	char err[512];
-	if (codec_decode_command(data, len, &env, err, sizeof(err)) < 0) {
-		reply_refused(ex, &env, env.verb, NULL, "error", err, true);
-		codec_envelope_free(&env);
-		return;
-	}
-	if (env.request_id != NULL && seen_before(ex, env.request_id)) {
-		/* The bus sends a message again when a connection drops before
-		 * Redis confirmed it; a command must not run twice for that. */
-		log_debug("request %s seen already: ignored", env.request_id);
-		codec_envelope_free(&env);
-		return;
-	}
-	const char *name = codec_param(&env, "task");
-	if (name == NULL)
-		name = codec_param(&env, "name");
-	if (ex->draining) {
-		/* Still subscribed while finishing the last commands: say no
-		 * rather than take work that would be cut off. */
-		reply_refused(ex, &env, env.verb, name, "error",
-			      "this executor is shutting down; nothing was done", false);
-		codec_envelope_free(&env);
-		return;
-	}
-	enum verb verb;
-	if (verb_parse(env.verb, &verb) < 0) {
-		char msg[300];
-		snprintf(msg, sizeof(msg),
-			 "unknown verb '%.40s' (expected start, stop, restart, delete or status)",
-			 env.verb);
-		reply_refused(ex, &env, env.verb, NULL, "error", msg, true);
-		codec_envelope_free(&env);
-		return;
-	}
-	if (ex->ncommands >= MAX_COMMANDS) {
-		char msg[200];
-		snprintf(msg, sizeof(msg),
-			 "busy: %d commands are waiting for PM2; nothing was done, send it again "
-			 "later",
-			 MAX_COMMANDS);
-		reply_refused(ex, &env, env.verb, name, "busy", msg, false);
-		codec_envelope_free(&env);
-		return;
-	}
-	int64_t ttl_ms;
-	if (check_text_params(&env, err, sizeof(err)) < 0 ||
-	    check_ttl(&env, DEFAULT_TTL_MS, &ttl_ms, err, sizeof(err)) < 0) {
-		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "error", err, false);
-		codec_envelope_free(&env);
-		return;
-	}
-	if (verb != V_STATUS) {
-		const char *problem = name == NULL ? "the command needs a task name (--task=NAME)"
-						   : check_task_name(name);
-		if (problem != NULL) {
-			reply_refused(ex, &env, env.verb, name, "error", problem, false);
-			codec_envelope_free(&env);
-			return;
-		}
-	}
-	int64_t now_wall = util_wall_ms();
-	int64_t expires = expiry(&env, ttl_ms, now_wall);
-	if (now_wall >= expires) {
-		char msg[300];
-		snprintf(msg, sizeof(msg),
-			 "the command is %.1f s old, past its ttl of %.1f s (clocks apart?); nothing "
-			 "was done",
-			 (double)(now_wall - env.timestamp_ms) / 1000.0, (double)ttl_ms / 1000.0);
-		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "expired", msg,
-			      false);
-		codec_envelope_free(&env);
-		return;
-	}
-	if (codec_param(&env, "datum") != NULL)
-		log_debug("datum '%s' given: datum files are not read by this version",
-			  codec_param(&env, "datum"));
-
-	struct start_spec *spec = NULL;
-	cJSON *conf = NULL;
-	if (verb == V_START) {
-		spec = check_start(&env, &ex->start_def, err, sizeof(err));
-		if (spec != NULL) {
-			struct pm2_conf pc = {
-				.name = name,
-				.exec_path = spec->exec_path,
-				.argv = (const char *const *)spec->argv,
-				.argc = spec->argc,
-				.cwd = spec->cwd,
-				.env = spec->env,
-				.nenv = spec->nenv,
-				.instances = spec->instances,
-				.cluster = spec->cluster,
-				.max_memory_restart = spec->max_memory,
-				.autorestart = spec->autorestart,
-			};
-			conf = pm2_conf_build(&pc, ex->pm2_home, err, sizeof(err));
-			if (conf == NULL) {
-				start_spec_free(spec);
-				spec = NULL;
-			}
-		}
-		if (spec == NULL) {
-			reply_refused(ex, &env, env.verb, name, "error", err, false);
-			codec_envelope_free(&env);
-			return;
-		}
-	}
-
 	struct command *cmd = xcalloc(1, sizeof(*cmd));
 	cmd->ex = ex;
 	cmd->verb = verb;
 	cmd->phase = PH_QUEUED;
-	snprintf(cmd->verb_word, sizeof(cmd->verb_word), "%s", env.verb);
-	cmd->name = verb == V_STATUS ? NULL : xstrdup(name);
-	cmd->request_id = env.request_id ? xstrdup(env.request_id) : NULL;
-	cmd->agent_id = env.agent_id ? xstrdup(env.agent_id) : NULL;
+	snprintf(cmd->verb_word, sizeof(cmd->verb_word), "%s", verb_word);
+	cmd->name = name ? xstrdup(name) : NULL;
+	cmd->request_id = request_id ? xstrdup(request_id) : NULL;
+	cmd->agent_id = agent_id ? xstrdup(agent_id) : NULL;
 	cmd->spec = spec;
 	cmd->conf = conf;
 	cmd->first_id = -1;
 	cmd->expires_wall = expires;
-	int64_t wait = expires - now_wall;
+	int64_t wait = expires - util_wall_ms();
 	if (wait > ex->command_timeout_ms)
 		wait = ex->command_timeout_ms;
 	cmd->deadline = loop_timer_add(ex->loop, wait, on_deadline, cmd);
-	if (cmd->request_id != NULL)
-		remember(ex, cmd->request_id);
-	codec_envelope_free(&env);
-	log_debug("command %s %s (request %s)", verb_canonical(verb), cmd->name ? cmd->name : "",
+	log_debug("command %s %s (request %s)", exec_verb_name(verb), cmd->name ? cmd->name : "",
 		  cmd->request_id ? cmd->request_id : "-");
 
 	/* Append; run now unless a command for the same name is still live. */
@@ -1033,9 +810,4 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 	ex->ncommands++;
 	if (!busy)
 		command_begin(cmd);
-}
-
-size_t executor_inflight(const struct executor *ex)
-{
-	return ex->ncommands;
 }

@@ -1,10 +1,12 @@
 /*
  * executor_int: what the executor's files share, and nothing else may use.
  *
- * The executor is four files around one struct: executor.c (life cycle and
- * shutdown), exec_command.c (a command from arrival to its one reply),
- * exec_relay.c (PM2's own events relayed to the status channel) and
- * exec_presence.c (the presence key). Only executor.h is public.
+ * The executor is a few files around one struct: executor.c (life cycle and
+ * shutdown), exec_intake.c (a message until it is a command or refused),
+ * exec_command.c (a command until its one reply), exec_relay.c (PM2's own
+ * events relayed to the status channel), exec_presence.c (the presence key
+ * and the task table) and exec_orphans.c (what a dead daemon left running).
+ * Only executor.h is public.
  */
 #ifndef TASKER_EXECUTOR_INT_H
 #define TASKER_EXECUTOR_INT_H
@@ -21,6 +23,9 @@
 #include "pm2.h"
 
 #define SEEN_IDS 256 /* request ids carried out, remembered to drop resends */
+#define EXEC_DEFAULT_TTL_MS 60000 /* params.ttl when absent */
+
+enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
 
 struct command;
 struct exit_mark;
@@ -83,13 +88,27 @@ struct executor {
 	struct orphan_sweep *sweep;
 };
 
+/* exec_intake.c */
+/* Remembers a request_id taken, so that a resend is dropped; forgets one
+ * that was not carried out after all. */
+void exec_remember(struct executor *ex, const char *id);
+void exec_forget(struct executor *ex, const char *id);
+/* Sets the command intake's initial state. */
+void exec_commands_init(struct executor *ex);
+
 /* exec_command.c */
+/* Takes a checked command (spec and conf for a start, owned from now on;
+ * the strings are copied) and runs it, or queues it behind a command for
+ * the same name. expires: wall ms past which it is not carried out. */
+void exec_command_take(struct executor *ex, enum verb verb, const char *verb_word,
+		       const char *name, const char *request_id, const char *agent_id,
+		       struct start_spec *spec, cJSON *conf, int64_t expires);
+/* "start", "stop", ... */
+const char *exec_verb_name(enum verb v);
 /* Publishes a status object (and deletes it); counted until Redis acks. */
 void exec_publish(struct executor *ex, cJSON *obj);
 /* The daemon launch finished: wake or fail the commands that waited. */
 void exec_daemon_started(struct pm2_launch *l, bool ok, const char *error, void *arg);
-/* Sets the command intake's initial state. */
-void exec_commands_init(struct executor *ex);
 /* Frees every live command without replying (teardown only). */
 void exec_commands_free(struct executor *ex);
 

@@ -1,0 +1,255 @@
+/*
+ * exec_intake: a message from the command channel, up to the moment it
+ * becomes a command (exec_command.c) or is refused with a reply: decoding,
+ * resends of a request_id already taken, shutdown, the verb, the 1000
+ * commands an executor holds ("busy"), the per-value rules
+ * (command_check.c), expiry, and a start checked into its PM2 definition,
+ * so that nothing changes for a refused start.
+ *
+ * Must not: refuse a well-formed command without a reply (only garbage is
+ * rate-limited), or remember a request_id that was not taken.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "executor_int.h"
+#include "log.h"
+#include "loop.h"
+#include "pm2_conf.h"
+#include "util.h"
+
+#define ERROR_BUCKET 20	    /* error replies to garbage: burst */
+#define ERROR_REFILL_MS 100 /* one more token every 100 ms: 10 per second */
+#define MAX_COMMANDS 1000   /* live commands; more are refused ("busy"), not queued */
+
+static int verb_parse(const char *word, enum verb *out)
+{
+	static const struct {
+		const char *word;
+		enum verb verb;
+	} table[] = {
+		{"start", V_START},   {"run", V_START},	    {"stop", V_STOP},	  {"restart", V_RESTART},
+		{"delete", V_DELETE}, {"remove", V_DELETE}, {"status", V_STATUS}, {"list", V_STATUS},
+		{"ps", V_STATUS},
+	};
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (strcmp(word, table[i].word) == 0) {
+			*out = table[i].verb;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* An error reply for a message that never became a command. Rate-limited
+ * when limited: garbage on the channel must not become a flood on the
+ * status channel. A well-formed command is never limited. */
+static void reply_refused(struct executor *ex, const struct envelope *env, const char *verb,
+			  const char *task, const char *status, const char *error, bool limited)
+{
+	if (limited) {
+		int64_t now = loop_now(ex->loop);
+		int64_t refill = (now - ex->tokens_at) / ERROR_REFILL_MS;
+		if (refill > 0) {
+			ex->tokens = (int)(ex->tokens + refill > ERROR_BUCKET ? ERROR_BUCKET
+									      : ex->tokens + refill);
+			ex->tokens_at = now;
+		}
+		if (ex->tokens == 0) {
+			/* Neither a reply nor a log line each: garbage must not
+			 * flood the channel or the log. */
+			if (ex->suppressed++ % 1000 == 0)
+				log_warn("refusing malformed messages without replies (rate limit); "
+					 "%lu so far, latest: %s",
+					 ex->suppressed, error);
+			return;
+		}
+		ex->tokens--;
+	}
+	log_warn("refused %s%s%s: %s", verb ? verb : "message", task ? " " : "", task ? task : "",
+		 error);
+	struct status_msg st = {
+		.task_name = task,
+		.status = status,
+		.pm_id = -1,
+		.request_id = env ? env->request_id : NULL,
+		.verb = verb,
+		.node = ex->cfg->node,
+		.agent_id = env ? env->agent_id : NULL,
+		.error = error,
+	};
+	exec_publish(ex, codec_status_json(&st, util_wall_ms()));
+}
+
+void exec_commands_init(struct executor *ex)
+{
+	ex->tokens = ERROR_BUCKET;
+}
+
+
+/* --- intake ---------------------------------------------------------------- */
+
+static bool seen_before(const struct executor *ex, const char *id)
+{
+	for (size_t i = 0; i < SEEN_IDS; i++)
+		if (ex->seen[i] != NULL && strcmp(ex->seen[i], id) == 0)
+			return true;
+	return false;
+}
+
+/* A command taken is remembered at once, so that a resend arriving while
+ * it runs is dropped; reply_and_finish forgets it again when it was not
+ * carried out after all (expired, or failed before reaching PM2). One
+ * refused at the door (busy, invalid) is never remembered. */
+void exec_remember(struct executor *ex, const char *id)
+{
+	free(ex->seen[ex->seen_next]);
+	ex->seen[ex->seen_next] = xstrdup(id);
+	ex->seen_next = (ex->seen_next + 1) % SEEN_IDS;
+}
+
+void exec_forget(struct executor *ex, const char *id)
+{
+	for (size_t i = 0; i < SEEN_IDS; i++) {
+		if (ex->seen[i] != NULL && strcmp(ex->seen[i], id) == 0) {
+			free(ex->seen[i]);
+			ex->seen[i] = NULL;
+		}
+	}
+}
+
+/* When a command stops being worth carrying out: params.ttl (default 60 s)
+ * after its timestamp, and never later than ttl after its arrival (a
+ * sender whose clock runs ahead must not stretch it). */
+static int64_t expiry(const struct envelope *env, int64_t ttl_ms, int64_t now_wall)
+{
+	int64_t at = now_wall + ttl_ms;
+	if (env->has_timestamp && env->timestamp_ms + ttl_ms < at)
+		at = env->timestamp_ms + ttl_ms;
+	return at;
+}
+
+void executor_handle(struct executor *ex, const char *data, size_t len)
+{
+	struct envelope env;
+	char err[512];
+	if (codec_decode_command(data, len, &env, err, sizeof(err)) < 0) {
+		reply_refused(ex, &env, env.verb, NULL, "error", err, true);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (env.request_id != NULL && seen_before(ex, env.request_id)) {
+		/* The bus sends a message again when a connection drops before
+		 * Redis confirmed it; a command must not run twice for that. */
+		log_debug("request %s seen already: ignored", env.request_id);
+		codec_envelope_free(&env);
+		return;
+	}
+	const char *name = codec_param(&env, "task");
+	if (name == NULL)
+		name = codec_param(&env, "name");
+	if (ex->draining) {
+		/* Still subscribed while finishing the last commands: say no
+		 * rather than take work that would be cut off. */
+		reply_refused(ex, &env, env.verb, name, "error",
+			      "this executor is shutting down; nothing was done", false);
+		codec_envelope_free(&env);
+		return;
+	}
+	enum verb verb;
+	if (verb_parse(env.verb, &verb) < 0) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "unknown verb '%.40s' (expected start, stop, restart, delete or status)",
+			 env.verb);
+		reply_refused(ex, &env, env.verb, NULL, "error", msg, true);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (ex->ncommands >= MAX_COMMANDS) {
+		char msg[200];
+		snprintf(msg, sizeof(msg),
+			 "busy: %d commands are waiting for PM2; nothing was done, send it again "
+			 "later",
+			 MAX_COMMANDS);
+		reply_refused(ex, &env, env.verb, name, "busy", msg, false);
+		codec_envelope_free(&env);
+		return;
+	}
+	int64_t ttl_ms;
+	if (check_text_params(&env, err, sizeof(err)) < 0 ||
+	    check_ttl(&env, EXEC_DEFAULT_TTL_MS, &ttl_ms, err, sizeof(err)) < 0) {
+		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "error", err, false);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (verb != V_STATUS) {
+		const char *problem = name == NULL ? "the command needs a task name (--task=NAME)"
+						   : check_task_name(name);
+		if (problem != NULL) {
+			reply_refused(ex, &env, env.verb, name, "error", problem, false);
+			codec_envelope_free(&env);
+			return;
+		}
+	}
+	int64_t now_wall = util_wall_ms();
+	int64_t expires = expiry(&env, ttl_ms, now_wall);
+	if (now_wall >= expires) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "the command is %.1f s old, past its ttl of %.1f s (clocks apart?); nothing "
+			 "was done",
+			 (double)(now_wall - env.timestamp_ms) / 1000.0, (double)ttl_ms / 1000.0);
+		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "expired", msg,
+			      false);
+		codec_envelope_free(&env);
+		return;
+	}
+	if (codec_param(&env, "datum") != NULL)
+		log_debug("datum '%s' given: datum files are not read by this version",
+			  codec_param(&env, "datum"));
+
+	struct start_spec *spec = NULL;
+	cJSON *conf = NULL;
+	if (verb == V_START) {
+		spec = check_start(&env, &ex->start_def, err, sizeof(err));
+		if (spec != NULL) {
+			struct pm2_conf pc = {
+				.name = name,
+				.exec_path = spec->exec_path,
+				.argv = (const char *const *)spec->argv,
+				.argc = spec->argc,
+				.cwd = spec->cwd,
+				.env = spec->env,
+				.nenv = spec->nenv,
+				.instances = spec->instances,
+				.cluster = spec->cluster,
+				.max_memory_restart = spec->max_memory,
+				.autorestart = spec->autorestart,
+			};
+			conf = pm2_conf_build(&pc, ex->pm2_home, err, sizeof(err));
+			if (conf == NULL) {
+				start_spec_free(spec);
+				spec = NULL;
+			}
+		}
+		if (spec == NULL) {
+			reply_refused(ex, &env, env.verb, name, "error", err, false);
+			codec_envelope_free(&env);
+			return;
+		}
+	}
+
+	if (env.request_id != NULL)
+		exec_remember(ex, env.request_id);
+	exec_command_take(ex, verb, env.verb, verb == V_STATUS ? NULL : name, env.request_id,
+			  env.agent_id, spec, conf, expires);
+	codec_envelope_free(&env);
+}
+
+size_t executor_inflight(const struct executor *ex)
+{
+	return ex->ncommands;
+}
