@@ -10,6 +10,7 @@
  * Must not: write the key again after a shutdown deleted it.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -42,7 +43,7 @@ static void on_presence_set(struct bus *bus, struct redisReply *reply, void *arg
 	(void)bus;
 	struct executor *ex = arg;
 	bool refused = reply != NULL && reply->type == REDIS_REPLY_ERROR;
-	/* An ACL without the presence keys: say so once, not every 10 s. */
+	/* An ACL without the presence keys: say so once, not every 5 s. */
 	if (refused && !ex->presence_refused)
 		log_error("redis refused the presence key %s: %s", ex->presence_key ? ex->presence_key : "", reply->str);
 	ex->presence_refused = refused;
@@ -60,6 +61,12 @@ void exec_presence_write(struct executor *ex)
 	cJSON_AddBoolToObject(obj, "pm2_reachable", pm2_client_connected(ex->pm2));
 	cJSON_AddNumberToObject(obj, "tasks", ex->task_count);
 	cJSON_AddNumberToObject(obj, "pid", (double)getpid());
+	char host[256];
+	util_hostname(host, sizeof(host));
+	cJSON_AddStringToObject(obj, "host", host);
+	double load[1];
+	if (getloadavg(load, 1) == 1)
+		cJSON_AddNumberToObject(obj, "load", (double)(long)(load[0] * 100 + 0.5) / 100);
 	cJSON_AddStringToObject(obj, "channel", ex->cfg->channel);
 	cJSON_AddStringToObject(obj, "status_channel", ex->cfg->status_channel);
 	char stamp[40];

@@ -160,6 +160,7 @@ check "presence key exists" wait_until 15 bash -c "redis-cli -p $REDIS_PORT EXIS
 ttl=$(rcli TTL "b00t:tasker:executor:$(hostname)")
 check "presence key has a short TTL" bash -c "[ $ttl -gt 0 ] && [ $ttl -le 30 ]"
 check "presence holds versions and task count" bash -c "redis-cli -p $REDIS_PORT GET b00t:tasker:executor:\$(hostname) | grep -q '\"pm2_version\":\"7.0.4\".*\"tasks\":'"
+check "presence names its host, pid and load" bash -c "redis-cli -p $REDIS_PORT GET b00t:tasker:executor:\$(hostname) | grep -q '\"pid\":$EXEC,\"host\":\"'\$(hostname)'\",\"load\":[0-9.]*,'"
 
 # --- faults ----------------------------------------------------------------------------------
 PORT0=$REDIS_PORT
