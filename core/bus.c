@@ -34,6 +34,7 @@ enum conn_phase { PHASE_DOWN, PHASE_CONNECTING, PHASE_AUTH, PHASE_UP };
 struct conn {
 	struct bus *bus;
 	bool is_sub;
+	bool is_reader; /* the third connection, for blocking reads */
 	redisAsyncContext *ac;
 	struct loop_watch *watch;
 	struct loop_timer *retry;   /* next connect attempt */
@@ -64,7 +65,10 @@ struct bus {
 	char address[512];
 	struct bus_handlers h;
 	void *arg;
-	struct conn sub, pub;
+	struct conn sub, pub, rd;
+	bool rd_enabled;
+	void (*on_reader)(struct bus *bus, bool up, void *arg);
+	void *reader_arg;
 	char **channels;
 	size_t nchannels;
 	bool ready;
@@ -80,6 +84,11 @@ struct bus {
 
 static void conn_connect(struct conn *c);
 static void flush_queue(struct bus *bus);
+
+static const char *conn_role(const struct conn *c)
+{
+	return c->is_sub ? "subscriber" : c->is_reader ? "reader" : "publisher";
+}
 
 static void update_state(struct bus *bus)
 {
@@ -186,12 +195,14 @@ static void schedule_retry_quiet(struct conn *c, const char *why, bool quiet)
 		 bus->address, why, c->attempt, (long long)delay);
 	/* The first failures are normal at start-up; say it loudly only once it lasts. */
 	if (!quiet && (c->attempt == 1 || c->attempt % 30 == 0))
-		log_warn("redis (%s): %s", c->is_sub ? "subscriber" : "publisher", c->why);
+		log_warn("redis (%s): %s", conn_role(c), c->why);
 	else
-		log_debug("redis (%s): %s", c->is_sub ? "subscriber" : "publisher", c->why);
+		log_debug("redis (%s): %s", conn_role(c), c->why);
 	loop_timer_cancel(c->retry);
 	c->retry = loop_timer_add(bus->loop, delay, on_retry, c);
 	update_state(bus);
+	if (c->is_reader && bus->on_reader != NULL)
+		bus->on_reader(bus, false, bus->reader_arg);
 }
 
 static void on_connect_timeout(struct loop *loop, void *arg)
@@ -273,6 +284,12 @@ static void conn_up(struct conn *c)
 	if (!c->is_sub) {
 		c->attempt = 0;
 		c->complained = false;
+	}
+	if (c->is_reader) {
+		/* Not part of readiness: its user restarts its reads. */
+		if (bus->on_reader != NULL)
+			bus->on_reader(bus, true, bus->reader_arg);
+		return;
 	}
 	if (c->is_sub) {
 		c->confirmed = 0;
@@ -382,7 +399,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
 		c->drop = loop_timer_add(c->bus->loop, 0, on_drop, c);
 		return;
 	}
-	log_debug("redis (%s): connected to %s", c->is_sub ? "subscriber" : "publisher",
+	log_debug("redis (%s): connected to %s", conn_role(c),
 		  c->bus->address);
 	c->phase = PHASE_AUTH;
 	if (c->bus->url.password != NULL) {
@@ -419,7 +436,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
 	/* After a refusal (NOPERM on SUBSCRIBE ends the connection) the loss is
 	 * expected and was said once already. */
 	log_msg(c->complained ? LOG_LVL_DEBUG : LOG_LVL_WARN, "redis (%s): connection lost: %s",
-		c->is_sub ? "subscriber" : "publisher",
+		conn_role(c),
 		ac->errstr[0] ? ac->errstr : "server closed the connection");
 	schedule_retry(c, ac->errstr[0] ? ac->errstr : "server closed the connection");
 }
@@ -633,18 +650,49 @@ static void on_command_reply(redisAsyncContext *ac, void *r, void *priv)
 	free(ctx);
 }
 
-int bus_command(struct bus *bus, int argc, const char **argv, const size_t *lens,
-		bus_reply_fn cb, void *arg)
+static int conn_command(struct bus *bus, struct conn *c, int argc, const char **argv,
+			const size_t *lens, bus_reply_fn cb, void *arg)
 {
-	if (bus->pub.phase != PHASE_UP || bus->pub.ac == NULL)
+	if (c->phase != PHASE_UP || c->ac == NULL)
 		return -1;
 	struct command_ctx *ctx = xmalloc(sizeof(*ctx));
 	*ctx = (struct command_ctx){bus, cb, arg};
-	if (redisAsyncCommandArgv(bus->pub.ac, on_command_reply, ctx, argc, argv, lens) != REDIS_OK) {
+	if (redisAsyncCommandArgv(c->ac, on_command_reply, ctx, argc, argv, lens) != REDIS_OK) {
 		free(ctx);
 		return -1;
 	}
 	return 0;
+}
+
+int bus_command(struct bus *bus, int argc, const char **argv, const size_t *lens,
+		bus_reply_fn cb, void *arg)
+{
+	return conn_command(bus, &bus->pub, argc, argv, lens, cb, arg);
+}
+
+void bus_reader_enable(struct bus *bus, void (*on_reader)(struct bus *bus, bool up, void *arg),
+		       void *arg)
+{
+	if (bus->rd_enabled)
+		return;
+	bus->rd_enabled = true;
+	bus->on_reader = on_reader;
+	bus->reader_arg = arg;
+	bus->rd = (struct conn){.bus = bus, .is_reader = true};
+	conn_connect(&bus->rd);
+}
+
+int bus_reader_command(struct bus *bus, int argc, const char **argv, const size_t *lens,
+		       bus_reply_fn cb, void *arg)
+{
+	if (!bus->rd_enabled)
+		return -1;
+	return conn_command(bus, &bus->rd, argc, argv, lens, cb, arg);
+}
+
+bool bus_reader_up(const struct bus *bus)
+{
+	return bus->rd_enabled && bus->rd.phase == PHASE_UP && bus->rd.ac != NULL;
 }
 
 /* --- public -------------------------------------------------------------- */
@@ -705,6 +753,8 @@ void bus_free(struct bus *bus)
 	bus->unresolved_timer = NULL;
 	conn_close(&bus->sub);
 	conn_close(&bus->pub);
+	if (bus->rd_enabled)
+		conn_close(&bus->rd);
 	while (bus->qhead != NULL) {
 		struct queued *q = bus->qhead;
 		bus->qhead = q->next;

@@ -62,6 +62,20 @@ int bus_publish(struct bus *bus, const char *channel, const char *data, size_t l
 int bus_command(struct bus *bus, int argc, const char **argv, const size_t *lens,
 		bus_reply_fn cb, void *arg);
 
+/*
+ * A third connection, for blocking reads (XREADGROUP ... BLOCK) that would
+ * hold up the publish connection: connected (with the same AUTH, SELECT
+ * and backoff) from now on. on_reader says when it comes up (issue the
+ * reads again then) and when it goes down (the replies of commands in
+ * flight on it come back NULL). It does not count towards readiness.
+ */
+void bus_reader_enable(struct bus *bus, void (*on_reader)(struct bus *bus, bool up, void *arg),
+		       void *arg);
+/* Runs a command on the reader connection; -1 at once when it is not up. */
+int bus_reader_command(struct bus *bus, int argc, const char **argv, const size_t *lens,
+		       bus_reply_fn cb, void *arg);
+bool bus_reader_up(const struct bus *bus);
+
 bool bus_ready(const struct bus *bus);
 /* True when the publish connection is up (commands can run). */
 bool bus_can_command(const struct bus *bus);
