@@ -62,10 +62,20 @@ struct command {
 	bool acted;	 /* a call that changes PM2 was sent */
 	bool prepared;	 /* start: prepare was sent */
 	bool lost;	 /* the connection went while calls were in flight */
+	bool has_entry;	 /* it came from this node's stream (exec_fleet.c) */
+	bool marked;	 /* its acting record is in Redis */
+	bool redelivered; /* it was being carried out when an executor stopped */
+	struct exec_entry entry;
+	struct mark_ticket *mark; /* an acting record on its way */
 	bool relaunched; /* the daemon was started for this command once */
 	char error[300]; /* the first error PM2 gave for one of the ids */
 	int64_t expires_wall; /* wall ms: past this it is not carried out */
 	struct loop_timer *deadline;
+};
+
+/* A pending acting record: the command may be gone when Redis answers. */
+struct mark_ticket {
+	struct command *cmd;
 };
 
 static void command_begin(struct command *cmd);
@@ -171,6 +181,8 @@ static void command_free(struct command *cmd)
 		pm2_cancel(ex->pm2, cmd->verify_call);
 	batch_remove(&ex->batch_sent, &ex->nbatch_sent, cmd);
 	batch_remove(&ex->batch_next, &ex->nbatch_next, cmd);
+	if (cmd->mark != NULL)
+		cmd->mark->cmd = NULL;
 	free(cmd->ids);
 	free(cmd->calls);
 	free(cmd->name);
@@ -231,15 +243,28 @@ static void reply_and_finish(struct command *cmd, cJSON *obj)
 	/* A command that changed nothing (expired, or an error before any
 	 * call to PM2) was not carried out: the same request_id may come
 	 * again and must be carried out then. */
-	if (cmd->request_id != NULL && !cmd->acted &&
-	    (strcmp(st, "expired") == 0 || strcmp(st, "error") == 0))
+	bool not_done = !cmd->acted && (strcmp(st, "expired") == 0 || strcmp(st, "error") == 0);
+	if (cmd->request_id != NULL && not_done)
 		exec_forget(cmd->ex, cmd->request_id);
 	if (cJSON_IsString(error))
 		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
 			 error->valuestring);
 	else
 		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st);
-	exec_publish(cmd->ex, obj);
+	if (cmd->has_entry) {
+		/* Who holds the name from now on: its start failed, or it is
+		 * deleted, or it runs. */
+		bool ok = strcmp(st, "started") == 0 || strcmp(st, "already_running") == 0;
+		const char *op = cmd->verb == V_START ? (ok ? "set" : "del")
+				 : cmd->verb == V_DELETE && (strcmp(st, "deleted") == 0 ||
+							     strcmp(st, "not_found") == 0)
+				     ? "del"
+				     : "";
+		exec_fleet_reply(cmd->ex, &cmd->entry, obj, cmd->name, op,
+				 not_done ? cmd->request_id : NULL);
+	} else {
+		exec_publish(cmd->ex, obj);
+	}
 	command_finish(cmd);
 }
 
@@ -453,6 +478,45 @@ static void act_more(struct command *cmd)
 	}
 }
 
+static void on_marked(void *arg, bool ok)
+{
+	struct mark_ticket *t = arg;
+	struct command *cmd = t->cmd;
+	free(t);
+	if (cmd == NULL)
+		return; /* answered meanwhile (its deadline) */
+	cmd->mark = NULL;
+	if (!ok) {
+		reply_simple(cmd, "error",
+			     "Redis did not record the command before it would act; nothing was done",
+			     cmd->first_id);
+		return;
+	}
+	cmd->marked = true;
+	act_more(cmd);
+}
+
+/* The first call that changes PM2. A command from the fleet's stream first
+ * records that it acts, so that if this executor dies, the command is
+ * verified when it comes back, not run again. */
+static void command_act(struct command *cmd)
+{
+	if (!cmd->has_entry || cmd->marked) {
+		act_more(cmd);
+		return;
+	}
+	struct mark_ticket *t = xmalloc(sizeof(*t));
+	t->cmd = cmd;
+	cmd->mark = t;
+	cmd->phase = PH_ACTING;
+	if (exec_fleet_mark(cmd->ex, &cmd->entry, on_marked, t) < 0) {
+		cmd->mark = NULL;
+		free(t);
+		reply_simple(cmd, "error", "Redis is not reachable to record the command; nothing was done",
+			     cmd->first_id);
+	}
+}
+
 static bool expired(const struct command *cmd)
 {
 	return util_wall_ms() >= cmd->expires_wall;
@@ -510,7 +574,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 		}
 		/* A stopped or errored task of that name is replaced by the new
 		 * definition: delete it first (act_more), then prepare. */
-		act_more(cmd);
+		command_act(cmd);
 		return;
 	}
 	if (cmd->nids == 0) {
@@ -519,7 +583,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 		reply_simple(cmd, "not_found", msg, -1);
 		return;
 	}
-	act_more(cmd);
+	command_act(cmd);
 }
 
 static void send_list(struct executor *ex);
@@ -691,6 +755,18 @@ static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, co
 		reply_simple(cmd, "error", msg, cmd->first_id);
 		return;
 	}
+	if (cmd->redelivered && cmd->verb != V_START) {
+		/* Which processes it acted on died with its executor: every
+		 * process of the name is what it acted on. */
+		for (size_t i = 0; i < n; i++) {
+			if (strcmp(procs[i].name, cmd->name) != 0)
+				continue;
+			cmd->ids = xrealloc(cmd->ids, (cmd->nids + 1) * sizeof(*cmd->ids));
+			cmd->ids[cmd->nids++] = procs[i].pm_id;
+			if (cmd->first_id < 0)
+				cmd->first_id = procs[i].pm_id;
+		}
+	}
 	if (cmd->verb == V_START && cmd->prepared) {
 		verify_start(cmd, procs, n);
 	} else if (cmd->verb == V_START) {
@@ -721,6 +797,7 @@ static void command_verify(struct command *cmd)
 	if (cmd->verify_call != 0)
 		pm2_cancel(ex->pm2, cmd->verify_call);
 	cmd->phase = PH_VERIFYING;
+	loop_timer_cancel(cmd->deadline);
 	cmd->verify_call = pm2_list(ex->pm2, on_verify, cmd);
 	cmd->deadline = loop_timer_add(ex->loop, VERIFY_MS, on_deadline, cmd);
 }
@@ -777,9 +854,14 @@ static void on_deadline(struct loop *loop, void *arg)
 
 void exec_command_take(struct executor *ex, enum verb verb, const char *verb_word,
 		       const char *name, const char *request_id, const char *agent_id,
-		       struct start_spec *spec, cJSON *conf, int64_t expires)
+		       struct start_spec *spec, cJSON *conf, int64_t expires,
+		       const struct exec_entry *entry)
 {
 	struct command *cmd = xcalloc(1, sizeof(*cmd));
+	if (entry != NULL) {
+		cmd->has_entry = true;
+		cmd->entry = *entry;
+	}
 	cmd->ex = ex;
 	cmd->verb = verb;
 	cmd->phase = PH_QUEUED;
@@ -808,6 +890,14 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 	}
 	*pp = cmd;
 	ex->ncommands++;
+	if (entry != NULL && entry->acted) {
+		/* It may have acted before its executor died: say what PM2
+		 * shows rather than act a second time. */
+		cmd->acted = cmd->marked = cmd->redelivered = true;
+		cmd->prepared = verb == V_START;
+		command_verify(cmd);
+		return;
+	}
 	if (!busy)
 		command_begin(cmd);
 }

@@ -46,8 +46,9 @@ static int verb_parse(const char *word, enum verb *out)
 /* An error reply for a message that never became a command. Rate-limited
  * when limited: garbage on the channel must not become a flood on the
  * status channel. A well-formed command is never limited. */
-static void reply_refused(struct executor *ex, const struct envelope *env, const char *verb,
-			  const char *task, const char *status, const char *error, bool limited)
+static void reply_refused(struct executor *ex, const struct exec_entry *entry,
+			  const struct envelope *env, const char *verb, const char *task,
+			  const char *status, const char *error, bool limited)
 {
 	if (limited) {
 		int64_t now = loop_now(ex->loop);
@@ -64,6 +65,8 @@ static void reply_refused(struct executor *ex, const struct envelope *env, const
 				log_warn("refusing malformed messages without replies (rate limit); "
 					 "%lu so far, latest: %s",
 					 ex->suppressed, error);
+			if (entry != NULL)
+				exec_fleet_ack(ex, entry);
 			return;
 		}
 		ex->tokens--;
@@ -80,7 +83,11 @@ static void reply_refused(struct executor *ex, const struct envelope *env, const
 		.agent_id = env ? env->agent_id : NULL,
 		.error = error,
 	};
-	exec_publish(ex, codec_status_json(&st, util_wall_ms()));
+	cJSON *obj = codec_status_json(&st, util_wall_ms());
+	if (entry != NULL)
+		exec_fleet_reply(ex, entry, obj, NULL, "", env ? env->request_id : NULL);
+	else
+		exec_publish(ex, obj);
 }
 
 void exec_commands_init(struct executor *ex)
@@ -123,24 +130,43 @@ void exec_forget(struct executor *ex, const char *id)
 /* When a command stops being worth carrying out: params.ttl (default 60 s)
  * after its timestamp, and never later than ttl after its arrival (a
  * sender whose clock runs ahead must not stretch it). */
-static int64_t expiry(const struct envelope *env, int64_t ttl_ms, int64_t now_wall)
+static int64_t expiry(const struct envelope *env, int64_t ttl_ms, int64_t arrival)
 {
-	int64_t at = now_wall + ttl_ms;
+	int64_t at = arrival + ttl_ms;
 	if (env->has_timestamp && env->timestamp_ms + ttl_ms < at)
 		at = env->timestamp_ms + ttl_ms;
 	return at;
 }
 
+bool exec_verb_known(const char *verb)
+{
+	enum verb v;
+	return verb != NULL && verb_parse(verb, &v) == 0;
+}
+
 void executor_handle(struct executor *ex, const char *data, size_t len)
+{
+	/* In a fleet a message is carried out once, wherever it belongs: it
+	 * goes into the intake stream, and comes back through this node's
+	 * stream if it is ours (exec_fleet.c). */
+	if (exec_fleet_active(ex) && exec_fleet_admit(ex, data, len))
+		return;
+	exec_intake(ex, data, len, NULL);
+}
+
+void exec_intake(struct executor *ex, const char *data, size_t len,
+		 const struct exec_entry *entry)
 {
 	struct envelope env;
 	char err[512];
 	if (codec_decode_command(data, len, &env, err, sizeof(err)) < 0) {
-		reply_refused(ex, &env, env.verb, NULL, "error", err, true);
+		reply_refused(ex, entry, &env, env.verb, NULL, "error", err, true);
 		codec_envelope_free(&env);
 		return;
 	}
-	if (env.request_id != NULL && seen_before(ex, env.request_id)) {
+	/* Entries of a stream are once already (their admission made sure);
+	 * a message straight from pub/sub may be a resend. */
+	if (entry == NULL && env.request_id != NULL && seen_before(ex, env.request_id)) {
 		/* The bus sends a message again when a connection drops before
 		 * Redis confirmed it; a command must not run twice for that. */
 		log_debug("request %s seen already: ignored", env.request_id);
@@ -150,10 +176,10 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 	const char *name = codec_param(&env, "task");
 	if (name == NULL)
 		name = codec_param(&env, "name");
-	if (ex->draining) {
+	if (ex->draining && entry == NULL) {
 		/* Still subscribed while finishing the last commands: say no
 		 * rather than take work that would be cut off. */
-		reply_refused(ex, &env, env.verb, name, "error",
+		reply_refused(ex, entry, &env, env.verb, name, "error",
 			      "this executor is shutting down; nothing was done", false);
 		codec_envelope_free(&env);
 		return;
@@ -164,7 +190,7 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 		snprintf(msg, sizeof(msg),
 			 "unknown verb '%.40s' (expected start, stop, restart, delete or status)",
 			 env.verb);
-		reply_refused(ex, &env, env.verb, NULL, "error", msg, true);
+		reply_refused(ex, entry, &env, env.verb, NULL, "error", msg, true);
 		codec_envelope_free(&env);
 		return;
 	}
@@ -174,14 +200,14 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 			 "busy: %d commands are waiting for PM2; nothing was done, send it again "
 			 "later",
 			 MAX_COMMANDS);
-		reply_refused(ex, &env, env.verb, name, "busy", msg, false);
+		reply_refused(ex, entry, &env, env.verb, name, "busy", msg, false);
 		codec_envelope_free(&env);
 		return;
 	}
 	int64_t ttl_ms;
 	if (check_text_params(&env, err, sizeof(err)) < 0 ||
 	    check_ttl(&env, EXEC_DEFAULT_TTL_MS, &ttl_ms, err, sizeof(err)) < 0) {
-		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "error", err, false);
+		reply_refused(ex, entry, &env, env.verb, verb == V_STATUS ? NULL : name, "error", err, false);
 		codec_envelope_free(&env);
 		return;
 	}
@@ -189,20 +215,23 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 		const char *problem = name == NULL ? "the command needs a task name (--task=NAME)"
 						   : check_task_name(name);
 		if (problem != NULL) {
-			reply_refused(ex, &env, env.verb, name, "error", problem, false);
+			reply_refused(ex, entry, &env, env.verb, name, "error", problem, false);
 			codec_envelope_free(&env);
 			return;
 		}
 	}
+	/* A stream entry arrived when it was admitted, not when it is read. */
 	int64_t now_wall = util_wall_ms();
-	int64_t expires = expiry(&env, ttl_ms, now_wall);
-	if (now_wall >= expires) {
+	int64_t arrival = entry != NULL ? entry->arrival : now_wall;
+	int64_t expires = expiry(&env, ttl_ms, arrival);
+	if (now_wall >= expires && !(entry != NULL && entry->acted)) {
 		char msg[300];
+		int64_t since = env.has_timestamp && env.timestamp_ms < arrival ? env.timestamp_ms : arrival;
 		snprintf(msg, sizeof(msg),
 			 "the command is %.1f s old, past its ttl of %.1f s (clocks apart?); nothing "
 			 "was done",
-			 (double)(now_wall - env.timestamp_ms) / 1000.0, (double)ttl_ms / 1000.0);
-		reply_refused(ex, &env, env.verb, verb == V_STATUS ? NULL : name, "expired", msg,
+			 (double)(now_wall - since) / 1000.0, (double)ttl_ms / 1000.0);
+		reply_refused(ex, entry, &env, env.verb, verb == V_STATUS ? NULL : name, "expired", msg,
 			      false);
 		codec_envelope_free(&env);
 		return;
@@ -236,16 +265,16 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 			}
 		}
 		if (spec == NULL) {
-			reply_refused(ex, &env, env.verb, name, "error", err, false);
+			reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
 			codec_envelope_free(&env);
 			return;
 		}
 	}
 
-	if (env.request_id != NULL)
+	if (env.request_id != NULL && entry == NULL)
 		exec_remember(ex, env.request_id);
 	exec_command_take(ex, verb, env.verb, verb == V_STATUS ? NULL : name, env.request_id,
-			  env.agent_id, spec, conf, expires);
+			  env.agent_id, spec, conf, expires, entry);
 	codec_envelope_free(&env);
 }
 

@@ -43,6 +43,7 @@ void executor_bus_state(struct executor *ex, bool ready)
 			 ex->pm2_home);
 		ex->ready_logged = true;
 		exec_presence_write(ex);
+		exec_fleet_bus_state(ex, true);
 	}
 }
 
@@ -133,6 +134,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 	ex->presence_key = xasprintf("b00t:tasker:executor:%s", cfg->node);
 	ex->tasks_key = fleet_tasks_key(cfg->node);
 	ex->presence_timer = loop_timer_add(loop, 0, exec_presence_timer, ex);
+	exec_fleet_new(ex);
 	return ex;
 }
 
@@ -214,6 +216,7 @@ void executor_free(struct executor *ex)
 		return;
 	exec_commands_free(ex);
 	exec_orphans_free(ex);
+	exec_fleet_free(ex);
 	free(ex->batch_sent);
 	free(ex->batch_next);
 	if (ex->launch != NULL)

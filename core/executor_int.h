@@ -29,6 +29,14 @@ enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
 
 struct command;
 struct exit_mark;
+struct fleet;
+
+/* A command that came from this node's stream (exec_fleet.c). */
+struct exec_entry {
+	char id[48];	 /* the stream entry id */
+	int64_t arrival; /* wall ms it was admitted: its time counts from here */
+	bool acted;	 /* it was being carried out when its executor stopped */
+};
 struct orphan_sweep;
 
 struct executor {
@@ -86,9 +94,41 @@ struct executor {
 	/* Processes a dead daemon left behind (exec_orphans.c). */
 	pid_t daemon_pid; /* the last live daemon seen; 0: none yet */
 	struct orphan_sweep *sweep;
+	struct fleet *fleet; /* the stream intake (exec_fleet.c) */
 };
 
+/* exec_fleet.c */
+void exec_fleet_new(struct executor *ex);
+void exec_fleet_free(struct executor *ex);
+/* Whether commands travel on streams (else each is carried out as it
+ * arrives on pub/sub, on this executor alone). */
+bool exec_fleet_active(const struct executor *ex);
+/* Admits a pub/sub message into the fleet's intake stream; false when the
+ * streams cannot take it now (the caller carries it out itself). */
+bool exec_fleet_admit(struct executor *ex, const char *data, size_t len);
+/* Publishes obj (and deletes it) as the reply to entry and acknowledges the
+ * entry in the same script; name_op "set"/"del"/"" keeps the name's holder;
+ * forget_id (a request_id, or NULL): the command was not carried out, so
+ * the same request_id may be admitted again. */
+void exec_fleet_reply(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
+		      const char *name, const char *name_op, const char *forget_id);
+/* Acknowledges entry without a reply (refused garbage past the rate
+ * limit). */
+void exec_fleet_ack(struct executor *ex, const struct exec_entry *entry);
+/* Records that entry is about to change PM2; done(arg, ok) once Redis has
+ * it. -1 at once when Redis is not there. */
+int exec_fleet_mark(struct executor *ex, const struct exec_entry *entry,
+		    void (*done)(void *arg, bool ok), void *arg);
+void exec_fleet_reader(struct bus *bus, bool up, void *arg);
+void exec_fleet_bus_state(struct executor *ex, bool ready);
+
 /* exec_intake.c */
+/* A message to carry out here: from pub/sub (entry NULL) or from this
+ * node's stream. */
+void exec_intake(struct executor *ex, const char *data, size_t len,
+		 const struct exec_entry *entry);
+/* Whether verb (lowercased) is one the executor knows. */
+bool exec_verb_known(const char *verb);
 /* Remembers a request_id taken, so that a resend is dropped; forgets one
  * that was not carried out after all. */
 void exec_remember(struct executor *ex, const char *id);
@@ -102,7 +142,8 @@ void exec_commands_init(struct executor *ex);
  * the same name. expires: wall ms past which it is not carried out. */
 void exec_command_take(struct executor *ex, enum verb verb, const char *verb_word,
 		       const char *name, const char *request_id, const char *agent_id,
-		       struct start_spec *spec, cJSON *conf, int64_t expires);
+		       struct start_spec *spec, cJSON *conf, int64_t expires,
+		       const struct exec_entry *entry);
 /* "start", "stop", ... */
 const char *exec_verb_name(enum verb v);
 /* Publishes a status object (and deletes it); counted until Redis acks. */
