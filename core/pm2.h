@@ -16,6 +16,12 @@
  * Callbacks never run from inside the call that registered them; they run
  * from the loop. A client or reader may be freed from inside its own
  * callbacks.
+ *
+ * One header for the client's files, a section below each: pm2_wire.c
+ * (encoding, reply and record parsing; no IO), pm2_rpc.c (the RPC client's
+ * connection and pending calls), pm2_calls.c (the named calls),
+ * pm2_events.c (the event reader) and pm2_daemon.c (finding and starting
+ * the daemon). What they share and nothing else may use is in pm2_int.h.
  */
 #ifndef TASKER_PM2_H
 #define TASKER_PM2_H
@@ -36,7 +42,7 @@ struct pm2_launch;
 #define PM2_DEFAULT_TIMEOUT_MS 10000
 #define PM2_MAX_ID 64
 
-/* ---- Pure helpers (no IO): encoding, reply and record parsing ---------- */
+/* ---- Pure helpers (no IO): encoding, reply and record parsing (pm2_wire.c) */
 
 /*
  * Encodes one call as the two-argument frame
@@ -58,7 +64,7 @@ struct pm2_reply {
 	cJSON *root;         /* the parsed j: object, owned */
 	const cJSON *result; /* args[0] (a JSON null when args is empty); NULL on error */
 	char *error;         /* the daemon's or the parser's message; NULL on success */
-	bool arena;          /* private: root lives in the reply arena (pm2.c) */
+	bool arena;          /* private: root lives in the reply arena (pm2_wire.c) */
 };
 
 /*
@@ -112,7 +118,8 @@ struct pm2_proc {
 /*
  * Parses a getMonitorData result (a JSON array). Records without a numeric
  * pm_id are skipped. Returns 0 and a new array of *n records (free with
- * pm2_procs_free), or -1 with *err when list is not an array.
+ * pm2_procs_free), or -1 with *err when list is not an array. These two
+ * are pm2_list.c's, beside the streaming parser that fills the same records.
  */
 int pm2_procs_parse(const cJSON *list, struct pm2_proc **out, size_t *n, const char **err);
 void pm2_procs_free(struct pm2_proc *procs, size_t n);
@@ -124,7 +131,7 @@ void pm2_procs_free(struct pm2_proc *procs, size_t n);
  */
 size_t pm2_started(const cJSON *result, int *pm_ids, int *pids, size_t max);
 
-/* ---- The RPC client ------------------------------------------------------ */
+/* ---- The RPC client (pm2_rpc.c) ------------------------------------------ */
 
 /* connected: true once a connection is up; false when an attempt failed or
  * a connection was lost, with a sentence saying why. */
@@ -172,6 +179,8 @@ uint64_t pm2_call(struct pm2_client *c, const char *method, const cJSON *args, i
 /* Forgets a pending call: its callback will not run. */
 void pm2_cancel(struct pm2_client *c, uint64_t call);
 
+/* The named calls (pm2_calls.c). */
+
 /* result {"msg":"pong"} */
 uint64_t pm2_ping(struct pm2_client *c, pm2_reply_fn fn, void *arg);
 /* result "7.0.4" */
@@ -192,7 +201,7 @@ uint64_t pm2_restart(struct pm2_client *c, int pm_id, pm2_reply_fn fn, void *arg
  * after the delete the id is gone and no event could name it. */
 uint64_t pm2_delete(struct pm2_client *c, int pm_id, pm2_reply_fn fn, void *arg);
 
-/* ---- The event reader (pub.sock) ---------------------------------------- */
+/* ---- The event reader (pub.sock; pm2_events.c) -------------------------- */
 
 enum pm2_event_kind { PM2_EV_PROCESS, PM2_EV_LOG_OUT, PM2_EV_LOG_ERR, PM2_EV_OTHER };
 
@@ -240,7 +249,7 @@ int pm2_events_connect(struct pm2_events *r);
 void pm2_events_close(struct pm2_events *r);
 bool pm2_events_connected(const struct pm2_events *r);
 
-/* ---- Finding and starting the daemon ------------------------------------ */
+/* ---- Finding and starting the daemon (pm2_daemon.c) --------------------- */
 
 /*
  * Finds the pm2 command: explicit (when not NULL), else $PM2_BIN, else
