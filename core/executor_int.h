@@ -18,6 +18,7 @@
 
 #include "command_check.h"
 #include "executor.h"
+#include "history.h"
 #include "pm2.h"
 
 #define SEEN_IDS 256 /* request ids carried out, remembered to drop resends */
@@ -76,6 +77,8 @@ struct executor {
 	/* Processes a dead daemon left behind (exec_orphans.c). */
 	pid_t daemon_pid; /* the last live daemon seen; 0: none yet */
 	struct orphan_sweep *sweep;
+	/* The status history stream; NULL: none (history.h). */
+	struct history_writer *history;
 };
 
 /* exec_command.c */
