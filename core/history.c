@@ -44,14 +44,14 @@ void history_id_at(int64_t wall_ms, char *buf, size_t size)
 static int since_error(const char *text, char *err, size_t errlen)
 {
 	snprintf(err, errlen,
-		 "'%.40s' is neither a duration (30s, 10m, 2h, 1d, 1h30m) nor an ISO-8601 time "
-		 "with its zone (2026-11-27T10:00:00Z)",
-		 text);
+	         "'%.40s' is neither a duration (30s, 10m, 2h, 1d, 1h30m) nor an ISO-8601 time "
+	         "with its zone (2026-11-27T10:00:00Z)",
+	         text);
 	return -1;
 }
 
 int history_parse_since(const char *text, int64_t now_ms, int64_t *since_ms, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	/* A date starts with four digits and a dash; a duration never does. */
 	if (strlen(text) >= 10 && util_ascii_digit(text[0]) && text[4] == '-') {
@@ -120,9 +120,11 @@ long history_entries(const struct redisReply *reply, struct history_entry *out, 
 		/* A field list may be nil (an entry deleted under a consumer group). */
 		if (fields->type == REDIS_REPLY_ARRAY) {
 			for (size_t k = 0; k + 1 < fields->elements; k += 2) {
-				const redisReply *f = fields->element[k], *v = fields->element[k + 1];
-				if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
-				    f->len == 1 && f->str[0] == HISTORY_FIELD[0]) {
+				const redisReply *f = fields->element[k],
+				                 *v = fields->element[k + 1];
+				if (f->type == REDIS_REPLY_STRING &&
+				    v->type == REDIS_REPLY_STRING && f->len == 1 &&
+				    f->str[0] == HISTORY_FIELD[0]) {
 					h.data = v->str;
 					h.len = v->len;
 					break;
@@ -150,12 +152,11 @@ struct history_writer {
 	char maxlen[24];
 	struct waiting *wait; /* ring of WAIT_MAX, allocated on first use */
 	size_t wstart, wcount;
-	bool refused;	   /* the last XADD was refused (and that is logged) */
+	bool refused;      /* the last XADD was refused (and that is logged) */
 	bool dropped_said; /* this outage's dropped entries are logged */
 };
 
-struct history_writer *history_writer_new(struct bus *bus, const char *status_channel,
-					  long maxlen)
+struct history_writer *history_writer_new(struct bus *bus, const char *status_channel, long maxlen)
 {
 	if (maxlen <= 0)
 		return NULL;
@@ -185,10 +186,11 @@ static void on_added(struct bus *bus, struct redisReply *reply, void *arg)
 		return; /* the connection went away: not Redis's answer */
 	if (reply->type == REDIS_REPLY_ERROR) {
 		if (!w->refused)
-			log_error("redis refused to add to the history stream %s: %s; status messages "
-				  "are still published, but late readers (tasker watch --since) will not "
-				  "find them",
-				  w->key, reply->str);
+			log_error(
+			    "redis refused to add to the history stream %s: %s; status messages "
+			    "are still published, but late readers (tasker watch --since) will not "
+			    "find them",
+			    w->key, reply->str);
 		w->refused = true;
 		return;
 	}
@@ -200,7 +202,8 @@ static void on_added(struct bus *bus, struct redisReply *reply, void *arg)
 static int send_entry(struct history_writer *w, const char *data, size_t len)
 {
 	const char *argv[8] = {"XADD", w->key, "MAXLEN", "~", w->maxlen, "*", HISTORY_FIELD, data};
-	size_t lens[8] = {4, strlen(w->key), 6, 1, strlen(w->maxlen), 1, strlen(HISTORY_FIELD), len};
+	size_t lens[8] = {4, strlen(w->key),        6,  1, strlen(w->maxlen),
+	                  1, strlen(HISTORY_FIELD), len};
 	return bus_command(w->bus, 8, argv, lens, on_added, w);
 }
 
@@ -234,8 +237,8 @@ void history_add(struct history_writer *w, const char *data, size_t len)
 		/* The oldest goes: the channel had it, the stream will not. */
 		if (!w->dropped_said)
 			log_warn("redis is down: only the last %d status messages will reach the "
-				 "history stream %s",
-				 WAIT_MAX, w->key);
+			         "history stream %s",
+			         WAIT_MAX, w->key);
 		w->dropped_said = true;
 		free(w->wait[w->wstart].data);
 		w->wstart = (w->wstart + 1) % WAIT_MAX;

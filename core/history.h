@@ -50,7 +50,7 @@ void history_id_at(int64_t wall_ms, char *buf, size_t size);
  * is given.
  */
 int history_parse_since(const char *text, int64_t now_ms, int64_t *since_ms, char *err,
-			size_t errlen);
+                        size_t errlen);
 
 /* One entry of an XRANGE or XREVRANGE reply; points into the reply. */
 struct history_entry {
@@ -76,8 +76,7 @@ struct history_writer;
  * maxlen entries (MAXLEN ~). Returns NULL when maxlen <= 0 (no history);
  * every function below takes NULL and does nothing. The bus must outlive
  * the writer, or be freed first (its last callbacks still reach it). */
-struct history_writer *history_writer_new(struct bus *bus, const char *status_channel,
-					  long maxlen);
+struct history_writer *history_writer_new(struct bus *bus, const char *status_channel, long maxlen);
 void history_writer_free(struct history_writer *w);
 
 /* Appends data[0..len) (a status message just published). While the
