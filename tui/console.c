@@ -339,8 +339,7 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 	if (strcmp(channel, app->cfg->status_channel) == 0) {
 		if (!backlog_live(app->backlog, data, len))
 			handle_status(app, data, len);
-	}
-	else if (app->ex != NULL && strcmp(channel, app->cfg->channel) == 0)
+	} else if (app->ex != NULL && strcmp(channel, app->cfg->channel) == 0)
 		executor_handle(app->ex, data, len);
 }
 
