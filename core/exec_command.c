@@ -121,6 +121,7 @@ void exec_publish(struct executor *ex, cJSON *obj)
 		return;
 	if (bus_publish(ex->bus, ex->cfg->status_channel, s, strlen(s), on_reply_acked, ex) == 0)
 		ex->unacked++;
+	history_add(ex->history, s, strlen(s));
 	free(s);
 }
 

@@ -405,7 +405,8 @@ static void dispatch_reply(struct fleet *f, const char *id, cJSON *obj)
 	size_t lens[13];
 	for (int i = 0; i < 13; i++)
 		lens[i] = strlen(argv[i]);
-	bus_command(f->ex->bus, 13, argv, lens, on_acked, f);
+	if (bus_command(f->ex->bus, 13, argv, lens, on_acked, f) == 0)
+		history_add(f->ex->history, json, strlen(json));
 	free(name_key);
 	free(json);
 }
@@ -726,6 +727,7 @@ void exec_fleet_reply(struct executor *ex, const struct exec_entry *entry, cJSON
 	snprintf(c->id, sizeof(c->id), "%s", entry->id);
 	if (bus_command(ex->bus, 13, argv, lens, on_replied, c) == 0) {
 		ex->unacked++;
+		history_add(ex->history, json, strlen(json)); /* after its PUBLISH */
 	} else {
 		/* Redis is down: the entry stays pending; it is read again and
 		 * answered once Redis is back (exec_fleet_bus_state). */

@@ -42,6 +42,7 @@ void executor_bus_state(struct executor *ex, bool ready)
 			 ex->cfg->channel, bus_address(ex->bus), ex->cfg->status_channel,
 			 ex->pm2_home);
 		ex->ready_logged = true;
+		history_flush(ex->history);
 		exec_presence_write(ex);
 		exec_fleet_bus_state(ex, true);
 	}
@@ -133,6 +134,8 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 	ex->events = pm2_events_new(loop, ex->pm2_home, 0, exec_relay_event, exec_relay_state, ex);
 	ex->presence_key = xasprintf("b00t:tasker:executor:%s", cfg->node);
 	ex->tasks_key = fleet_tasks_key(cfg->node);
+	ex->history = history_writer_new(bus, cfg->status_channel,
+					 opt->history_len == 0 ? HISTORY_DEFAULT_LEN : opt->history_len);
 	ex->presence_timer = loop_timer_add(loop, 0, exec_presence_timer, ex);
 	exec_fleet_new(ex);
 	return ex;
@@ -237,6 +240,7 @@ void executor_free(struct executor *ex)
 	free(ex->pm2_version);
 	free(ex->presence_key);
 	free(ex->tasks_key);
+	history_writer_free(ex->history);
 	free(ex->marks);
 	for (size_t i = 0; i < SEEN_IDS; i++)
 		free(ex->seen[i]);

@@ -20,6 +20,7 @@
 
 #include "command_check.h"
 #include "executor.h"
+#include "history.h"
 #include "pm2.h"
 
 #define SEEN_IDS 256 /* request ids carried out, remembered to drop resends */
@@ -95,6 +96,8 @@ struct executor {
 	pid_t daemon_pid; /* the last live daemon seen; 0: none yet */
 	struct orphan_sweep *sweep;
 	struct fleet *fleet; /* the stream intake (exec_fleet.c) */
+	/* The status history stream; NULL: none (history.h). */
+	struct history_writer *history;
 };
 
 /* exec_fleet.c */

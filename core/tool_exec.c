@@ -9,6 +9,7 @@
 
 #include "bus.h"
 #include "executor.h"
+#include "history.h"
 #include "log.h"
 #include "loop.h"
 #include "tools.h"
@@ -35,6 +36,10 @@ static const char exec_help[] =
 	"                          arrival (default 8; from 0.1 to 3600): past it, a\n"
 	"                          command that has not reached PM2 yet is refused, and\n"
 	"                          one in progress is answered with what PM2 shows\n"
+	"  --history N             keep about the last N status messages in the Redis\n"
+	"                          stream b00t:{tasker}:status, for tasker watch --since\n"
+	"                          and late readers (TASKER_HISTORY; default 10000;\n"
+	"                          0 keeps none)\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
@@ -87,7 +92,20 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 	executor_drain(r->ex, on_drained, r);
 }
 
-enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART, OPT_TIMEOUT };
+enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART, OPT_TIMEOUT,
+       OPT_HISTORY };
+
+/* --history N and TASKER_HISTORY: 0 (none) to HISTORY_MAX_LEN entries;
+ * sets *len as exec_options takes it (negative: none). */
+static int parse_history(const char *text, long *len)
+{
+	char *end;
+	long n = strtol(text, &end, 10);
+	if (!util_ascii_digit(text[0]) || *end != '\0' || n > HISTORY_MAX_LEN)
+		return -1;
+	*len = n == 0 ? -1 : n;
+	return 0;
+}
 
 int tool_exec(struct config *cfg, int argc, char **argv)
 {
@@ -99,10 +117,16 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		{"default-max-memory", required_argument, NULL, OPT_MAXMEM},
 		{"no-start-pm2", no_argument, NULL, OPT_NOSTART},
 		{"command-timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"history", required_argument, NULL, OPT_HISTORY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct exec_options opt = {0};
+	/* An option beats its variable, a bad variable included. */
+	const char *history = getenv("TASKER_HISTORY");
+	const char *history_from = "TASKER_HISTORY";
+	if (history != NULL && history[0] == '\0')
+		history = NULL;
 	struct option *opts = config_options(own);
 	int c;
 	while ((c = tools_getopt(cfg, argc, argv, "+h", opts, "exec")) != -1) {
@@ -138,6 +162,10 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 			opt.command_timeout_ms = (int64_t)(secs * 1000.0);
 			break;
 		}
+		case OPT_HISTORY:
+			history = optarg;
+			history_from = "--history";
+			break;
 		case 'h':
 			fputs(exec_help, stdout);
 			free(opts);
@@ -150,6 +178,12 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	free(opts);
 	if (optind < argc)
 		return tools_usage_error("exec", "takes no arguments");
+	if (history != NULL && parse_history(history, &opt.history_len) < 0) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "%s takes a whole number of status messages, from 0 (no "
+			 "history) to %ld", history_from, HISTORY_MAX_LEN);
+		return tools_usage_error("exec", msg);
+	}
 	int rc = tools_finish_config(cfg, "exec");
 	if (rc != 0)
 		return rc;

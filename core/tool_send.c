@@ -7,6 +7,12 @@
  * Anyone who can publish on the status channel sees our request ids on the
  * command channel. Until replies are signed, a reply counts only when its
  * verb and status fit the command sent (reply_fits); others are ignored.
+ *
+ * A reply published while our subscriber connection was down (a reconnect
+ * after the publish) would be lost to pub/sub: after every reconnect the
+ * history stream is read from a little before the first publish, and each
+ * entry goes through the same checks as a live reply. A command answered
+ * once is never answered again, so a reply seen both ways prints once.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +20,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "history_read.h"
 #include "log.h"
 #include "loop.h"
 #include "slash.h"
@@ -41,7 +48,9 @@ static const char send_help[] =
 	"                        sent and its status one that verb can have (others are\n"
 	"                        ignored; -v says so). Sets params.ttl to SECONDS unless\n"
 	"                        the command has a ttl: an executor does not carry out a\n"
-	"                        command nobody waits for any more (it answers expired)\n"
+	"                        command nobody waits for any more (it answers expired).\n"
+	"                        A reply that went out while the connection to Redis\n"
+	"                        was down is still found, in the history stream\n"
 	"  -J, --json TEXT       send TEXT, a JSON envelope; missing timestamp, agent_id\n"
 	"                        and request_id are filled in\n"
 	"  -r, --raw             print replies as raw JSON\n"
@@ -68,9 +77,15 @@ struct outgoing {
 	int outcome; /* -1 pending, 0 error, 1 success */
 };
 
+/* The history is read from this long before the first publish: the clock
+ * of the stream's IDs is the Redis server's, not ours. */
+#define HISTORY_MARGIN_MS 10000
+
 struct sender {
 	struct loop *loop;
 	struct bus *bus;
+	struct history_read *history; /* --wait only */
+	int64_t sent_ms;	      /* wall clock of the first publish */
 	struct config *cfg;
 	struct outgoing *msgs;
 	size_t nmsgs, npublished, nanswered;
@@ -127,6 +142,7 @@ static void publish_all(struct sender *s)
 	if (s->sent)
 		return;
 	s->sent = true;
+	s->sent_ms = util_wall_ms();
 	for (size_t i = 0; i < s->nmsgs; i++) {
 		if (s->verbose)
 			fprintf(stderr, "tasker send: %s\n", s->msgs[i].json);
@@ -139,10 +155,15 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 {
 	(void)bus;
 	struct sender *s = arg;
-	if (ready)
-		publish_all(s);
-	else
+	if (!ready) {
 		log_debug("%s", why);
+		return;
+	}
+	if (!s->sent)
+		publish_all(s);
+	else if (s->history != NULL)
+		/* Back after an outage: a reply may have gone out meanwhile. */
+		history_read_since(s->history, s->sent_ms - HISTORY_MARGIN_MS);
 }
 
 /* The verb an alias stands for (the executor's table: run, remove, list
@@ -209,12 +230,10 @@ static void on_unresolved(struct bus *bus, const char *why, void *arg)
 	finish(s, EXIT_FAIL);
 }
 
-static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
-		       void *arg)
+/* A status message, live or from the history: ours if it carries one of
+ * our request ids, fits that command, and the command has no answer yet. */
+static void take_reply(struct sender *s, const char *data, size_t len)
 {
-	(void)bus;
-	(void)channel;
-	struct sender *s = arg;
 	struct status_view v;
 	char err[200];
 	if (codec_decode_status(data, len, &v, err, sizeof(err)) < 0)
@@ -256,6 +275,30 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 		}
 	}
 	codec_status_view_free(&v);
+}
+
+static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
+		       void *arg)
+{
+	(void)bus;
+	(void)channel;
+	take_reply(arg, data, len);
+}
+
+static void on_history_message(const char *data, size_t len, void *arg)
+{
+	struct sender *s = arg;
+	if (!loop_stopped(s->loop))
+		take_reply(s, data, len);
+}
+
+static void on_history_done(const char *error, size_t replayed, void *arg)
+{
+	struct sender *s = arg;
+	if (error != NULL && s->verbose)
+		fprintf(stderr, "tasker send: cannot read the history stream: %s\n", error);
+	else
+		log_debug("read %zu status message(s) from the history", replayed);
 }
 
 static void on_timeout(struct loop *loop, void *arg)
@@ -527,16 +570,20 @@ int tool_send(struct config *cfg, int argc, char **argv)
 					 .on_state = on_state,
 					 .on_unresolved = on_unresolved};
 		s.bus = bus_new(s.loop, &cfg->redis, &h, &s);
-		if (s.wait)
+		if (s.wait) {
+			s.history = history_read_new(s.bus, cfg->status_channel, false,
+						     on_history_message, on_history_done, &s);
 			bus_subscribe(s.bus, cfg->status_channel);
-		else
+		} else {
 			publish_all(&s); /* queued until the connection is up */
+		}
 		if (s.verbose)
 			for (size_t i = 0; i < s.nmsgs; i++)
 				fprintf(stderr, "tasker send: request_id %s\n", s.msgs[i].request_id);
 		loop_timer_add(s.loop, s.timeout_ms, on_timeout, &s);
 		rc = loop_run(s.loop);
 		bus_free(s.bus);
+		history_read_free(s.history);
 		loop_free(s.loop);
 	}
 	for (size_t i = 0; i < s.nmsgs; i++)

@@ -1,7 +1,9 @@
 /*
  * tool_watch: `tasker watch` subscribes to the status channel and prints one
  * readable line per message (or the raw JSON). It keeps waiting through
- * Redis outages and says so on stderr.
+ * Redis outages and says so on stderr. With --since it first replays the
+ * history stream from that time, then goes on live, with no gap and no
+ * message twice (history_read.h says how).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -9,9 +11,12 @@
 #include <string.h>
 
 #include "bus.h"
+#include "history.h"
+#include "history_read.h"
 #include "log.h"
 #include "loop.h"
 #include "tools.h"
+#include "util.h"
 
 static const char watch_help[] =
 	"Usage: tasker watch [OPTIONS]\n"
@@ -24,6 +29,11 @@ static const char watch_help[] =
 	"  -j, --json        print each message's raw JSON instead\n"
 	"  -n, --count N     exit after N messages\n"
 	"  -c, --commands    also print messages on the command channel\n"
+	"  -s, --since WHEN  first print the status messages published since WHEN,\n"
+	"                    from the history stream the executor keeps: a duration\n"
+	"                    before now (30s, 10m, 2h, 1d, 1h30m) or an ISO-8601 time\n"
+	"                    with its zone (2026-11-27T10:00:00Z); then go on live,\n"
+	"                    with no message missed or printed twice in between\n"
 	"  -h, --help        show this help\n"
 	"\n"
 	"It waits for Redis when Redis is down and resubscribes by itself, but\n"
@@ -37,6 +47,8 @@ struct watch {
 	bool json;
 	long count, seen;
 	bool ready_once;
+	struct history_read *history; /* --since only */
+	int64_t since_ms;
 };
 
 static void print_message(struct watch *w, const char *channel, const char *data, size_t len)
@@ -73,11 +85,8 @@ static void print_message(struct watch *w, const char *channel, const char *data
 	fflush(stdout);
 }
 
-static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
-		       void *arg)
+static void show(struct watch *w, const char *channel, const char *data, size_t len)
 {
-	(void)bus;
-	struct watch *w = arg;
 	if (w->count > 0 && w->seen >= w->count)
 		return;
 	print_message(w, channel, data, len);
@@ -86,11 +95,51 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 		loop_stop(w->loop, EXIT_OK);
 }
 
+static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
+		       void *arg)
+{
+	(void)bus;
+	struct watch *w = arg;
+	/* During the replay the history reader holds live status messages,
+	 * and drops those the replay gave already. */
+	if (w->history != NULL && strcmp(channel, w->cfg->status_channel) == 0 &&
+	    history_read_live(w->history, data, len))
+		return;
+	show(w, channel, data, len);
+}
+
+/* An entry of the history, or a live message the replay held back. */
+static void on_history_message(const char *data, size_t len, void *arg)
+{
+	struct watch *w = arg;
+	show(w, w->cfg->status_channel, data, len);
+}
+
+static void on_history_done(const char *error, size_t replayed, void *arg)
+{
+	struct watch *w = arg;
+	if (error != NULL) {
+		char *key = history_key(w->cfg->status_channel);
+		fprintf(stderr, "tasker watch: cannot read the history stream %s: %s; showing live "
+				"messages only\n", key, error);
+		free(key);
+		return;
+	}
+	log_info("replayed %zu earlier status message%s; now live", replayed,
+		 replayed == 1 ? "" : "s");
+}
+
 static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 {
 	struct watch *w = arg;
 	if (ready) {
 		log_info("watching %s on %s", w->cfg->status_channel, bus_address(bus));
+		/* Subscribed first, then read: a message is either in the replay
+		 * or live (or both, and shown once). */
+		if (w->history != NULL && !w->ready_once)
+			history_read_since(w->history, w->since_ms);
+		else if (w->history != NULL)
+			history_read_ready(w->history);
 		w->ready_once = true;
 	} else {
 		log_warn("%s", why);
@@ -120,14 +169,16 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"count", required_argument, NULL, 'n'},
 		{"commands", no_argument, NULL, 'c'},
+		{"since", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	struct watch w = {.cfg = cfg};
 	bool commands = false;
+	const char *since = NULL;
 	struct option *opts = config_options(own);
 	int c;
-	while ((c = tools_getopt(cfg, argc, argv, "+jn:ch", opts, "watch")) != -1) {
+	while ((c = tools_getopt(cfg, argc, argv, "+jn:cs:h", opts, "watch")) != -1) {
 		char *end;
 		switch (c) {
 		case 'j':
@@ -135,6 +186,9 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 			break;
 		case 'c':
 			commands = true;
+			break;
+		case 's':
+			since = optarg;
 			break;
 		case 'n':
 			w.count = strtol(optarg, &end, 10);
@@ -155,6 +209,13 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 	free(opts);
 	if (optind < argc)
 		return tools_usage_error("watch", "takes no arguments");
+	if (since != NULL) {
+		char err[200], msg[260];
+		if (history_parse_since(since, util_wall_ms(), &w.since_ms, err, sizeof(err)) < 0) {
+			snprintf(msg, sizeof(msg), "--since: %s", err);
+			return tools_usage_error("watch", msg);
+		}
+	}
 	int rc = tools_finish_config(cfg, "watch");
 	if (rc != 0)
 		return rc;
@@ -168,11 +229,15 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 				 .on_state = on_state,
 				 .on_unresolved = on_unresolved};
 	struct bus *bus = bus_new(w.loop, &cfg->redis, &h, &w);
+	if (since != NULL)
+		w.history = history_read_new(bus, cfg->status_channel, true, on_history_message,
+					     on_history_done, &w);
 	bus_subscribe(bus, cfg->status_channel);
 	if (commands)
 		bus_subscribe(bus, cfg->channel);
 	rc = loop_run(w.loop);
 	bus_free(bus);
+	history_read_free(w.history);
 	loop_free(w.loop);
 	return rc < 0 ? EXIT_FAIL : rc;
 }

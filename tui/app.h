@@ -35,10 +35,13 @@ struct pending {
 	bool told_redis_down; /* the bar already said why it waits */
 };
 
+struct backlog;
+
 struct app {
 	struct config *cfg;
 	struct loop *loop;
 	struct bus *bus;
+	struct backlog *backlog; /* the history read at start (backlog.h) */
 	struct pm2_client *pm2;
 	struct pm2_events *pmev;
 	struct executor *ex; /* --local only, and only while no other serves the node */

@@ -36,6 +36,7 @@
 #include <hiredis/hiredis.h>
 
 #include "app.h"
+#include "backlog.h"
 #include "codec.h"
 #include "complete.h"
 #include "keys.h"
@@ -335,9 +336,10 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 {
 	(void)bus;
 	struct app *app = arg;
-	if (strcmp(channel, app->cfg->status_channel) == 0)
-		handle_status(app, data, len);
-	else if (app->ex != NULL && strcmp(channel, app->cfg->channel) == 0)
+	if (strcmp(channel, app->cfg->status_channel) == 0) {
+		if (!backlog_live(app->backlog, data, len))
+			handle_status(app, data, len);
+	} else if (app->ex != NULL && strcmp(channel, app->cfg->channel) == 0)
 		executor_handle(app->ex, data, len);
 }
 
@@ -418,6 +420,7 @@ static void on_bus_state(struct bus *bus, bool ready, const char *why, void *arg
 	app->redis_reported = !ready;
 	if (ready) {
 		app_feed(app, FEED_INFO, "Redis connected");
+		backlog_ready(app->backlog);
 		scan_executors(app, "0");
 		/* A local executor writes its presence key just after this. */
 		loop_timer_add(app->loop, 1000, on_scan_timer_once, app);
@@ -1222,6 +1225,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	tasks_init(&app->tasks);
 	struct bus_handlers h = {.on_message = on_message, .on_state = on_bus_state};
 	app->bus = bus_new(app->loop, &cfg->redis, &h, app);
+	app->backlog = backlog_new(app, handle_status);
 	bus_subscribe(app->bus, cfg->status_channel);
 	app->pm2 = pm2_client_new(app->loop, app->pm2_home, NULL, app);
 	app->pmev = pm2_events_new(app->loop, app->pm2_home, 0, on_pm2_event, on_pm2_events_state, app);
@@ -1287,6 +1291,7 @@ out:
 	if (app->bar != NULL)
 		cmdbar_free(app->bar);
 	bus_free(app->bus);
+	backlog_free(app->backlog);
 	if (app->ex != NULL)
 		executor_free(app->ex);
 	pm2_events_free(app->pmev);
