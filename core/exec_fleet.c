@@ -315,7 +315,7 @@ static void on_admitted(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
 	struct admit_ctx *a = arg;
-	if (refused(a->f->usable ? r : NULL) && r != NULL) {
+	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		/* Streams refused: this message is carried out here, at once. */
 		fall_back(a->f, r);
 		exec_intake(a->f->ex, a->data, a->len, NULL);
@@ -362,10 +362,10 @@ bool exec_fleet_admit(struct executor *ex, const char *data, size_t len)
 		return false;
 	int64_t ttl;
 	char *key = once_key(f, data, len, &ttl);
-	/* The once key outlives the command's own ttl, so no resend inside
-	 * it is admitted twice. */
+	/* Remembered until the command's deadline: a resend inside it is the
+	 * same command, one after it would be answered expired anyway. */
 	char ttl_s[24];
-	snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)(ttl + 60000));
+	snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)ttl);
 	const char *argv[8] = {"EVAL", admit_lua, "2", key, f->k_commands, ttl_s, NULL, STREAM_MAXLEN};
 	size_t lens[8] = {4, strlen(admit_lua), 1, strlen(key), strlen(f->k_commands),
 			  strlen(ttl_s), len, strlen(STREAM_MAXLEN)};
