@@ -878,7 +878,7 @@ static void read_next(struct fleet *f)
 {
 	struct executor *ex = f->ex;
 	if (f->reading || !f->groups || !f->view_ready || !f->usable || ex->draining ||
-	    !bus_reader_up(ex->bus))
+	    ex->conflicted || !ex->claimed || !bus_reader_up(ex->bus))
 		return;
 	bool pending = strcmp(f->cur_commands, ">") != 0 || strcmp(f->cur_node, ">") != 0;
 	const char *argv[14];

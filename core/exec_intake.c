@@ -149,6 +149,8 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 	/* In a fleet a message is carried out once, wherever it belongs: it
 	 * goes into the intake stream, and comes back through this node's
 	 * stream if it is ours (exec_fleet.c). */
+	if (ex->conflicted)
+		return; /* the node's other executor takes it */
 	if (exec_fleet_active(ex) && exec_fleet_admit(ex, data, len))
 		return;
 	exec_intake(ex, data, len, NULL);

@@ -9,6 +9,8 @@
  *
  * Must not: write the key again after a shutdown deleted it.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +19,7 @@
 #include <hiredis/hiredis.h>
 
 #include "bus.h"
+#include "codec.h"
 #include "executor_int.h"
 #include "fleet_tasks.h"
 #include "log.h"
@@ -38,10 +41,77 @@ static void on_version(struct pm2_client *c, const cJSON *result, const char *er
 	exec_presence_write(ex);
 }
 
+/*
+ * The presence key is also the node's claim: one executor per node and
+ * command channel. The script writes it unless it names another live
+ * executor of this channel (another pid, or another host), which it
+ * returns instead. ARGV: value, ttl, our pid, our host, our channel,
+ * "1" to take over a key left by a dead process of this host.
+ */
+static const char claim_lua[] =
+	"local cur = redis.call('GET', KEYS[1]) "
+	"if cur and ARGV[6] ~= '1' then "
+	"local ok, v = pcall(cjson.decode, cur) "
+	"if ok and type(v) == 'table' and v.channel == ARGV[5] and "
+	"(tostring(v.pid) ~= ARGV[3] or v.host ~= ARGV[4]) then return cur end end "
+	"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return false";
+
+static void presence_claim(struct executor *ex, bool force);
+
+/* The key names another executor: stale (a dead pid of this host), or a
+ * live one this executor must not run beside. */
+static void presence_held(struct executor *ex, const char *text, size_t len)
+{
+	cJSON *v = cJSON_ParseWithLength(text, len);
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(v, "pid");
+	const cJSON *host = cJSON_GetObjectItemCaseSensitive(v, "host");
+	char me[256];
+	util_hostname(me, sizeof(me));
+	long p = 0;
+	bool here = cJSON_IsString(host) && strcmp(host->valuestring, me) == 0;
+	bool known = codec_json_long(pid, 1, 4194304, &p);
+	if (here && known && kill((pid_t)p, 0) < 0 && errno == ESRCH) {
+		log_warn("node %s: the presence key names pid %ld of this host, which is gone; "
+			 "taking the node over",
+			 ex->cfg->node, p);
+		cJSON_Delete(v);
+		presence_claim(ex, true);
+		return;
+	}
+	char why[400];
+	snprintf(why, sizeof(why),
+		 "node %s is served by another executor (pid %ld on host %s, channel %s): "
+		 "refusing to run a second one for it; stop that one, or give this one "
+		 "another --node",
+		 ex->cfg->node, p, cJSON_IsString(host) ? host->valuestring : "?",
+		 ex->cfg->channel);
+	cJSON_Delete(v);
+	if (!ex->conflicted)
+		log_error("%s", why);
+	ex->conflicted = true;
+	if (ex->on_conflict != NULL)
+		ex->on_conflict(why, ex->conflict_arg);
+}
+
 static void on_presence_set(struct bus *bus, struct redisReply *reply, void *arg)
 {
 	(void)bus;
 	struct executor *ex = arg;
+	if (reply != NULL && reply->type == REDIS_REPLY_STRING) {
+		presence_held(ex, reply->str, reply->len);
+		return;
+	}
+	/* Written, or refused (an ACL without the key: the executor works on
+	 * as before): either way no other executor holds the node. */
+	if (reply != NULL && !ex->claimed) {
+		ex->claimed = true;
+		exec_fleet_bus_state(ex, true); /* the node is ours: read its stream */
+	}
+	if (reply != NULL && reply->type != REDIS_REPLY_ERROR && ex->conflicted) {
+		log_info("node %s: the other executor is gone; this one serves it now",
+			 ex->cfg->node);
+		ex->conflicted = false;
+	}
 	bool refused = reply != NULL && reply->type == REDIS_REPLY_ERROR;
 	/* An ACL without the presence keys: say so once, not every 5 s. */
 	if (refused && !ex->presence_refused)
@@ -50,6 +120,11 @@ static void on_presence_set(struct bus *bus, struct redisReply *reply, void *arg
 }
 
 void exec_presence_write(struct executor *ex)
+{
+	presence_claim(ex, false);
+}
+
+static void presence_claim(struct executor *ex, bool force)
 {
 	/* After the DEL of a shutdown, a late listing must not bring it back. */
 	if (ex->draining || ex->presence_key == NULL || !bus_can_command(ex->bus))
@@ -76,9 +151,14 @@ void exec_presence_write(struct executor *ex)
 	cJSON_Delete(obj);
 	char ttl[16];
 	snprintf(ttl, sizeof(ttl), "%d", ex->presence_ttl);
-	const char *argv[5] = {"SET", ex->presence_key, value, "EX", ttl};
-	size_t lens[5] = {3, strlen(ex->presence_key), strlen(value), 2, strlen(ttl)};
-	bus_command(ex->bus, 5, argv, lens, on_presence_set, ex);
+	char pid[24];
+	snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+	const char *argv[10] = {"EVAL", claim_lua, "1",		 ex->presence_key, value,
+				ttl,	pid,	   host,	 ex->cfg->channel, force ? "1" : "0"};
+	size_t lens[10];
+	for (int i = 0; i < 10; i++)
+		lens[i] = strlen(argv[i]);
+	bus_command(ex->bus, 10, argv, lens, on_presence_set, ex);
 	free(value);
 }
 
@@ -142,7 +222,7 @@ static void on_tasks_set(struct bus *bus, struct redisReply *reply, void *arg)
 
 void exec_tasks_publish(struct executor *ex, const struct pm2_proc *procs, size_t n)
 {
-	if (ex->draining || ex->tasks_key == NULL || !bus_can_command(ex->bus))
+	if (ex->conflicted || ex->draining || ex->tasks_key == NULL || !bus_can_command(ex->bus))
 		return;
 	/* A change goes out at once; figures alone wait for the next refresh. */
 	uint64_t digest = fleet_tasks_digest(procs, n);

@@ -141,6 +141,12 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 	return ex;
 }
 
+void executor_on_conflict(struct executor *ex, void (*fn)(const char *why, void *arg), void *arg)
+{
+	ex->on_conflict = fn;
+	ex->conflict_arg = arg;
+}
+
 const char *executor_pm2_home(const struct executor *ex)
 {
 	return ex->pm2_home;

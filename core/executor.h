@@ -55,6 +55,12 @@ void executor_bus_state(struct executor *ex, bool ready);
  * key, flushes replies, then calls done (from the loop). */
 void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg);
 
+/* Called when the node turns out to be served by another executor on the
+ * same command channel (its presence key names another live pid or host):
+ * the executor then takes no command until that one is gone. why is a
+ * sentence for a person. */
+void executor_on_conflict(struct executor *ex, void (*fn)(const char *why, void *arg), void *arg);
+
 /* Commands received and not yet answered. */
 size_t executor_inflight(const struct executor *ex);
 /* The PM2 home in use (for messages). */

@@ -96,6 +96,11 @@ struct executor {
 	pid_t daemon_pid; /* the last live daemon seen; 0: none yet */
 	struct orphan_sweep *sweep;
 	struct fleet *fleet; /* the stream intake (exec_fleet.c) */
+	/* Another executor serves this node on this channel: take nothing. */
+	bool conflicted;
+	bool claimed; /* the presence key was written by us once */
+	void (*on_conflict)(const char *why, void *arg);
+	void *conflict_arg;
 	/* The status history stream; NULL: none (history.h). */
 	struct history_writer *history;
 };

@@ -72,6 +72,14 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 		executor_bus_state(r->ex, ready);
 }
 
+/* Another executor serves our node: a second one must not run. */
+static void on_conflict(const char *why, void *arg)
+{
+	struct exec_run *r = arg;
+	fprintf(stderr, "tasker exec: %s\n", why);
+	loop_stop(r->loop, EXIT_FAIL);
+}
+
 static void on_drained(void *arg)
 {
 	struct exec_run *r = arg;
@@ -207,6 +215,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		loop_free(r.loop);
 		return EXIT_USAGE;
 	}
+	executor_on_conflict(r.ex, on_conflict, &r);
 	log_info("tasker %s executor on node %s; connecting to Redis at %s", TASKER_VERSION,
 		 cfg->node, bus_address(bus));
 	bus_subscribe(bus, cfg->channel);

@@ -70,6 +70,14 @@ check "stop of a name no node holds: not_found" wait_until 20 bash -c "grep '\"r
 fleet_status_has() { "$TASKER" send --wait=20 --raw '/status' 2>/dev/null | grep -q "$1"; }
 check "status: every task carries its node" wait_until 20 fleet_status_has '"name":"beta",[^}]*"node":"n2"'
 
+# --- one executor per node ------------------------------------------------------
+mkdir -p "$TMP/pm2-dup"
+PM2_HOME="$TMP/pm2-dup" timeout 30 "$TASKER" exec --node n1 --pm2-home "$TMP/pm2-dup" >"$TMP/dup.out" 2>&1; rc=$?
+check "a second executor for live node n1 refuses to run (exit 1: $rc)" [ "$rc" -eq 1 ]
+check "and says which pid on which host holds it" grep -q "node n1 is served by another executor (pid ${EX[n1]} on host $(hostname)" "$TMP/dup.out"
+out=$("$TASKER" send --wait=20 --raw '/start --task=after-dup --node=n1 --command="sleep 600"' 2>&1)
+check "n1 still serves its commands, once" has "$out" '"status":"started".*"node":"n1"'
+
 # --- a node that is down: its commands wait for it -----------------------------------
 kill -KILL "${EX[n3]}"
 wait "${EX[n3]}" 2>/dev/null
