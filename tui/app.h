@@ -86,6 +86,7 @@ struct app {
 	char *confirm_name;	  /* owned */
 	char confirm_prompt[400]; /* says exactly what y will do */
 	enum app_mode confirm_back; /* the view the question was asked from */
+	int64_t confirm_at;	    /* when it was asked (monotonic ms) */
 
 	/* Drawing. */
 	bool dirty;
@@ -94,9 +95,15 @@ struct app {
 	int table_rows; /* rows of the table body last drawn */
 	int feed_rows;
 
-	/* An ESC held back in case the rest of its sequence is on its way. */
-	bool esc_held;
+	/* The end of a read that may be the start of a sequence (an ESC, a
+	 * paste marker), held back in case the rest is on its way. */
+	unsigned char held[8];
+	size_t nheld;
 	struct loop_timer *esc_timer;
+	/* Inside a bracketed paste: with the bar closed, pasted bytes are text,
+	 * not keys (a pasted "system" must not stop a task). */
+	bool pasting;
+	int64_t paste_seen; /* the last read inside the paste (monotonic ms) */
 
 	/* --local (local.c): a private redis-server, and the in-process
 	 * executor, started only once no live executor of this node already

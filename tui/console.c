@@ -50,6 +50,7 @@
 #define LOG_POLL_MS 500
 #define LOG_TAIL_BYTES 16384
 #define FEED_LINES 5000
+#define CONFIRM_GUARD_MS 300
 
 extern char **environ;
 
@@ -66,10 +67,21 @@ static struct termios saved_termios;
 static bool saved_termios_ok;
 static bool curses_on;
 
+/* Bracketed paste (xterm mode 2004): pasted text arrives marked, so that
+ * it is never taken for keys (dispatch_input). */
+static void bracketed_paste(bool on)
+{
+	const char *seq = on ? "\033[?2004h" : "\033[?2004l";
+	if (write(STDOUT_FILENO, seq, strlen(seq)) < 0) {
+		/* a terminal that is gone needs no mode */
+	}
+}
+
 static void restore_terminal(void)
 {
 	if (curses_on) {
 		curses_on = false;
+		bracketed_paste(false);
 		endwin();
 	}
 }
@@ -77,7 +89,7 @@ static void restore_terminal(void)
 /* Async-signal-safe: put the terminal back and die with the same signal. */
 static void fatal_signal(int sig)
 {
-	static const char leave[] = "\033[?1049l\033[?25h\r\n";
+	static const char leave[] = "\033[?2004l\033[?1049l\033[?25h\r\n";
 	if (saved_termios_ok)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
 	if (write(STDOUT_FILENO, leave, sizeof(leave) - 1) < 0) {
@@ -797,6 +809,7 @@ static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
 	app->confirm_name = xstrdup(p->name);
 	app->confirm_back = app->mode;
 	app->mode = MODE_CONFIRM;
+	app->confirm_at = loop_now(app->loop);
 	mark(app);
 }
 
@@ -961,6 +974,10 @@ static void handle_key(struct app *app, int key)
 		mark(app);
 		break;
 	case MODE_CONFIRM:
+		/* Nobody reads a question this fast: a key this soon was typed
+		 * before it showed (the rest of a word, a paste), not an answer. */
+		if (loop_now(app->loop) - app->confirm_at < CONFIRM_GUARD_MS)
+			break;
 		app->mode = app->confirm_back;
 		if (key == 'y' || key == 'Y')
 			send_action(app, app->confirm_verb, app->confirm_name);
@@ -981,14 +998,52 @@ static void handle_key(struct app *app, int key)
 	}
 }
 
+static void drop_held(struct app *app)
+{
+	app->nheld = 0;
+	loop_timer_cancel(app->esc_timer);
+	app->esc_timer = NULL;
+}
+
+/* Bytes up to the next paste marker (or the end). */
+static size_t until_marker(const unsigned char *buf, size_t n)
+{
+	int begin;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == 0x1b && keys_paste_marker(buf + i, n - i, &begin) > 0)
+			return i;
+	return n;
+}
+
+/*
+ * One read's bytes, in order, to the bar or the keys. Two rules keep typed
+ * or pasted text from acting: once a key asks a question, the rest of the
+ * read is dropped (typed with the bar closed, "system" is s, then y); and
+ * pasted text (bracketed paste) with the bar closed is dropped, but for a
+ * '/' on the table, which opens the bar as typing it does.
+ */
 static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
 {
 	size_t off = 0;
 	while (off < n) {
+		int begin;
+		size_t m = keys_paste_marker(buf + off, n - off, &begin);
+		if (m > 0) {
+			app->pasting = begin != 0;
+			off += m;
+			continue;
+		}
 		if (cmdbar_active(app->bar)) {
-			size_t took = cmdbar_feed(app->bar, buf + off, n - off);
+			size_t seg = until_marker(buf + off, n - off);
+			size_t took = cmdbar_feed(app->bar, buf + off, seg);
 			mark(app);
-			off += took > 0 ? took : n - off;
+			off += took > 0 ? took : seg;
+			continue;
+		}
+		if (app->pasting) {
+			if (buf[off] == '/' && app->mode == MODE_TABLE)
+				key_table(app, '/');
+			off++;
 			continue;
 		}
 		int key;
@@ -996,36 +1051,44 @@ static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
 		if (k == 0)
 			break;
 		off += k;
+		bool asking = app->mode == MODE_CONFIRM;
 		handle_key(app, key);
+		if (!asking && app->mode == MODE_CONFIRM) {
+			drop_held(app);
+			return;
+		}
 	}
 }
 
-/* A read that ends in ESC may be an arrow key split across reads (a slow
- * SSH link): hold the ESC briefly; if nothing follows, it is the Escape key. */
+/* A read that ends in ESC (or the start of a paste marker) may be a key
+ * split across reads (a slow SSH link): hold it briefly; if nothing
+ * follows, a lone ESC is the Escape key. */
 #define ESC_HOLD_MS 25
+/* A paste whose end marker was lost ends after this long without input. */
+#define PASTE_IDLE_MS 1000
 
 static void on_esc_timer(struct loop *loop, void *arg)
 {
 	(void)loop;
 	struct app *app = arg;
 	app->esc_timer = NULL;
-	if (!app->esc_held)
+	if (app->nheld == 0)
 		return;
-	app->esc_held = false;
-	static const unsigned char esc = 0x1b;
-	dispatch_input(app, &esc, 1);
+	unsigned char held[sizeof(app->held)];
+	size_t n = app->nheld;
+	memcpy(held, app->held, n);
+	app->nheld = 0;
+	dispatch_input(app, held, n);
 }
 
 static void on_tty(struct loop *loop, int fd, short revents, void *arg)
 {
 	struct app *app = arg;
-	unsigned char buf[4097];
-	size_t start = 0;
-	if (app->esc_held) {
-		buf[start++] = 0x1b;
-		app->esc_held = false;
-		loop_timer_cancel(app->esc_timer);
-		app->esc_timer = NULL;
+	unsigned char buf[4097 + sizeof(app->held)];
+	size_t start = app->nheld;
+	if (start > 0) {
+		memcpy(buf, app->held, start);
+		drop_held(app);
 	}
 	ssize_t n = read(fd, buf + start, sizeof(buf) - start);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
@@ -1034,13 +1097,20 @@ static void on_tty(struct loop *loop, int fd, short revents, void *arg)
 		quit(app);
 		return;
 	}
+	int64_t now = loop_now(loop);
+	if (app->pasting && now - app->paste_seen > PASTE_IDLE_MS)
+		app->pasting = false;
 	size_t total = start + (n > 0 ? (size_t)n : 0);
-	if (total > 0 && buf[total - 1] == 0x1b) {
-		app->esc_held = true;
+	size_t tail = keys_partial_tail(buf, total);
+	if (tail > 0) {
+		memcpy(app->held, buf + total - tail, tail);
+		app->nheld = tail;
 		app->esc_timer = loop_timer_add(loop, ESC_HOLD_MS, on_esc_timer, app);
-		total--;
+		total -= tail;
 	}
 	dispatch_input(app, buf, total);
+	if (app->pasting)
+		app->paste_seen = now;
 }
 
 /* --- signals and resize ------------------------------------------------------------- */
@@ -1265,6 +1335,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	cmdbar_resize(app->bar, COLS);
 	log_set_sink(log_to_feed, app);
 
+	bracketed_paste(true);
 	util_fd_nonblock(STDIN_FILENO);
 	loop_watch_fd(app->loop, STDIN_FILENO, POLLIN, on_tty, app);
 	loop_set_idle(app->loop, on_idle, app);
