@@ -267,9 +267,12 @@ fi
 key q
 
 # --- 18: --local beside a live executor of this node ---------------------------------------
+KEY="b00t:tasker:executor:$NODE"
+key_set() { [ -n "$(rcli GET "$KEY")" ]; }
+key_unset() { [ -z "$(rcli GET "$KEY")" ]; }
 kill "$SUB_PID" 2>/dev/null
 wait_until 10 numsub_is b00t:k0mmand3r 1
-wait_until 20 bash -c "[ -n \"\$(redis-cli -p $REDIS_PORT GET b00t:tasker:executor:$NODE)\" ]"
+wait_until 20 key_set
 console -- --redis "$R" --local
 check "--local beside a live executor says why it runs none" \
 	wait_until 15 screen_has "already serves node $NODE"
@@ -279,13 +282,118 @@ check "only the running executor listens to the command channel" numsub_is b00t:
 run "/status"
 check "commands are answered (by the running executor)" wait_until 20 screen_has "✓ task_list"
 
-# The other executor stops cleanly: the console starts its own.
+# --- review 2 and 5: Redis restarts on the same port -----------------------------------------
+# The restarted Redis has lost the presence key and the executor's
+# subscription for a while: the console must not take that for "gone". The
+# executor is held stopped until the console has looked after the restart,
+# as a slow executor would be (it comes back within 2 s and writes its key
+# within 10 s).
+kill -STOP "$EXEC_PID"
+stop_redis
+check "the console sees Redis go" wait_until 15 row_has 1 'Redis DOWN'
+check "and blames Redis in the bar" wait_until 10 row_has 30 'Redis: '
+start_redis "$REDIS_PORT" || not_ok "redis-server starts again on port $REDIS_PORT"
+check "the console sees Redis back" wait_until 30 row_has 1 'Redis up'
+check "the bar no longer blames Redis once it is back" wait_until 10 row_lacks 30 'Redis: |Redis is down'
+wait_until 30 screen_re "no executor serves node|local executor started"
+kill -CONT "$EXEC_PID"
+check "after the restart the console looks again and still holds back" \
+	wait_until 40 bash -c "[ \$(tmux -L $SOCK capture-pane -p -t main | grep -c 'already serves node') -ge 2 ]"
+check "after the restart only the running executor listens" wait_until 20 numsub_is b00t:k0mmand3r 1
+check "the console started no executor of its own" screen_lacks "local executor started"
+bg "$TASKER" watch --json --redis "$R" >"$TMP/status.log" 2>/dev/null
+WATCH_PID=$BG_PID
+wait_until 10 numsub_is b00t:task:status 2
+# ask RID: publishes /status with that request_id, waits for its reply.
+ask_status() {
+	rcli PUBLISH b00t:k0mmand3r "{\"verb\":\"status\",\"request_id\":\"$1\"}" >/dev/null
+	wait_until 20 file_has "$TMP/status.log" "\"request_id\":\"$1\""
+}
+ask_status after-restart-1
+ask_status after-restart-2
+check "a command after the restart gets exactly one reply" \
+	[ "$(grep -c '"request_id":"after-restart-1"' "$TMP/status.log")" -eq 1 ]
+check "and still none of the console's own" numsub_is b00t:k0mmand3r 1
+
+# The other executor stops cleanly: the console starts its own, once no
+# sign of another one has shown for more than 12 s.
 kill -TERM "$EXEC_PID"
 check "when it is gone the console starts its own executor" \
-	wait_until 30 screen_has "local executor started"
+	wait_until 60 screen_has "local executor started"
 check "the header says so" wait_until 15 row_has 1 'exec 1 \(local\)'
 check "and the local executor listens" wait_until 10 numsub_is b00t:k0mmand3r 1
 run '/start --task=later --command="sleep 600"'
 check "commands are carried out by the local executor" wait_until 20 screen_has "✓ started later"
+
+# --- review 3: a second executor beside the console's own ---------------------------------
+bg "$TASKER" exec --redis "$R" >"$TMP/exec2.log" 2>&1
+EXEC2_PID=$BG_PID
+check "a second executor is counted in the header" wait_until 30 row_has 1 'exec 2 \(local\)'
+check "and is warned about in the feed" wait_until 20 screen_has "beside this console's executor"
+kill -TERM "$EXEC2_PID"
+check "the header counts one again when it left" wait_until 30 row_has 1 'exec 1 \(local\)'
+
+# --- review 4: quitting takes the presence key away ------------------------------------------
+# (The second executor's exit deleted the key the two share; the console's
+# executor writes it again within 10 s.)
+wait_until 30 key_set
+key q
+check "the console with its executor quits" \
+	wait_until 30 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+check "and its presence key is gone as it leaves" key_unset
+
+# --- review 4: a stale key (a dead pid, a long expiry) holds nothing back ----------------------
+bash -c 'exit 0' &
+DEAD_PID=$!
+wait "$DEAD_PID"
+rcli SET "$KEY" "{\"node\":\"$NODE\",\"pid\":$DEAD_PID,\"channel\":\"b00t:k0mmand3r\"}" EX 600 >/dev/null
+console -- --redis "$R" --local
+check "a stale presence key is called stale" wait_until 20 screen_has "stale presence key of node $NODE"
+check "the console starts its own executor over a stale key" \
+	wait_until 60 screen_has "local executor started"
+check "it never said the dead pid serves the node" screen_lacks "already serves node"
+check "its executor holds the key now" \
+	wait_until 20 bash -c "redis-cli -p $REDIS_PORT GET $KEY | grep -q '\"pid\":' && ! redis-cli -p $REDIS_PORT GET $KEY | grep -q '\"pid\":$DEAD_PID[,}]'"
+key q
+wait_until 30 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+
+# --- review 6: an error reply (BUSY) to the check starts nothing ------------------------------
+bg "$TASKER" exec --redis "$R" >"$TMP/exec3.log" 2>&1
+EXEC3_PID=$BG_PID
+wait_until 20 file_has "$TMP/exec3.log" "ready: listening"
+console -- --redis "$R" --local
+wait_until 20 screen_has "already serves node $NODE"
+rcli CONFIG SET busy-reply-threshold 100 >/dev/null
+bg redis-cli -p "$REDIS_PORT" EVAL "while true do end" 0
+BUSY_PID=$BG_PID
+check "a BUSY Redis is said in the feed, to be asked again" \
+	wait_until 30 screen_re "answered (PUBSUB NUMSUB|the read of the presence key) with BUSY"
+rcli SCRIPT KILL >/dev/null 2>&1
+wait_until 20 bash -c "! kill -0 $BUSY_PID 2>/dev/null"
+check "a BUSY Redis started no executor" screen_lacks "local executor started"
+check "the running executor alone listens" wait_until 20 numsub_is b00t:k0mmand3r 1
+key q
+wait_until 30 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+kill -TERM "$EXEC3_PID"
+wait_until 30 bash -c "! kill -0 $EXEC3_PID 2>/dev/null"
+wait_until 20 key_unset
+
+# --- review 9: two consoles started together start one executor between them --------------------
+# Redis holds both consoles' first commands until both are there.
+rcli CLIENT PAUSE 4000 ALL >/dev/null
+console -- --redis "$R" --local
+"${T[@]}" new-session -d -x 100 -y 30 -s second \
+	env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
+	XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "$TASKER" --redis "$R" --local
+screen2() { "${T[@]}" capture-pane -p -t second 2>/dev/null; }
+decided() { "$@" | grep -qE "local executor started|already serves node|claimed node"; }
+check "the first console decides" wait_until 60 decided screen
+check "the second console decides" wait_until 60 decided screen2
+check "one of them started an executor" \
+	bash -c "{ tmux -L $SOCK capture-pane -p -t main; tmux -L $SOCK capture-pane -p -t second; } | grep -q 'local executor started'"
+check "and only one listens on the command channel" wait_until 10 numsub_is b00t:k0mmand3r 1
+check "the other runs none" \
+	bash -c "[ \$({ tmux -L $SOCK capture-pane -p -t main; tmux -L $SOCK capture-pane -p -t second; } | grep -c 'local executor started') -eq 1 ]"
+"${T[@]}" send-keys -t second q
 key q
 finish
