@@ -3,7 +3,12 @@
 # earlier build: stray keys that acted, questions that named one instance
 # while the action reached all, a pasted block after '/', errors lost from
 # the bar, messages with empty brackets or a wrong hint, drawing debris, no
-# UTF-8 locale, TERM=dumb, and --local beside a live executor.
+# UTF-8 locale, TERM=dumb, and --local beside a live executor. Then what a
+# second review found: a word typed or pasted with the bar closed that
+# answered its own question, --local starting a second executor after a
+# Redis restart, beside a stale key's dead pid, on a BUSY reply, or in two
+# consoles at once; a second executor not counted; the presence key left
+# behind on quit; a Redis error kept in the bar after Redis was back.
 #
 # Driven like test_console.sh: a private tmux server, a real redis-server,
 # a real PM2 daemon (private PM2_HOME) and a real executor; the screen is
