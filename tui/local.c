@@ -1,9 +1,9 @@
 /*
  * local: the console's --local mode. It may start a private redis-server
  * (before the loop, when nothing answers at the default address), and it
- * runs an executor inside the console, but only while no other live
- * executor of the same node serves the same command channel: two
- * executors on one channel carry out every command twice.
+ * runs an executor inside the console, but only while no other executor
+ * serves the same command channel: two executors on one channel carry out
+ * every command twice.
  *
  * Two signs show another executor: a subscriber of the command channel
  * (PUBSUB NUMSUB; the console itself subscribes only once its executor
