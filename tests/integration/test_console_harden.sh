@@ -257,6 +257,23 @@ check "a command while Redis is down says why it waits" row_has 30 "queued: Redi
 check "with no empty brackets" row_lacks 30 "\(\)"
 check "after the wait, the bar blames Redis" wait_until 15 screen_has "no answer to /status: Redis is down"
 check "not a missing executor" screen_lacks "no executor answered"
+# --- review 8: a second outage is blamed on Redis again ------------------------------------
+# The first command's slot is used again: it must not keep "the bar already
+# said Redis is down" from the first outage.
+redis-server --port "$DEAD" --bind 127.0.0.1 --save '' --appendonly no --dir "$TMP" \
+	--logfile "$TMP/redis-dead.log" &
+DEAD_REDIS=$!
+PIDS+=("$DEAD_REDIS")
+check "Redis comes up under the console" wait_until 30 row_has 1 'Redis up'
+check "with no executor there the command is blamed on the executor" \
+	wait_until 30 row_has 30 'no executor answered /status'
+kill "$DEAD_REDIS"
+wait "$DEAD_REDIS" 2>/dev/null
+wait_until 15 row_has 1 'Redis DOWN'
+run "/status"
+wait_until 10 row_has 30 "queued: Redis is down"
+check "the next command while Redis is down is blamed on Redis again" \
+	wait_until 20 row_has 30 "no answer to /status: Redis is down"
 key q
 
 # Plain tasker, default address: suggest --local. (Only when nothing runs
