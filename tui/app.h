@@ -54,12 +54,14 @@ struct app {
 	bool pm2_ok, pm2_listing;
 	char pm2_why[256];
 	char pm2_version[32];
-	bool redis_ok;
-	bool redis_reported; /* the current outage is in the feed */
+	bool redis_ok;	      /* as the console tells it: honest, see console.c */
+	bool bus_said_ready;  /* what the bus last said, hidden or not */
+	bool redis_reported;  /* the current outage is in the feed */
 	int64_t started;
-	int executors; /* presence keys seen; -1 unknown */
-	int scan_found;
-	bool scanning; /* a SCAN for presence keys is in flight */
+	long long executors;  /* subscribers of the command channel; -1 unknown */
+	bool counting;	      /* a PUBSUB NUMSUB for the header is in flight */
+	long long dup_warned; /* the subscriber count a duplicate warning named */
+	bool draining;	      /* quitting: the local executor finishes first */
 
 	struct theme theme;
 	char theme_name[64];
@@ -72,6 +74,7 @@ struct app {
 	char message[512]; /* without its mark: draw.c adds one for the kind */
 	enum msg_kind message_kind;
 	char message_task[128]; /* the task an outcome in the bar is about */
+	bool message_redis;	/* the bar blames a Redis outage (cleared when it ends) */
 	struct pending pending[APP_MAX_PENDING];
 	size_t npending;
 	int interval_ms;
@@ -89,6 +92,7 @@ struct app {
 	char *confirm_name;	  /* owned */
 	char confirm_prompt[400]; /* says exactly what y will do */
 	enum app_mode confirm_back; /* the view the question was asked from */
+	int64_t confirm_at;	    /* when it was asked (monotonic ms) */
 
 	/* Drawing. */
 	bool dirty;
@@ -97,19 +101,31 @@ struct app {
 	int table_rows; /* rows of the table body last drawn */
 	int feed_rows;
 
-	/* An ESC held back in case the rest of its sequence is on its way. */
-	bool esc_held;
+	/* The end of a read that may be the start of a sequence (an ESC, a
+	 * paste marker), held back in case the rest is on its way. */
+	unsigned char held[8];
+	size_t nheld;
 	struct loop_timer *esc_timer;
+	/* Inside a bracketed paste: with the bar closed, pasted bytes are text,
+	 * not keys (a pasted "system" must not stop a task). */
+	bool pasting;
+	int64_t paste_seen; /* the last read inside the paste (monotonic ms) */
 
 	/* --local (local.c): a private redis-server, and the in-process
 	 * executor, started only once no live executor of this node already
 	 * serves the command channel (else every command would run twice). */
 	pid_t redis_pid;
 	char *redis_dir;
-	bool local_checking;	/* a GET of the presence key is in flight */
-	bool local_subscribing; /* the command channel is being added */
-	long local_held_by;	/* the other executor's pid; 0: none */
-	long local_warned_pid;	/* a second executor we already warned about */
+	struct loop_timer *local_timer; /* the next check, while no executor of ours runs */
+	unsigned local_gen;		/* bumped by every outage: older replies are void */
+	unsigned local_check_gen;	/* local_gen when the check in flight was sent */
+	bool local_checking;		/* a check (NUMSUB, GET) is in flight */
+	bool local_claiming;		/* the claim of the presence key is in flight */
+	long long local_numsub;		/* the check's first half; -1: refused */
+	int64_t local_quiet_since;	/* first check of this run that found nobody; 0: none */
+	char local_said[64];		/* what the feed last said about other executors */
+	bool local_subscribing;		/* the command channel is being added */
+	int64_t local_subscribe_at;
 };
 
 /* The bar's message; MSG_ERROR ones also go to the feed (console.c). */
@@ -123,11 +139,15 @@ void app_feed(struct app *app, enum feed_kind kind, const char *text);
 bool local_redis_answers(const struct redis_url *url);
 int local_redis_start(struct app *app, struct redis_url *url, char *err, size_t errlen);
 void local_redis_stop(struct app *app);
-/* Reads this node's presence key and starts the in-process executor when
- * no other live executor of the node serves the command channel; warns
- * when one appears beside ours. Called when Redis is ready and on every
- * executor scan. */
-void local_check(struct app *app);
+/* Starts watching for other executors of this node (--local only): the
+ * in-process executor starts once none has been seen for long enough, and
+ * the node is claimed (local.c explains the rule). */
+void local_start(struct app *app);
+/* Redis became ready (after start-up or an outage): check again, and never
+ * conclude from this first look alone. */
+void local_redis_up(struct app *app);
+/* Redis went away: what was seen before says nothing about after. */
+void local_redis_down(struct app *app);
 
 /* Draws the whole screen from the state (draw.c). */
 void draw_screen(struct app *app);

@@ -51,6 +51,7 @@
 #define LOG_POLL_MS 500
 #define LOG_TAIL_BYTES 16384
 #define FEED_LINES 5000
+#define CONFIRM_GUARD_MS 300
 
 extern char **environ;
 
@@ -67,10 +68,21 @@ static struct termios saved_termios;
 static bool saved_termios_ok;
 static bool curses_on;
 
+/* Bracketed paste (xterm mode 2004): pasted text arrives marked, so that
+ * it is never taken for keys (dispatch_input). */
+static void bracketed_paste(bool on)
+{
+	const char *seq = on ? "\033[?2004h" : "\033[?2004l";
+	if (write(STDOUT_FILENO, seq, strlen(seq)) < 0) {
+		/* a terminal that is gone needs no mode */
+	}
+}
+
 static void restore_terminal(void)
 {
 	if (curses_on) {
 		curses_on = false;
+		bracketed_paste(false);
 		endwin();
 	}
 }
@@ -78,7 +90,7 @@ static void restore_terminal(void)
 /* Async-signal-safe: put the terminal back and die with the same signal. */
 static void fatal_signal(int sig)
 {
-	static const char leave[] = "\033[?1049l\033[?25h\r\n";
+	static const char leave[] = "\033[?2004l\033[?1049l\033[?25h\r\n";
 	if (saved_termios_ok)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
 	if (write(STDOUT_FILENO, leave, sizeof(leave) - 1) < 0) {
@@ -98,6 +110,7 @@ static void set_message_v(struct app *app, enum msg_kind kind, const char *fmt, 
 	vsnprintf(app->message, sizeof(app->message), fmt, ap);
 	app->message_kind = kind;
 	app->message_task[0] = '\0';
+	app->message_redis = false;
 	mark(app);
 }
 
@@ -150,6 +163,8 @@ static void log_to_feed(enum log_level level, const char *line, void *arg)
 
 /* --- drawing schedule ------------------------------------------------------ */
 
+static void check_redis_state(struct app *app);
+
 static void on_draw_timer(struct loop *loop, void *arg)
 {
 	(void)loop;
@@ -161,6 +176,7 @@ static void on_draw_timer(struct loop *loop, void *arg)
 static void on_idle(struct loop *loop, void *arg)
 {
 	struct app *app = arg;
+	check_redis_state(app);
 	if (cmdbar_dirty(app->bar))
 		app->dirty = true;
 	if (!app->dirty || !curses_on)
@@ -231,6 +247,7 @@ static void report_redis_down(struct app *app, const char *why)
 			    why);
 	else
 		app_message(app, MSG_ERROR, "Redis: %s", why);
+	app->message_redis = true;
 }
 
 static void on_refresh_timer(struct loop *loop, void *arg)
@@ -343,100 +360,134 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 		executor_handle(app->ex, data, len);
 }
 
-static void scan_executors(struct app *app, const char *cursor);
-
-static void on_scan(struct bus *bus, struct redisReply *reply, void *arg)
+/* How many clients listen on the command channel: the live executors of
+ * that channel (presence keys count nodes, and two executors of one node
+ * share one key). A watcher of commands counts too. With our own executor
+ * running, more than one means every command may run twice: warn. */
+static void on_numsub(struct bus *bus, struct redisReply *reply, void *arg)
 {
 	(void)bus;
 	struct app *app = arg;
-	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-		app->scanning = false;
+	app->counting = false;
+	if (reply == NULL || reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[1]->type != REDIS_REPLY_INTEGER)
 		return;
-	}
-	redisReply *cur = reply->element[0], *keys = reply->element[1];
-	if (keys->type == REDIS_REPLY_ARRAY)
-		app->scan_found += (int)keys->elements;
-	if (cur->type == REDIS_REPLY_STRING && strcmp(cur->str, "0") != 0) {
-		scan_executors(app, cur->str);
-		return;
-	}
-	app->scanning = false;
-	if (app->executors != app->scan_found)
+	long long n = reply->element[1]->integer;
+	if (app->executors != n)
 		mark(app);
-	app->executors = app->scan_found;
+	app->executors = n;
+	/* Our own subscription may not be confirmed yet: counted next time. */
+	if (app->ex == NULL || app->local_subscribing)
+		return;
+	if (n > 1 && n > app->dup_warned)
+		app_message(app, MSG_ERROR,
+			    "another client listens on %s beside this console's executor (%lld in "
+			    "all): if it is an executor, every command runs twice; stop it, or quit "
+			    "this console",
+			    app->cfg->channel, n);
+	app->dup_warned = n > 1 ? n : 0;
 }
 
-static void scan_executors(struct app *app, const char *cursor)
+static void count_executors(struct app *app)
 {
-	if (strcmp(cursor, "0") == 0) {
-		/* Two scans at once would add up into one count. */
-		if (app->scanning)
-			return;
-		app->scanning = true;
-		app->scan_found = 0;
-	}
-	const char *argv[6] = {"SCAN", cursor, "MATCH", "b00t:tasker:executor:*", "COUNT", "1000"};
-	size_t lens[6];
-	for (int i = 0; i < 6; i++)
-		lens[i] = strlen(argv[i]);
-	if (bus_command(app->bus, 6, argv, lens, on_scan, app) < 0)
-		app->scanning = false;
+	if (app->counting || !bus_can_command(app->bus))
+		return;
+	const char *argv[3] = {"PUBSUB", "NUMSUB", app->cfg->channel};
+	size_t lens[3] = {6, 6, strlen(app->cfg->channel)};
+	if (bus_command(app->bus, 3, argv, lens, on_numsub, app) == 0)
+		app->counting = true;
 }
 
 static void on_scan_timer(struct loop *loop, void *arg)
 {
 	struct app *app = arg;
 	loop_timer_add(loop, EXECUTOR_SCAN_MS, on_scan_timer, app);
-	if (bus_can_command(app->bus))
-		scan_executors(app, "0");
-	local_check(app);
+	count_executors(app);
 }
 
 static void on_scan_timer_once(struct loop *loop, void *arg)
 {
 	(void)loop;
-	struct app *app = arg;
-	if (bus_can_command(app->bus))
-		scan_executors(app, "0");
+	count_executors(arg);
 }
 
+/* The local executor's channel being added (local.c) is no outage: the bus
+ * is "not ready" only until Redis confirms it, and not for ever. */
+#define SUBSCRIBE_GRACE_MS 5000
+
+static bool adding_channel(const struct app *app)
+{
+	return app->local_subscribing && bus_can_command(app->bus) &&
+	       strcmp(bus_status(app->bus), "subscribing") == 0 &&
+	       loop_now(app->loop) - app->local_subscribe_at < SUBSCRIBE_GRACE_MS;
+}
+
+static void redis_down(struct app *app, const char *why)
+{
+	bool was = app->redis_ok;
+	app->redis_ok = false;
+	app->local_subscribing = false;
+	if (!was)
+		return;
+	app->redis_reported = true;
+	report_redis_down(app, why);
+	local_redis_down(app);
+	if (app->ex != NULL)
+		executor_bus_state(app->ex, false);
+	mark(app);
+}
+
+static void redis_up(struct app *app)
+{
+	bool outage = !app->redis_ok;
+	app->redis_ok = true;
+	app->local_subscribing = false;
+	if (outage) {
+		app->redis_reported = false;
+		app_feed(app, FEED_INFO, "Redis connected");
+		/* The bar must not keep blaming an outage that is over. */
+		if (app->message_redis)
+			set_message(app, MSG_INFO, "Redis is back (%s)%s", bus_status(app->bus),
+				    app->npending > 0 ? "; what was queued has gone out" : "");
+	}
+	if (outage)
+		backlog_ready(app->backlog);
+	count_executors(app);
+	/* A local executor writes its presence just after this. */
+	loop_timer_add(app->loop, 1000, on_scan_timer_once, app);
+	/* What was published while Redis was down has only now gone out: its
+	 * executor gets the full time to answer. (Also after a drop the bus
+	 * never told: it cannot hurt.) */
+	int64_t deadline = loop_now(app->loop) + APP_REPLY_WAIT_MS;
+	for (size_t i = 0; i < app->npending; i++)
+		if (app->pending[i].deadline < deadline)
+			app->pending[i].deadline = deadline;
+	if (app->ex != NULL)
+		executor_bus_state(app->ex, true);
+	else
+		local_redis_up(app);
+	mark(app);
+}
+
+/* The bus says when readiness changes; the console hides one "not ready"
+ * (adding the local executor's channel). A drop while it hides that gets
+ * no call of its own (the bus was not ready already), so the state is
+ * checked against the bus after every loop pass too (on_idle). */
 static void on_bus_state(struct bus *bus, bool ready, const char *why, void *arg)
 {
+	(void)bus;
 	struct app *app = arg;
-	/* The local executor's channel being added (local.c) is no outage:
-	 * the bus is "not ready" only until Redis confirms it. */
-	if (app->local_subscribing && app->redis_ok) {
-		if (!ready && bus_can_command(bus) && strncmp(why, "subscribing", 11) == 0)
-			return;
-		app->local_subscribing = false;
-		if (ready) {
-			executor_bus_state(app->ex, true);
-			loop_timer_add(app->loop, 1000, on_scan_timer_once, app);
-			return;
-		}
-	}
-	app->local_subscribing = false;
-	app->redis_ok = ready;
-	app->redis_reported = !ready;
-	if (ready) {
-		app_feed(app, FEED_INFO, "Redis connected");
-		backlog_ready(app->backlog);
-		scan_executors(app, "0");
-		/* A local executor writes its presence key just after this. */
-		loop_timer_add(app->loop, 1000, on_scan_timer_once, app);
-		/* What was published while Redis was down has only now gone out:
-		 * its executor gets the full time to answer. */
-		int64_t deadline = loop_now(app->loop) + APP_REPLY_WAIT_MS;
-		for (size_t i = 0; i < app->npending; i++)
-			if (app->pending[i].deadline < deadline)
-				app->pending[i].deadline = deadline;
-		local_check(app);
-	} else {
-		report_redis_down(app, why);
-	}
-	if (app->ex != NULL)
-		executor_bus_state(app->ex, ready);
-	mark(app);
+	app->bus_said_ready = ready;
+	if (ready)
+		redis_up(app);
+	else if (!adding_channel(app))
+		redis_down(app, why);
+}
+
+static void check_redis_state(struct app *app)
+{
+	if (app->redis_ok && !app->bus_said_ready && !adding_channel(app))
+		redis_down(app, bus_status(app->bus));
 }
 
 static void on_pending_timer(struct loop *loop, void *arg)
@@ -453,11 +504,13 @@ static void on_pending_timer(struct loop *loop, void *arg)
 		if (!app->redis_ok) {
 			/* Not an executor's silence: the command waits in the
 			 * publish queue, and goes out when Redis is back. */
-			if (!p->told_redis_down)
+			if (!p->told_redis_down) {
 				app_message(app, MSG_ERROR,
 					    "no answer to %s: Redis is down (%s); it is sent when Redis "
 					    "is back",
 					    p->what, bus_status(app->bus));
+				app->message_redis = true;
+			}
 			p->told_redis_down = true;
 			p->deadline = now + APP_REPLY_WAIT_MS;
 			i++;
@@ -473,9 +526,32 @@ static void on_pending_timer(struct loop *loop, void *arg)
 
 /* --- commands ----------------------------------------------------------------- */
 
+static void on_drained(void *arg)
+{
+	struct app *app = arg;
+	loop_stop(app->loop, EXIT_OK);
+}
+
+/* A local executor is drained first: it finishes the commands in flight,
+ * deletes its presence key (so a console started next does not wait for
+ * the key to expire), and flushes its replies, within 15 s; asked twice,
+ * the console leaves at once. */
 static void quit(struct app *app)
 {
-	loop_stop(app->loop, EXIT_OK);
+	if (app->ex == NULL || app->draining) {
+		loop_stop(app->loop, EXIT_OK);
+		return;
+	}
+	app->draining = true;
+	size_t n = executor_inflight(app->ex);
+	if (n > 0)
+		set_message(app, MSG_WAIT,
+			    "quitting: the local executor finishes %zu command(s) first (q again: "
+			    "leave now)",
+			    n);
+	else
+		set_message(app, MSG_WAIT, "quitting: the local executor signs off");
+	executor_drain(app->ex, on_drained, app);
 }
 
 static void open_detail(struct app *app, const struct pm2_proc *p);
@@ -562,14 +638,17 @@ static void publish_line(struct app *app, const struct slash_line *l)
 	if (app->npending == APP_MAX_PENDING)
 		app->pending[0] = app->pending[--app->npending];
 	struct pending *p = &app->pending[app->npending++];
+	*p = (struct pending){0}; /* a reused slot keeps nothing of its last command */
 	snprintf(p->id, sizeof(p->id), "%s", rid);
 	snprintf(p->what, sizeof(p->what), "%s", what);
 	/* While Redis is down the message waits in the queue; so does the clock. */
 	p->deadline = loop_now(app->loop) + APP_REPLY_WAIT_MS;
-	if (app->redis_ok)
+	if (app->redis_ok) {
 		set_message(app, MSG_WAIT, "%s sent, waiting for the outcome", what);
-	else
+	} else {
 		set_message(app, MSG_WAIT, "%s queued: Redis is down (%s)", what, bus_status(app->bus));
+		app->message_redis = true;
+	}
 }
 
 /* Parses a typed line and publishes it as `tasker send` would. */
@@ -800,6 +879,7 @@ static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
 	app->confirm_name = xstrdup(p->name);
 	app->confirm_back = app->mode;
 	app->mode = MODE_CONFIRM;
+	app->confirm_at = loop_now(app->loop);
 	mark(app);
 }
 
@@ -964,6 +1044,10 @@ static void handle_key(struct app *app, int key)
 		mark(app);
 		break;
 	case MODE_CONFIRM:
+		/* Nobody reads a question this fast: a key this soon was typed
+		 * before it showed (the rest of a word, a paste), not an answer. */
+		if (loop_now(app->loop) - app->confirm_at < CONFIRM_GUARD_MS)
+			break;
 		app->mode = app->confirm_back;
 		if (key == 'y' || key == 'Y')
 			send_action(app, app->confirm_verb, app->confirm_name);
@@ -984,14 +1068,52 @@ static void handle_key(struct app *app, int key)
 	}
 }
 
+static void drop_held(struct app *app)
+{
+	app->nheld = 0;
+	loop_timer_cancel(app->esc_timer);
+	app->esc_timer = NULL;
+}
+
+/* Bytes up to the next paste marker (or the end). */
+static size_t until_marker(const unsigned char *buf, size_t n)
+{
+	int begin;
+	for (size_t i = 0; i < n; i++)
+		if (buf[i] == 0x1b && keys_paste_marker(buf + i, n - i, &begin) > 0)
+			return i;
+	return n;
+}
+
+/*
+ * One read's bytes, in order, to the bar or the keys. Two rules keep typed
+ * or pasted text from acting: once a key asks a question, the rest of the
+ * read is dropped (typed with the bar closed, "system" is s, then y); and
+ * pasted text (bracketed paste) with the bar closed is dropped, but for a
+ * '/' on the table, which opens the bar as typing it does.
+ */
 static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
 {
 	size_t off = 0;
 	while (off < n) {
+		int begin;
+		size_t m = keys_paste_marker(buf + off, n - off, &begin);
+		if (m > 0) {
+			app->pasting = begin != 0;
+			off += m;
+			continue;
+		}
 		if (cmdbar_active(app->bar)) {
-			size_t took = cmdbar_feed(app->bar, buf + off, n - off);
+			size_t seg = until_marker(buf + off, n - off);
+			size_t took = cmdbar_feed(app->bar, buf + off, seg);
 			mark(app);
-			off += took > 0 ? took : n - off;
+			off += took > 0 ? took : seg;
+			continue;
+		}
+		if (app->pasting) {
+			if (buf[off] == '/' && app->mode == MODE_TABLE)
+				key_table(app, '/');
+			off++;
 			continue;
 		}
 		int key;
@@ -999,36 +1121,44 @@ static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
 		if (k == 0)
 			break;
 		off += k;
+		bool asking = app->mode == MODE_CONFIRM;
 		handle_key(app, key);
+		if (!asking && app->mode == MODE_CONFIRM) {
+			drop_held(app);
+			return;
+		}
 	}
 }
 
-/* A read that ends in ESC may be an arrow key split across reads (a slow
- * SSH link): hold the ESC briefly; if nothing follows, it is the Escape key. */
+/* A read that ends in ESC (or the start of a paste marker) may be a key
+ * split across reads (a slow SSH link): hold it briefly; if nothing
+ * follows, a lone ESC is the Escape key. */
 #define ESC_HOLD_MS 25
+/* A paste whose end marker was lost ends after this long without input. */
+#define PASTE_IDLE_MS 1000
 
 static void on_esc_timer(struct loop *loop, void *arg)
 {
 	(void)loop;
 	struct app *app = arg;
 	app->esc_timer = NULL;
-	if (!app->esc_held)
+	if (app->nheld == 0)
 		return;
-	app->esc_held = false;
-	static const unsigned char esc = 0x1b;
-	dispatch_input(app, &esc, 1);
+	unsigned char held[sizeof(app->held)];
+	size_t n = app->nheld;
+	memcpy(held, app->held, n);
+	app->nheld = 0;
+	dispatch_input(app, held, n);
 }
 
 static void on_tty(struct loop *loop, int fd, short revents, void *arg)
 {
 	struct app *app = arg;
-	unsigned char buf[4097];
-	size_t start = 0;
-	if (app->esc_held) {
-		buf[start++] = 0x1b;
-		app->esc_held = false;
-		loop_timer_cancel(app->esc_timer);
-		app->esc_timer = NULL;
+	unsigned char buf[4097 + sizeof(app->held)];
+	size_t start = app->nheld;
+	if (start > 0) {
+		memcpy(buf, app->held, start);
+		drop_held(app);
 	}
 	ssize_t n = read(fd, buf + start, sizeof(buf) - start);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) ||
@@ -1037,13 +1167,20 @@ static void on_tty(struct loop *loop, int fd, short revents, void *arg)
 		quit(app);
 		return;
 	}
+	int64_t now = loop_now(loop);
+	if (app->pasting && now - app->paste_seen > PASTE_IDLE_MS)
+		app->pasting = false;
 	size_t total = start + (n > 0 ? (size_t)n : 0);
-	if (total > 0 && buf[total - 1] == 0x1b) {
-		app->esc_held = true;
+	size_t tail = keys_partial_tail(buf, total);
+	if (tail > 0) {
+		memcpy(app->held, buf + total - tail, tail);
+		app->nheld = tail;
 		app->esc_timer = loop_timer_add(loop, ESC_HOLD_MS, on_esc_timer, app);
-		total--;
+		total -= tail;
 	}
 	dispatch_input(app, buf, total);
+	if (app->pasting)
+		app->paste_seen = now;
 }
 
 /* --- signals and resize ------------------------------------------------------------- */
@@ -1064,9 +1201,9 @@ static void on_winch(struct loop *loop, int signo, void *arg)
 
 static void on_term(struct loop *loop, int signo, void *arg)
 {
+	(void)loop;
 	(void)signo;
-	(void)arg;
-	loop_stop(loop, EXIT_OK);
+	quit(arg);
 }
 
 /* --- setup ----------------------------------------------------------------------------------- */
@@ -1269,6 +1406,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	cmdbar_resize(app->bar, COLS);
 	log_set_sink(log_to_feed, app);
 
+	bracketed_paste(true);
 	util_fd_nonblock(STDIN_FILENO);
 	loop_watch_fd(app->loop, STDIN_FILENO, POLLIN, on_tty, app);
 	loop_set_idle(app->loop, on_idle, app);
@@ -1277,6 +1415,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	loop_timer_add(app->loop, 500, on_pending_timer, app);
 	loop_timer_add(app->loop, LOG_POLL_MS, on_log_timer, app);
 	app_feed(app, FEED_INFO, "console started; type / to enter a command, ? for help");
+	local_start(app);
 	if (theme_err[0] != '\0')
 		app_message(app, MSG_ERROR, "%s; using the built-in default theme", theme_err);
 	mark(app);

@@ -139,8 +139,10 @@ static void draw_header(struct app *app)
 		snprintf(buf, sizeof(buf), "│ PM2 DOWN ");
 	x += put(0, x, room - x, app->pm2_ok ? ha : alert, buf);
 	if (app->executors >= 0) {
-		snprintf(buf, sizeof(buf), "│ exec %d%s ", app->executors, app->ex ? " (local)" : "");
-		x += put(0, x, room - x, app->executors > 0 ? ha : alert, buf);
+		/* Subscribers of the command channel: none, or more than one
+		 * (every command may run twice), is worth a look. */
+		snprintf(buf, sizeof(buf), "│ exec %lld%s ", app->executors, app->ex ? " (local)" : "");
+		x += put(0, x, room - x, app->executors == 1 ? ha : alert, buf);
 	}
 	int on, st, er, ot;
 	tasks_count(&app->tasks, &on, &st, &er, &ot);

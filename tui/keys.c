@@ -69,3 +69,35 @@ size_t keys_decode(const unsigned char *buf, size_t len, int final, int *key)
 	*key = KEYC_ESC;
 	return 1;
 }
+
+static const char paste_begin[] = "\033[200~";
+static const char paste_end[] = "\033[201~";
+#define PASTE_MARKER_LEN 6
+
+size_t keys_paste_marker(const unsigned char *buf, size_t len, int *begin)
+{
+	if (len < PASTE_MARKER_LEN)
+		return 0;
+	if (memcmp(buf, paste_begin, PASTE_MARKER_LEN) == 0) {
+		*begin = 1;
+		return PASTE_MARKER_LEN;
+	}
+	if (memcmp(buf, paste_end, PASTE_MARKER_LEN) == 0) {
+		*begin = 0;
+		return PASTE_MARKER_LEN;
+	}
+	return 0;
+}
+
+size_t keys_partial_tail(const unsigned char *buf, size_t len)
+{
+	/* The longest proper prefix of either marker that ends buf. */
+	for (size_t n = PASTE_MARKER_LEN - 1; n > 0; n--) {
+		if (n > len)
+			continue;
+		const unsigned char *t = buf + len - n;
+		if (memcmp(t, paste_begin, n) == 0 || memcmp(t, paste_end, n) == 0)
+			return n;
+	}
+	return 0;
+}

@@ -36,4 +36,18 @@ enum {
  */
 size_t keys_decode(const unsigned char *buf, size_t len, int final, int *key);
 
+/*
+ * Bracketed paste (xterm mode 2004): the terminal wraps pasted text in
+ * ESC [ 200 ~ and ESC [ 201 ~. Returns 6 and sets *begin when buf starts
+ * with one of the two markers; 0 otherwise.
+ */
+size_t keys_paste_marker(const unsigned char *buf, size_t len, int *begin);
+
+/*
+ * How many bytes at the end of buf[0..len) may be the start of a sequence
+ * cut by the end of a read (a lone ESC, or the start of a paste marker):
+ * those are held back until the next read or a short timeout.
+ */
+size_t keys_partial_tail(const unsigned char *buf, size_t len);
+
 #endif

@@ -41,6 +41,10 @@ screen_lacks() { ! screen | grep -q -- "$1"; }
 type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
 key() { "${T[@]}" send-keys -t main "$@"; }
 dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+# answer KEY TEXT: answers the question on screen with KEY until TEXT shows
+# (a key within 300 ms of the question is not taken as its answer).
+answer_once() { key "$1"; wait_until 3 screen_has "$2"; }
+answer() { wait_until 30 answer_once "$@"; }
 
 console --
 check "the console starts and shows its header" wait_until 15 screen_has "tasker"
@@ -60,8 +64,7 @@ screen_has "✓ started hello" || dump
 # Stop with 's' on the selected row: it asks first, y goes on.
 key s
 check "s asks before it stops" wait_until 10 screen_has "Stop hello (pm_id"
-key y
-check "s then y stops the selected task" wait_until 20 screen_has "✓ stopped hello"
+check "s then y stops the selected task" answer y "✓ stopped hello"
 check "the row shows stopped" wait_until 20 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E 'hello +stopped'"
 
 # A bad line: its error at once, and nothing published.
@@ -117,7 +120,7 @@ key Enter
 wait_until 10 screen_lacks "hello "
 key s
 wait_until 10 screen_has "Stop my app"
-key y
+answer y "my app: the task name"
 check "s on 'my app' is refused for its name, not applied to 'my'" wait_until 20 screen_has "✗ error my app: the task name"
 type_text "/filter"
 key Enter

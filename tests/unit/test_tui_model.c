@@ -162,6 +162,26 @@ static void keys(void **state)
 	assert_int_equal(k, KEYC_ESC);
 }
 
+static void paste_markers(void **state)
+{
+	(void)state;
+	int begin = -1;
+	const unsigned char *b = (const unsigned char *)"\033[200~system\033[201~";
+	assert_int_equal(keys_paste_marker(b, 18, &begin), 6);
+	assert_int_equal(begin, 1);
+	assert_int_equal(keys_paste_marker(b + 12, 6, &begin), 6);
+	assert_int_equal(begin, 0);
+	assert_int_equal(keys_paste_marker(b, 5, &begin), 0);
+	assert_int_equal(keys_paste_marker((const unsigned char *)"\033[A", 3, &begin), 0);
+	/* Tails cut by a read: held back whole, whatever their length. */
+	assert_int_equal(keys_partial_tail((const unsigned char *)"ab\033", 3), 1);
+	assert_int_equal(keys_partial_tail((const unsigned char *)"ab\033[20", 5), 3);
+	assert_int_equal(keys_partial_tail((const unsigned char *)"\033[201", 5), 5);
+	assert_int_equal(keys_partial_tail((const unsigned char *)"ab", 2), 0);
+	assert_int_equal(keys_partial_tail((const unsigned char *)"\033[A", 3), 0);
+	assert_int_equal(keys_partial_tail((const unsigned char *)"", 0), 0);
+}
+
 static void feed_ring(void **state)
 {
 	(void)state;
@@ -228,6 +248,7 @@ int main(void)
 		cmocka_unit_test(sort_and_filter),
 		cmocka_unit_test(scrolling),
 		cmocka_unit_test(keys),
+		cmocka_unit_test(paste_markers),
 		cmocka_unit_test(feed_ring),
 		cmocka_unit_test(instances_by_name),
 	};
