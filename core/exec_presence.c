@@ -43,9 +43,10 @@ static void on_version(struct pm2_client *c, const cJSON *result, const char *er
 
 /*
  * The presence key is also the node's claim: one executor per node and
- * command channel. The script writes it unless it names another live
- * executor of this channel (another pid, or another host), which it
- * returns instead. ARGV: value, ttl, our pid, our host, our channel,
+ * command channel. The script writes it unless it names another executor
+ * of this channel (another pid, or the same pid on another host; a claim
+ * the console wrote for its own executor has our pid and may lack the
+ * host), which it returns instead. ARGV: value, ttl, our pid, our host, our channel,
  * "1" to take over a key left by a dead process of this host.
  */
 static const char claim_lua[] =
@@ -53,7 +54,8 @@ static const char claim_lua[] =
 	"if cur and ARGV[6] ~= '1' then "
 	"local ok, v = pcall(cjson.decode, cur) "
 	"if ok and type(v) == 'table' and v.channel == ARGV[5] and "
-	"(tostring(v.pid) ~= ARGV[3] or v.host ~= ARGV[4]) then return cur end end "
+	"(tostring(v.pid) ~= ARGV[3] or (v.host ~= nil and v.host ~= ARGV[4])) then "
+	"return cur end end "
 	"redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2]) return false";
 
 static void presence_claim(struct executor *ex, bool force);

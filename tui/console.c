@@ -376,15 +376,20 @@ static void on_numsub(struct bus *bus, struct redisReply *reply, void *arg)
 	if (app->executors != n)
 		mark(app);
 	app->executors = n;
-	/* Our own subscription may not be confirmed yet: counted next time. */
+	/* Our own subscription may not be confirmed yet: counted next time.
+	 * Other executors on the channel are nodes of the same fleet, each
+	 * command carried out once (docs/fleet.md); one for our own node is
+	 * refused by the executor itself. Say so once when the count grows. */
 	if (app->ex == NULL || app->local_subscribing)
 		return;
-	if (n > 1 && n > app->dup_warned)
-		app_message(app, MSG_ERROR,
-			    "another client listens on %s beside this console's executor (%lld in "
-			    "all): if it is an executor, every command runs twice; stop it, or quit "
-			    "this console",
-			    app->cfg->channel, n);
+	if (n > 1 && n > app->dup_warned) {
+		char line[400];
+		snprintf(line, sizeof(line),
+			 "%lld clients listen on %s: other executors there are nodes of one fleet, "
+			 "each command is carried out once",
+			 n, app->cfg->channel);
+		app_feed(app, FEED_INFO, line);
+	}
 	app->dup_warned = n > 1 ? n : 0;
 }
 

@@ -348,10 +348,17 @@ run '/start --task=later --command="sleep 600"'
 check "commands are carried out by the local executor" wait_until 20 screen_has "✓ started later"
 
 # --- review 3: a second executor beside the console's own ---------------------------------
-bg "$TASKER" exec --redis "$R" >"$TMP/exec2.log" 2>&1
+# One for the same node is refused by the executor itself; one for another
+# node joins the fleet (each command carried out once).
+timeout 30 "$TASKER" exec --redis "$R" >"$TMP/exec-same.log" 2>&1; rc=$?
+check "a second executor for the console's node refuses to run (exit 1)" \
+	bash -c "[ $rc -eq 1 ] && grep -q 'is served by another executor' '$TMP/exec-same.log'"
+mkdir -p "$TMP/pm2-other"
+PM2_HOME="$TMP/pm2-other" bg "$TASKER" exec --redis "$R" --node other-node --pm2-home "$TMP/pm2-other" \
+	>"$TMP/exec2.log" 2>&1
 EXEC2_PID=$BG_PID
-check "a second executor is counted in the header" wait_until 30 row_has 1 'exec 2 \(local\)'
-check "and is warned about in the feed" wait_until 20 screen_has "beside this console's executor"
+check "an executor of another node is counted in the header" wait_until 30 row_has 1 'exec 2 \(local\)'
+check "and said to be a node of the same fleet" wait_until 20 screen_has "nodes of one fleet"
 kill -TERM "$EXEC2_PID"
 check "the header counts one again when it left" wait_until 30 row_has 1 'exec 1 \(local\)'
 
