@@ -25,8 +25,8 @@ static void print_help(void)
 		printf("  %-7s %s\n", t->name, t->summary);
 	printf("\n"
 	       "Console options:\n"
-	       "  --local                run an executor in the console too, unless one of\n"
-	       "                         this node already serves the channel; with neither\n"
+	       "  --local                run an executor in the console too, unless another\n"
+	       "                         executor listens on the channel; with neither\n"
 	       "                         REDIS_URL nor --redis given and no answer at the\n"
 	       "                         default address, start a private redis-server\n"
 	       "  --theme NAME           colour theme (TASKER_THEME; default, light, mono,\n"
