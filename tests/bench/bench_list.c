@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../unit/cleanup.h"
 #include "loop.h"
 #include "pm2.h"
 #include "pm2_conf.h"
@@ -102,14 +103,6 @@ static double proc_cpu_ms(pid_t pid)
 	return (double)(ut + st) * 1000.0 / (double)sysconf(_SC_CLK_TCK);
 }
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 int main(int argc, char **argv)
 {
@@ -218,7 +211,7 @@ out:
 		waitpid(pid, NULL, 0);
 	posix_spawn_file_actions_destroy(&fa);
 	free(henv);
-	nftw(home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	cleanup_rm_tree(home);
 	free(bin);
 	return rc;
 }

@@ -9,6 +9,7 @@
  * killed (`pm2 kill`, then SIGKILL for anything whose command line names our
  * PM2_HOME) and the home directory removed.
  */
+#include "../unit/cleanup.h"
 #include "unit.h"
 
 #include <dirent.h>
@@ -462,45 +463,7 @@ static void pm2_command(const char *verb)
 	free(envp);
 }
 
-/* SIGKILLs every process whose command line names our PM2_HOME: the daemon
- * ("God Daemon (<home>)"), cluster workers, and the test's marked apps. */
-static void kill_marked(void)
-{
-	DIR *d = opendir("/proc");
-	if (d == NULL)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 0 || pid == getpid())
-			continue;
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-		FILE *f = fopen(path, "rb");
-		if (f == NULL)
-			continue;
-		char buf[4096];
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		fclose(f);
-		for (size_t i = 0; i < n; i++) {
-			if (buf[i] == '\0')
-				buf[i] = ' ';
-		}
-		buf[n] = '\0';
-		if (strstr(buf, fx.home) != NULL)
-			kill(pid, SIGKILL);
-	}
-	closedir(d);
-}
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 static void cleanup(void)
 {
@@ -517,8 +480,8 @@ static void cleanup(void)
 	if (fx.home[0] != '\0') {
 		if (fx.daemon_started && fx.bin != NULL)
 			pm2_command("kill");
-		kill_marked();
-		nftw(fx.home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		cleanup_kill_marked(fx.home);
+		cleanup_rm_tree(fx.home);
 		fx.home[0] = '\0';
 	}
 	free(fx.bin);

@@ -7,6 +7,7 @@
  * exit the daemon is killed (`pm2 kill`) and everything whose environment
  * or command line names our home is SIGKILLed.
  */
+#include "../unit/cleanup.h"
 #include "unit.h"
 
 #include <dirent.h>
@@ -243,47 +244,7 @@ static void pm2_kill_command(void)
 	free(home_env);
 }
 
-/* SIGKILLs whatever names our home in its command line or environment. */
-static void kill_marked(void)
-{
-	DIR *d = opendir("/proc");
-	if (d == NULL)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		pid_t pid = (pid_t)atoi(de->d_name);
-		if (pid <= 1 || pid == getpid())
-			continue;
-		static const char *const files[] = {"cmdline", "environ"};
-		for (size_t k = 0; k < 2; k++) {
-			char path[64];
-			snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, files[k]);
-			FILE *f = fopen(path, "rb");
-			if (f == NULL)
-				continue;
-			static char buf[1 << 16];
-			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-			fclose(f);
-			for (size_t i = 0; i < n; i++) {
-				if (buf[i] == '\0')
-					buf[i] = ' ';
-			}
-			buf[n] = '\0';
-			if (strstr(buf, fx.home) != NULL)
-				kill(pid, SIGKILL);
-		}
-	}
-	closedir(d);
-}
 
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
 
 static void cleanup(void)
 {
@@ -304,8 +265,8 @@ static void cleanup(void)
 	if (fx.home[0] != '\0') {
 		if (fx.daemon_started && fx.bin != NULL)
 			pm2_kill_command();
-		kill_marked();
-		nftw(fx.home, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		cleanup_kill_marked(fx.home);
+		cleanup_rm_tree(fx.home);
 		fx.home[0] = '\0';
 	}
 	free(fx.bin);
