@@ -62,6 +62,7 @@ struct command {
 	bool acted;	 /* a call that changes PM2 was sent */
 	bool prepared;	 /* start: prepare was sent */
 	bool lost;	 /* the connection went while calls were in flight */
+	bool deadline_expires; /* its deadline is its expiry, not the budget */
 	bool has_entry;	 /* it came from this node's stream (exec_fleet.c) */
 	bool marked;	 /* its acting record is in Redis */
 	bool redelivered; /* it was being carried out when an executor stopped */
@@ -233,6 +234,7 @@ static void command_finish(struct command *cmd)
 	command_free(cmd);
 	if (next != NULL)
 		command_begin(next);
+	exec_fleet_kick(ex);
 	exec_drain_check(ex);
 }
 
@@ -831,7 +833,7 @@ static void on_deadline(struct loop *loop, void *arg)
 		reply_simple(cmd, "error", msg, cmd->first_id);
 		return;
 	}
-	if (expired(cmd)) {
+	if (cmd->deadline_expires || expired(cmd)) {
 		reply_expired(cmd);
 		return;
 	}
@@ -875,6 +877,9 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 	cmd->first_id = -1;
 	cmd->expires_wall = expires;
 	int64_t wait = expires - util_wall_ms();
+	/* The timer is monotonic and the expiry wall time: which one the
+	 * deadline is, is decided here, not by comparing clocks when it fires. */
+	cmd->deadline_expires = wait <= ex->command_timeout_ms;
 	if (wait > ex->command_timeout_ms)
 		wait = ex->command_timeout_ms;
 	cmd->deadline = loop_timer_add(ex->loop, wait, on_deadline, cmd);

@@ -53,25 +53,29 @@ static const char admit_lua[] =
 	"return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) end "
 	"return false";
 
-/* Dispatch: forward to every node stream named and acknowledge, at once;
+/* Dispatch: acknowledge and forward to every node stream named, at once;
+ * an entry acknowledged already (dispatched twice) is not forwarded again.
  * KEYS: commands, name key, node streams...; ARGV: entry id, message,
  * arrival ms, node that now holds the name (or ""). */
 static const char forward_lua[] =
+	"if redis.call('XACK', KEYS[1], 'tasker', ARGV[1]) == 0 then return 0 end "
 	"if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end "
 	"for i = 3, #KEYS do redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[5], '*', 'm', "
 	"ARGV[2], 't', ARGV[3]) end "
-	"redis.call('XACK', KEYS[1], 'tasker', ARGV[1]) return #KEYS - 2";
+	"return #KEYS - 2";
 
 /* A reply: publish, acknowledge, forget the acting record, keep the
- * name's holder, and for a command that was not carried out drop its once
- * key (sent again, it is taken again); KEYS: stream, acting hash, name key,
- * once key; ARGV: status channel, reply, entry id, "set"/"del"/"", node,
- * "1" to drop the once key. */
+ * name's holder, and for a command that was not carried out let its once
+ * key go in 3 s (sent again later, it is taken again; the other executors'
+ * copies of the same PUBLISH, admitted within ms, are still dropped). An
+ * entry acknowledged already (delivered twice) publishes nothing. KEYS:
+ * stream, acting hash, name key, once key; ARGV: status channel, reply,
+ * entry id, "set"/"del"/"", node, "1" to let the once key go. */
 static const char reply_lua[] =
+	"if redis.call('XACK', KEYS[1], 'tasker', ARGV[3]) == 0 then return 0 end "
 	"redis.call('PUBLISH', ARGV[1], ARGV[2]) "
-	"redis.call('XACK', KEYS[1], 'tasker', ARGV[3]) "
 	"redis.call('HDEL', KEYS[2], ARGV[3]) "
-	"if ARGV[6] == '1' then redis.call('DEL', KEYS[4]) end "
+	"if ARGV[6] == '1' then redis.call('PEXPIRE', KEYS[4], 3000) end "
 	"if ARGV[4] == 'del' and redis.call('GET', KEYS[3]) == ARGV[5] then "
 	"redis.call('DEL', KEYS[3]) end "
 	"if ARGV[4] == 'set' then redis.call('SET', KEYS[3], ARGV[5]) end "
@@ -86,7 +90,15 @@ struct fleet {
 	bool reading;	 /* a read is in flight on the reader connection */
 	bool groups;	 /* both groups exist */
 	bool view_ready; /* a first view of the fleet is in: dispatch may start */
+	bool view_failed; /* a step of the view being gathered failed */
 	char cur_commands[48], cur_node[48]; /* "0" (pending), an id, or ">" */
+	bool sent_pending_c, sent_pending_n;  /* what the read in flight asked */
+	bool rewind; /* read this node's pending entries again after this read */
+	bool held;   /* reading waits for commands to finish (back-pressure) */
+	/* Pub/sub messages waiting for the publish connection to be admitted. */
+	char **queued;
+	size_t *queued_len, nqueued;
+	bool queue_full_said;
 	/* Entries of the node stream being carried out here: not again. */
 	char **live;
 	size_t nlive;
@@ -107,6 +119,7 @@ struct fleet {
 };
 
 static void read_next(struct fleet *f);
+static void queue_admission(struct fleet *f, const char *data, size_t len);
 
 static char *prefixed(const struct fleet *f, const char *what, const char *name)
 {
@@ -119,10 +132,23 @@ static bool refused(const redisReply *r)
 }
 
 /* Stream commands refused (not a lost connection): carry on without. */
+static bool permanent(const redisReply *r)
+{
+	if (r == NULL || r->type != REDIS_REPLY_ERROR)
+		return r != NULL;
+	return strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "NOSCRIPT", 8) == 0 ||
+	       strstr(r->str, "unknown command") != NULL;
+}
+
 static void fall_back(struct fleet *f, const redisReply *r)
 {
-	if (r == NULL)
+	/* A passing refusal (LOADING, BUSY, OOM, READONLY...) is retried: a
+	 * fleet that ran everything everywhere would run each command N times. */
+	if (!permanent(r)) {
+		if (r != NULL)
+			log_warn("fleet: redis said %s; trying again", r->str);
 		return;
+	}
 	f->usable = false;
 	if (!f->complained)
 		log_error("redis refused the stream commands (%s): carrying out commands as they "
@@ -210,14 +236,27 @@ static void view_install(struct fleet *f)
 
 static void view_step_done(struct fleet *f)
 {
-	if (--f->view_pending == 0)
-		view_install(f);
+	if (--f->view_pending > 0)
+		return;
+	if (f->view_failed) {
+		/* A view with holes would send a fleet's work to one node: keep
+		 * the one we have. */
+		f->view_failed = false;
+		strings_free(f->v_nodes, f->v_nnodes);
+		strings_free(f->v_tables, f->v_ntables);
+		f->v_nodes = f->v_tables = NULL;
+		f->v_nnodes = f->v_ntables = 0;
+		return;
+	}
+	view_install(f);
 }
 
 static void on_presence_value(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
 	struct fleet *f = arg;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		f->view_failed = true;
 	if (r != NULL && r->type == REDIS_REPLY_STRING) {
 		cJSON *root = cJSON_ParseWithLength(r->str, r->len);
 		const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "node");
@@ -237,6 +276,8 @@ static void on_table_value(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
 	struct fleet *f = arg;
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		f->view_failed = true;
 	if (r != NULL && r->type == REDIS_REPLY_STRING) {
 		f->v_tables = xrealloc(f->v_tables, (f->v_ntables + 1) * sizeof(char *));
 		f->v_tables[f->v_ntables++] = xstrndup(r->str, r->len);
@@ -257,6 +298,8 @@ static void on_scan(struct bus *bus, redisReply *r, void *arg)
 	struct fleet *f = ctx->f;
 	bool tables = ctx->tables;
 	free(ctx);
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY)
+		f->view_failed = true;
 	if (r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
 	    r->element[0]->type == REDIS_REPLY_STRING &&
 	    r->element[1]->type == REDIS_REPLY_ARRAY) {
@@ -320,11 +363,9 @@ static void on_admitted(struct bus *bus, redisReply *r, void *arg)
 		fall_back(a->f, r);
 		exec_intake(a->f->ex, a->data, a->len, NULL);
 	} else if (r == NULL) {
-		/* The connection went before Redis answered: whether another
-		 * executor admitted it is unknown; its sender's resend (the
-		 * bus re-sends unacknowledged publishes) or another executor's
-		 * copy carries it. */
-		log_warn("fleet: a command could not be admitted (connection lost)");
+		/* The connection went before Redis answered: admit it again
+		 * once it is back (the once key drops it if it was in). */
+		queue_admission(a->f, a->data, a->len);
 	}
 	free(a->data);
 	free(a);
@@ -355,11 +396,33 @@ static char *once_key(const struct fleet *f, const char *data, size_t len, int64
 	return key;
 }
 
+/* A message to admit once the publish connection is back: the once key
+ * makes a second admission of the same message harmless. */
+static void queue_admission(struct fleet *f, const char *data, size_t len)
+{
+	if (f->nqueued >= 10000) {
+		if (!f->queue_full_said)
+			log_error("fleet: 10000 commands wait for Redis; dropping more (other "
+				  "executors of the fleet may still admit them)");
+		f->queue_full_said = true;
+		return;
+	}
+	f->queue_full_said = false;
+	f->queued = xrealloc(f->queued, (f->nqueued + 1) * sizeof(char *));
+	f->queued_len = xrealloc(f->queued_len, (f->nqueued + 1) * sizeof(size_t));
+	f->queued[f->nqueued] = xstrndup(data, len);
+	f->queued_len[f->nqueued++] = len;
+}
+
 bool exec_fleet_admit(struct executor *ex, const char *data, size_t len)
 {
 	struct fleet *f = ex->fleet;
-	if (f == NULL || !f->usable || !bus_can_command(ex->bus))
+	if (f == NULL || !f->usable)
 		return false;
+	if (!bus_can_command(ex->bus)) {
+		queue_admission(f, data, len);
+		return true;
+	}
 	int64_t ttl;
 	char *key = once_key(f, data, len, &ttl);
 	/* Remembered until the command's deadline: a resend inside it is the
@@ -399,7 +462,10 @@ static void dispatch_reply(struct fleet *f, const char *id, cJSON *obj)
 	char *json = cJSON_PrintUnformatted(obj);
 	cJSON_Delete(obj);
 	char *name_key = prefixed(f, "name:", "");
-	const char *argv[13] = {"EVAL", reply_lua, "4", f->k_commands, f->k_acting, name_key,
+	/* Ids of different streams may be equal: no acting record of a node
+	 * is this entry's. */
+	char *no_acting = prefixed(f, "acting:", "~dispatch");
+	const char *argv[13] = {"EVAL", reply_lua, "4", f->k_commands, no_acting, name_key,
 				name_key, f->ex->cfg->status_channel, json, id, "", f->ex->cfg->node,
 				"0"};
 	size_t lens[13];
@@ -407,6 +473,7 @@ static void dispatch_reply(struct fleet *f, const char *id, cJSON *obj)
 		lens[i] = strlen(argv[i]);
 	if (bus_command(f->ex->bus, 13, argv, lens, on_acked, f) == 0)
 		history_add(f->ex->history, json, strlen(json));
+	free(no_acting);
 	free(name_key);
 	free(json);
 }
@@ -559,9 +626,12 @@ static void on_holder(struct bus *bus, redisReply *r, void *arg)
 		dispatch_ctx_free(d);
 		return;
 	}
+	/* A holder that is not live (gone for good, or down) is no holder:
+	 * its commands would wait for a node nobody runs. */
 	char *holder = NULL;
-	if (r->type == REDIS_REPLY_STRING && check_task_name(r->str) == NULL)
-		holder = xstrdup(r->str);
+	for (size_t i = 0; r->type == REDIS_REPLY_STRING && i < d->f->nnodes; i++)
+		if (strcmp(d->f->nodes[i], r->str) == 0)
+			holder = xstrdup(r->str);
 	dispatch_route(d, holder);
 	free(holder);
 	dispatch_ctx_free(d);
@@ -644,7 +714,9 @@ static void on_acting(struct bus *bus, redisReply *r, void *arg)
 		/* Lost: read again from the pending list once back. */
 		live_remove(e->f, e->entry.id);
 	} else {
-		e->entry.acted = r->type == REDIS_REPLY_STRING;
+		/* Unknown (an error) counts as acted: verifying is safe, acting
+		 * twice is not. */
+		e->entry.acted = r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_ERROR;
 		if (e->entry.acted)
 			log_warn("fleet: entry %s was being carried out when this executor stopped: "
 				 "verifying what PM2 shows instead of acting again",
@@ -700,6 +772,8 @@ static void on_replied(struct bus *bus, redisReply *r, void *arg)
 	/* Success or not, the entry is no longer ours to skip: one whose reply
 	 * did not go out is still pending and is read again. */
 	live_remove(c->f, c->id);
+	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+		c->f->rewind = true;
 	if (ex->unacked > 0)
 		ex->unacked--;
 	exec_drain_check(ex);
@@ -850,8 +924,8 @@ static void on_read(struct bus *bus, redisReply *r, void *arg)
 		}
 		return;
 	}
-	bool pending_c = strcmp(f->cur_commands, ">") != 0;
-	bool pending_n = strcmp(f->cur_node, ">") != 0;
+	bool pending_c = f->sent_pending_c;
+	bool pending_n = f->sent_pending_n;
 	size_t got_c = 0, got_n = 0;
 	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
 		const redisReply *s = r->element[i];
@@ -880,7 +954,20 @@ static void read_next(struct fleet *f)
 	if (f->reading || !f->groups || !f->view_ready || !f->usable || ex->draining ||
 	    ex->conflicted || !ex->claimed || !bus_reader_up(ex->bus))
 		return;
-	bool pending = strcmp(f->cur_commands, ">") != 0 || strcmp(f->cur_node, ">") != 0;
+	/* Back-pressure: a full executor reads no more; its commands wait in
+	 * Redis (and expire there if they must) instead of being refused. */
+	if (ex->ncommands + 100 > EXEC_MAX_COMMANDS) {
+		f->held = true;
+		return;
+	}
+	f->held = false;
+	if (f->rewind) {
+		f->rewind = false;
+		snprintf(f->cur_node, sizeof(f->cur_node), "0");
+	}
+	f->sent_pending_c = strcmp(f->cur_commands, ">") != 0;
+	f->sent_pending_n = strcmp(f->cur_node, ">") != 0;
+	bool pending = f->sent_pending_c || f->sent_pending_n;
 	const char *argv[14];
 	size_t k = 0;
 	argv[k++] = "XREADGROUP";
@@ -975,7 +1062,7 @@ static void on_claim_timer(struct loop *loop, void *arg)
 {
 	struct fleet *f = arg;
 	f->claim_timer = loop_timer_add(loop, CLAIM_EVERY_MS, on_claim_timer, f);
-	if (!f->usable || !f->groups || f->ex->draining)
+	if (!f->usable || !f->groups || !f->view_ready || f->ex->draining)
 		return;
 	const char *argv[9] = {"XAUTOCLAIM", f->k_commands, GROUP, f->ex->cfg->node, CLAIM_IDLE_MS,
 			       "0-0", "COUNT", READ_COUNT, NULL};
@@ -1010,9 +1097,21 @@ void exec_fleet_bus_state(struct executor *ex, bool ready)
 	if (f == NULL || !ready)
 		return;
 	/* Replies that could not go out while Redis was away: their entries
-	 * are still pending here; read them again. */
-	snprintf(f->cur_node, sizeof(f->cur_node), "0");
+	 * are still pending here; read them again (after the read in flight). */
+	f->rewind = true;
+	for (size_t i = 0; i < f->nqueued; i++) {
+		exec_fleet_admit(ex, f->queued[i], f->queued_len[i]);
+		free(f->queued[i]);
+	}
+	f->nqueued = 0;
 	read_next(f);
+}
+
+void exec_fleet_kick(struct executor *ex)
+{
+	struct fleet *f = ex->fleet;
+	if (f != NULL && f->held)
+		read_next(f);
 }
 
 bool exec_fleet_active(const struct executor *ex)
@@ -1028,6 +1127,8 @@ void exec_fleet_free(struct executor *ex)
 	loop_timer_cancel(f->view_timer);
 	loop_timer_cancel(f->claim_timer);
 	strings_free(f->live, f->nlive);
+	strings_free(f->queued, f->nqueued);
+	free(f->queued_len);
 	strings_free(f->nodes, f->nnodes);
 	strings_free(f->v_nodes, f->v_nnodes);
 	strings_free(f->v_tables, f->v_ntables);

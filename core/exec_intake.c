@@ -22,7 +22,6 @@
 
 #define ERROR_BUCKET 20	    /* error replies to garbage: burst */
 #define ERROR_REFILL_MS 100 /* one more token every 100 ms: 10 per second */
-#define MAX_COMMANDS 1000   /* live commands; more are refused ("busy"), not queued */
 
 static int verb_parse(const char *word, enum verb *out)
 {
@@ -196,12 +195,12 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		codec_envelope_free(&env);
 		return;
 	}
-	if (ex->ncommands >= MAX_COMMANDS) {
+	if (ex->ncommands >= EXEC_MAX_COMMANDS) {
 		char msg[200];
 		snprintf(msg, sizeof(msg),
 			 "busy: %d commands are waiting for PM2; nothing was done, send it again "
 			 "later",
-			 MAX_COMMANDS);
+			 EXEC_MAX_COMMANDS);
 		reply_refused(ex, entry, &env, env.verb, name, "busy", msg, false);
 		codec_envelope_free(&env);
 		return;

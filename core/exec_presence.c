@@ -105,14 +105,15 @@ static void on_presence_set(struct bus *bus, struct redisReply *reply, void *arg
 	}
 	/* Written, or refused (an ACL without the key: the executor works on
 	 * as before): either way no other executor holds the node. */
-	if (reply != NULL && !ex->claimed) {
-		ex->claimed = true;
-		exec_fleet_bus_state(ex, true); /* the node is ours: read its stream */
-	}
 	if (reply != NULL && reply->type != REDIS_REPLY_ERROR && ex->conflicted) {
 		log_info("node %s: the other executor is gone; this one serves it now",
 			 ex->cfg->node);
 		ex->conflicted = false;
+		ex->claimed = false; /* read from the start below */
+	}
+	if (reply != NULL && !ex->claimed) {
+		ex->claimed = true;
+		exec_fleet_bus_state(ex, true); /* the node is ours: read its stream */
 	}
 	bool refused = reply != NULL && reply->type == REDIS_REPLY_ERROR;
 	/* An ACL without the presence keys: say so once, not every 5 s. */

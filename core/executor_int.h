@@ -25,6 +25,7 @@
 
 #define SEEN_IDS 256 /* request ids carried out, remembered to drop resends */
 #define EXEC_DEFAULT_TTL_MS 60000 /* params.ttl when absent */
+#define EXEC_MAX_COMMANDS 1000    /* live commands; more are refused ("busy") */
 
 enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
 
@@ -129,6 +130,8 @@ int exec_fleet_mark(struct executor *ex, const struct exec_entry *entry,
 		    void (*done)(void *arg, bool ok), void *arg);
 void exec_fleet_reader(struct bus *bus, bool up, void *arg);
 void exec_fleet_bus_state(struct executor *ex, bool ready);
+/* A command finished: reading may go on if it waited for room. */
+void exec_fleet_kick(struct executor *ex);
 
 /* exec_intake.c */
 /* A message to carry out here: from pub/sub (entry NULL) or from this

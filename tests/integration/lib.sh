@@ -181,7 +181,7 @@ lines_in() {
 REQ_N=0
 req() {
 	REQ_N=$((REQ_N + 1))
-	local rid="req-$REQ_N-$RANDOM"
+	local rid="req-$REQ_N-$(date +%s%N)-$RANDOM"
 	local json=${1/\{/\{\"request_id\":\"$rid\",}
 	rcli PUBLISH b00t:k0mmand3r "$json" >/dev/null
 	wait_until 20 file_has "$TMP/status.log" "\"request_id\":\"$rid\"" || return 1

@@ -2,7 +2,8 @@
 # The executor's hardening, against a real redis-server and a real PM2
 # daemon (private PM2_HOME): one strict rule per value, a bound on what one
 # start may add to PM2, expiry (ttl), a stalled daemon answered within the
-# command's time from arrival, busy refusals that are always answered and
+# command's time from arrival, a full executor that leaves commands in
+# Redis instead of dropping them, refusals that are always answered and
 # not remembered as seen, and true outcomes after a deadline.
 . "$(dirname "$0")/lib.sh"
 
@@ -28,6 +29,9 @@ names_in_pm2() {
 	"$TASKER" ls --json 2>/dev/null | grep -o "\"name\":\"$1\"" | wc -l
 }
 absent() { [ "$(names_in_pm2 "$1")" -eq 0 ]; }
+# once_gone RID: the fleet's once key of that request_id is gone (a command
+# not carried out lets it go after 3 s; sent again then, it is taken again).
+once_gone() { [ "$(rcli EXISTS "b00t:{tasker}:b00t:k0mmand3r:once:$1")" = 0 ]; }
 
 # --- one strict rule per value (item 9) ------------------------------------
 bad "command true is not the program true" '{"verb":"start","params":{"task":"lax","command":true}}' 'params.command must be a string, not a boolean'
@@ -97,7 +101,11 @@ for i in $(seq 1 1000); do
 	echo "PUBLISH b00t:k0mmand3r '{\"verb\":\"status\",\"request_id\":\"fill-$i\"}'"
 done | redis-cli -p "$REDIS_PORT" >/dev/null
 rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"busy-1"}' >/dev/null
-check "a command past 1000 waiting is refused as busy, with its request_id" wait_until 20 file_has "$TMP/status.log" '"status":"busy".*"request_id":"busy-1"'
+# Past 1000 waiting commands, an executor reads no more: the command waits
+# in Redis and is answered once there is room (with PM2 still stalled: an
+# error saying nothing was done).
+check "a command past 1000 waiting is answered once there is room" wait_until 40 file_has "$TMP/status.log" '"request_id":"busy-1"'
+check "and says nothing was done" bash -c "grep '\"request_id\":\"busy-1\"' '$TMP/status.log' | grep -q 'nothing was done'"
 wait "$SENDB"; rc=$?
 check "send --wait=12 during a stall gets its answer before it gives up (exit 1, not 3: got $rc)" [ "$rc" -eq 1 ]
 check "that answer says PM2 did not answer and nothing was done" file_has "$TMP/stall-b.out" 'PM2 did not answer within 8.0 s; nothing was done'
@@ -109,11 +117,13 @@ dups=$(grep -o '"request_id":"fill-[0-9]*"' "$TMP/status.log" | sort | uniq -d |
 check "each of the 1000 waiting commands got a reply ($n) and only one ($dups with more)" [ "$n" -eq 1000 ] && [ "$dups" -eq 0 ]
 rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"again-1","params":{"ttl":"0.5"}}' >/dev/null
 check "a status whose ttl passes while PM2 stalls is expired" wait_until 20 file_has "$TMP/status.log" '"status":"expired".*"request_id":"again-1"'
+wait_until 10 once_gone again-1
 rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"again-1","params":{"ttl":"0.5"}}' >/dev/null
 twice() { [ "$(grep -c '"request_id":"again-1"' "$TMP/status.log")" -eq 2 ]; }
 check "sent again with the same request_id, it is answered again (an expired command is not remembered)" wait_until 20 twice
 kill -CONT "$DAEMON"
 check "late2 never started once PM2 came back" bash -c "! '$TASKER' ls --json | grep -q '\"name\":\"late2\"'"
+check "a command that was not carried out lets its request_id go" wait_until 10 once_gone busy-1
 rcli PUBLISH b00t:k0mmand3r '{"verb":"status","request_id":"busy-1"}' >/dev/null
 check "busy-1 sent again later is carried out (a refusal is not remembered as seen)" wait_until 20 file_has "$TMP/status.log" '"type":"task_list".*"request_id":"busy-1"'
 check "the executor is still running" alive "$EXEC"
