@@ -234,10 +234,10 @@ check "LC_ALL=C: the help box is drawn in ASCII" wait_until 10 screen_re '^ *\+-
 key x
 key q
 
-shell "TERM=dumb '$TASKER' --redis '$R'; echo \"exit=\$?\"; sleep 600"
+shell "TERM=dumb '$TASKER' --redis '$R'; echo \"exit=\$?\"; read -r _"
 check "TERM=dumb is refused with a usage exit code" wait_until 10 screen_has "exit=2"
 check "TERM=dumb is refused in words" screen_has "cannot move the cursor"
-shell "TERM=nosuchterminal '$TASKER' --redis '$R'; echo \"exit=\$?\"; sleep 600"
+shell "TERM=nosuchterminal '$TASKER' --redis '$R'; echo \"exit=\$?\"; read -r _"
 check "an unknown TERM is refused in words" wait_until 10 screen_has "TERM=nosuchterminal is unknown"
 check "with a usage exit code" screen_has "exit=2"
 
