@@ -8,7 +8,7 @@
  * Two signs show another executor: a subscriber of the command channel
  * (PUBSUB NUMSUB; the console itself subscribes only once its executor
  * starts) and the presence key b00t:tasker:executor:<node> (a JSON value
- * naming a pid and a channel, written every 10 s with a 30 s expiry; see
+ * naming a pid and a channel, written every 5 s with a 30 s expiry; see
  * docs/protocol.md). Either one can be missing for a while when the other
  * executor is alive: after a Redis restart the key is gone and the other
  * executor takes up to 2 s (the bus's longest reconnect delay) to come back
@@ -17,9 +17,12 @@
  * neither, counting from the latest (re)connection; and it claims the node
  * first, atomically (SET NX, or replacing exactly the stale value it read),
  * so two consoles started together cannot both start one. A key is stale
- * when nobody listens on the channel, or when it names a pid of this host
- * that does not exist. On a private redis-server of our own nobody else
- * can be there: the executor starts at once.
+ * when it names a pid of this host that does not exist, or when nobody
+ * listens on the channel and the key is neither a claim in progress
+ * ("starting") nor names a live process of this host. On a private
+ * redis-server of our own nobody else can be there: the executor starts at
+ * once. Should our executor still find the node held by another (its own
+ * check, core/exec_presence.c), it takes no command and the feed says so.
  *
  * It says in the feed why it holds back, and never drives PM2 itself (the
  * executor does) or exits the console.
@@ -213,34 +216,52 @@ static void run_broken(struct app *app)
 	app->local_quiet_since = 0;
 }
 
-/* The presence key read, as far as it names a process on our channel: its
- * pid, or 0. The value is untrusted bytes: anything unreadable names nobody. */
-static long presence_pid(const struct app *app, const redisReply *reply)
+/* The presence key read, as far as it names a process on our channel. The
+ * value is untrusted bytes: anything unreadable names nobody (pid 0). */
+struct holder {
+	long pid;
+	bool starting; /* a console's claim: its executor is on its way */
+	bool here;     /* the pid is a live process of this host */
+	bool gone;     /* the pid was of this host and is no more */
+};
+
+/* Whether a pid named with this host (or, lacking one, with a node named
+ * after this host: the default) is a process of this host. */
+static bool host_is_ours(const struct app *app, const cJSON *host)
 {
+	char me[256];
+	util_hostname(me, sizeof(me));
+	if (cJSON_IsString(host))
+		return strcmp(host->valuestring, me) == 0;
+	return strcmp(app->cfg->node, me) == 0;
+}
+
+static struct holder presence_holder(const struct app *app, const redisReply *reply)
+{
+	struct holder h = {0};
 	if (reply == NULL || reply->type != REDIS_REPLY_STRING)
-		return 0;
+		return h;
 	cJSON *v = cJSON_ParseWithLength(reply->str, reply->len);
-	long pid = 0;
 	const cJSON *ch = cJSON_GetObjectItemCaseSensitive(v, "channel");
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(v, "pid");
 	if (cJSON_IsString(ch) && strcmp(ch->valuestring, app->cfg->channel) == 0 &&
-	    cJSON_IsNumber(p) && p->valuedouble >= 1 && p->valuedouble < 1e9)
-		pid = (long)p->valuedouble;
+	    cJSON_IsNumber(p) && p->valuedouble >= 1 && p->valuedouble < 1e9) {
+		h.pid = (long)p->valuedouble;
+		h.starting = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "starting"));
+		bool ours = host_is_ours(app, cJSON_GetObjectItemCaseSensitive(v, "host"));
+		h.here = ours && kill((pid_t)h.pid, 0) == 0;
+		h.gone = ours && !h.here && errno == ESRCH;
+	}
 	cJSON_Delete(v);
-	return pid;
+	return h;
 }
 
-/* A pid named by this node's key runs on this host when the node name is
- * the host name (the default). Only then can kill(pid, 0) tell it is gone. */
-static bool pid_gone_here(const struct app *app, long pid)
+/* Our executor found the node served by another executor: it takes no
+ * command while that one lives (core/exec_presence.c). Said once. */
+static void on_conflict(const char *why, void *arg)
 {
-	char host[256];
-	if (gethostname(host, sizeof(host)) != 0)
-		return false;
-	host[sizeof(host) - 1] = '\0';
-	if (strcmp(host, app->cfg->node) != 0)
-		return false;
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	struct app *app = arg;
+	say(app, "conflict", MSG_ERROR, "the local executor stands by: %s", why);
 }
 
 static void start_executor(struct app *app)
@@ -260,6 +281,7 @@ static void start_executor(struct app *app)
 		free(key);
 		return;
 	}
+	executor_on_conflict(app->ex, on_conflict, app);
 	/* Subscribing makes the bus "not ready" until Redis confirms the new
 	 * channel; the console's state handler knows that is not an outage. */
 	app->local_subscribing = true;
@@ -315,6 +337,9 @@ static void claim(struct app *app, const redisReply *seen)
 	cJSON_AddStringToObject(obj, "node", app->cfg->node);
 	cJSON_AddStringToObject(obj, "version", TASKER_VERSION);
 	cJSON_AddNumberToObject(obj, "pid", (double)getpid());
+	char host[256];
+	util_hostname(host, sizeof(host));
+	cJSON_AddStringToObject(obj, "host", host);
 	cJSON_AddStringToObject(obj, "channel", app->cfg->channel);
 	cJSON_AddStringToObject(obj, "status_channel", app->cfg->status_channel);
 	cJSON_AddBoolToObject(obj, "starting", true);
@@ -390,8 +415,14 @@ static void on_presence(struct bus *bus, struct redisReply *reply, void *arg)
 				  key_refused ? reply->str : "NOPERM");
 		logged = true;
 	}
-	long pid = key_refused ? 0 : presence_pid(app, reply);
-	bool stale = pid != 0 && (n == 0 || pid_gone_here(app, pid) || pid == (long)getpid());
+	struct holder h = key_refused ? (struct holder){0} : presence_holder(app, reply);
+	long pid = h.pid;
+	/* Nobody listening makes a key stale, unless it is a claim whose
+	 * executor is on its way (a console's "starting" claim, or a live
+	 * process of this host): between a claim and its SUBSCRIBE nobody
+	 * listens yet, and taking the key then would start a second executor. */
+	bool stale = pid != 0 && (h.gone || pid == (long)getpid() ||
+				  (n == 0 && !h.starting && !h.here));
 	char said[64];
 	if (pid != 0 && !stale) {
 		run_broken(app);

@@ -386,6 +386,27 @@ check "its executor holds the key now" \
 key q
 wait_until 30 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
 
+# --- a claim on its way is not stale: between another console's claim and its
+# executor's SUBSCRIBE nobody listens yet (the CI race of two consoles) ------------------------
+bg sleep 600
+LIVE_PID=$BG_PID
+rcli SET "$KEY" "{\"node\":\"$NODE\",\"pid\":$LIVE_PID,\"host\":\"elsewhere\",\"channel\":\"b00t:k0mmand3r\",\"starting\":true}" EX 600 >/dev/null
+console -- --redis "$R" --local
+check "another console's claim in progress holds this one back" \
+	wait_until 20 screen_has "pid $LIVE_PID already serves node $NODE"
+check "and is not called stale" screen_lacks "stale presence key"
+key q
+wait_until 30 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+rcli SET "$KEY" "{\"node\":\"$NODE\",\"pid\":$LIVE_PID,\"host\":\"$(hostname)\",\"channel\":\"b00t:k0mmand3r\"}" EX 600 >/dev/null
+console -- --redis "$R" --local
+check "a live process of this host named by the key holds it back too" \
+	wait_until 20 screen_has "pid $LIVE_PID already serves node $NODE"
+check "and is not called stale either" screen_lacks "stale presence key"
+key q
+wait_until 30 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+kill "$LIVE_PID"
+rcli DEL "$KEY" >/dev/null
+
 # --- review 6: an error reply (BUSY) to the check starts nothing ------------------------------
 bg "$TASKER" exec --redis "$R" >"$TMP/exec3.log" 2>&1
 EXEC3_PID=$BG_PID
