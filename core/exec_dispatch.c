@@ -1,0 +1,247 @@
+/*
+ * exec_dispatch: where each entry of the intake stream goes (docs/fleet.md,
+ * "Dispatch"): forwarded to the node streams that must act (XADD and XACK
+ * in one script), or answered by the dispatcher itself (fleet status,
+ * already_running, not_found). The decision is fleet_route.c's (pure).
+ *
+ * Must not: forward an entry acknowledged already, or lose one: an entry
+ * whose decision did not finish stays pending and comes back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "bus.h"
+#include "codec.h"
+#include "exec_fleet_int.h"
+#include "executor_int.h"
+#include "fleet_route.h"
+#include "fleet_tasks.h"
+#include "log.h"
+#include "loop.h"
+#include "util.h"
+
+/* Answers a commands-stream entry from here (the dispatcher), and
+ * acknowledges it in the same script. */
+static void dispatch_reply(struct fleet *f, const char *id, cJSON *obj)
+{
+	char *json = cJSON_PrintUnformatted(obj);
+	cJSON_Delete(obj);
+	char *name_key = fleet_key(f, "name:", "");
+	/* Ids of different streams may be equal: no acting record of a node
+	 * is this entry's. */
+	char *no_acting = fleet_key(f, "acting:", "~dispatch");
+	const char *argv[13] = {"EVAL", fleet_reply_lua, "4", f->k_commands, no_acting, name_key,
+				name_key, f->ex->cfg->status_channel, json, id, "", f->ex->cfg->node,
+				"0"};
+	size_t lens[13];
+	for (int i = 0; i < 13; i++)
+		lens[i] = strlen(argv[i]);
+	if (bus_command(f->ex->bus, 13, argv, lens, fleet_on_acked, f) == 0)
+		history_add(f->ex->history, json, strlen(json));
+	free(no_acting);
+	free(name_key);
+	free(json);
+}
+
+static cJSON *dispatch_status(struct fleet *f, const struct envelope *env, const char *status,
+			      const char *task, const char *error)
+{
+	struct status_msg st = {
+		.task_name = task,
+		.status = status,
+		.pm_id = -1,
+		.request_id = env->request_id,
+		.verb = env->verb,
+		.node = f->ex->cfg->node,
+		.agent_id = env->agent_id,
+		.error = error,
+	};
+	return codec_status_json(&st, util_wall_ms());
+}
+
+/* status without a node: every live node's tasks, from their tables. */
+static cJSON *fleet_status(struct fleet *f, const struct envelope *env)
+{
+	cJSON *obj = dispatch_status(f, env, "ok", NULL, NULL);
+	cJSON_ReplaceItemInObjectCaseSensitive(obj, "type", cJSON_CreateString("task_list"));
+	cJSON *arr = cJSON_AddArrayToObject(obj, "tasks");
+	for (size_t i = 0; i < f->ntables; i++) {
+		const cJSON *t;
+		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(f->tables[i], "tasks"))
+			cJSON_AddItemToArray(arr, cJSON_Duplicate(t, true));
+	}
+	cJSON_AddNumberToObject(obj, "count", (double)cJSON_GetArraySize(arr));
+	cJSON *nodes = cJSON_AddArrayToObject(obj, "nodes");
+	for (size_t i = 0; i < f->nnodes; i++)
+		cJSON_AddItemToArray(nodes, cJSON_CreateString(f->nodes[i]));
+	return obj;
+}
+
+struct dispatch_ctx {
+	struct fleet *f;
+	char *id;
+	char *data;
+	size_t len;
+	int64_t arrival;
+};
+
+static void dispatch_ctx_free(struct dispatch_ctx *d)
+{
+	free(d->id);
+	free(d->data);
+	free(d);
+}
+
+static enum fleet_verb verb_class(const char *verb)
+{
+	if (strcmp(verb, "start") == 0 || strcmp(verb, "run") == 0)
+		return FLEET_START;
+	if (strcmp(verb, "status") == 0 || strcmp(verb, "list") == 0 || strcmp(verb, "ps") == 0)
+		return FLEET_STATUS;
+	return FLEET_ACT;
+}
+
+static void on_forwarded(struct bus *bus, redisReply *r, void *arg)
+{
+	(void)bus;
+	(void)arg;
+	if (fleet_refused(r) && r != NULL)
+		log_error("fleet: redis refused to forward a command: %s", r->str);
+}
+
+/* Appends the entry to every target node's stream and acknowledges it,
+ * in one script; claim: the node that holds name from now on, or NULL. */
+static void forward(struct dispatch_ctx *d, const char *const *targets, size_t n,
+		    const char *claim, const char *name)
+{
+	struct fleet *f = d->f;
+	const char **argv = xcalloc(n + 10, sizeof(char *));
+	size_t *lens = xcalloc(n + 10, sizeof(size_t));
+	char **keys = xcalloc(n + 1, sizeof(char *));
+	char nkeys[16], arrival[24];
+	snprintf(nkeys, sizeof(nkeys), "%zu", n + 2);
+	snprintf(arrival, sizeof(arrival), "%lld", (long long)d->arrival);
+	char *name_key = fleet_key(f, "name:", name ? name : "");
+	size_t k = 0;
+	argv[k++] = "EVAL";
+	argv[k++] = fleet_forward_lua;
+	argv[k++] = nkeys;
+	argv[k++] = f->k_commands;
+	argv[k++] = name_key;
+	for (size_t i = 0; i < n; i++) {
+		keys[i] = fleet_key(f, "node:", targets[i]);
+		argv[k++] = keys[i];
+	}
+	argv[k++] = d->id;
+	size_t data_at = k;
+	argv[k++] = d->data;
+	argv[k++] = arrival;
+	argv[k++] = claim ? claim : "";
+	argv[k++] = STREAM_MAXLEN;
+	for (size_t i = 0; i < k; i++)
+		lens[i] = i == data_at ? d->len : strlen(argv[i]);
+	bus_command(f->ex->bus, (int)k, argv, lens, on_forwarded, f);
+	for (size_t i = 0; i < n; i++)
+		free(keys[i]);
+	free(keys);
+	free(name_key);
+	free(argv);
+	free(lens);
+}
+
+/* Decides with the name's holder known. */
+static void dispatch_route(struct dispatch_ctx *d, const char *holder)
+{
+	struct fleet *f = d->f;
+	struct envelope env;
+	char err[512];
+	codec_decode_command(d->data, d->len, &env, err, sizeof(err));
+	const char *name = codec_param(&env, "task");
+	if (name == NULL)
+		name = codec_param(&env, "name");
+	const char *node = codec_param(&env, "node");
+	enum fleet_verb verb = verb_class(env.verb);
+	struct fleet_view view = {(const char *const *)f->nodes, f->nnodes, f->tasks, f->ntasks};
+	struct fleet_route route;
+	fleet_route(verb, name, node, holder, f->ex->cfg->node, &view, &route);
+	if (route.kind == FLEET_STATUS_ALL) {
+		dispatch_reply(f, d->id, fleet_status(f, &env));
+	} else if (route.kind == FLEET_RUNNING) {
+		cJSON *obj = dispatch_status(f, &env, "already_running", name, NULL);
+		cJSON_ReplaceItemInObjectCaseSensitive(obj, "node", cJSON_CreateString(route.holder));
+		dispatch_reply(f, d->id, obj);
+	} else if (route.kind == FLEET_NOT_FOUND) {
+		char msg[200];
+		snprintf(msg, sizeof(msg), "no task named %s on any node", name);
+		dispatch_reply(f, d->id, dispatch_status(f, &env, "not_found", name, msg));
+	} else {
+		forward(d, route.targets, route.ntargets,
+			route.claim && name != NULL ? route.targets[0] : NULL, name);
+	}
+	codec_envelope_free(&env);
+}
+
+static void on_holder(struct bus *bus, redisReply *r, void *arg)
+{
+	(void)bus;
+	struct dispatch_ctx *d = arg;
+	if (r == NULL) {
+		/* Lost with the connection: the entry stays pending and comes
+		 * back (XAUTOCLAIM, or our own pending read). */
+		dispatch_ctx_free(d);
+		return;
+	}
+	/* A holder that is not live (gone for good, or down) is no holder:
+	 * its commands would wait for a node nobody runs. */
+	char *holder = NULL;
+	for (size_t i = 0; r->type == REDIS_REPLY_STRING && i < d->f->nnodes; i++)
+		if (strcmp(d->f->nodes[i], r->str) == 0)
+			holder = xstrdup(r->str);
+	dispatch_route(d, holder);
+	free(holder);
+	dispatch_ctx_free(d);
+}
+
+/* One entry of the commands stream: answer it here, or forward it. */
+void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t len)
+{
+	struct executor *ex = f->ex;
+	struct envelope env;
+	char err[512];
+	int64_t arrival = strtoll(id, NULL, 10);
+	bool decoded = codec_decode_command(data, len, &env, err, sizeof(err)) == 0;
+	const char *name = codec_param(&env, "task");
+	if (name == NULL)
+		name = codec_param(&env, "name");
+	const char *node = codec_param(&env, "node");
+	enum fleet_verb verb = decoded ? verb_class(env.verb) : FLEET_ACT;
+	/* Garbage and anything the router cannot place (an unknown verb, a bad name or
+	 * node) goes to this node, whose intake answers it. */
+	bool placeable = decoded && exec_verb_known(env.verb) &&
+			 (node == NULL || check_task_name(node) == NULL) &&
+			 (verb == FLEET_STATUS || (name != NULL && check_task_name(name) == NULL));
+	struct dispatch_ctx *d = xmalloc(sizeof(*d));
+	*d = (struct dispatch_ctx){f, xstrdup(id), xstrndup(data, len), len, arrival};
+	if (!placeable || verb == FLEET_STATUS) {
+		codec_envelope_free(&env);
+		if (placeable) {
+			dispatch_route(d, NULL);
+		} else {
+			const char *self = ex->cfg->node;
+			forward(d, &self, 1, NULL, NULL);
+		}
+		dispatch_ctx_free(d);
+		return;
+	}
+	/* The name's holder first (the key outlives the envelope). */
+	char *key = fleet_key(f, "name:", name);
+	codec_envelope_free(&env);
+	const char *argv[2] = {"GET", key};
+	size_t lens[2] = {3, strlen(key)};
+	if (bus_command(ex->bus, 2, argv, lens, on_holder, d) < 0)
+		dispatch_ctx_free(d);
+	free(key);
+}

@@ -1,0 +1,95 @@
+/*
+ * exec_fleet_int: what the fleet's files share (docs/fleet.md): the state
+ * of the stream intake, its Redis scripts, and the steps one file hands to
+ * another. exec_fleet.c reads the streams and carries out this node's
+ * entries; exec_fleet_view.c gathers the view of the fleet (live nodes,
+ * task tables); exec_admit.c admits pub/sub messages into the intake;
+ * exec_dispatch.c decides where each intake entry goes.
+ */
+#ifndef TASKER_EXEC_FLEET_INT_H
+#define TASKER_EXEC_FLEET_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <hiredis/hiredis.h>
+
+#include "fleet_route.h"
+#include "loop.h"
+
+struct bus;
+struct executor;
+
+#define GROUP "tasker"
+#define READ_COUNT "100"
+#define READ_BLOCK_MS "2000"
+#define VIEW_EVERY_MS 1000  /* the fleet view (live nodes, task tables) */
+#define CLAIM_EVERY_MS 5000 /* entries a dead dispatcher held */
+#define CLAIM_IDLE_MS "10000"
+#define STREAM_MAXLEN "100000"
+#define PRESENCE_MATCH "b00t:tasker:executor:*"
+
+extern const char fleet_admit_lua[];
+extern const char fleet_forward_lua[];
+extern const char fleet_reply_lua[];
+
+struct fleet {
+	struct executor *ex;
+	char *prefix; /* b00t:{tasker}:<channel>: */
+	char *k_commands, *k_node, *k_acting;
+	bool usable;	 /* the stream commands work on this Redis */
+	bool complained; /* the fallback was logged */
+	bool reading;	 /* a read is in flight on the reader connection */
+	bool groups;	 /* both groups exist */
+	bool view_ready; /* a first view of the fleet is in: dispatch may start */
+	bool view_failed; /* a step of the view being gathered failed */
+	char cur_commands[48], cur_node[48]; /* "0" (pending), an id, or ">" */
+	bool sent_pending_c, sent_pending_n;  /* what the read in flight asked */
+	bool rewind; /* read this node's pending entries again after this read */
+	bool held;   /* reading waits for commands to finish (back-pressure) */
+	/* Pub/sub messages waiting for the publish connection to be admitted. */
+	char **queued;
+	size_t *queued_len, nqueued;
+	bool queue_full_said;
+	/* Entries of the node stream being carried out here: not again. */
+	char **live;
+	size_t nlive;
+	/* The view (refreshed every VIEW_EVERY_MS). */
+	char **nodes;
+	size_t nnodes;
+	struct fleet_task_ref *tasks;
+	size_t ntasks;
+	cJSON **tables; /* roots the task refs point into */
+	size_t ntables;
+	/* A view being gathered. */
+	int view_pending;
+	char **v_nodes;
+	size_t v_nnodes;
+	char **v_tables;
+	size_t v_ntables;
+	struct loop_timer *view_timer, *claim_timer;
+};
+
+/* exec_fleet.c */
+char *fleet_key(const struct fleet *f, const char *what, const char *name);
+bool fleet_refused(const redisReply *r);
+/* Redis refused the streams: for good (fall back to direct handling) or
+ * for now (retried). */
+void fleet_fall_back(struct fleet *f, const redisReply *r);
+void fleet_read_next(struct fleet *f);
+/* The reply to a script that acknowledges: logs a refusal. */
+void fleet_on_acked(struct bus *bus, redisReply *r, void *arg);
+
+/* exec_fleet_view.c: gathers the view every VIEW_EVERY_MS (re-arms itself). */
+void fleet_strings_free(char **v, size_t n);
+void fleet_view_tick(struct loop *loop, void *arg);
+
+/* exec_admit.c */
+void fleet_queue_admission(struct fleet *f, const char *data, size_t len);
+
+/* exec_dispatch.c: one entry of the commands stream. */
+void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t len);
+
+#endif
