@@ -98,6 +98,7 @@ struct outgoing {
 	bool busy;	/* its admission or PUBLISH is in flight or done */
 	bool queued;	/* in the fleet's stream: durable */
 	int tries;	/* admissions sent (one more after a lost reply) */
+	char life[32];	/* how long it waits in the stream (its ttl), seconds */
 	int outcome;	/* -1 pending, 0 error, 1 success */
 };
 
@@ -138,6 +139,20 @@ static int final_code(const struct sender *s)
 	return rc;
 }
 
+/* "10" for 10000 ms, "2.5" for 2500, "0.001" for 1: seconds as params.ttl
+ * takes them (a positive decimal number). */
+static void ttl_text(int64_t ms, char *buf, size_t size)
+{
+	if (ms % 1000 == 0) {
+		snprintf(buf, size, "%lld", (long long)(ms / 1000));
+		return;
+	}
+	snprintf(buf, size, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+	size_t n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+}
+
 static void on_published(struct bus *bus, long long receivers, void *arg)
 {
 	(void)bus;
@@ -164,9 +179,8 @@ static void on_published(struct bus *bus, long long receivers, void *arg)
 			fprintf(stderr,
 				"tasker send: nobody is subscribed to %s: is an executor (tasker exec) "
 				"running on this Redis? The command waits in the fleet's stream "
-				"(%scommands) until its ttl: an executor that starts meanwhile carries "
-				"it out\n",
-				s->cfg->channel, s->prefix);
+				"(%scommands): an executor that starts within %s s carries it out\n",
+				s->cfg->channel, s->prefix, m->life);
 		else
 			fprintf(stderr,
 				"tasker send: nobody is subscribed to %s: is an executor (tasker exec) "
@@ -251,6 +265,7 @@ static void send_pending(struct sender *s)
 		}
 		struct fleet_admit adm;
 		fleet_admit_build(&adm, s->prefix, m->json, strlen(m->json));
+		ttl_text(adm.ttl_ms, m->life, sizeof(m->life));
 		int rc = bus_command(s->bus, FLEET_ADMIT_ARGC, adm.argv, adm.lens, on_admitted, m);
 		fleet_admit_free(&adm);
 		if (rc < 0)
@@ -549,20 +564,6 @@ static int add_json(struct sender *s, const char *text, size_t len, const char *
 	cJSON_Delete(root);
 	set_verb(m);
 	return EXIT_OK;
-}
-
-/* "10" for 10000 ms, "2.5" for 2500, "0.001" for 1: seconds as params.ttl
- * takes them (a positive decimal number). */
-static void ttl_text(int64_t ms, char *buf, size_t size)
-{
-	if (ms % 1000 == 0) {
-		snprintf(buf, size, "%lld", (long long)(ms / 1000));
-		return;
-	}
-	snprintf(buf, size, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
-	size_t n = strlen(buf);
-	while (n > 0 && buf[n - 1] == '0')
-		buf[--n] = '\0';
 }
 
 static void grow(struct sender *s, size_t *cap)
