@@ -35,7 +35,6 @@
 #include "bus.h"
 #include "codec.h"
 #include "exec_fleet_int.h"
-#include "fleet_admit.h"
 #include "executor_int.h"
 #include "fleet_route.h"
 #include "fleet_tasks.h"
