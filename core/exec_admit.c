@@ -14,10 +14,9 @@
 #include <hiredis/hiredis.h>
 
 #include "bus.h"
-#include "codec.h"
 #include "exec_fleet_int.h"
-#include "fleet_admit.h"
 #include "executor_int.h"
+#include "fleet_admit.h"
 #include "fleet_route.h"
 #include "fleet_tasks.h"
 #include "log.h"
