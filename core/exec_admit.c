@@ -14,14 +14,17 @@
 #include <hiredis/hiredis.h>
 
 #include "bus.h"
-#include "codec.h"
 #include "exec_fleet_int.h"
 #include "executor_int.h"
+#include "fleet_admit.h"
 #include "fleet_route.h"
 #include "fleet_tasks.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
+
+_Static_assert(FLEET_ADMIT_DEFAULT_TTL_MS == EXEC_DEFAULT_TTL_MS,
+	       "a sender and an executor keep a command's once key equally long");
 
 struct admit_ctx {
 	struct fleet *f;
@@ -44,31 +47,6 @@ static void on_admitted(struct bus *bus, redisReply *r, void *arg)
 	}
 	free(a->data);
 	free(a);
-}
-
-/* The once key of a message: its request_id, else a digest of its bytes. */
-static char *once_key(const struct fleet *f, const char *data, size_t len, int64_t *ttl_ms)
-{
-	struct envelope env;
-	char err[64];
-	*ttl_ms = EXEC_DEFAULT_TTL_MS;
-	int ok = codec_decode_command(data, len, &env, err, sizeof(err));
-	char *key;
-	if (env.request_id != NULL) {
-		key = fleet_key(f, "once:", env.request_id);
-	} else {
-		uint64_t h = 14695981039346656037ull;
-		for (size_t i = 0; i < len; i++)
-			h = (h ^ (unsigned char)data[i]) * 1099511628211ull;
-		char hex[24];
-		snprintf(hex, sizeof(hex), "~%016llx", (unsigned long long)h);
-		key = fleet_key(f, "once:", hex);
-	}
-	int64_t ttl;
-	if (ok == 0 && check_ttl(&env, EXEC_DEFAULT_TTL_MS, &ttl, err, sizeof(err)) == 0)
-		*ttl_ms = ttl;
-	codec_envelope_free(&env);
-	return key;
 }
 
 /* A message to admit once the publish connection is back: the once key
@@ -98,20 +76,15 @@ bool exec_fleet_admit(struct executor *ex, const char *data, size_t len)
 		fleet_queue_admission(f, data, len);
 		return true;
 	}
-	int64_t ttl;
-	char *key = once_key(f, data, len, &ttl);
-	/* Remembered until the command's deadline: a resend inside it is the
-	 * same command, one after it would be answered expired anyway. */
-	char ttl_s[24];
-	snprintf(ttl_s, sizeof(ttl_s), "%lld", (long long)ttl);
-	const char *argv[8] = {"EVAL", fleet_admit_lua, "2", key, f->k_commands, ttl_s, NULL, STREAM_MAXLEN};
-	size_t lens[8] = {4, strlen(fleet_admit_lua), 1, strlen(key), strlen(f->k_commands),
-			  strlen(ttl_s), len, strlen(STREAM_MAXLEN)};
-	argv[6] = data;
+	/* The script and the once-key rule are the senders' too
+	 * (fleet_admit.c): a command `tasker send` admitted already is found
+	 * by its once key here, and this copy of its PUBLISH dropped. */
+	struct fleet_admit adm;
+	fleet_admit_build(&adm, f->prefix, data, len);
 	struct admit_ctx *a = xmalloc(sizeof(*a));
 	*a = (struct admit_ctx){f, xstrndup(data, len), len};
-	int rc = bus_command(ex->bus, 8, argv, lens, on_admitted, a);
-	free(key);
+	int rc = bus_command(ex->bus, FLEET_ADMIT_ARGC, adm.argv, adm.lens, on_admitted, a);
+	fleet_admit_free(&adm);
 	if (rc < 0) {
 		free(a->data);
 		free(a);

@@ -42,13 +42,6 @@
 #include "loop.h"
 #include "util.h"
 
-/* Admission: the first executor to see a message sets its once key and
- * appends it; the others find the key and drop their copy. */
-const char fleet_admit_lua[] =
-	"if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then "
-	"return redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) end "
-	"return false";
-
 /* Dispatch: acknowledge and forward to every node stream named, at once;
  * an entry acknowledged already (dispatched twice) is not forwarded again.
  * KEYS: commands, name key, node streams...; ARGV: entry id, message,
@@ -94,8 +87,7 @@ static bool permanent(const redisReply *r)
 {
 	if (r == NULL || r->type != REDIS_REPLY_ERROR)
 		return r != NULL;
-	return strncmp(r->str, "NOPERM", 6) == 0 || strncmp(r->str, "NOSCRIPT", 8) == 0 ||
-	       strstr(r->str, "unknown command") != NULL;
+	return fleet_admit_refused_for_good(r->str);
 }
 
 void fleet_fall_back(struct fleet *f, const redisReply *r)

@@ -16,6 +16,7 @@
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
+#include "fleet_admit.h"
 #include "fleet_route.h"
 #include "loop.h"
 
@@ -28,10 +29,9 @@ struct executor;
 #define VIEW_EVERY_MS 1000  /* the fleet view (live nodes, task tables) */
 #define CLAIM_EVERY_MS 5000 /* entries a dead dispatcher held */
 #define CLAIM_IDLE_MS "10000"
-#define STREAM_MAXLEN "100000"
+#define STREAM_MAXLEN FLEET_ADMIT_MAXLEN
 #define PRESENCE_MATCH "b00t:tasker:executor:*"
 
-extern const char fleet_admit_lua[];
 extern const char fleet_forward_lua[];
 extern const char fleet_reply_lua[];
 

@@ -4,6 +4,14 @@
  * replies that carry those ids. Subscribing happens before publishing, so
  * a fast executor's reply cannot be missed.
  *
+ * Each envelope is first admitted into the fleet's intake stream, with the
+ * executors' own script (fleet_admit.c): from then on it is durable, and
+ * whichever executor of the fleet reads the intake carries it out, also
+ * one started later. Then the same bytes are published, for listeners
+ * that are not executors; executors find the once key and drop that copy.
+ * A Redis that refuses the script or the stream for good (an old one, an
+ * ACL without them) gets the PUBLISH alone, as before, said once.
+ *
  * Anyone who can publish on the status channel sees our request ids on the
  * command channel. Until replies are signed, a reply counts only when its
  * verb and status fit the command sent (reply_fits); others are ignored.
@@ -19,7 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
 #include "bus.h"
+#include "fleet_admit.h"
 #include "history_read.h"
 #include "log.h"
 #include "loop.h"
@@ -33,8 +44,13 @@ static const char send_help[] =
 	"       tasker send [OPTIONS] -        (one message per stdin line: a slash\n"
 	"                                    line, or a JSON envelope if it starts with {)\n"
 	"\n"
-	"Publishes a command on the command channel with a timestamp, agent_id and\n"
-	"a fresh request_id (printed on stderr with -v).\n"
+	"Sends a command with a timestamp, agent_id and a fresh request_id (printed\n"
+	"on stderr with -v): first into the fleet's intake stream\n"
+	"(b00t:{tasker}:CHANNEL:commands), where it waits for an executor up to its\n"
+	"ttl (60 s unless params.ttl says) even when none runs now, then as a PUBLISH\n"
+	"on the command channel for other listeners. Executors carry it out once.\n"
+	"When Redis refuses the script or the stream (an old Redis, an ACL without\n"
+	"EVAL or XADD), it is published only, as with --publish-only, and send says so.\n"
 	"\n"
 	"Several LINE words are joined with spaces into one command, except that a\n"
 	"word that begins with /VERB (a slash, a letter, then letters or digits, then\n"
@@ -53,6 +69,8 @@ static const char send_help[] =
 	"                        was down is still found, in the history stream\n"
 	"  -J, --json TEXT       send TEXT, a JSON envelope; missing timestamp, agent_id\n"
 	"                        and request_id are filled in\n"
+	"  -P, --publish-only    only PUBLISH, as before the fleet: a command published\n"
+	"                        while no executor listens is lost\n"
 	"  -r, --raw             print replies as raw JSON\n"
 	"  -v, --verbose         print the envelope and request_id on stderr, and every\n"
 	"                        reply ignored because it does not fit the command\n"
@@ -61,7 +79,8 @@ static const char send_help[] =
 	"Exit status: 0 sent (with --wait: every reply a success), 1 an error reply\n"
 	"(error, not_found, busy, expired) or Redis unreachable (at once when its host\n"
 	"name does not resolve), 2 bad usage or a parse error, 3 no reply in time\n"
-	"(with --wait; also at once when nobody listens on the channel).\n"
+	"(with --wait; also at once when nobody listens on the channel: the command\n"
+	"still waits in the stream for an executor until its ttl, the wait).\n"
 	"Text from replies is printed with escapes for control characters (\\x1b, \\n)\n"
 	"unless --raw.\n"
 	"\n"
@@ -69,12 +88,18 @@ static const char send_help[] =
 	"  tasker send --wait '/start --task=api --command=\"node api.js\" --env_PORT=8080'\n"
 	"  tasker send --json '{\"verb\":\"stop\",\"params\":{\"task\":\"api\"}}'\n";
 
+struct sender;
+
 struct outgoing {
+	struct sender *owner;
 	char *json;
 	char request_id[260];
 	char verb[132]; /* as the executor reads it (lowercased) and echoes it */
-	bool published;
-	int outcome; /* -1 pending, 0 error, 1 success */
+	bool busy;	/* its admission or PUBLISH is in flight or done */
+	bool queued;	/* in the fleet's stream: durable */
+	int tries;	/* admissions sent (one more after a lost reply) */
+	char life[32];	/* how long it waits in the stream (its ttl), seconds */
+	int outcome;	/* -1 pending, 0 error, 1 success */
 };
 
 /* The history is read from this long before the first publish: the clock
@@ -90,6 +115,9 @@ struct sender {
 	struct outgoing *msgs;
 	size_t nmsgs, npublished, nanswered;
 	bool wait, raw, verbose, sent;
+	bool publish_only; /* --publish-only, or Redis refused the stream */
+	bool said_refused, said_nobody;
+	char *prefix; /* the fleet's keys: b00t:{tasker}:<channel>: */
 	int64_t timeout_ms;
 	char ttl[32]; /* params.ttl for --wait: the wait, in seconds */
 	int rc;
@@ -111,30 +139,140 @@ static int final_code(const struct sender *s)
 	return rc;
 }
 
+/* "10" for 10000 ms, "2.5" for 2500, "0.001" for 1: seconds as params.ttl
+ * takes them (a positive decimal number). */
+static void ttl_text(int64_t ms, char *buf, size_t size)
+{
+	if (ms % 1000 == 0) {
+		snprintf(buf, size, "%lld", (long long)(ms / 1000));
+		return;
+	}
+	snprintf(buf, size, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
+	size_t n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+}
+
 static void on_published(struct bus *bus, long long receivers, void *arg)
 {
 	(void)bus;
-	struct sender *s = arg;
+	struct outgoing *m = arg;
+	struct sender *s = m->owner;
 	if (loop_stopped(s->loop))
 		return; /* shutting down: bus_free fails what is still queued */
-	if (receivers < 0) {
+	if (receivers < 0 && !m->queued) {
 		fprintf(stderr, "tasker send: Redis did not accept the message\n");
 		finish(s, EXIT_FAIL);
 		return;
 	}
-	s->npublished++;
-	if (receivers == 0) {
+	if (receivers < 0)
+		/* In the stream already: the executors have it; only listeners
+		 * that are not executors miss it. */
 		fprintf(stderr,
-			"tasker send: nobody is subscribed to %s: is an executor (tasker exec) "
-			"running on this Redis?\n",
-			s->cfg->channel);
-		if (s->wait) {
-			finish(s, EXIT_TIMEOUT);
-			return;
-		}
+			"tasker send: the PUBLISH of request_id %s failed; the command is queued in "
+			"the fleet's stream all the same\n",
+			m->request_id);
+	s->npublished++;
+	if (receivers == 0 && !s->said_nobody) {
+		s->said_nobody = true;
+		if (m->queued)
+			fprintf(stderr,
+				"tasker send: nobody is subscribed to %s: is an executor (tasker exec) "
+				"running on this Redis? The command waits in the fleet's stream "
+				"(%scommands): an executor that starts within %s s carries it out\n",
+				s->cfg->channel, s->prefix, m->life);
+		else
+			fprintf(stderr,
+				"tasker send: nobody is subscribed to %s: is an executor (tasker exec) "
+				"running on this Redis?\n",
+				s->cfg->channel);
+	}
+	if (receivers == 0 && s->wait) {
+		finish(s, EXIT_TIMEOUT);
+		return;
 	}
 	if (!s->wait && s->npublished == s->nmsgs)
 		finish(s, EXIT_OK);
+}
+
+static void publish(struct sender *s, struct outgoing *m)
+{
+	m->busy = true;
+	if (bus_publish(s->bus, s->cfg->channel, m->json, strlen(m->json), on_published, m) < 0)
+		on_published(s->bus, -1, m);
+}
+
+static void on_admitted(struct bus *bus, redisReply *r, void *arg)
+{
+	(void)bus;
+	struct outgoing *m = arg;
+	struct sender *s = m->owner;
+	if (loop_stopped(s->loop))
+		return;
+	switch (fleet_admit_outcome(r)) {
+	case FLEET_ADMITTED:
+		m->queued = true;
+		if (s->verbose)
+			fprintf(stderr, "tasker send: request_id %s queued as %s in %scommands\n",
+				m->request_id, r->str, s->prefix);
+		break;
+	case FLEET_TAKEN:
+		if (m->tries > 1) {
+			/* Our first admission got in before its reply was lost. */
+			m->queued = true;
+			break;
+		}
+		fprintf(stderr,
+			"tasker send: request_id %s was sent already (within its ttl): the executors "
+			"will not carry it out again\n",
+			m->request_id);
+		break;
+	case FLEET_LOST:
+		/* The connection went before Redis answered: admitted or not,
+		 * it is admitted again after the reconnect (the once key makes
+		 * that harmless). */
+		m->busy = false;
+		return;
+	case FLEET_REFUSED:
+		s->publish_only = true;
+		if (!s->said_refused)
+			fprintf(stderr,
+				"tasker send: Redis refused the fleet's stream (%s): publishing only; a "
+				"command published while no executor listens is lost\n",
+				r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		s->said_refused = true;
+		break;
+	case FLEET_REFUSED_NOW:
+		/* The executors that receive the PUBLISH try to admit it too. */
+		fprintf(stderr, "tasker send: Redis could not queue request_id %s (%s): published only\n",
+			m->request_id, r->str);
+		break;
+	}
+	publish(s, m);
+}
+
+/* Sends what has not gone out yet: each message is admitted into the
+ * fleet's stream, then published (on_admitted), in order. */
+static void send_pending(struct sender *s)
+{
+	for (size_t i = 0; i < s->nmsgs; i++) {
+		struct outgoing *m = &s->msgs[i];
+		if (m->busy)
+			continue;
+		if (s->publish_only) {
+			publish(s, m);
+			continue;
+		}
+		struct fleet_admit adm;
+		fleet_admit_build(&adm, s->prefix, m->json, strlen(m->json));
+		ttl_text(adm.ttl_ms, m->life, sizeof(m->life));
+		int rc = bus_command(s->bus, FLEET_ADMIT_ARGC, adm.argv, adm.lens, on_admitted, m);
+		fleet_admit_free(&adm);
+		if (rc < 0)
+			return; /* the connection is down: again when it is back */
+		m->busy = true;
+		m->tries++;
+	}
 }
 
 static void publish_all(struct sender *s)
@@ -143,12 +281,7 @@ static void publish_all(struct sender *s)
 		return;
 	s->sent = true;
 	s->sent_ms = util_wall_ms();
-	for (size_t i = 0; i < s->nmsgs; i++) {
-		if (s->verbose)
-			fprintf(stderr, "tasker send: %s\n", s->msgs[i].json);
-		bus_publish(s->bus, s->cfg->channel, s->msgs[i].json, strlen(s->msgs[i].json),
-			    on_published, s);
-	}
+	send_pending(s);
 }
 
 static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
@@ -159,10 +292,14 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 		log_debug("%s", why);
 		return;
 	}
-	if (!s->sent)
+	if (!s->sent) {
 		publish_all(s);
-	else if (s->history != NULL)
-		/* Back after an outage: a reply may have gone out meanwhile. */
+		return;
+	}
+	/* Back after an outage: admissions whose reply was lost go again, and
+	 * a reply may have gone out meanwhile. */
+	send_pending(s);
+	if (s->history != NULL)
 		history_read_since(s->history, s->sent_ms - HISTORY_MARGIN_MS);
 }
 
@@ -361,8 +498,8 @@ static int add_line(struct sender *s, const char *line, size_t len, const char *
 		parsed.has_params = true;
 	}
 	struct outgoing *m = &s->msgs[s->nmsgs++];
+	*m = (struct outgoing){.owner = s, .outcome = -1};
 	util_random_id(m->request_id);
-	m->outcome = -1;
 	m->json = codec_encode_command(&parsed, s->cfg->agent_id, m->request_id, util_wall_ms());
 	slash_line_free(&parsed);
 	set_verb(m);
@@ -395,7 +532,7 @@ static int add_json(struct sender *s, const char *text, size_t len, const char *
 		}
 	}
 	struct outgoing *m = &s->msgs[s->nmsgs++];
-	m->outcome = -1;
+	*m = (struct outgoing){.owner = s, .outcome = -1};
 	if (cJSON_IsString(rid)) {
 		snprintf(m->request_id, sizeof(m->request_id), "%s", rid->valuestring);
 	} else {
@@ -429,20 +566,6 @@ static int add_json(struct sender *s, const char *text, size_t len, const char *
 	return EXIT_OK;
 }
 
-/* "10" for 10000 ms, "2.5" for 2500, "0.001" for 1: seconds as params.ttl
- * takes them (a positive decimal number). */
-static void ttl_text(int64_t ms, char *buf, size_t size)
-{
-	if (ms % 1000 == 0) {
-		snprintf(buf, size, "%lld", (long long)(ms / 1000));
-		return;
-	}
-	snprintf(buf, size, "%lld.%03lld", (long long)(ms / 1000), (long long)(ms % 1000));
-	size_t n = strlen(buf);
-	while (n > 0 && buf[n - 1] == '0')
-		buf[--n] = '\0';
-}
-
 static void grow(struct sender *s, size_t *cap)
 {
 	if (s->nmsgs == *cap) {
@@ -457,6 +580,7 @@ int tool_send(struct config *cfg, int argc, char **argv)
 		{"wait", optional_argument, NULL, 'w'},
 		{"json", required_argument, NULL, 'J'},
 		{"raw", no_argument, NULL, 'r'},
+		{"publish-only", no_argument, NULL, 'P'},
 		{"verbose", no_argument, NULL, 'v'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -465,7 +589,7 @@ int tool_send(struct config *cfg, int argc, char **argv)
 	const char *json = NULL;
 	struct option *opts = config_options(own);
 	int c, rc = EXIT_OK;
-	while ((c = tools_getopt(cfg, argc, argv, "+w::J:rvh", opts, "send")) != -1) {
+	while ((c = tools_getopt(cfg, argc, argv, "+w::J:rPvh", opts, "send")) != -1) {
 		char *end;
 		switch (c) {
 		case 'w':
@@ -484,6 +608,9 @@ int tool_send(struct config *cfg, int argc, char **argv)
 			break;
 		case 'r':
 			s.raw = true;
+			break;
+		case 'P':
+			s.publish_only = true;
 			break;
 		case 'v':
 			s.verbose = true;
@@ -569,22 +696,25 @@ int tool_send(struct config *cfg, int argc, char **argv)
 		struct bus_handlers h = {.on_message = s.wait ? on_message : NULL,
 					 .on_state = on_state,
 					 .on_unresolved = on_unresolved};
+		s.prefix = fleet_admit_prefix(cfg->channel);
 		s.bus = bus_new(s.loop, &cfg->redis, &h, &s);
+		/* Everything goes out once the bus is ready (on_state): the
+		 * admissions need the connection up, not just a queue. */
 		if (s.wait) {
 			s.history = history_read_new(s.bus, cfg->status_channel, false,
 						     on_history_message, on_history_done, &s);
 			bus_subscribe(s.bus, cfg->status_channel);
-		} else {
-			publish_all(&s); /* queued until the connection is up */
 		}
-		if (s.verbose)
-			for (size_t i = 0; i < s.nmsgs; i++)
-				fprintf(stderr, "tasker send: request_id %s\n", s.msgs[i].request_id);
+		for (size_t i = 0; s.verbose && i < s.nmsgs; i++)
+			fprintf(stderr, "tasker send: %s\n", s.msgs[i].json);
+		for (size_t i = 0; s.verbose && i < s.nmsgs; i++)
+			fprintf(stderr, "tasker send: request_id %s\n", s.msgs[i].request_id);
 		loop_timer_add(s.loop, s.timeout_ms, on_timeout, &s);
 		rc = loop_run(s.loop);
 		bus_free(s.bus);
 		history_read_free(s.history);
 		loop_free(s.loop);
+		free(s.prefix);
 	}
 	for (size_t i = 0; i < s.nmsgs; i++)
 		free(s.msgs[i].json);

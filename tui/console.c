@@ -39,6 +39,7 @@
 #include "backlog.h"
 #include "codec.h"
 #include "complete.h"
+#include "fleet_admit.h"
 #include "keys.h"
 #include "log.h"
 #include "slash.h"
@@ -622,8 +623,42 @@ static bool console_command(struct app *app, const struct slash_line *l)
 	return true;
 }
 
+/* A typed command on its way into the fleet's stream (publish_line). */
+struct admitting {
+	struct app *app;
+	char *json;
+};
+
+/* The admission's reply: the same bytes are published now, whatever it
+ * says (executors drop the copy of a command admitted already; when Redis
+ * refuses the stream, the PUBLISH alone is what gets it to them). */
+static void on_line_admitted(struct bus *bus, redisReply *r, void *arg)
+{
+	struct admitting *a = arg;
+	/* One console per process: the refusal is said once in its feed. */
+	static bool said_refused;
+	if (fleet_admit_outcome(r) == FLEET_REFUSED && !said_refused) {
+		said_refused = true;
+		char note[300];
+		snprintf(note, sizeof(note),
+			 "Redis refused the fleet's stream (%.150s): commands are published only; "
+			 "one typed while no executor listens is lost",
+			 r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		app_feed(a->app, FEED_ERROR, note);
+		mark(a->app);
+	}
+	/* A lost reply (the connection went) leaves the PUBLISH queued for the
+	 * reconnect; the executors admit it then. */
+	bus_publish(bus, a->app->cfg->channel, a->json, strlen(a->json), NULL, NULL);
+	free(a->json);
+	free(a);
+}
+
 /* Publishes a parsed line as an envelope with a fresh request_id and
- * remembers it, so that the reply carrying that id shows in the bar. */
+ * remembers it, so that the reply carrying that id shows in the bar. It
+ * goes into the fleet's stream first, as `tasker send` does (fleet_admit.h):
+ * an executor that starts within its ttl still carries it out. While Redis
+ * is down it waits in the bus's queue as a plain PUBLISH. */
 static void publish_line(struct app *app, const struct slash_line *l)
 {
 	char rid[33];
@@ -634,7 +669,22 @@ static void publish_line(struct app *app, const struct slash_line *l)
 		task = slash_param_get(l, "name");
 	char what[160];
 	snprintf(what, sizeof(what), "/%s%s%s", l->verb, task ? " " : "", task ? task : "");
-	if (bus_publish(app->bus, app->cfg->channel, json, strlen(json), NULL, NULL) < 0) {
+	int rc = -1;
+	if (bus_can_command(app->bus)) {
+		char *prefix = fleet_admit_prefix(app->cfg->channel);
+		struct fleet_admit adm;
+		fleet_admit_build(&adm, prefix, json, strlen(json));
+		struct admitting *a = xmalloc(sizeof(*a));
+		*a = (struct admitting){app, json};
+		rc = bus_command(app->bus, FLEET_ADMIT_ARGC, adm.argv, adm.lens, on_line_admitted, a);
+		fleet_admit_free(&adm);
+		free(prefix);
+		if (rc == 0)
+			json = NULL; /* the callback's now */
+		else
+			free(a);
+	}
+	if (rc < 0 && bus_publish(app->bus, app->cfg->channel, json, strlen(json), NULL, NULL) < 0) {
 		app_message(app, MSG_ERROR, "%s not sent: the publish queue is full", what);
 		free(json);
 		return;
