@@ -36,10 +36,18 @@ static void on_admitted(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
 	struct admit_ctx *a = arg;
-	if (r != NULL && r->type == REDIS_REPLY_ERROR) {
-		/* Streams refused: this message is carried out here, at once. */
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    fleet_admit_refused_for_good(r->str)) {
+		/* Streams refused for good: this message is carried out here,
+		 * at once (and so are the next ones: the fleet is off). */
 		fleet_fall_back(a->f, r);
 		exec_intake(a->f->ex, a->data, a->len, NULL);
+	} else if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+		/* LOADING, BUSY, OOM, READONLY: admitted again within a second
+		 * (fleet_flush_admissions). Carried out here at once, it would
+		 * run once on every executor that got the PUBLISH. */
+		fleet_fall_back(a->f, r); /* says "trying again" */
+		fleet_queue_admission(a->f, a->data, a->len);
 	} else if (r == NULL) {
 		/* The connection went before Redis answered: admit it again
 		 * once it is back (the once key drops it if it was in). */
@@ -91,4 +99,23 @@ bool exec_fleet_admit(struct executor *ex, const char *data, size_t len)
 		return false;
 	}
 	return true;
+}
+
+/* Admits the messages that wait (Redis was away, or refused for a moment):
+ * from the bus coming back, and from the view's tick every second. */
+void fleet_flush_admissions(struct fleet *f)
+{
+	if (f->nqueued == 0 || !bus_can_command(f->ex->bus))
+		return;
+	char **q = f->queued;
+	size_t *ql = f->queued_len, n = f->nqueued;
+	f->queued = NULL;
+	f->queued_len = NULL;
+	f->nqueued = 0;
+	for (size_t i = 0; i < n; i++) {
+		exec_fleet_admit(f->ex, q[i], ql[i]);
+		free(q[i]);
+	}
+	free(q);
+	free(ql);
 }

@@ -95,8 +95,12 @@ void fleet_fall_back(struct fleet *f, const redisReply *r)
 	/* A passing refusal (LOADING, BUSY, OOM, READONLY...) is retried: a
 	 * fleet that ran everything everywhere would run each command N times. */
 	if (!permanent(r)) {
-		if (r != NULL)
+		/* Said once every 10 s at most: a long OOM refuses every retry. */
+		int64_t now = loop_now(f->ex->loop);
+		if (r != NULL && (f->passing_said == 0 || now - f->passing_said >= 10000)) {
 			log_warn("fleet: redis said %s; trying again", r->str);
+			f->passing_said = now;
+		}
 		return;
 	}
 	f->usable = false;
@@ -537,11 +541,7 @@ void exec_fleet_bus_state(struct executor *ex, bool ready)
 	/* Replies that could not go out while Redis was away: their entries
 	 * are still pending here; read them again (after the read in flight). */
 	f->rewind = true;
-	for (size_t i = 0; i < f->nqueued; i++) {
-		exec_fleet_admit(ex, f->queued[i], f->queued_len[i]);
-		free(f->queued[i]);
-	}
-	f->nqueued = 0;
+	fleet_flush_admissions(f);
 	fleet_read_next(f);
 }
 

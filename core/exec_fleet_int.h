@@ -41,6 +41,7 @@ struct fleet {
 	char *k_commands, *k_node, *k_acting;
 	bool usable;	 /* the stream commands work on this Redis */
 	bool complained; /* the fallback was logged */
+	int64_t passing_said; /* when a passing refusal was last logged */
 	bool reading;	 /* a read is in flight on the reader connection */
 	bool groups;	 /* both groups exist */
 	bool view_ready; /* a first view of the fleet is in: dispatch may start */
@@ -88,6 +89,7 @@ void fleet_view_tick(struct loop *loop, void *arg);
 
 /* exec_admit.c */
 void fleet_queue_admission(struct fleet *f, const char *data, size_t len);
+void fleet_flush_admissions(struct fleet *f);
 
 /* exec_dispatch.c: one entry of the commands stream. */
 void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t len);

@@ -198,6 +198,7 @@ void fleet_view_tick(struct loop *loop, void *arg)
 {
 	struct fleet *f = arg;
 	f->view_timer = loop_timer_add(loop, VIEW_EVERY_MS, fleet_view_tick, f);
+	fleet_flush_admissions(f);
 	if (f->view_pending > 0 || !bus_can_command(f->ex->bus))
 		return;
 	/* One count for the start, dropped at the end: the view is installed

@@ -6,7 +6,8 @@
 # routed to the node that holds the task, status for the whole fleet; a
 # command for a node that is down waits for it and is carried out once when
 # it returns, or answered expired; a node killed in the middle of a burst
-# leaves every command with exactly one final reply and every task once.
+# leaves every command with exactly one final reply and every task once;
+# a command whose admission Redis refused for a moment (OOM) runs once.
 . "$(dirname "$0")/lib.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
@@ -106,6 +107,23 @@ for i in $(seq 1 30); do [ "$(replies "b$i")" -eq 1 ] && once=$((once + 1)); don
 check "each exactly once ($once of 30)" [ "$once" -eq 30 ]
 each_once() { for i in $(seq 1 30); do fleet_count_is "burst-$i" 1 || return 1; done; }
 check "each task runs exactly once in the fleet" wait_until 30 each_once
+
+# --- Redis refusing writes for a moment (OOM): admitted later, run once -------------------
+# Every executor gets the PUBLISH; each admission is refused. Carried out
+# at once on each, it would run three times.
+rcli CONFIG SET maxmemory-policy noeviction >/dev/null
+rcli CONFIG SET maxmemory 1 >/dev/null
+pub '{"verb":"start","params":{"task":"oom-1","command":"sleep 600"},"request_id":"o1"}'
+said_oom() { grep -q "OOM.*trying again" "$TMP"/exec-n*.log; }
+check "the executors were refused (OOM) and say they try again" wait_until 20 said_oom
+rcli CONFIG SET maxmemory 0 >/dev/null
+check "after the OOM the command is answered" wait_until 30 got_reply o1
+check "exactly once" bash -c "[ \$(grep -c '\"request_id\":\"o1\"' '$TMP/status.log') -eq 1 ]"
+# Each node answers a status after it: whatever it did with o1 is done.
+for node in n1 n2 n3; do "$TASKER" send --wait=20 "/status --node=$node" >/dev/null 2>&1; done
+oom_pm2() { local n=0; for node in n1 n2 n3; do PM2_HOME="$TMP/pm2-$node" "$PM2" jlist 2>/dev/null | grep -q '"name":"oom-1"' && n=$((n + 1)); done; echo "$n"; }
+check "and it runs on one node's PM2 ($(oom_pm2) of 3)" [ "$(oom_pm2)" -eq 1 ]
+check "still one reply" bash -c "[ \$(grep -c '\"request_id\":\"o1\"' '$TMP/status.log') -eq 1 ]"
 
 for node in n1 n2 n3; do PM2_HOME="$TMP/pm2-$node" "$PM2" kill >/dev/null 2>&1; done
 finish
