@@ -17,10 +17,14 @@ BINDIR   := $(PREFIX)/bin
 MANDIR   := $(PREFIX)/share/man/man1
 SHAREDIR := $(PREFIX)/share/tasker
 
-PKGS := ncursesw readline hiredis libcjson yajl
+PKGS := ncursesw readline hiredis libcjson yajl libsodium
+# toml++ (C++17) is read by one C++ file, core/policy_toml.cpp, behind a C
+# interface; its flags go to that file only, its library to every link.
+CXX_PKGS := tomlplusplus
 # Debian packages the build, the tests and the fuzzers need.
 APT_PKGS := libncurses-dev libreadline-dev libhiredis-dev libcjson-dev libyajl-dev \
-	redis-server tmux libcmocka-dev clang libclang-rt-14-dev pkg-config
+	redis-server tmux libcmocka-dev clang libclang-rt-14-dev pkg-config \
+	libsodium-dev libtomlplusplus-dev g++
 # Node.js and npm only when the machine has none (an image may ship its own
 # Node.js, whose bundled npm conflicts with Debian's npm package).
 NODE_PKGS := nodejs npm
@@ -47,17 +51,22 @@ endif
 
 # Lazily expanded: `make test` may have just installed the packages.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS = $(shell pkg-config --libs $(PKGS)) -lm
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) $(CXX_PKGS)) -lstdc++ -lm
+PKG_CXXFLAGS = $(shell pkg-config --cflags $(CXX_PKGS))
 
 OPTFLAGS ?= -O2 -g
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE $(OPTFLAGS) $(WARNFLAGS) $(SANFLAGS) -MMD -MP \
 	-Icore -Itui $(PKG_CFLAGS) -DTASKER_VERSION='"$(VERSION)"' \
 	-DTASKER_SHAREDIR='"$(SHAREDIR)"' $(CFLAGS)
+CXXFLAGS_ALL = -std=c++17 -D_GNU_SOURCE $(OPTFLAGS) \
+	$(filter-out -Wstrict-prototypes -Wmissing-prototypes,$(WARNFLAGS)) $(SANFLAGS) -MMD -MP \
+	-Icore $(PKG_CXXFLAGS) $(CXXFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 TUI_SRC  := $(wildcard tui/*.c)
-CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o)
+CORE_CXX := core/policy_toml.cpp
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_CXX:%.cpp=$(BUILD)/%.o)
 TUI_OBJ  := $(TUI_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/core/main.o
 BIN      := $(BUILD)/tasker
@@ -91,6 +100,10 @@ $(BIN): $(MAIN_OBJ) $(CORE_OBJ) $(TUI_OBJ)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c -o $@ $<
+
+$(BUILD)/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS_ALL) -c -o $@ $<
 
 # Unit tests link the pure tui/ modules too (theme, format, complete).
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_OBJ) $(TUI_OBJ)
@@ -147,12 +160,19 @@ bench: deps
 
 # -fno-sanitize-recover: undefined behaviour (a double out of an int's
 # range, say) stops the fuzzer like a crash instead of scrolling past.
-build-fuzz/%: tests/fuzz/%.c $(CORE_SRC)
+# The C++ file is compiled on its own (clang would read it as C); vptr
+# checks need the C++ sanitizer runtime, which a C link does not bring.
+build-fuzz/policy_toml.o: core/policy_toml.cpp core/policy_toml.h core/policy.h
+	@mkdir -p build-fuzz
+	clang++ -std=c++17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize=vptr -fno-sanitize-recover=undefined -Icore $(PKG_CXXFLAGS) -c -o $@ $<
+
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/policy_toml.o
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Icore \
 		$(PKG_CFLAGS) -DTASKER_VERSION='"$(VERSION)"' -DTASKER_SHAREDIR='"$(SHAREDIR)"' \
-		-o $@ $< $(CORE_SRC) $(PKG_LIBS)
+		-o $@ $< $(CORE_SRC) build-fuzz/policy_toml.o $(PKG_LIBS)
 
 fuzz-build: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)
@@ -178,7 +198,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(SHAREDIR)
 
 format:
-	clang-format -i core/*.c core/*.h tui/*.c tui/*.h tests/unit/*.c tests/fuzz/*.c
+	clang-format -i core/*.c core/*.cpp core/*.h tui/*.c tui/*.h tests/unit/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf build build-san build-fuzz tasker tests/tmp

@@ -17,6 +17,7 @@
 
 const struct tool tools_table[] = {
 	{"exec", "run the headless executor: carry out commands with PM2", tool_exec},
+	{"key", "make an Ed25519 key pair for signed commands (key new NAME)", tool_key},
 	{"send", "publish a command (slash line or JSON) and optionally wait for its outcome",
 	 tool_send},
 	{"watch", "print status messages as they arrive", tool_watch},

@@ -22,6 +22,7 @@ extern const struct tool tools_table[];
 const struct tool *tools_find(const char *name);
 
 int tool_parse(struct config *cfg, int argc, char **argv);
+int tool_key(struct config *cfg, int argc, char **argv);
 int tool_send(struct config *cfg, int argc, char **argv);
 int tool_watch(struct config *cfg, int argc, char **argv);
 int tool_exec(struct config *cfg, int argc, char **argv);
