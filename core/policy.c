@@ -88,6 +88,19 @@ static bool name_ok(const char *name)
 	return true;
 }
 
+/* Untrusted text for an error sentence: printable ASCII, at most 64
+ * characters, anything else as '?' (a TOML key may hold any character). */
+static const char *shown(const char *s, char buf[72])
+{
+	size_t o = 0;
+	for (; *s && o < 64; s++)
+		buf[o++] = (*s >= 0x20 && *s < 0x7f) ? *s : '?';
+	if (*s)
+		o += (size_t)snprintf(buf + o, 72 - o, "...");
+	buf[o] = '\0';
+	return buf;
+}
+
 static void strlist_push(struct strlist *l, const char *s)
 {
 	l->v = xrealloc(l->v, (l->n + 1) * sizeof(char *));
@@ -213,7 +226,8 @@ void policy_free(struct policy *p)
 int policy_set_unsigned_role(struct policy *p, const char *role, char *err, size_t errlen)
 {
 	if (strcmp(role, "none") != 0 && !name_ok(role)) {
-		snprintf(err, errlen, "unsigned role \"%.64s\" is not a role name", role);
+		char b[72];
+		snprintf(err, errlen, "unsigned role \"%s\" is not a role name", shown(role, b));
 		return -1;
 	}
 	free(p->unsigned_role);
@@ -225,14 +239,17 @@ int policy_add_agent(struct policy *p, const char *name, const char *key, const 
 		     char *err, size_t errlen)
 {
 	if (!name_ok(name)) {
+		char b[72];
 		snprintf(err, errlen,
-			 "agent name \"%.64s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
+			 "agent name \"%s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
 			 "starting with a letter or digit",
-			 name);
+			 shown(name, b));
 		return -1;
 	}
 	if (!name_ok(role)) {
-		snprintf(err, errlen, "agent %s: role \"%.64s\" is not a role name", name, role);
+		char b[72];
+		snprintf(err, errlen, "agent %s: role \"%s\" is not a role name", name,
+			 shown(role, b));
 		return -1;
 	}
 	unsigned char pk[SIG_PUBLIC_BYTES];
@@ -288,14 +305,15 @@ static int role_verbs(struct role *r, const char *const *verbs, char *err, size_
 		for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++) {
 			if (strcmp(aliases[a][0], v) == 0) {
 				snprintf(err, errlen, "role %s: verb \"%s\" is an alias: write \"%s\"",
-					 r->name, v, aliases[a][1]);
+					 r->name, aliases[a][0], aliases[a][1]);
 				return -1;
 			}
 		}
+		char b[72];
 		snprintf(err, errlen,
-			 "role %s: unknown verb \"%.40s\" (expected start, stop, restart, delete, "
+			 "role %s: unknown verb \"%s\" (expected start, stop, restart, delete, "
 			 "status, logs or \"*\")",
-			 r->name, v);
+			 r->name, shown(v, b));
 		return -1;
 	}
 	return 0;
@@ -305,10 +323,11 @@ int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char 
 		    size_t errlen)
 {
 	if (!name_ok(spec->name)) {
+		char b[72];
 		snprintf(err, errlen,
-			 "role name \"%.64s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
+			 "role name \"%s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
 			 "starting with a letter or digit",
-			 spec->name);
+			 shown(spec->name, b));
 		return -1;
 	}
 	if (strcmp(spec->name, "none") == 0) {
@@ -355,10 +374,11 @@ int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char 
 		for (size_t i = 0; i < n; i++) {
 			const char *prog = spec->programs[i];
 			if (prog[0] == '\0' || (strchr(prog, '/') != NULL && prog[0] != '/')) {
+				char b[72];
 				snprintf(err, errlen,
-					 "role %s: program \"%.64s\" must be an absolute path or a "
+					 "role %s: program \"%s\" must be an absolute path or a "
 					 "bare name found on PATH",
-					 spec->name, prog);
+					 spec->name, shown(prog, b));
 				goto fail;
 			}
 			r.programs[r.nprograms++].written = xstrdup(prog);
@@ -368,8 +388,9 @@ int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char 
 		r.cwd.given = true;
 		for (size_t i = 0; spec->cwd[i] != NULL; i++) {
 			if (spec->cwd[i][0] != '/') {
-				snprintf(err, errlen, "role %s: cwd \"%.64s\" must be an absolute path",
-					 spec->name, spec->cwd[i]);
+				char b[72];
+				snprintf(err, errlen, "role %s: cwd \"%s\" must be an absolute path",
+					 spec->name, shown(spec->cwd[i], b));
 				goto fail;
 			}
 			char *norm = normalise(spec->cwd[i]);
@@ -440,9 +461,10 @@ static void resolve_role(struct policy *p, struct role *r, const char *path_env)
 		char *abs = g->written[0] == '/' ? normalise(g->written)
 						 : search_path(g->written, path_env);
 		if (abs == NULL) {
+			char b[72];
 			snprintf(line, sizeof(line),
 				 "role %s: program %s is not on PATH; it allows nothing", r->name,
-				 g->written);
+				 shown(g->written, b));
 			warn(p, line);
 			continue;
 		}
