@@ -49,7 +49,7 @@ struct role {
 	struct program *programs;
 	size_t nprograms;
 	bool programs_given;
-	struct strlist cwd;	 /* as written, normalised */
+	struct strlist cwd;      /* as written, normalised */
 	struct strlist cwd_real; /* realpath of each, or NULL */
 	int max_instances;
 };
@@ -236,20 +236,20 @@ int policy_set_unsigned_role(struct policy *p, const char *role, char *err, size
 }
 
 int policy_add_agent(struct policy *p, const char *name, const char *key, const char *role,
-		     char *err, size_t errlen)
+                     char *err, size_t errlen)
 {
 	if (!name_ok(name)) {
 		char b[72];
 		snprintf(err, errlen,
-			 "agent name \"%s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
-			 "starting with a letter or digit",
-			 shown(name, b));
+		         "agent name \"%s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
+		         "starting with a letter or digit",
+		         shown(name, b));
 		return -1;
 	}
 	if (!name_ok(role)) {
 		char b[72];
 		snprintf(err, errlen, "agent %s: role \"%s\" is not a role name", name,
-			 shown(role, b));
+		         shown(role, b));
 		return -1;
 	}
 	unsigned char pk[SIG_PUBLIC_BYTES];
@@ -265,8 +265,8 @@ int policy_add_agent(struct policy *p, const char *name, const char *key, const 
 		}
 		if (memcmp(p->agents[i].pk, pk, SIG_PUBLIC_BYTES) == 0) {
 			snprintf(err, errlen,
-				 "agents %s and %s have the same key (a key names one agent)",
-				 p->agents[i].name, name);
+			         "agents %s and %s have the same key (a key names one agent)",
+			         p->agents[i].name, name);
 			return -1;
 		}
 	}
@@ -290,7 +290,7 @@ static int verb_index(const char *verb)
 static int role_verbs(struct role *r, const char *const *verbs, char *err, size_t errlen)
 {
 	static const char *const aliases[][2] = {
-		{"run", "start"}, {"remove", "delete"}, {"list", "status"}, {"ps", "status"}};
+	    {"run", "start"}, {"remove", "delete"}, {"list", "status"}, {"ps", "status"}};
 	for (size_t i = 0; verbs[i] != NULL; i++) {
 		const char *v = verbs[i];
 		if (strcmp(v, "*") == 0) {
@@ -304,30 +304,30 @@ static int role_verbs(struct role *r, const char *const *verbs, char *err, size_
 		}
 		for (size_t a = 0; a < sizeof(aliases) / sizeof(aliases[0]); a++) {
 			if (strcmp(aliases[a][0], v) == 0) {
-				snprintf(err, errlen, "role %s: verb \"%s\" is an alias: write \"%s\"",
-					 r->name, aliases[a][0], aliases[a][1]);
+				snprintf(err, errlen,
+				         "role %s: verb \"%s\" is an alias: write \"%s\"", r->name,
+				         aliases[a][0], aliases[a][1]);
 				return -1;
 			}
 		}
 		char b[72];
 		snprintf(err, errlen,
-			 "role %s: unknown verb \"%s\" (expected start, stop, restart, delete, "
-			 "status, logs or \"*\")",
-			 r->name, shown(v, b));
+		         "role %s: unknown verb \"%s\" (expected start, stop, restart, delete, "
+		         "status, logs or \"*\")",
+		         r->name, shown(v, b));
 		return -1;
 	}
 	return 0;
 }
 
-int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char *err,
-		    size_t errlen)
+int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char *err, size_t errlen)
 {
 	if (!name_ok(spec->name)) {
 		char b[72];
 		snprintf(err, errlen,
-			 "role name \"%s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
-			 "starting with a letter or digit",
-			 shown(spec->name, b));
+		         "role name \"%s\" is not 1 to 64 letters, digits, '.', '_' or '-' "
+		         "starting with a letter or digit",
+		         shown(spec->name, b));
 		return -1;
 	}
 	if (strcmp(spec->name, "none") == 0) {
@@ -341,7 +341,8 @@ int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char 
 		}
 	}
 	if (spec->verbs == NULL) {
-		snprintf(err, errlen, "role %s has no verbs (verbs = [\"status\"], say)", spec->name);
+		snprintf(err, errlen, "role %s has no verbs (verbs = [\"status\"], say)",
+		         spec->name);
 		return -1;
 	}
 	if (spec->max_instances < 0 || spec->max_instances > 1024) {
@@ -376,9 +377,9 @@ int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char 
 			if (prog[0] == '\0' || (strchr(prog, '/') != NULL && prog[0] != '/')) {
 				char b[72];
 				snprintf(err, errlen,
-					 "role %s: program \"%s\" must be an absolute path or a "
-					 "bare name found on PATH",
-					 spec->name, shown(prog, b));
+				         "role %s: program \"%s\" must be an absolute path or a "
+				         "bare name found on PATH",
+				         spec->name, shown(prog, b));
 				goto fail;
 			}
 			r.programs[r.nprograms++].written = xstrdup(prog);
@@ -389,8 +390,9 @@ int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char 
 		for (size_t i = 0; spec->cwd[i] != NULL; i++) {
 			if (spec->cwd[i][0] != '/') {
 				char b[72];
-				snprintf(err, errlen, "role %s: cwd \"%s\" must be an absolute path",
-					 spec->name, shown(spec->cwd[i], b));
+				snprintf(err, errlen,
+				         "role %s: cwd \"%s\" must be an absolute path", spec->name,
+				         shown(spec->cwd[i], b));
 				goto fail;
 			}
 			char *norm = normalise(spec->cwd[i]);
@@ -459,12 +461,12 @@ static void resolve_role(struct policy *p, struct role *r, const char *path_env)
 		free(g->resolved);
 		g->resolved = NULL;
 		char *abs = g->written[0] == '/' ? normalise(g->written)
-						 : search_path(g->written, path_env);
+		                                 : search_path(g->written, path_env);
 		if (abs == NULL) {
 			char b[72];
 			snprintf(line, sizeof(line),
-				 "role %s: program %s is not on PATH; it allows nothing", r->name,
-				 shown(g->written, b));
+			         "role %s: program %s is not on PATH; it allows nothing", r->name,
+			         shown(g->written, b));
 			warn(p, line);
 			continue;
 		}
@@ -482,9 +484,10 @@ int policy_finish(struct policy *p, const char *path_env, char *err, size_t errl
 	if (p->unsigned_role != NULL) {
 		p->unsigned_r = find_role(p, p->unsigned_role);
 		if (p->unsigned_r == NULL) {
-			snprintf(err, errlen, "[unsigned] role \"%s\" is not defined (add [roles.%s], "
-					      "or write \"none\")",
-				 p->unsigned_role, p->unsigned_role);
+			snprintf(err, errlen,
+			         "[unsigned] role \"%s\" is not defined (add [roles.%s], "
+			         "or write \"none\")",
+			         p->unsigned_role, p->unsigned_role);
 			return -1;
 		}
 	}
@@ -492,8 +495,9 @@ int policy_finish(struct policy *p, const char *path_env, char *err, size_t errl
 		struct agent *a = &p->agents[i];
 		a->role = find_role(p, a->role_name);
 		if (a->role == NULL) {
-			snprintf(err, errlen, "agent %s: role \"%s\" is not defined (add [roles.%s])",
-				 a->name, a->role_name, a->role_name);
+			snprintf(err, errlen,
+			         "agent %s: role \"%s\" is not defined (add [roles.%s])", a->name,
+			         a->role_name, a->role_name);
 			return -1;
 		}
 	}
@@ -547,8 +551,8 @@ static bool is_acting(const char *verb)
 }
 
 /* Fills out as a refusal; the reason is one sentence. */
-__attribute__((format(printf, 2, 3))) static void deny(struct policy_decision *out,
-							const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void deny(struct policy_decision *out, const char *fmt,
+                                                       ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -560,14 +564,15 @@ __attribute__((format(printf, 2, 3))) static void deny(struct policy_decision *o
 /* The deny rules that hold whatever the role: [env] deny, and a start
  * never replacing a task tasker did not start. True when one refused. */
 static bool deny_rules(const struct policy *p, const struct policy_request *req,
-		       struct policy_decision *out)
+                       struct policy_decision *out)
 {
 	for (size_t i = 0; i < req->nenv; i++) {
 		const char *name = req->env_names[i];
 		for (size_t k = 0; k < p->env_deny.n; k++) {
 			if (fnmatch(p->env_deny.v[k], name, 0) == 0) {
-				deny(out, "the environment variable %.128s is denied by [env] deny "
-					  "\"%.64s\"",
+				deny(out,
+				     "the environment variable %.128s is denied by [env] deny "
+				     "\"%.64s\"",
 				     name, p->env_deny.v[k]);
 				return true;
 			}
@@ -599,7 +604,7 @@ static bool same_owner(const char *a, const char *b)
 
 /* The role's start rules: program, cwd, instances. True when one refused. */
 static bool start_rules(const struct role *r, const struct policy_request *req,
-			struct policy_decision *out)
+                        struct policy_decision *out)
 {
 	if (r->programs_given) {
 		bool ok = false;
@@ -607,8 +612,9 @@ static bool start_rules(const struct role *r, const struct policy_request *req,
 			ok = req->program != NULL && r->programs[i].resolved != NULL &&
 			     strcmp(r->programs[i].resolved, req->program) == 0;
 		if (!ok) {
-			deny(out, "the program %.200s is not among role %s's programs ([roles.%s] "
-				  "programs)",
+			deny(out,
+			     "the program %.200s is not among role %s's programs ([roles.%s] "
+			     "programs)",
 			     req->program ? req->program : "(unknown)", r->name, r->name);
 			return true;
 		}
@@ -616,17 +622,19 @@ static bool start_rules(const struct role *r, const struct policy_request *req,
 	if (r->cwd.given) {
 		bool ok = false;
 		for (size_t i = 0; !ok && i < r->cwd.n; i++)
-			ok = req->cwd != NULL && (under(req->cwd, r->cwd.v[i]) ||
-						  under(req->cwd, r->cwd_real.v[i]));
+			ok = req->cwd != NULL &&
+			     (under(req->cwd, r->cwd.v[i]) || under(req->cwd, r->cwd_real.v[i]));
 		if (!ok) {
-			deny(out, "the cwd %.200s is outside role %s's cwd prefixes ([roles.%s] cwd)",
+			deny(out,
+			     "the cwd %.200s is outside role %s's cwd prefixes ([roles.%s] cwd)",
 			     req->cwd ? req->cwd : "(unknown)", r->name, r->name);
 			return true;
 		}
 	}
 	if (r->max_instances > 0 && req->instances > r->max_instances) {
-		deny(out, "role %s may start at most %d instances ([roles.%s] max_instances); "
-			  "this start asks for %d",
+		deny(out,
+		     "role %s may start at most %d instances ([roles.%s] max_instances); "
+		     "this start asks for %d",
 		     r->name, r->max_instances, r->name, req->instances);
 		return true;
 	}
@@ -634,7 +642,7 @@ static bool start_rules(const struct role *r, const struct policy_request *req,
 }
 
 void policy_eval(const struct policy *p, const struct policy_request *req,
-		 struct policy_decision *out)
+                 struct policy_decision *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!p->finished || req->verb == NULL) {
@@ -672,23 +680,26 @@ void policy_eval(const struct policy *p, const struct policy_request *req,
 			for (size_t i = 0; !ok && i < r->tasks.n; i++)
 				ok = fnmatch(r->tasks.v[i], req->task, 0) == 0;
 			if (!ok) {
-				deny(out, "the task %.64s is outside role %s's task globs ([roles.%s] "
-					  "tasks)",
+				deny(out,
+				     "the task %.64s is outside role %s's task globs ([roles.%s] "
+				     "tasks)",
 				     req->task, r->name, r->name);
 				return;
 			}
 		}
 		if (is_acting(req->verb) && req->owner_kind == POLICY_TASK_FOREIGN &&
 		    !r->foreign_tasks) {
-			deny(out, "%.64s was not started through tasker (a foreign task): role %s "
-				  "may not act on it ([roles.%s] foreign_tasks)",
+			deny(out,
+			     "%.64s was not started through tasker (a foreign task): role %s "
+			     "may not act on it ([roles.%s] foreign_tasks)",
 			     req->task, r->name, r->name);
 			return;
 		}
 		if (is_acting(req->verb) && req->owner_kind == POLICY_TASK_OWNED &&
 		    r->own_tasks_only && !same_owner(req->owner, req->agent)) {
-			deny(out, "%.64s belongs to %.64s: role %s acts only on its own tasks "
-				  "([roles.%s] own_tasks_only)",
+			deny(out,
+			     "%.64s belongs to %.64s: role %s acts only on its own tasks "
+			     "([roles.%s] own_tasks_only)",
 			     req->task, req->owner ? req->owner : "unsigned senders", r->name,
 			     r->name);
 			return;
@@ -698,5 +709,5 @@ void policy_eval(const struct policy *p, const struct policy_request *req,
 		return;
 	out->allow = true;
 	snprintf(out->reason, sizeof(out->reason), "role %s (%s) may %.32s%s%.64s", r->name, who,
-		 req->verb, req->task ? " " : "", req->task ? req->task : "");
+	         req->verb, req->task ? " " : "", req->task ? req->task : "");
 }

@@ -29,11 +29,11 @@ struct policy_role_spec {
 	const char *name;
 	const char *const *verbs; /* required; "*" is every verb */
 	bool own_tasks_only;
-	int foreign_tasks; /* -1 absent (default: allowed when verbs has "*"), 0, 1 */
+	int foreign_tasks;           /* -1 absent (default: allowed when verbs has "*"), 0, 1 */
 	const char *const *tasks;    /* fnmatch globs on the task name */
 	const char *const *programs; /* absolute paths or bare names */
-	const char *const *cwd;	     /* absolute directory prefixes */
-	int max_instances;	     /* 0: no limit */
+	const char *const *cwd;      /* absolute directory prefixes */
+	int max_instances;           /* 0: no limit */
 };
 
 /* A new empty policy; unsigned commands get role "none" until set. */
@@ -44,9 +44,9 @@ void policy_free(struct policy *p);
  * and line). Names are 1 to 64 letters, digits, '.', '_' or '-'. */
 int policy_set_unsigned_role(struct policy *p, const char *role, char *err, size_t errlen);
 int policy_add_agent(struct policy *p, const char *name, const char *key, const char *role,
-		     char *err, size_t errlen);
+                     char *err, size_t errlen);
 int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char *err,
-		    size_t errlen);
+                    size_t errlen);
 int policy_add_env_deny(struct policy *p, const char *glob, char *err, size_t errlen);
 
 /*
@@ -83,9 +83,9 @@ struct policy_request {
 	const char *verb;  /* canonical: start, stop, restart, delete, status, logs */
 	const char *task;  /* NULL for verbs without one (status) */
 	/* start only: */
-	const char *program; /* policy_program_path() of what will be executed */
-	const char *cwd;     /* realpath of the task's cwd */
-	int instances;	     /* the number that will run ("max" counted out) */
+	const char *program;          /* policy_program_path() of what will be executed */
+	const char *cwd;              /* realpath of the task's cwd */
+	int instances;                /* the number that will run ("max" counted out) */
 	const char *const *env_names; /* the names the command sets */
 	size_t nenv;
 	/* any verb with a task: */
@@ -102,7 +102,7 @@ struct policy_decision {
 /* Decides req under p (deny rules first). Never fails: a request it cannot
  * judge is denied with the reason. */
 void policy_eval(const struct policy *p, const struct policy_request *req,
-		 struct policy_decision *out);
+                 struct policy_decision *out);
 
 /*
  * The form of a program path the policy compares: the directory resolved

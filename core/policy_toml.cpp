@@ -29,7 +29,8 @@ extern "C" {
 
 #include <toml++/toml.h>
 
-namespace {
+namespace
+{
 
 /* Our own shape errors, with the position already in the text. */
 struct shape_error {
@@ -59,8 +60,8 @@ std::string shown(std::string_view s)
 
 std::string at(const loader &l, const toml::source_region &r)
 {
-	return l.source + ":" + std::to_string(r.begin.line) + ":" + std::to_string(r.begin.column) +
-	       ": ";
+	return l.source + ":" + std::to_string(r.begin.line) + ":" +
+	       std::to_string(r.begin.column) + ": ";
 }
 
 [[noreturn]] void fail(const loader &l, const toml::source_region &r, const std::string &msg)
@@ -96,7 +97,7 @@ const char *type_name(const toml::node &n)
 
 /* Refuses any key of t not in allowed, naming the table and what it takes. */
 void only_keys(const loader &l, const toml::table &t, std::initializer_list<const char *> allowed,
-	       const std::string &table)
+               const std::string &table)
 {
 	for (auto &&[k, v] : t) {
 		bool ok = false;
@@ -108,7 +109,8 @@ void only_keys(const loader &l, const toml::table &t, std::initializer_list<cons
 		for (const char *a : allowed)
 			list += std::string(list.empty() ? "" : ", ") + a;
 		fail(l, k.source(),
-		     "unknown key \"" + shown(k.str()) + "\" in " + table + " (expected " + list + ")");
+		     "unknown key \"" + shown(k.str()) + "\" in " + table + " (expected " + list +
+		         ")");
 	}
 }
 
@@ -169,9 +171,9 @@ void load_role(loader &l, const std::string &name, const toml::node &node)
 	std::string tname = "[roles." + shown(name) + "]";
 	const toml::table &t = want_table(l, node, tname);
 	only_keys(l, t,
-		  {"verbs", "own_tasks_only", "foreign_tasks", "tasks", "programs", "cwd",
-		   "max_instances"},
-		  tname);
+	          {"verbs", "own_tasks_only", "foreign_tasks", "tasks", "programs", "cwd",
+	           "max_instances"},
+	          tname);
 	struct policy_role_spec spec;
 	std::memset(&spec, 0, sizeof(spec));
 	spec.name = name.c_str();
@@ -225,7 +227,7 @@ void load_role(loader &l, const std::string &name, const toml::node &node)
 }
 
 void load_agent(loader &l, const std::string &name, const toml::node &node,
-		const std::set<std::string> &roles)
+                const std::set<std::string> &roles)
 {
 	std::string tname = "[agents." + shown(name) + "]";
 	const toml::table &t = want_table(l, node, tname);
@@ -239,8 +241,8 @@ void load_agent(loader &l, const std::string &name, const toml::node &node,
 	std::string r = want_string(l, *role, prefix + "role");
 	if (roles.count(r) == 0)
 		fail(l, role->source(),
-		     "agent " + shown(name) + ": role \"" + shown(r) + "\" is not defined (add [roles." +
-			     shown(r) + "])");
+		     "agent " + shown(name) + ": role \"" + shown(r) +
+		         "\" is not defined (add [roles." + shown(r) + "])");
 	char err[400];
 	check(l, key->source(),
 	      policy_add_agent(l.pol, name.c_str(), k.c_str(), r.c_str(), err, sizeof(err)), err);
@@ -268,9 +270,9 @@ void load(loader &l, const toml::table &root)
 		if (r != "none" && roles.count(r) == 0)
 			fail(l, role->source(),
 			     "[unsigned] role \"" + shown(r) + "\" is not defined (add [roles." +
-				     shown(r) + "], or write \"none\")");
-		check(l, role->source(), policy_set_unsigned_role(l.pol, r.c_str(), err, sizeof(err)),
-		      err);
+			         shown(r) + "], or write \"none\")");
+		check(l, role->source(),
+		      policy_set_unsigned_role(l.pol, r.c_str(), err, sizeof(err)), err);
 	}
 	if (const toml::node *n = root.get("agents")) {
 		for (auto &&[k, v] : want_table(l, *n, "[agents]"))
@@ -283,8 +285,8 @@ void load(loader &l, const toml::table &root)
 			size_t i = 0;
 			for (const std::string &g : want_strings(l, *d, "env.deny")) {
 				const toml::node &e = *d->as_array()->get(i++);
-				check(l, e.source(), policy_add_env_deny(l.pol, g.c_str(), err, sizeof(err)),
-				      err);
+				check(l, e.source(),
+				      policy_add_env_deny(l.pol, g.c_str(), err, sizeof(err)), err);
 			}
 		}
 	}
@@ -301,7 +303,7 @@ void put(char *err, size_t errlen, const std::string &msg)
 } // namespace
 
 extern "C" struct policy *policy_toml_load_text(const char *text, size_t len, const char *source,
-						 const char *path_env, char *err, size_t errlen)
+                                                const char *path_env, char *err, size_t errlen)
 {
 	loader l;
 	l.pol = nullptr;
@@ -330,7 +332,7 @@ extern "C" struct policy *policy_toml_load_text(const char *text, size_t len, co
 }
 
 extern "C" struct policy *policy_toml_load_file(const char *path, const char *path_env, char *err,
-						 size_t errlen)
+                                                size_t errlen)
 {
 	try {
 		std::FILE *f = std::fopen(path, "rbe");

@@ -29,10 +29,10 @@ extern "C" {
  * sentence in err ("FILE:LINE:COL: what is wrong", or "FILE: why").
  */
 struct policy *policy_toml_load_file(const char *path, const char *path_env, char *err,
-				     size_t errlen);
+                                     size_t errlen);
 /* The same for text[0..len); source names it in errors. */
 struct policy *policy_toml_load_text(const char *text, size_t len, const char *source,
-				     const char *path_env, char *err, size_t errlen);
+                                     const char *path_env, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -58,8 +58,8 @@ static long b64_decode(const char *text, size_t len, unsigned char *out, size_t 
 	size_t n = 0;
 	if (len == 0 || len % 4 != 0)
 		return -1;
-	if (sodium_base642bin(out, cap, text, len, NULL, &n, NULL, sodium_base64_VARIANT_ORIGINAL) !=
-	    0)
+	if (sodium_base642bin(out, cap, text, len, NULL, &n, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0)
 		return -1;
 	if (want > 0 && n != want)
 		return -1;
@@ -77,16 +77,16 @@ void sig_public_text(const unsigned char pk[SIG_PUBLIC_BYTES], char buf[SIG_PUBL
 {
 	memcpy(buf, PUBLIC_PREFIX, strlen(PUBLIC_PREFIX));
 	b64_encode(pk, SIG_PUBLIC_BYTES, buf + strlen(PUBLIC_PREFIX),
-		   SIG_PUBLIC_TEXT - strlen(PUBLIC_PREFIX));
+	           SIG_PUBLIC_TEXT - strlen(PUBLIC_PREFIX));
 }
 
-int sig_parse_public(const char *text, unsigned char pk[SIG_PUBLIC_BYTES], char *err,
-		     size_t errlen)
+int sig_parse_public(const char *text, unsigned char pk[SIG_PUBLIC_BYTES], char *err, size_t errlen)
 {
 	size_t plen = strlen(PUBLIC_PREFIX);
 	if (strncmp(text, PUBLIC_PREFIX, plen) != 0) {
-		snprintf(err, errlen, "a public key is written ed25519:BASE64 (it does not start "
-				      "with \"ed25519:\")");
+		snprintf(err, errlen,
+		         "a public key is written ed25519:BASE64 (it does not start "
+		         "with \"ed25519:\")");
 		return -1;
 	}
 	const char *b = text + plen;
@@ -94,8 +94,8 @@ int sig_parse_public(const char *text, unsigned char pk[SIG_PUBLIC_BYTES], char 
 	unsigned char tmp[SIG_PUBLIC_BYTES + 4];
 	if (blen != B64_32 || b64_decode(b, blen, tmp, sizeof(tmp), SIG_PUBLIC_BYTES) < 0) {
 		snprintf(err, errlen,
-			 "a public key is \"ed25519:\" and the standard base64 of 32 bytes "
-			 "(44 characters, ending in '='); this is not");
+		         "a public key is \"ed25519:\" and the standard base64 of 32 bytes "
+		         "(44 characters, ending in '='); this is not");
 		return -1;
 	}
 	memcpy(pk, tmp, SIG_PUBLIC_BYTES);
@@ -132,12 +132,12 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 int sig_write_key_files(const char *dir, const char *name, const struct sig_key *key, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	if (!sig_key_name_ok(name)) {
 		snprintf(err, errlen,
-			 "a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a "
-			 "letter or digit");
+		         "a key name is 1 to 64 letters, digits, '.', '_' or '-', starting with a "
+		         "letter or digit");
 		return -1;
 	}
 	char *kpath = xasprintf("%s/%s.key", dir, name);
@@ -148,7 +148,7 @@ int sig_write_key_files(const char *dir, const char *name, const struct sig_key 
 	/* Check both first, so that an existing NAME.pub leaves no new NAME.key. */
 	if (lstat(kpath, &st) == 0 || lstat(ppath, &st) == 0) {
 		snprintf(err, errlen, "%s exists: refusing to replace a key",
-			 lstat(kpath, &st) == 0 ? kpath : ppath);
+		         lstat(kpath, &st) == 0 ? kpath : ppath);
 		goto out;
 	}
 	kfd = open(kpath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -212,7 +212,7 @@ out:
  * secret, refuses a file its group or others may use.
  */
 static int read_small(const char *path, bool secret, char *buf, size_t size, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
@@ -227,9 +227,9 @@ static int read_small(const char *path, bool secret, char *buf, size_t size, cha
 	}
 	if (secret && (st.st_mode & 077) != 0) {
 		snprintf(err, errlen,
-			 "%s has mode %04o: a secret key must be readable by its owner only "
-			 "(chmod 600 %s)",
-			 path, (unsigned)(st.st_mode & 07777), path);
+		         "%s has mode %04o: a secret key must be readable by its owner only "
+		         "(chmod 600 %s)",
+		         path, (unsigned)(st.st_mode & 07777), path);
 		close(fd);
 		return -1;
 	}
@@ -274,9 +274,9 @@ int sig_read_secret(const char *path, struct sig_key *out, char *err, size_t err
 	if (strncmp(buf, SECRET_PREFIX, plen) != 0 || strlen(buf + plen) != B64_32 ||
 	    b64_decode(buf + plen, B64_32, seed, sizeof(seed), SIG_SEED_BYTES) < 0) {
 		snprintf(err, errlen,
-			 "%s: not a tasker secret key (one line: ed25519-secret: and the base64 "
-			 "of a 32-byte seed)",
-			 path);
+		         "%s: not a tasker secret key (one line: ed25519-secret: and the base64 "
+		         "of a 32-byte seed)",
+		         path);
 		rc = -1;
 	} else {
 		sig_key_from_seed(seed, out);
@@ -286,8 +286,7 @@ int sig_read_secret(const char *path, struct sig_key *out, char *err, size_t err
 	return rc;
 }
 
-int sig_read_public(const char *path, unsigned char pk[SIG_PUBLIC_BYTES], char *err,
-		    size_t errlen)
+int sig_read_public(const char *path, unsigned char pk[SIG_PUBLIC_BYTES], char *err, size_t errlen)
 {
 	char buf[128];
 	if (read_small(path, false, buf, sizeof(buf), err, errlen) < 0)
@@ -308,8 +307,7 @@ static const char *context_line(enum sig_context ctx)
 }
 
 /* The signed bytes: the context line, then msg. Caller frees. */
-static unsigned char *signed_bytes(enum sig_context ctx, const void *msg, size_t len,
-				   size_t *total)
+static unsigned char *signed_bytes(enum sig_context ctx, const void *msg, size_t len, size_t *total)
 {
 	const char *c = context_line(ctx);
 	size_t clen = strlen(c);
@@ -322,7 +320,7 @@ static unsigned char *signed_bytes(enum sig_context ctx, const void *msg, size_t
 }
 
 void sig_sign(enum sig_context ctx, const struct sig_key *key, const void *msg, size_t len,
-	      unsigned char sig[SIG_BYTES])
+              unsigned char sig[SIG_BYTES])
 {
 	size_t total;
 	unsigned char *m = signed_bytes(ctx, msg, len, &total);
@@ -331,7 +329,7 @@ void sig_sign(enum sig_context ctx, const struct sig_key *key, const void *msg, 
 }
 
 bool sig_verify(enum sig_context ctx, const unsigned char pk[SIG_PUBLIC_BYTES], const void *msg,
-		size_t len, const unsigned char sig[SIG_BYTES])
+                size_t len, const unsigned char sig[SIG_BYTES])
 {
 	size_t total;
 	unsigned char *m = signed_bytes(ctx, msg, len, &total);
@@ -354,7 +352,8 @@ char *sig_wrap(enum sig_context ctx, const struct sig_key *key, const void *msg,
 	char pub[SIG_PUBLIC_TEXT], sigtext[SIG_TEXT];
 	sig_public_text(key->pk, pub);
 	b64_encode(sig, SIG_BYTES, sigtext, sizeof(sigtext));
-	char *out = xasprintf("{\"signed\":\"%s\",\"key\":\"%s\",\"sig\":\"%s\"}", inner, pub, sigtext);
+	char *out =
+	    xasprintf("{\"signed\":\"%s\",\"key\":\"%s\",\"sig\":\"%s\"}", inner, pub, sigtext);
 	free(inner);
 	return out;
 }
@@ -372,7 +371,7 @@ static bool blank(char c)
 }
 
 int sig_parse_wrapper(const char *buf, size_t len, struct sig_wrapper *out, char *err,
-		      size_t errlen)
+                      size_t errlen)
 {
 	memset(out, 0, sizeof(*out));
 	/* Anything the codec would refuse on its own is left to it, with its
@@ -395,34 +394,35 @@ int sig_parse_wrapper(const char *buf, size_t len, struct sig_wrapper *out, char
 	int rc = -1;
 	for (const cJSON *m = root->child; m != NULL; m = m->next) {
 		const cJSON **slot = strcmp(m->string, "signed") == 0 ? &signed_v
-				     : strcmp(m->string, "key") == 0  ? &key_v
-				     : strcmp(m->string, "sig") == 0  ? &sig_v
-								      : NULL;
+		                     : strcmp(m->string, "key") == 0  ? &key_v
+		                     : strcmp(m->string, "sig") == 0  ? &sig_v
+		                                                      : NULL;
 		if (slot == NULL) {
 			char shown[48];
 			util_json_escape(m->string, shown, sizeof(shown));
 			snprintf(err, errlen,
-				 "a signed message has exactly the members signed, key and sig; "
-				 "this one also has \"%s\"",
-				 shown);
+			         "a signed message has exactly the members signed, key and sig; "
+			         "this one also has \"%s\"",
+			         shown);
 			goto out;
 		}
 		if (*slot != NULL) {
 			snprintf(err, errlen,
-				 "the key \"%s\" appears twice in the signed message (JSON readers "
-				 "disagree on which one counts)",
-				 m->string);
+			         "the key \"%s\" appears twice in the signed message (JSON readers "
+			         "disagree on which one counts)",
+			         m->string);
 			goto out;
 		}
 		if (!cJSON_IsString(m)) {
-			snprintf(err, errlen, "the signed message's %s must be a string", m->string);
+			snprintf(err, errlen, "the signed message's %s must be a string",
+			         m->string);
 			goto out;
 		}
 		*slot = m;
 	}
 	if (key_v == NULL || sig_v == NULL) {
 		snprintf(err, errlen, "the signed message has no %s",
-			 key_v == NULL ? "key" : "sig");
+		         key_v == NULL ? "key" : "sig");
 		goto out;
 	}
 	char why[200];
@@ -432,10 +432,11 @@ int sig_parse_wrapper(const char *buf, size_t len, struct sig_wrapper *out, char
 	}
 	unsigned char sig[SIG_BYTES + 4];
 	size_t slen = strlen(sig_v->valuestring);
-	if (slen != B64_64 || b64_decode(sig_v->valuestring, slen, sig, sizeof(sig), SIG_BYTES) < 0) {
+	if (slen != B64_64 ||
+	    b64_decode(sig_v->valuestring, slen, sig, sizeof(sig), SIG_BYTES) < 0) {
 		snprintf(err, errlen,
-			 "the signed message's sig must be the standard base64 of 64 bytes (88 "
-			 "characters)");
+		         "the signed message's sig must be the standard base64 of 64 bytes (88 "
+		         "characters)");
 		goto out;
 	}
 	memcpy(out->sig, sig, SIG_BYTES);
@@ -445,13 +446,13 @@ int sig_parse_wrapper(const char *buf, size_t len, struct sig_wrapper *out, char
 	long n = b64_decode(signed_v->valuestring, ilen, (unsigned char *)out->inner, cap, 0);
 	if (n <= 0) {
 		snprintf(err, errlen,
-			 "the signed message's signed must be the standard base64 (padded) of the "
-			 "message's bytes");
+		         "the signed message's signed must be the standard base64 (padded) of the "
+		         "message's bytes");
 		goto out;
 	}
 	if ((size_t)n > SIG_MAX_INNER) {
 		snprintf(err, errlen, "the signed bytes are %ld long, over the limit of %d", n,
-			 SIG_MAX_INNER);
+		         SIG_MAX_INNER);
 		goto out;
 	}
 	out->inner[n] = '\0';
@@ -478,14 +479,14 @@ int sig_check_window(int64_t ts_ms, int64_t now_ms, int64_t window_ms, char *err
 	}
 	if (age > window_ms) {
 		snprintf(err, errlen, "the timestamp is %.1f s old, outside the %.0f s window",
-			 (double)age / 1000.0, (double)window_ms / 1000.0);
+		         (double)age / 1000.0, (double)window_ms / 1000.0);
 		return -1;
 	}
 	if (age < -window_ms) {
 		snprintf(err, errlen,
-			 "the timestamp is %.1f s ahead of this executor's clock, outside the %.0f "
-			 "s window",
-			 -(double)age / 1000.0, (double)window_ms / 1000.0);
+		         "the timestamp is %.1f s ahead of this executor's clock, outside the %.0f "
+		         "s window",
+		         -(double)age / 1000.0, (double)window_ms / 1000.0);
 		return -1;
 	}
 	return 0;

@@ -62,7 +62,7 @@ void sig_public_text(const unsigned char pk[SIG_PUBLIC_BYTES], char buf[SIG_PUBL
  * nothing before or after. 0, or -1 with a sentence in err.
  */
 int sig_parse_public(const char *text, unsigned char pk[SIG_PUBLIC_BYTES], char *err,
-		     size_t errlen);
+                     size_t errlen);
 
 /* A key name: 1 to 64 letters, digits, '.', '_' or '-', starting with a
  * letter or digit (so NAME.key stays in the directory it is written to). */
@@ -76,20 +76,19 @@ bool sig_key_name_ok(const char *name);
  * sentence in err.
  */
 int sig_write_key_files(const char *dir, const char *name, const struct sig_key *key, char *err,
-			size_t errlen);
+                        size_t errlen);
 /* Reads a secret key file; refuses one that its group or others may read or
  * write, and anything but a regular file. 0, or -1 with a sentence. */
 int sig_read_secret(const char *path, struct sig_key *out, char *err, size_t errlen);
 /* Reads a public key file (one "ed25519:..." line). 0, or -1 with a sentence. */
-int sig_read_public(const char *path, unsigned char pk[SIG_PUBLIC_BYTES], char *err,
-		    size_t errlen);
+int sig_read_public(const char *path, unsigned char pk[SIG_PUBLIC_BYTES], char *err, size_t errlen);
 
 /* Signs ctx's context line followed by msg[0..len) into sig. */
 void sig_sign(enum sig_context ctx, const struct sig_key *key, const void *msg, size_t len,
-	      unsigned char sig[SIG_BYTES]);
+              unsigned char sig[SIG_BYTES]);
 /* True when sig is pk's signature of the context line and msg. */
 bool sig_verify(enum sig_context ctx, const unsigned char pk[SIG_PUBLIC_BYTES], const void *msg,
-		size_t len, const unsigned char sig[SIG_BYTES]);
+                size_t len, const unsigned char sig[SIG_BYTES]);
 
 /*
  * Wraps msg[0..len) (a command or a reply, exact JSON bytes) signed by key.
@@ -116,7 +115,7 @@ struct sig_wrapper {
  * sig_wrapper_free() after 1 or -1 (after 0 it is a no-op).
  */
 int sig_parse_wrapper(const char *buf, size_t len, struct sig_wrapper *out, char *err,
-		      size_t errlen);
+                      size_t errlen);
 bool sig_verify_wrapper(enum sig_context ctx, const struct sig_wrapper *w);
 void sig_wrapper_free(struct sig_wrapper *w);
 

@@ -12,19 +12,19 @@
 #include "tools.h"
 
 static const char key_help[] =
-	"Usage: tasker key new NAME\n"
-	"       tasker key pub FILE.key\n"
-	"\n"
-	"new: makes an Ed25519 key pair in the current directory: NAME.key (the\n"
-	"secret, mode 0600) and NAME.pub (one line, ed25519:BASE64, for the policy\n"
-	"file's agents.NAME.key). Refuses to replace either file. NAME is 1 to 64\n"
-	"letters, digits, '.', '_' or '-'.\n"
-	"pub: prints the public key line of a secret key file.\n"
-	"\n"
-	"  -h, --help   show this help\n"
-	"\n"
-	"Exit status: 0 done, 1 failed (a file exists, cannot be written or read),\n"
-	"2 bad usage.\n";
+    "Usage: tasker key new NAME\n"
+    "       tasker key pub FILE.key\n"
+    "\n"
+    "new: makes an Ed25519 key pair in the current directory: NAME.key (the\n"
+    "secret, mode 0600) and NAME.pub (one line, ed25519:BASE64, for the policy\n"
+    "file's agents.NAME.key). Refuses to replace either file. NAME is 1 to 64\n"
+    "letters, digits, '.', '_' or '-'.\n"
+    "pub: prints the public key line of a secret key file.\n"
+    "\n"
+    "  -h, --help   show this help\n"
+    "\n"
+    "Exit status: 0 done, 1 failed (a file exists, cannot be written or read),\n"
+    "2 bad usage.\n";
 
 int tool_key(struct config *cfg, int argc, char **argv)
 {
@@ -40,8 +40,8 @@ int tool_key(struct config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	free(opts);
-	if (optind + 2 != argc || (strcmp(argv[optind], "new") != 0 &&
-				   strcmp(argv[optind], "pub") != 0))
+	if (optind + 2 != argc ||
+	    (strcmp(argv[optind], "new") != 0 && strcmp(argv[optind], "pub") != 0))
 		return tools_usage_error("key", "expected: key new NAME, or key pub FILE.key");
 	if (sig_init() < 0) {
 		fprintf(stderr, "tasker key: libsodium could not start\n");
@@ -49,8 +49,9 @@ int tool_key(struct config *cfg, int argc, char **argv)
 	}
 	const char *arg = argv[optind + 1];
 	if (strcmp(argv[optind], "new") == 0 && !sig_key_name_ok(arg))
-		return tools_usage_error("key", "a key name is 1 to 64 letters, digits, '.', '_' or "
-						"'-', starting with a letter or digit");
+		return tools_usage_error("key",
+		                         "a key name is 1 to 64 letters, digits, '.', '_' or "
+		                         "'-', starting with a letter or digit");
 	char err[512], pub[SIG_PUBLIC_TEXT];
 	struct sig_key key;
 	if (strcmp(argv[optind], "pub") == 0) {

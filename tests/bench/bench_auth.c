@@ -16,10 +16,10 @@
 #include "util.h"
 
 static const char command[] =
-	"{\"verb\":\"start\",\"params\":{\"task\":\"agent-7\",\"command\":\"node api.js\","
-	"\"env_PORT\":\"8080\",\"cwd\":\"/srv/agents/a7\",\"instances\":2},\"timestamp\":"
-	"\"2026-12-01T12:00:00.000Z\",\"agent_id\":\"a7\",\"request_id\":"
-	"\"0123456789abcdef0123456789abcdef\"}";
+    "{\"verb\":\"start\",\"params\":{\"task\":\"agent-7\",\"command\":\"node api.js\","
+    "\"env_PORT\":\"8080\",\"cwd\":\"/srv/agents/a7\",\"instances\":2},\"timestamp\":"
+    "\"2026-12-01T12:00:00.000Z\",\"agent_id\":\"a7\",\"request_id\":"
+    "\"0123456789abcdef0123456789abcdef\"}";
 
 static void report(const char *what, int n, int64_t us)
 {
@@ -62,21 +62,23 @@ static void bench_policy(void)
 	enum { N = 1000 };
 	size_t cap = 1 << 20, o = 0;
 	char *toml = xmalloc(cap);
-	o += (size_t)snprintf(toml + o, cap - o,
-			      "[unsigned]\nrole = \"none\"\n[env]\ndeny = [\"LD_*\", \"NODE_OPTIONS\", "
-			      "\"BASH_ENV\", \"PYTHONSTARTUP\", \"PATH\"]\n");
+	o += (size_t)snprintf(
+	    toml + o, cap - o,
+	    "[unsigned]\nrole = \"none\"\n[env]\ndeny = [\"LD_*\", \"NODE_OPTIONS\", "
+	    "\"BASH_ENV\", \"PYTHONSTARTUP\", \"PATH\"]\n");
 	struct sig_key *keys = xcalloc(N, sizeof(*keys));
 	for (int i = 0; i < N; i++) {
 		sig_key_new(&keys[i]);
 		char pub[SIG_PUBLIC_TEXT];
 		sig_public_text(keys[i].pk, pub);
-		o += (size_t)snprintf(toml + o, cap - o,
-				      "[agents.a%d]\nkey = \"%s\"\nrole = \"r%d\"\n"
-				      "[roles.r%d]\nverbs = [\"start\", \"stop\", \"status\"]\n"
-				      "tasks = [\"agent-%d-*\", \"shared-*\"]\nown_tasks_only = true\n"
-				      "programs = [\"node\", \"/usr/bin/python3\"]\n"
-				      "cwd = [\"/srv/agents/a%d\"]\nmax_instances = 4\n",
-				      i, pub, i, i, i, i);
+		o += (size_t)snprintf(
+		    toml + o, cap - o,
+		    "[agents.a%d]\nkey = \"%s\"\nrole = \"r%d\"\n"
+		    "[roles.r%d]\nverbs = [\"start\", \"stop\", \"status\"]\n"
+		    "tasks = [\"agent-%d-*\", \"shared-*\"]\nown_tasks_only = true\n"
+		    "programs = [\"node\", \"/usr/bin/python3\"]\n"
+		    "cwd = [\"/srv/agents/a%d\"]\nmax_instances = 4\n",
+		    i, pub, i, i, i, i);
 	}
 	char err[512];
 	int64_t t0 = bench_now_us();

@@ -50,8 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sig_wrapper_free(&w);
 
 	err[0] = '\0';
-	struct policy *p =
-		policy_toml_load_text((const char *)data, size, "fuzz.toml", "/usr/bin", err, sizeof(err));
+	struct policy *p = policy_toml_load_text((const char *)data, size, "fuzz.toml", "/usr/bin",
+	                                         err, sizeof(err));
 	if (p == NULL) {
 		CHECK(err[0] != '\0');
 		return 0;

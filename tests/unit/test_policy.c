@@ -22,35 +22,35 @@
 
 /* Verbatim from issue 9 ("This example must work as written"). */
 static const char example_toml[] =
-	"[unsigned]\n"
-	"role = \"observer\"               # \"none\" refuses unsigned commands\n"
-	"\n"
-	"[agents.alpha]\n"
-	"key = \"ed25519:BASE64...\"\n"
-	"role = \"specialist\"\n"
-	"\n"
-	"[agents.ops]\n"
-	"key = \"ed25519:BASE64...\"\n"
-	"role = \"captain\"\n"
-	"\n"
-	"[roles.captain]\n"
-	"verbs = [\"*\"]                   # everything, on every task\n"
-	"\n"
-	"[roles.specialist]\n"
-	"verbs = [\"start\", \"stop\", \"restart\", \"delete\", \"status\", \"logs\"]\n"
-	"own_tasks_only = true           # stop/restart/delete only what it started\n"
-	"tasks = [\"agent-*\"]             # task-name globs\n"
-	"programs = [\"/usr/bin/python3\", \"node\", \"sleep\"]  # argv[0]: a path, or a name found "
-	"on PATH\n"
-	"cwd = [\"/srv/agents\"]           # allowed cwd prefixes, compared after resolving .. and "
-	"links\n"
-	"max_instances = 4\n"
-	"\n"
-	"[roles.observer]\n"
-	"verbs = [\"status\", \"logs\"]\n"
-	"\n"
-	"[env]\n"
-	"deny = [\"LD_*\", \"NODE_OPTIONS\", \"BASH_ENV\", \"PYTHONSTARTUP\", \"PATH\"]\n";
+    "[unsigned]\n"
+    "role = \"observer\"               # \"none\" refuses unsigned commands\n"
+    "\n"
+    "[agents.alpha]\n"
+    "key = \"ed25519:BASE64...\"\n"
+    "role = \"specialist\"\n"
+    "\n"
+    "[agents.ops]\n"
+    "key = \"ed25519:BASE64...\"\n"
+    "role = \"captain\"\n"
+    "\n"
+    "[roles.captain]\n"
+    "verbs = [\"*\"]                   # everything, on every task\n"
+    "\n"
+    "[roles.specialist]\n"
+    "verbs = [\"start\", \"stop\", \"restart\", \"delete\", \"status\", \"logs\"]\n"
+    "own_tasks_only = true           # stop/restart/delete only what it started\n"
+    "tasks = [\"agent-*\"]             # task-name globs\n"
+    "programs = [\"/usr/bin/python3\", \"node\", \"sleep\"]  # argv[0]: a path, or a name found "
+    "on PATH\n"
+    "cwd = [\"/srv/agents\"]           # allowed cwd prefixes, compared after resolving .. and "
+    "links\n"
+    "max_instances = 4\n"
+    "\n"
+    "[roles.observer]\n"
+    "verbs = [\"status\", \"logs\"]\n"
+    "\n"
+    "[env]\n"
+    "deny = [\"LD_*\", \"NODE_OPTIONS\", \"BASH_ENV\", \"PYTHONSTARTUP\", \"PATH\"]\n";
 
 static char alpha_pub[SIG_PUBLIC_TEXT], ops_pub[SIG_PUBLIC_TEXT];
 static struct sig_key alpha_key, ops_key;
@@ -64,7 +64,7 @@ static char *example_with_keys(void)
 		char *at = strstr(out, "ed25519:BASE64...");
 		assert_non_null(at);
 		char *next = xasprintf("%.*s%s%s", (int)(at - out), out, keys[i],
-				       at + strlen("ed25519:BASE64..."));
+		                       at + strlen("ed25519:BASE64..."));
 		free(out);
 		out = next;
 	}
@@ -74,8 +74,8 @@ static char *example_with_keys(void)
 static struct policy *load(const char *toml, const char *path_env)
 {
 	char err[512] = "";
-	struct policy *p = policy_toml_load_text(toml, strlen(toml), "test.toml", path_env, err,
-						 sizeof(err));
+	struct policy *p =
+	    policy_toml_load_text(toml, strlen(toml), "test.toml", path_env, err, sizeof(err));
 	if (p == NULL)
 		fail_msg("did not load: %s", err);
 	return p;
@@ -86,8 +86,8 @@ static struct policy *load(const char *toml, const char *path_env)
 static void load_fails(const char *toml, const char *want_prefix, const char *want_text)
 {
 	char err[512] = "";
-	struct policy *p = policy_toml_load_text(toml, strlen(toml), "test.toml", NULL, err,
-						 sizeof(err));
+	struct policy *p =
+	    policy_toml_load_text(toml, strlen(toml), "test.toml", NULL, err, sizeof(err));
 	if (p != NULL) {
 		policy_free(p);
 		fail_msg("loaded, expected \"%s\": %s", want_text, toml);
@@ -109,14 +109,14 @@ static struct policy_request req(const char *agent, const char *verb, const char
 }
 
 static void expect(const struct policy *p, const struct policy_request *r, bool allow,
-		   const char *reason_part)
+                   const char *reason_part)
 {
 	struct policy_decision d;
 	policy_eval(p, r, &d);
 	if (d.allow != allow || (reason_part != NULL && strstr(d.reason, reason_part) == NULL))
 		fail_msg("%s %s %s: got %s \"%s\", expected %s \"%s\"", r->agent ? r->agent : "-",
-			 r->verb, r->task ? r->task : "-", d.allow ? "allow" : "deny", d.reason,
-			 allow ? "allow" : "deny", reason_part ? reason_part : "");
+		         r->verb, r->task ? r->task : "-", d.allow ? "allow" : "deny", d.reason,
+		         allow ? "allow" : "deny", reason_part ? reason_part : "");
 }
 
 static int setup(void **state)
@@ -212,7 +212,8 @@ static void test_example_as_written(void **state)
 static void test_unsigned_none(void **state)
 {
 	(void)state;
-	struct policy *p = load("[unsigned]\nrole = \"none\"\n[roles.r]\nverbs=[\"status\"]\n", NULL);
+	struct policy *p =
+	    load("[unsigned]\nrole = \"none\"\n[roles.r]\nverbs=[\"status\"]\n", NULL);
 	struct policy_request r = req(NULL, "status", NULL);
 	expect(p, &r, false, "unsigned commands are refused ([unsigned] role = \"none\")");
 	policy_free(p);
@@ -225,20 +226,22 @@ static void test_unsigned_none(void **state)
 static void test_ownership(void **state)
 {
 	(void)state;
-	char *toml = xasprintf("[unsigned]\nrole = \"spec\"\n"
-			       "[agents.alpha]\nkey = \"%s\"\nrole = \"spec\"\n"
-			       "[agents.beta]\nkey = \"%s\"\nrole = \"spec\"\n"
-			       "[roles.spec]\nverbs = [\"start\", \"stop\", \"restart\", \"delete\", "
-			       "\"status\", \"logs\"]\nown_tasks_only = true\n",
-			       alpha_pub, ops_pub);
+	char *toml =
+	    xasprintf("[unsigned]\nrole = \"spec\"\n"
+	              "[agents.alpha]\nkey = \"%s\"\nrole = \"spec\"\n"
+	              "[agents.beta]\nkey = \"%s\"\nrole = \"spec\"\n"
+	              "[roles.spec]\nverbs = [\"start\", \"stop\", \"restart\", \"delete\", "
+	              "\"status\", \"logs\"]\nown_tasks_only = true\n",
+	              alpha_pub, ops_pub);
 	struct policy *p = load(toml, NULL);
 	static const char *const acting[] = {"stop", "restart", "delete", "start"};
 	for (size_t i = 0; i < 4; i++) {
 		struct policy_request r = req("alpha", acting[i], "agent-b");
 		r.owner_kind = POLICY_TASK_OWNED;
 		r.owner = "beta";
-		expect(p, &r, false, "agent-b belongs to beta: role spec acts only on its own tasks "
-				     "([roles.spec] own_tasks_only)");
+		expect(p, &r, false,
+		       "agent-b belongs to beta: role spec acts only on its own tasks "
+		       "([roles.spec] own_tasks_only)");
 		r.owner = "alpha";
 		expect(p, &r, true, NULL);
 		r.owner = NULL; /* started by an unsigned command */
@@ -250,7 +253,7 @@ static void test_ownership(void **state)
 		r.owner_kind = POLICY_TASK_FOREIGN;
 		expect(p, &r, false,
 		       strcmp(acting[i], "start") == 0 ? "a start never replaces"
-						       : "a foreign task): role spec may not act");
+		                                       : "a foreign task): role spec may not act");
 	}
 	/* Reading is not acting: logs of someone else's task is allowed. */
 	struct policy_request r = req("alpha", "logs", "agent-b");
@@ -268,13 +271,13 @@ static void test_ownership(void **state)
 	/* foreign_tasks = true lets a non-"*" role act on them; false takes it
 	 * from a "*" role. */
 	p = load("[unsigned]\nrole = \"a\"\n[roles.a]\nverbs = [\"stop\"]\nforeign_tasks = true\n",
-		 NULL);
+	         NULL);
 	r = req(NULL, "stop", "nginx");
 	r.owner_kind = POLICY_TASK_FOREIGN;
 	expect(p, &r, true, NULL);
 	policy_free(p);
 	p = load("[unsigned]\nrole = \"a\"\n[roles.a]\nverbs = [\"*\"]\nforeign_tasks = false\n",
-		 NULL);
+	         NULL);
 	expect(p, &r, false, "[roles.a] foreign_tasks");
 	policy_free(p);
 }
@@ -319,7 +322,7 @@ static void make_tree(void)
 	mkdirs("srv/agents-evil");
 	mkdirs("outside");
 	link_at("../../outside", "srv/agents/escape"); /* a link inside the prefix, out */
-	link_at("srv/agents", "agents-link");	       /* a link to the prefix */
+	link_at("srv/agents", "agents-link");          /* a link to the prefix */
 	mkdirs("bin");
 	exe_at("bin/sleep");
 	exe_at("bin/multi");
@@ -342,8 +345,8 @@ static void test_cwd_escapes(void **state)
 	make_tree();
 	/* The prefix written with a ".." in it: normalised on load. */
 	char *toml = xasprintf("[unsigned]\nrole = \"r\"\n[roles.r]\nverbs = [\"start\"]\n"
-			       "cwd = [\"%s/srv/x/../agents/\"]\n",
-			       base);
+	                       "cwd = [\"%s/srv/x/../agents/\"]\n",
+	                       base);
 	struct policy *p = load(toml, NULL);
 	char buf[PATH_MAX];
 	struct policy_request r = req(NULL, "start", "t");
@@ -369,8 +372,8 @@ static void test_cwd_escapes(void **state)
 
 	/* The prefix itself a link: what it points to is allowed. */
 	toml = xasprintf("[unsigned]\nrole = \"r\"\n[roles.r]\nverbs = [\"start\"]\n"
-			 "cwd = [\"%s/agents-link\"]\n",
-			 base);
+	                 "cwd = [\"%s/agents-link\"]\n",
+	                 base);
 	p = load(toml, NULL);
 	r.cwd = resolved("srv/agents/sub", buf);
 	expect(p, &r, true, NULL);
@@ -396,8 +399,8 @@ static void test_programs(void **state)
 		make_tree();
 	char *bin = xasprintf("%s/bin", base);
 	char *toml = xasprintf("[unsigned]\nrole = \"r\"\n[roles.r]\nverbs = [\"start\"]\n"
-			       "programs = [\"sleep\", \"%s/bin/../bin/multi\", \"nowhere-xyz\"]\n",
-			       base);
+	                       "programs = [\"sleep\", \"%s/bin/../bin/multi\", \"nowhere-xyz\"]\n",
+	                       base);
 	struct policy *p = load(toml, bin);
 	assert_non_null(policy_warnings(p));
 	assert_non_null(strstr(policy_warnings(p), "program nowhere-xyz is not on PATH"));
@@ -438,59 +441,63 @@ static void test_errors_name_the_line(void **state)
 	(void)state;
 	/* Broken TOML. */
 	load_fails("[roles.a]\nverbs = [\"start\"\n", "test.toml:2:", "");
-	load_fails("[roles.a]\nverbs = [\"status\"]\n\n[roles.a]\nverbs = []\n", "test.toml:4:",
-		   "");
+	load_fails("[roles.a]\nverbs = [\"status\"]\n\n[roles.a]\nverbs = []\n",
+	           "test.toml:4:", "");
 	/* pm2.cli.toml's mistake (b00t-ecosystem.md): an array, then a table of it. */
 	load_fails("[env]\ndeny = [\"A\"]\n[[env.deny]]\nx = 1\n", "test.toml:3:", "");
 	load_fails("x = \"\\q\"\n", "test.toml:1:", "");
 	/* Unknown tables and keys, with the key's own line. */
-	load_fails("[rolez.a]\nverbs = []\n", "test.toml:1:2:", "unknown key \"rolez\" in the policy "
-								 "file");
+	load_fails("[rolez.a]\nverbs = []\n", "test.toml:1:2:",
+	           "unknown key \"rolez\" in the policy "
+	           "file");
 	load_fails("[roles.s]\nverbs = [\"start\"]\nprogams = [\"x\"]\n", "test.toml:3:1:",
-		   "unknown key \"progams\" in [roles.s] (expected verbs, own_tasks_only, "
-		   "foreign_tasks, tasks, programs, cwd, max_instances)");
-	load_fails("[unsigned]\nrole = \"none\"\nrule = 1\n", "test.toml:3:", "unknown key \"rule\"");
+	           "unknown key \"progams\" in [roles.s] (expected verbs, own_tasks_only, "
+	           "foreign_tasks, tasks, programs, cwd, max_instances)");
+	load_fails("[unsigned]\nrole = \"none\"\nrule = 1\n",
+	           "test.toml:3:", "unknown key \"rule\"");
 	load_fails("[env]\nallow = []\n", "test.toml:2:", "unknown key \"allow\" in [env]");
 	load_fails(
-		"[roles.r]\nverbs=[]\n[agents.a]\nkey = \"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyG"
-		"ZBJVMbg=\"\nrole = \"r\"\nrol = \"r\"\n",
-		"test.toml:6:", "unknown key \"rol\" in [agents.a]");
+	    "[roles.r]\nverbs=[]\n[agents.a]\nkey = \"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyG"
+	    "ZBJVMbg=\"\nrole = \"r\"\nrol = \"r\"\n",
+	    "test.toml:6:", "unknown key \"rol\" in [agents.a]");
 	/* Wrong types. */
-	load_fails("[roles.s]\nverbs = [\"start\"]\nmax_instances = \"4\"\n", "test.toml:3:",
-		   "roles.s.max_instances must be an integer, not a string");
-	load_fails("[roles.s]\nverbs = [\"start\"]\nmax_instances = 0\n", "test.toml:3:",
-		   "from 1 to 1024");
-	load_fails("[roles.s]\nverbs = [\"start\"]\nown_tasks_only = \"yes\"\n", "test.toml:3:",
-		   "own_tasks_only must be true or false, not a string");
-	load_fails("[roles.s]\nverbs = \"start\"\n", "test.toml:2:",
-		   "roles.s.verbs must be an array of strings, not a string");
-	load_fails("[roles.s]\nverbs = [\"start\",\n  4]\n", "test.toml:3:",
-		   "roles.s.verbs[1] must be a string, not an integer");
+	load_fails("[roles.s]\nverbs = [\"start\"]\nmax_instances = \"4\"\n",
+	           "test.toml:3:", "roles.s.max_instances must be an integer, not a string");
+	load_fails("[roles.s]\nverbs = [\"start\"]\nmax_instances = 0\n",
+	           "test.toml:3:", "from 1 to 1024");
+	load_fails("[roles.s]\nverbs = [\"start\"]\nown_tasks_only = \"yes\"\n",
+	           "test.toml:3:", "own_tasks_only must be true or false, not a string");
+	load_fails("[roles.s]\nverbs = \"start\"\n",
+	           "test.toml:2:", "roles.s.verbs must be an array of strings, not a string");
+	load_fails("[roles.s]\nverbs = [\"start\",\n  4]\n",
+	           "test.toml:3:", "roles.s.verbs[1] must be a string, not an integer");
 	load_fails("roles = 1\n", "test.toml:1:", "[roles] must be a table, not an integer");
 	load_fails("[unsigned]\nrole = true\n", "test.toml:2:", "unsigned.role must be a string");
-	load_fails("[env]\ndeny = [\"A\", 1.5]\n", "test.toml:2:", "env.deny[1] must be a string, "
-								  "not a float");
+	load_fails("[env]\ndeny = [\"A\", 1.5]\n", "test.toml:2:",
+	           "env.deny[1] must be a string, "
+	           "not a float");
 	/* Meaning. */
 	load_fails("[roles.s]\nverbs = [\"stpo\"]\n", "test.toml:1:", "unknown verb \"stpo\"");
-	load_fails("[roles.s]\nverbs = [\"run\"]\n", "test.toml:1:", "\"run\" is an alias: write "
-								    "\"start\"");
+	load_fails("[roles.s]\nverbs = [\"run\"]\n", "test.toml:1:",
+	           "\"run\" is an alias: write "
+	           "\"start\"");
 	load_fails("[roles.s]\nown_tasks_only = true\n", "test.toml:1:", "role s has no verbs");
 	load_fails("[roles.none]\nverbs = []\n", "test.toml:1:", "reserved");
-	load_fails("[roles.s]\nverbs = []\nprograms = [\"bin/x\"]\n", "test.toml:1:",
-		   "must be an absolute path or a bare name");
-	load_fails("[roles.s]\nverbs = []\ncwd = [\"srv\"]\n", "test.toml:1:",
-		   "cwd \"srv\" must be an absolute path");
-	load_fails("[unsigned]\nrole = \"boss\"\n", "test.toml:2:",
-		   "[unsigned] role \"boss\" is not defined");
+	load_fails("[roles.s]\nverbs = []\nprograms = [\"bin/x\"]\n",
+	           "test.toml:1:", "must be an absolute path or a bare name");
+	load_fails("[roles.s]\nverbs = []\ncwd = [\"srv\"]\n",
+	           "test.toml:1:", "cwd \"srv\" must be an absolute path");
+	load_fails("[unsigned]\nrole = \"boss\"\n",
+	           "test.toml:2:", "[unsigned] role \"boss\" is not defined");
 	load_fails("[unsigned]\n", "test.toml:1:", "[unsigned] needs role");
 	load_fails("[roles.\"a b\"]\nverbs = []\n", "test.toml:1:", "role name \"a b\"");
 	load_fails("[roles.r]\nverbs=[]\n[agents.a]\nkey = \"ed25519:BASE64...\"\nrole = \"r\"\n",
-		   "test.toml:4:", "agent a: key: a public key is");
-	load_fails("[roles.r]\nverbs=[]\n[agents.a]\nrole = \"r\"\n", "test.toml:3:",
-		   "needs both key and role");
+	           "test.toml:4:", "agent a: key: a public key is");
+	load_fails("[roles.r]\nverbs=[]\n[agents.a]\nrole = \"r\"\n",
+	           "test.toml:3:", "needs both key and role");
 	char *twice = xasprintf("[roles.r]\nverbs=[]\n[agents.a]\nkey = \"%s\"\nrole = \"r\"\n"
-				"[agents.b]\nkey = \"%s\"\nrole = \"r\"\n",
-				alpha_pub, alpha_pub);
+	                        "[agents.b]\nkey = \"%s\"\nrole = \"r\"\n",
+	                        alpha_pub, alpha_pub);
 	load_fails(twice, "test.toml:", "agents a and b have the same key");
 	free(twice);
 	char *norole = xasprintf("[agents.a]\nkey = \"%s\"\nrole = \"ghost\"\n", alpha_pub);
@@ -551,11 +558,11 @@ static void test_thousand_rules(void **state)
 		char pub[SIG_PUBLIC_TEXT];
 		sig_public_text(keys[i].pk, pub);
 		o += (size_t)snprintf(toml + o, cap - o,
-				      "[agents.a%d]\nkey = \"%s\"\nrole = \"r%d\"\n"
-				      "[roles.r%d]\nverbs = [\"start\", \"stop\", \"status\"]\n"
-				      "tasks = [\"t%d-*\", \"shared-%d\"]\nown_tasks_only = true\n"
-				      "cwd = [\"/srv/a%d\"]\nmax_instances = %d\n",
-				      i, pub, i, i, i, i, i, 1 + i % 8);
+		                      "[agents.a%d]\nkey = \"%s\"\nrole = \"r%d\"\n"
+		                      "[roles.r%d]\nverbs = [\"start\", \"stop\", \"status\"]\n"
+		                      "tasks = [\"t%d-*\", \"shared-%d\"]\nown_tasks_only = true\n"
+		                      "cwd = [\"/srv/a%d\"]\nmax_instances = %d\n",
+		                      i, pub, i, i, i, i, i, 1 + i % 8);
 		assert_true(o < cap);
 	}
 	struct timespec t0, t1, t2;
@@ -591,7 +598,8 @@ static void test_thousand_rules(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &t2);
 	assert_int_equal(allowed, N); /* exactly the first of each three */
 	printf("# 1000 agents and roles: load %.1f ms, %d evaluations %.1f ms\n",
-	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6, evals,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	       evals,
 	       (double)(t2.tv_sec - t1.tv_sec) * 1e3 + (double)(t2.tv_nsec - t1.tv_nsec) / 1e6);
 	policy_free(p);
 	free(keys);
@@ -601,10 +609,10 @@ static void test_thousand_rules(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_example_as_written), cmocka_unit_test(test_unsigned_none),
-		cmocka_unit_test(test_ownership),	   cmocka_unit_test(test_cwd_escapes),
-		cmocka_unit_test(test_programs),	   cmocka_unit_test(test_errors_name_the_line),
-		cmocka_unit_test(test_load_file),	   cmocka_unit_test(test_thousand_rules),
+	    cmocka_unit_test(test_example_as_written), cmocka_unit_test(test_unsigned_none),
+	    cmocka_unit_test(test_ownership),          cmocka_unit_test(test_cwd_escapes),
+	    cmocka_unit_test(test_programs),           cmocka_unit_test(test_errors_name_the_line),
+	    cmocka_unit_test(test_load_file),          cmocka_unit_test(test_thousand_rules),
 	};
 	if (setup(NULL) < 0)
 		return 1;

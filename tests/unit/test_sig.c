@@ -17,13 +17,14 @@
 
 /* The worked example of docs/security.md: seed bytes 0..31, signed with
  * Node's crypto.sign and with Python's cryptography (both gave this). */
-static const char example_cmd[] = "{\"verb\":\"status\",\"params\":{},\"timestamp\":\"2026-12-01T12:"
-				  "00:00.000Z\",\"agent_id\":\"alpha\",\"request_id\":\"r1\"}";
+static const char example_cmd[] =
+    "{\"verb\":\"status\",\"params\":{},\"timestamp\":\"2026-12-01T12:"
+    "00:00.000Z\",\"agent_id\":\"alpha\",\"request_id\":\"r1\"}";
 static const char example_wrapper[] =
-	"{\"signed\":\"eyJ2ZXJiIjoic3RhdHVzIiwicGFyYW1zIjp7fSwidGltZXN0YW1wIjoiMjAyNi0xMi0wMVQxMj"
-	"owMDowMC4wMDBaIiwiYWdlbnRfaWQiOiJhbHBoYSIsInJlcXVlc3RfaWQiOiJyMSJ9\",\"key\":\"ed25519:"
-	"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\",\"sig\":\"y605qcyERIs8z7823IiBQEZx5RcY6WX34"
-	"IdtYgnwQDVP99WBd12lqzf9PqkSJJhImA307ThPKXxve3ahX9BDCQ==\"}";
+    "{\"signed\":\"eyJ2ZXJiIjoic3RhdHVzIiwicGFyYW1zIjp7fSwidGltZXN0YW1wIjoiMjAyNi0xMi0wMVQxMj"
+    "owMDowMC4wMDBaIiwiYWdlbnRfaWQiOiJhbHBoYSIsInJlcXVlc3RfaWQiOiJyMSJ9\",\"key\":\"ed25519:"
+    "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\",\"sig\":\"y605qcyERIs8z7823IiBQEZx5RcY6WX34"
+    "IdtYgnwQDVP99WBd12lqzf9PqkSJJhImA307ThPKXxve3ahX9BDCQ==\"}";
 
 static struct sig_key example_key(void)
 {
@@ -110,9 +111,8 @@ static void test_example_matches_other_languages(void **state)
 
 	struct sig_wrapper pw;
 	char err[256];
-	assert_int_equal(sig_parse_wrapper(example_wrapper, strlen(example_wrapper), &pw, err,
-					   sizeof(err)),
-			 1);
+	assert_int_equal(
+	    sig_parse_wrapper(example_wrapper, strlen(example_wrapper), &pw, err, sizeof(err)), 1);
 	assert_int_equal(pw.inner_len, strlen(example_cmd));
 	assert_memory_equal(pw.inner, example_cmd, pw.inner_len);
 	assert_memory_equal(pw.pk, k.pk, SIG_PUBLIC_BYTES);
@@ -153,9 +153,9 @@ static void test_wrapper_changed_byte_and_key(void **state)
 	/* Someone else's key in the key field: a valid form, a failed check. */
 	char pub[SIG_PUBLIC_TEXT];
 	sig_public_text(other.pk, pub);
-	char *signed_b64 = strndup(strstr(example_wrapper, "eyJ"),
-				   (size_t)(strstr(example_wrapper, "\",\"key") -
-					    strstr(example_wrapper, "eyJ")));
+	char *signed_b64 =
+	    strndup(strstr(example_wrapper, "eyJ"),
+	            (size_t)(strstr(example_wrapper, "\",\"key") - strstr(example_wrapper, "eyJ")));
 	char *sig64 = strndup(strstr(example_wrapper, "y605"), 88);
 	char *swapped = with(signed_b64, pub, sig64);
 	assert_int_equal(parse(swapped, &pw, err, sizeof(err)), 1);
@@ -165,8 +165,8 @@ static void test_wrapper_changed_byte_and_key(void **state)
 
 	/* One byte of the command changed in its base64 (a -> b in "eyJ2..."). */
 	signed_b64[5] = signed_b64[5] == 'Z' ? 'Y' : 'Z';
-	char *changed = with(signed_b64, "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
-			     sig64);
+	char *changed =
+	    with(signed_b64, "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=", sig64);
 	assert_int_equal(parse(changed, &pw, err, sizeof(err)), 1);
 	assert_false(sig_verify_wrapper(SIG_COMMAND, &pw));
 	sig_wrapper_free(&pw);
@@ -189,22 +189,22 @@ static void test_public_key_strict(void **state)
 	assert_string_equal(back, good);
 
 	static const char *const bad[] = {
-		"",
-		"ed25519:",
-		"A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",		/* no prefix */
-		"ED25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",	/* prefix case */
-		"ed25519: A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=", /* a blank */
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg= ", /* trailing blank */
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n",
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg",	  /* no padding */
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg==", /* extra padding */
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbh=",	  /* stray bits */
-		"ed25519:A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",	  /* URL alphabet */
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMQ==",	  /* 31 bytes */
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbgA",	  /* 33 bytes */
-		"ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=A6EH",
-		"ed25519:!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=",
-		"ed25519:ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
+	    "",
+	    "ed25519:",
+	    "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",          /* no prefix */
+	    "ED25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",  /* prefix case */
+	    "ed25519: A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=", /* a blank */
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg= ", /* trailing blank */
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=\n",
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg",   /* no padding */
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg==", /* extra padding */
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbh=",  /* stray bits */
+	    "ed25519:A6EHv_POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",  /* URL alphabet */
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMQ==",  /* 31 bytes */
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbgA",  /* 33 bytes */
+	    "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=A6EH",
+	    "ed25519:!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!=",
+	    "ed25519:ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
@@ -221,8 +221,8 @@ static void test_wrapper_strict(void **state)
 	char err[256];
 	/* Not wrappers: left to the codec. */
 	static const char *const not_wrappers[] = {
-		"{\"verb\":\"status\"}", "not json", "[1,2]", "\"signed\"", "{\"signed\":1} x", "",
-		"{\"Signed\":\"eyJ9\"}",
+	    "{\"verb\":\"status\"}", "not json", "[1,2]", "\"signed\"", "{\"signed\":1} x", "",
+	    "{\"Signed\":\"eyJ9\"}",
 	};
 	for (size_t i = 0; i < sizeof(not_wrappers) / sizeof(not_wrappers[0]); i++)
 		if (parse(not_wrappers[i], &w, err, sizeof(err)) != 0)
@@ -232,30 +232,33 @@ static void test_wrapper_strict(void **state)
 
 	const char *key = "ed25519:A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg=";
 	const char *sig = "y605qcyERIs8z7823IiBQEZx5RcY6WX34IdtYgnwQDVP99WBd12lqzf9PqkSJJhImA307ThP"
-			  "KXxve3ahX9BDCQ==";
+	                  "KXxve3ahX9BDCQ==";
 	struct {
 		const char *text; /* K and S stand for a good key and signature */
 		const char *says;
 	} cases[] = {
-		{"{'signed':'eyJ9','key':'K','sig':'S','verb':'stop'}", "also has"},
-		{"{'signed':'eyJ9','key':'K','sig':'S','signed':'eyJ9'}", "twice"},
-		{"{'signed':'eyJ9','s\\u0069g':'S','key':'K','sig':'S'}", "twice"},
-		{"{'signed':'eyJ9','sig':'S'}", "no key"},
-		{"{'signed':'eyJ9','key':'K'}", "no sig"},
-		{"{'signed':7,'key':'K','sig':'S'}", "must be a string"},
-		{"{'signed':'eyJ9','key':'K','sig':'S=='}", "64 bytes"},
-		{"{'signed':'eyJ9','key':'K=','sig':'S'}", "key"},
-		{"{'signed':'eyJ9','key':'K','sig':null}", "must be a string"},
-		{"{'signed':'','key':'K','sig':'S'}", "base64"},
-		{"{'signed':'eyJ9 ','key':'K','sig':'S'}", "base64"},
-		{"{'signed':'eyJ','key':'K','sig':'S'}", "base64"},
-		{"{'signed':'e-J9','key':'K','sig':'S'}", "base64"},
+	    {"{'signed':'eyJ9','key':'K','sig':'S','verb':'stop'}", "also has"},
+	    {"{'signed':'eyJ9','key':'K','sig':'S','signed':'eyJ9'}", "twice"},
+	    {"{'signed':'eyJ9','s\\u0069g':'S','key':'K','sig':'S'}", "twice"},
+	    {"{'signed':'eyJ9','sig':'S'}", "no key"},
+	    {"{'signed':'eyJ9','key':'K'}", "no sig"},
+	    {"{'signed':7,'key':'K','sig':'S'}", "must be a string"},
+	    {"{'signed':'eyJ9','key':'K','sig':'S=='}", "64 bytes"},
+	    {"{'signed':'eyJ9','key':'K=','sig':'S'}", "key"},
+	    {"{'signed':'eyJ9','key':'K','sig':null}", "must be a string"},
+	    {"{'signed':'','key':'K','sig':'S'}", "base64"},
+	    {"{'signed':'eyJ9 ','key':'K','sig':'S'}", "base64"},
+	    {"{'signed':'eyJ','key':'K','sig':'S'}", "base64"},
+	    {"{'signed':'e-J9','key':'K','sig':'S'}", "base64"},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char bad[1024];
 		size_t o = 0;
 		for (const char *c = cases[i].text; *c; c++) {
-			const char *put = *c == '\'' ? "\"" : *c == 'K' ? key : *c == 'S' ? sig : NULL;
+			const char *put = *c == '\''  ? "\""
+			                  : *c == 'K' ? key
+			                  : *c == 'S' ? sig
+			                              : NULL;
 			if (put == NULL)
 				bad[o++] = *c;
 			else
@@ -298,7 +301,7 @@ static void test_window_edges(void **state)
 	assert_non_null(strstr(err, "60.0 s ahead"));
 	assert_int_equal(sig_check_window(0, now, SIG_WINDOW_MS, err, sizeof(err)), -1);
 	assert_int_equal(sig_check_window(INT64_MIN, INT64_MAX, SIG_WINDOW_MS, err, sizeof(err)),
-			 -1);
+	                 -1);
 	assert_non_null(strstr(err, "out of range"));
 	/* Replay ids live until the timestamp leaves the window. */
 	assert_int_equal(sig_replay_ttl_ms(now, now, SIG_WINDOW_MS), 61000);
@@ -450,17 +453,17 @@ static void test_secret_key_permissions(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_changed_byte_fails),
-		cmocka_unit_test(test_wrong_key_and_context_fail),
-		cmocka_unit_test(test_example_matches_other_languages),
-		cmocka_unit_test(test_wrapper_changed_byte_and_key),
-		cmocka_unit_test(test_public_key_strict),
-		cmocka_unit_test(test_wrapper_strict),
-		cmocka_unit_test(test_window_edges),
-		cmocka_unit_test(test_replay_id),
-		cmocka_unit_test(test_key_files),
-		cmocka_unit_test(test_secret_key_permissions),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_changed_byte_fails),
+	    cmocka_unit_test(test_wrong_key_and_context_fail),
+	    cmocka_unit_test(test_example_matches_other_languages),
+	    cmocka_unit_test(test_wrapper_changed_byte_and_key),
+	    cmocka_unit_test(test_public_key_strict),
+	    cmocka_unit_test(test_wrapper_strict),
+	    cmocka_unit_test(test_window_edges),
+	    cmocka_unit_test(test_replay_id),
+	    cmocka_unit_test(test_key_files),
+	    cmocka_unit_test(test_secret_key_permissions),
 	};
 	if (setup(NULL) < 0)
 		return 1;
