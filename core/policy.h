@@ -75,6 +75,10 @@ enum policy_owner {
 	POLICY_TASK_NONE,    /* no such task yet (a start creates it) */
 	POLICY_TASK_OWNED,   /* started through tasker; owner names who */
 	POLICY_TASK_FOREIGN, /* in PM2, not started through tasker */
+	/* Not known yet (before the PM2 listing): every rule but ownership
+	 * is checked, so a command can be refused early; ask again with the
+	 * owner before acting. */
+	POLICY_TASK_UNKNOWN,
 };
 
 /* One command, resolved by the caller. */

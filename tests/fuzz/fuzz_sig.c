@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r.instances = 2;
 		r.env_names = env;
 		r.nenv = 3;
-		r.owner_kind = (enum policy_owner)(v % 3);
+		r.owner_kind = (enum policy_owner)(v % 4);
 		struct policy_decision d;
 		policy_eval(p, &r, &d);
 		CHECK(d.reason[0] != '\0');

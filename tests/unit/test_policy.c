@@ -262,6 +262,12 @@ static void test_ownership(void **state)
 	expect(p, &r, true, NULL);
 	r.owner_kind = POLICY_TASK_FOREIGN;
 	expect(p, &r, true, NULL);
+	/* Before the listing (owner unknown): every rule but ownership. */
+	r = req("alpha", "stop", "agent-b");
+	r.owner_kind = POLICY_TASK_UNKNOWN;
+	expect(p, &r, true, NULL);
+	r.verb = "bogus";
+	expect(p, &r, false, "may not bogus");
 	/* A new task is anyone's to start. */
 	r = req("alpha", "start", "fresh");
 	expect(p, &r, true, NULL);
