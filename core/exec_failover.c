@@ -57,7 +57,8 @@
 
 /* KEYS: the defs set; ARGV: the def key prefix, the grace in ms, the most
  * candidates to return, the live nodes... Returns name, node, epoch, msg
- * for each definition lost for longer than the grace. */
+ * for each definition lost for longer than the grace. A def key of another
+ * type (not tasker's) is skipped; a name without one leaves the set. */
 static const char check_lua[] =
 	NOW_LUA
 	"local live = {} "
@@ -65,8 +66,10 @@ static const char check_lua[] =
 	"local out = {} "
 	"for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
 	"local k = ARGV[1] .. name "
-	"local d = redis.call('HMGET', k, 'node', 'epoch', 'state', 'lost_since', 'lost_node') "
-	"if not d[1] then redis.call('SREM', KEYS[1], name) "
+	"local ok, d = pcall(redis.call, 'HMGET', k, 'node', 'epoch', 'state', 'lost_since', "
+	"'lost_node') "
+	"if not ok then "
+	"elseif not d[1] then redis.call('SREM', KEYS[1], name) "
 	"elseif d[3] == 'active' and not live[d[1]] then "
 	"local since = tonumber(d[4]) "
 	"if not since or d[5] ~= d[1] then "
@@ -102,8 +105,8 @@ static const char move_lua[] =
 static const char fence_lua[] =
 	"local out = {} "
 	"for i, k in ipairs(KEYS) do "
-	"local d = redis.call('HMGET', k, 'node', 'epoch', 'gone:' .. ARGV[1]) "
-	"if d[1] and d[1] ~= ARGV[1] and d[3] and "
+	"local ok, d = pcall(redis.call, 'HMGET', k, 'node', 'epoch', 'gone:' .. ARGV[1]) "
+	"if ok and d[1] and d[1] ~= ARGV[1] and d[3] and "
 	"(tonumber(d[2]) or 0) > (tonumber(d[3]) or 0) then "
 	"out[#out + 1] = ARGV[i + 1] out[#out + 1] = d[1] out[#out + 1] = d[2] end "
 	"end "

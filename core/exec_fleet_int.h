@@ -42,9 +42,11 @@ extern const char fleet_reply_lua[];
  * it, naming this node (a new epoch when it named another); a start
  * without ("plain") and a delete that deleted ("delete") remove it, a
  * not_found delete only when it names this node ("forget"); stop and
- * restart mark it stopped or active when it names this node. */
+ * restart mark it stopped or active when it names this node. A key of
+ * another type (not written by tasker) is left alone: the reply has gone
+ * out already, and must not turn into an error. */
 #define FLEET_DEF_LUA \
-	"local dop = ARGV[7] " \
+	"local function defop(dop) " \
 	"local dnode = redis.call('HGET', KEYS[5], 'node') " \
 	"if dop == 'def' then " \
 	"local ep = tonumber(redis.call('HGET', KEYS[5], 'epoch')) or 0 " \
@@ -56,7 +58,8 @@ extern const char fleet_reply_lua[];
 	"elseif dop == 'plain' or dop == 'delete' or (dop == 'forget' and dnode == ARGV[5]) then " \
 	"if redis.call('DEL', KEYS[5]) == 1 then redis.call('SREM', KEYS[6], ARGV[9]) end " \
 	"elseif (dop == 'stop' or dop == 'restart') and dnode == ARGV[5] then " \
-	"redis.call('HSET', KEYS[5], 'state', dop == 'stop' and 'stopped' or 'active') end "
+	"redis.call('HSET', KEYS[5], 'state', dop == 'stop' and 'stopped' or 'active') end end " \
+	"if ARGV[7] ~= '' then pcall(defop, ARGV[7]) end "
 
 
 struct fleet {

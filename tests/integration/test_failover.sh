@@ -54,6 +54,25 @@ check "failover=maybe is refused" has "$out" '"status":"error".*failover must be
 out=$(send '/start --task=x --command="sleep 600" --failover=2 --node=n2')
 check "failover=2 is refused" has "$out" 'failover must be true or false'
 
+# --- what Redis holds is untrusted -----------------------------------------------------
+# A def key of another type, a definition whose start is not JSON, for a
+# node that never ran: no executor crashes, the start of a name whose def
+# key is not a hash is still answered, the bad definition moves once and
+# its new node answers it with an error.
+rcli SET "${P}def:junk" x >/dev/null
+rcli HSET "${P}def:bad" node ghost epoch 1 state active msg 'not json' >/dev/null
+rcli SADD "${P}defs" junk bad evil >/dev/null
+rcli HSET "${P}def:evil" node '../x' epoch 1 state active msg '{}' >/dev/null
+out=$(send '/start --task=junk --node=n3 --failover=true --command="sleep 600"')
+check "a start whose def key holds a string is answered" has "$out" '"status":"started".*"node":"n3"'
+bad_moved() { [ "$(msgs bad failover)" -eq 1 ]; }
+check "a definition of a node that is not live moves (once its grace passed)" wait_until 20 bad_moved
+check "its new node answers the garbage with an error" wait_until 10 bash -c "grep -q '\"status\":\"error\".*\"error\":\"message is not valid JSON' '$TMP/status.log'"
+check "a definition naming no valid node is left alone" [ "$(def evil node)" = '../x' ]
+for node in n1 n2 n3; do check "executor $node is alive" alive "${EX[$node]}"; done
+rcli DEL "${P}def:junk" "${P}def:bad" "${P}def:evil" >/dev/null
+rcli SREM "${P}defs" junk bad evil >/dev/null
+
 # --- tasks on n1 ---------------------------------------------------------------------
 for t in fo1 fo2 fo3 fo4; do
 	out=$(send "/start --task=$t --node=n1 --failover=true --command=\"sleep 600\" --env_K=v1")
