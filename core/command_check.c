@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,14 @@ int check_text_params(const struct envelope *env, char *err, size_t errlen)
 				 codec_kind_name(kind));
 			return -1;
 		}
+	}
+	/* Only a start leaves a definition behind to fail over. */
+	if (codec_param(env, "failover") != NULL && env->verb != NULL &&
+	    strcmp(env->verb, "start") != 0 && strcmp(env->verb, "run") != 0) {
+		snprintf(err, errlen,
+			 "params.failover is a start parameter: a task asks for failover when it is "
+			 "started");
+		return -1;
 	}
 	return 0;
 }
@@ -185,6 +194,67 @@ static int parse_autorestart(const struct envelope *env, bool *out, char *err, s
 	return -1;
 }
 
+/* failover: true/false as JSON booleans or text; a bare slash flag is true. */
+static int parse_failover(const struct envelope *env, bool *out, char *err, size_t errlen)
+{
+	const char *s = codec_param(env, "failover");
+	if (s == NULL)
+		return 0;
+	if (codec_param_kind(env, "failover") != CODEC_NUMBER) {
+		if (strcmp(s, "true") == 0 || strcmp(s, "") == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcmp(s, "false") == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "failover must be true or false");
+	return -1;
+}
+
+/*
+ * The start as another node will carry it out: the same params, without
+ * what only made sense for this request (the node it was sent to, its
+ * ttl) and without request_id and timestamp, which the failover gives
+ * anew. Returns a malloc'd string the caller frees.
+ */
+static char *start_definition(const struct envelope *env)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "verb", "start");
+	cJSON *params = cJSON_AddObjectToObject(root, "params");
+	for (size_t i = 0; i < env->nparams; i++) {
+		const char *key = env->params[i].key;
+		const char *value = env->params[i].value;
+		if (strcmp(key, "node") == 0 || strcmp(key, "ttl") == 0)
+			continue;
+		/* A number keeps its text (an env_ value of 20 digits must not
+		 * come back rounded); one JSON could not hold (1e999 read as
+		 * inf) goes as that text, a string. */
+		char *end;
+		double d = strtod(value, &end);
+		bool number = env->kinds[i] == CODEC_NUMBER && *end == '\0' && isfinite(d);
+		cJSON *v = number			       ? cJSON_CreateRaw(value)
+			   : env->kinds[i] == CODEC_BOOL ? cJSON_CreateBool(strcmp(value, "true") == 0)
+							  : cJSON_CreateString(value);
+		cJSON_AddItemToObject(params, key, v);
+	}
+	if (env->args_array != NULL) {
+		cJSON *arr = cJSON_AddArrayToObject(params, "args");
+		for (size_t i = 0; i < env->nargs_array; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(env->args_array[i]));
+	}
+	if (env->agent_id != NULL)
+		cJSON_AddStringToObject(root, "agent_id", env->agent_id);
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	if (text == NULL)
+		abort();
+	return text;
+}
+
 static bool is_executable_file(const char *path)
 {
 	struct stat st;
@@ -228,6 +298,7 @@ void start_spec_free(struct start_spec *spec)
 		free((char *)(uintptr_t)spec->env[i].value);
 	}
 	free(spec->env);
+	free(spec->definition);
 	free(spec);
 }
 
@@ -438,8 +509,11 @@ struct start_spec *check_start(const struct envelope *env, const struct start_de
 		spec->cluster = true;
 	}
 	if (parse_memory(env, &spec->max_memory, err, errlen) < 0 ||
-	    parse_autorestart(env, &spec->autorestart, err, errlen) < 0)
+	    parse_autorestart(env, &spec->autorestart, err, errlen) < 0 ||
+	    parse_failover(env, &spec->failover, err, errlen) < 0)
 		goto fail;
+	if (spec->failover)
+		spec->definition = start_definition(env);
 
 	uint64_t bytes = start_footprint(spec, def->cpus);
 	if (bytes > CHECK_MAX_START_BYTES) {

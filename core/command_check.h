@@ -37,6 +37,11 @@ struct start_spec {
 	bool cluster;
 	uint64_t max_memory; /* bytes; 0: none */
 	bool autorestart;
+	bool failover; /* params.failover: start it elsewhere when its node is lost */
+	/* failover only: the start as it is kept in Redis to be carried out
+	 * on another node (docs/fleet.md, "Failover"): the verb, params but
+	 * node and ttl, args, agent_id; JSON text. */
+	char *definition;
 };
 
 /* What a start takes from the executor rather than from the message. */
@@ -55,7 +60,8 @@ bool check_env_name(const char *name);
 
 /*
  * The params that must be JSON strings when present (task, name, command,
- * script, cmd, cwd, datum, node): 0, or -1 with a sentence in err.
+ * script, cmd, cwd, datum, node), and the start-only params (failover)
+ * given to another verb: 0, or -1 with a sentence in err.
  */
 int check_text_params(const struct envelope *env, char *err, size_t errlen);
 

@@ -18,6 +18,8 @@ enum {
 	OPT_LOG_FORMAT,
 	OPT_AGENT_ID,
 	OPT_NODE,
+	OPT_PRESENCE_TTL,
+	OPT_FAILOVER_GRACE,
 };
 
 static const struct option shared_options[] = {
@@ -28,6 +30,8 @@ static const struct option shared_options[] = {
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"agent-id", required_argument, NULL, OPT_AGENT_ID},
 	{"node", required_argument, NULL, OPT_NODE},
+	{"presence-ttl", required_argument, NULL, OPT_PRESENCE_TTL},
+	{"failover-grace", required_argument, NULL, OPT_FAILOVER_GRACE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -41,7 +45,12 @@ const char config_help[] =
 	"  --log-level LEVEL      debug, info, warn or error (LOG_LEVEL; default info)\n"
 	"  --log-format FORMAT    text or json (TASKER_LOG_FORMAT; default text)\n"
 	"  --agent-id ID          who sends commands (B00T_AGENT_ID; default tasker@HOSTNAME)\n"
-	"  --node NAME            this machine's name in replies (TASKER_NODE; default HOSTNAME)\n";
+	"  --node NAME            this machine's name in replies (TASKER_NODE; default HOSTNAME)\n"
+	"  --presence-ttl SECONDS an executor's presence key lives this long after its\n"
+	"                         last refresh (TASKER_PRESENCE_TTL; default 30; 10 to 3600)\n"
+	"  --failover-grace SECONDS  a node lost this long after its presence expired\n"
+	"                         has its failover=true tasks started on another node\n"
+	"                         (TASKER_FAILOVER_GRACE; default 30; 0 to 86400)\n";
 
 static void set_str(char **dst, const char *value)
 {
@@ -90,6 +99,37 @@ static int set_channel(char **dst, const char *value, const char *what, char *er
 	return 0;
 }
 
+/* --presence-ttl: whole seconds, CONFIG_MIN_PRESENCE_TTL to 3600. */
+static int set_presence_ttl(struct config *cfg, const char *value, const char *source, char *err,
+			    size_t errlen)
+{
+	char *end;
+	long n = strtol(value, &end, 10);
+	if (!util_ascii_digit((unsigned char)value[0]) || *end != '\0' ||
+	    n < CONFIG_MIN_PRESENCE_TTL || n > 3600) {
+		snprintf(err, errlen, "%s takes whole seconds, from %d to 3600", source,
+			 CONFIG_MIN_PRESENCE_TTL);
+		return -1;
+	}
+	cfg->presence_ttl = (int)n;
+	return 0;
+}
+
+/* --failover-grace: seconds (2.5 allowed), 0 to 86400. */
+static int set_failover_grace(struct config *cfg, const char *value, const char *source,
+			      char *err, size_t errlen)
+{
+	char *end;
+	double secs = strtod(value, &end);
+	if (!util_ascii_digit((unsigned char)value[0]) || *end != '\0' ||
+	    !(secs >= 0 && secs <= 86400)) {
+		snprintf(err, errlen, "%s takes seconds, from 0 to 86400", source);
+		return -1;
+	}
+	cfg->failover_grace_ms = (int64_t)(secs * 1000.0);
+	return 0;
+}
+
 static int env_settings(struct config *cfg, char *err, size_t errlen);
 
 int config_init(struct config *cfg, char *err, size_t errlen)
@@ -108,6 +148,7 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	cfg->log_format = LOG_FMT_TEXT;
 	cfg->agent_id = xasprintf("tasker@%s", host);
 	cfg->node = xstrdup(host);
+	cfg->failover_grace_ms = CONFIG_DEFAULT_FAILOVER_GRACE_MS;
 	if (env_settings(cfg, err, errlen) < 0) {
 		snprintf(cfg->env_error, sizeof(cfg->env_error), "%s", err);
 		return -1;
@@ -158,6 +199,14 @@ static int env_settings(struct config *cfg, char *err, size_t errlen)
 		}
 		set_str(&cfg->node, v);
 	}
+	cfg->env_error_opt = OPT_PRESENCE_TTL;
+	if ((v = getenv("TASKER_PRESENCE_TTL")) && *v &&
+	    set_presence_ttl(cfg, v, "TASKER_PRESENCE_TTL", err, errlen) < 0)
+		return -1;
+	cfg->env_error_opt = OPT_FAILOVER_GRACE;
+	if ((v = getenv("TASKER_FAILOVER_GRACE")) && *v &&
+	    set_failover_grace(cfg, v, "TASKER_FAILOVER_GRACE", err, errlen) < 0)
+		return -1;
 	cfg->env_error_opt = 0;
 	return 0;
 }
@@ -222,6 +271,10 @@ int config_option(struct config *cfg, int code, const char *arg, char *err, size
 		}
 		set_str(&cfg->node, arg);
 		return 1;
+	case OPT_PRESENCE_TTL:
+		return set_presence_ttl(cfg, arg, "--presence-ttl", err, errlen) < 0 ? -1 : 1;
+	case OPT_FAILOVER_GRACE:
+		return set_failover_grace(cfg, arg, "--failover-grace", err, errlen) < 0 ? -1 : 1;
 	default:
 		return 0;
 	}

@@ -11,6 +11,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "log.h"
 #include "redis_url.h"
@@ -18,6 +19,8 @@
 #define CONFIG_DEFAULT_REDIS "redis://127.0.0.1:6379"
 #define CONFIG_DEFAULT_CHANNEL "b00t:k0mmand3r"
 #define CONFIG_DEFAULT_STATUS_CHANNEL "b00t:task:status"
+#define CONFIG_DEFAULT_FAILOVER_GRACE_MS 30000
+#define CONFIG_MIN_PRESENCE_TTL 10 /* presence is written every 5 s */
 
 /* Exit codes: they mean something to scripts. */
 enum {
@@ -37,6 +40,11 @@ struct config {
 	enum log_format log_format;
 	char *agent_id;
 	char *node;
+	/* Executors: how long a presence key lives (seconds; 0: the default,
+	 * 30), and how long a node must stay lost before its failover=true
+	 * tasks are started elsewhere (docs/fleet.md, "Failover"). */
+	int presence_ttl;
+	int64_t failover_grace_ms;
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];

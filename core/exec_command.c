@@ -263,8 +263,10 @@ static void reply_and_finish(struct command *cmd, cJSON *obj)
 							     strcmp(st, "not_found") == 0)
 				     ? "del"
 				     : "";
-		exec_fleet_reply(cmd->ex, &cmd->entry, obj, cmd->name, op,
-				 not_done ? cmd->request_id : NULL);
+		exec_fleet_reply_def(cmd->ex, &cmd->entry, obj, cmd->name, op,
+				     not_done ? cmd->request_id : NULL,
+				     exec_failover_op(cmd->verb, st, cmd->spec),
+				     cmd->spec ? cmd->spec->definition : NULL);
 	} else {
 		exec_publish(cmd->ex, obj);
 	}

@@ -219,8 +219,10 @@ void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t le
 	const char *node = codec_param(&env, "node");
 	enum fleet_verb verb = decoded ? verb_class(env.verb) : FLEET_ACT;
 	/* Garbage and anything the router cannot place (an unknown verb, a bad name or
-	 * node) goes to this node, whose intake answers it. */
+	 * node, a param of the wrong type or verb) goes to this node, whose intake
+	 * answers it. */
 	bool placeable = decoded && exec_verb_known(env.verb) &&
+			 check_text_params(&env, err, sizeof(err)) == 0 &&
 			 (node == NULL || check_task_name(node) == NULL) &&
 			 (verb == FLEET_STATUS || (name != NULL && check_task_name(name) == NULL));
 	struct dispatch_ctx *d = xmalloc(sizeof(*d));

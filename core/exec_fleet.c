@@ -58,8 +58,12 @@ const char fleet_forward_lua[] =
  * key go in 3 s (sent again later, it is taken again; the other executors'
  * copies of the same PUBLISH, admitted within ms, are still dropped). An
  * entry acknowledged already (delivered twice) publishes nothing. KEYS:
- * stream, acting hash, name key, once key; ARGV: status channel, reply,
- * entry id, "set"/"del"/"", node, "1" to let the once key go. */
+ * stream, acting hash, name key, once key, def key, defs set; ARGV: status
+ * channel, reply, entry id, "set"/"del"/"", node, "1" to let the once key
+ * go, what becomes of the failover definition (exec_failover.c: "def",
+ * "plain", "stop", "restart", "delete", "forget" or ""), the definition,
+ * the task name. The definition goes in the same step as the reply, so a
+ * failover task never runs without one. */
 const char fleet_reply_lua[] =
 	"if redis.call('XACK', KEYS[1], 'tasker', ARGV[3]) == 0 then return 0 end "
 	"redis.call('PUBLISH', ARGV[1], ARGV[2]) "
@@ -68,6 +72,7 @@ const char fleet_reply_lua[] =
 	"if ARGV[4] == 'del' and redis.call('GET', KEYS[3]) == ARGV[5] then "
 	"redis.call('DEL', KEYS[3]) end "
 	"if ARGV[4] == 'set' then redis.call('SET', KEYS[3], ARGV[5]) end "
+	FLEET_DEF_LUA
 	"return 1";
 
 
@@ -225,23 +230,44 @@ static void on_replied(struct bus *bus, redisReply *r, void *arg)
 void exec_fleet_reply(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
 		      const char *name, const char *name_op, const char *forget_id)
 {
+	exec_fleet_reply_def(ex, entry, obj, name, name_op, forget_id, "", NULL);
+}
+
+void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
+			  const char *name, const char *name_op, const char *forget_id,
+			  const char *def_op, const char *definition)
+{
 	struct fleet *f = ex->fleet;
 	char *json = cJSON_PrintUnformatted(obj);
 	cJSON_Delete(obj);
 	char *name_key = fleet_key(f, "name:", name ? name : "");
 	char *once = fleet_key(f, "once:", forget_id ? forget_id : "");
-	const char *argv[13] = {"EVAL",	   fleet_reply_lua,	  "4",
-				f->k_node, f->k_acting, name_key,
-				once,	   ex->cfg->status_channel, json,
-				entry->id, name ? name_op : "", ex->cfg->node,
-				forget_id ? "1" : "0"};
-	size_t lens[13];
-	for (int i = 0; i < 13; i++)
+	char *def_key = fleet_key(f, "def:", name ? name : "");
+	const char *argv[18] = {"EVAL",
+				fleet_reply_lua,
+				"6",
+				f->k_node,
+				f->k_acting,
+				name_key,
+				once,
+				def_key,
+				f->k_defs,
+				ex->cfg->status_channel,
+				json,
+				entry->id,
+				name ? name_op : "",
+				ex->cfg->node,
+				forget_id ? "1" : "0",
+				name && def_op ? def_op : "",
+				definition ? definition : "",
+				name ? name : ""};
+	size_t lens[18];
+	for (int i = 0; i < 18; i++)
 		lens[i] = strlen(argv[i]);
 	struct reply_ctx *c = xmalloc(sizeof(*c));
 	c->f = f;
 	snprintf(c->id, sizeof(c->id), "%s", entry->id);
-	if (bus_command(ex->bus, 13, argv, lens, on_replied, c) == 0) {
+	if (bus_command(ex->bus, 18, argv, lens, on_replied, c) == 0) {
 		ex->unacked++;
 		history_add(ex->history, json, strlen(json)); /* after its PUBLISH */
 	} else {
@@ -252,6 +278,7 @@ void exec_fleet_reply(struct executor *ex, const struct exec_entry *entry, cJSON
 	}
 	free(name_key);
 	free(once);
+	free(def_key);
 	free(json);
 }
 
@@ -525,6 +552,7 @@ void exec_fleet_new(struct executor *ex)
 	f->k_commands = fleet_key(f, "commands", NULL);
 	f->k_node = fleet_key(f, "node:", ex->cfg->node);
 	f->k_acting = fleet_key(f, "acting:", ex->cfg->node);
+	f->k_defs = fleet_key(f, "defs", NULL);
 	snprintf(f->cur_commands, sizeof(f->cur_commands), "0");
 	snprintf(f->cur_node, sizeof(f->cur_node), "0");
 	ex->fleet = f;
@@ -578,6 +606,8 @@ void exec_fleet_free(struct executor *ex)
 	free(f->k_commands);
 	free(f->k_node);
 	free(f->k_acting);
+	free(f->k_defs);
+	fleet_failover_free(f);
 	free(f);
 	ex->fleet = NULL;
 }

@@ -35,10 +35,38 @@ struct executor;
 extern const char fleet_forward_lua[];
 extern const char fleet_reply_lua[];
 
+/* The failover definition's part of the reply script (exec_failover.c,
+ * docs/fleet.md "Failover"): KEYS[5] the def hash, KEYS[6] the set of
+ * names with one; ARGV[5] this node, ARGV[7] the op, ARGV[8] the
+ * definition, ARGV[9] the task name. A start with failover ("def") writes
+ * it, naming this node (a new epoch when it named another); a start
+ * without ("plain") and a delete that deleted ("delete") remove it, a
+ * not_found delete only when it names this node ("forget"); stop and
+ * restart mark it stopped or active when it names this node. A key of
+ * another type (not written by tasker) is left alone: the reply has gone
+ * out already, and must not turn into an error. */
+#define FLEET_DEF_LUA \
+	"local function defop(dop) " \
+	"local dnode = redis.call('HGET', KEYS[5], 'node') " \
+	"if dop == 'def' then " \
+	"local ep = tonumber(redis.call('HGET', KEYS[5], 'epoch')) or 0 " \
+	"if dnode ~= ARGV[5] or ep < 1 then ep = ep + 1 end " \
+	"redis.call('HSET', KEYS[5], 'msg', ARGV[8], 'node', ARGV[5], 'epoch', ep, " \
+	"'state', 'active') " \
+	"redis.call('HDEL', KEYS[5], 'gone:' .. ARGV[5], 'lost_since', 'lost_node') " \
+	"redis.call('SADD', KEYS[6], ARGV[9]) " \
+	"elseif dop == 'plain' or dop == 'delete' or (dop == 'forget' and dnode == ARGV[5]) then " \
+	"if redis.call('DEL', KEYS[5]) == 1 then redis.call('SREM', KEYS[6], ARGV[9]) end " \
+	"elseif (dop == 'stop' or dop == 'restart') and dnode == ARGV[5] then " \
+	"redis.call('HSET', KEYS[5], 'state', dop == 'stop' and 'stopped' or 'active') end end " \
+	"if ARGV[7] ~= '' then pcall(defop, ARGV[7]) end "
+
+
 struct fleet {
 	struct executor *ex;
 	char *prefix; /* b00t:{tasker}:<channel>: */
 	char *k_commands, *k_node, *k_acting;
+	char *k_defs; /* the set of task names with a failover definition */
 	bool usable;	 /* the stream commands work on this Redis */
 	bool complained; /* the fallback was logged */
 	int64_t passing_said; /* when a passing refusal was last logged */
@@ -71,6 +99,7 @@ struct fleet {
 	char **v_tables;
 	size_t v_ntables;
 	struct loop_timer *view_timer, *claim_timer;
+	struct failover *failover; /* exec_failover.c */
 };
 
 /* exec_fleet.c */
@@ -86,6 +115,12 @@ void fleet_on_acked(struct bus *bus, redisReply *r, void *arg);
 /* exec_fleet_view.c: gathers the view every VIEW_EVERY_MS (re-arms itself). */
 void fleet_strings_free(char **v, size_t n);
 void fleet_view_tick(struct loop *loop, void *arg);
+
+/* exec_failover.c: after each view installed, looks for definitions whose
+ * node is lost (and moves them once the grace is over) and for local
+ * copies of tasks that failed over elsewhere (and deletes them). */
+void fleet_failover_tick(struct fleet *f);
+void fleet_failover_free(struct fleet *f);
 
 /* exec_admit.c */
 void fleet_queue_admission(struct fleet *f, const char *data, size_t len);

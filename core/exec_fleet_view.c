@@ -94,6 +94,7 @@ static void view_install(struct fleet *f)
 			  f->ex->cfg->channel, f->ntasks);
 	if (first)
 		fleet_read_next(f);
+	fleet_failover_tick(f); /* lost nodes, stale copies (exec_failover.c) */
 }
 
 static void view_step_done(struct fleet *f)

@@ -65,7 +65,9 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 	const char *self = getenv("pm_id");
 	if (self != NULL && isdigit((unsigned char)self[0]))
 		ex->self_pm_id = atoi(self);
-	ex->presence_ttl = opt->presence_ttl > 0 ? opt->presence_ttl : 30;
+	ex->presence_ttl = opt->presence_ttl > 0 ? opt->presence_ttl
+			   : cfg->presence_ttl > 0 ? cfg->presence_ttl
+						   : 30;
 	ex->default_max_memory = opt->default_max_memory;
 	ex->command_timeout_ms =
 		opt->command_timeout_ms > 0 ? opt->command_timeout_ms : EXEC_DEFAULT_COMMAND_TIMEOUT_MS;

@@ -121,6 +121,11 @@ bool exec_fleet_admit(struct executor *ex, const char *data, size_t len);
  * the same request_id may be admitted again. */
 void exec_fleet_reply(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
 		      const char *name, const char *name_op, const char *forget_id);
+/* The same, and what becomes of the task's failover definition in that
+ * step: def_op from exec_failover_op(), definition the start's (or NULL). */
+void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
+			  const char *name, const char *name_op, const char *forget_id,
+			  const char *def_op, const char *definition);
 /* Acknowledges entry without a reply (refused garbage past the rate
  * limit). */
 void exec_fleet_ack(struct executor *ex, const struct exec_entry *entry);
@@ -132,6 +137,12 @@ void exec_fleet_reader(struct bus *bus, bool up, void *arg);
 void exec_fleet_bus_state(struct executor *ex, bool ready);
 /* A command finished: reading may go on if it waited for room. */
 void exec_fleet_kick(struct executor *ex);
+
+/* exec_failover.c */
+/* What a reply does to the task's failover definition (docs/fleet.md,
+ * "Failover"): "def", "plain", "stop", "restart", "delete", "forget" or
+ * "" (static strings). spec: the start's, or NULL. */
+const char *exec_failover_op(enum verb verb, const char *status, const struct start_spec *spec);
 
 /* exec_intake.c */
 /* A message to carry out here: from pub/sub (entry NULL) or from this
