@@ -789,18 +789,12 @@ static void on_view_batch(struct loop *loop, void *arg)
 	(void)loop;
 	struct executor *ex = arg;
 	ex->view_timer = NULL;
-	struct command **batch = ex->view_batch;
-	size_t n = ex->nview_batch;
-	ex->view_batch = NULL;
-	ex->nview_batch = 0;
-	for (size_t i = 0; i < n; i++) {
-		struct command *cmd = batch[i];
-		/* Deciding one may finish another (its deadline) or begin the
-		 * next of a name: only those still in this batch count. */
-		bool still = false;
-		for (size_t j = i; j < n && !still; j++)
-			still = batch[j] == cmd;
-		if (!still || cmd->phase != PH_LISTING)
+	/* One at a time from the front: deciding one may finish it and begin
+	 * the next command of its name, which joins this same batch. */
+	while (ex->nview_batch > 0) {
+		struct command *cmd = ex->view_batch[0];
+		batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
+		if (cmd->phase != PH_LISTING)
 			continue;
 		struct pm2_proc procs[64];
 		bool uncertain = false;
@@ -817,7 +811,6 @@ static void on_view_batch(struct loop *loop, void *arg)
 		cmd->pinged = false;
 		decide(cmd, procs, found);
 	}
-	free(batch);
 }
 
 static void command_begin(struct command *cmd)
