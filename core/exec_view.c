@@ -30,16 +30,16 @@
 #include "util.h"
 
 #define VIEW_RELIST_MS 30000 /* the safety net */
-#define VIEW_SOON_MS 20	     /* after a gap: let a burst of causes share one listing */
+#define VIEW_SOON_MS 20      /* after a gap: let a burst of causes share one listing */
 #define VIEW_RETRY_MS 1000   /* a listing that failed */
 
 struct exec_view {
 	struct pm2_view *v;
 	bool events_up;
-	unsigned gen;	    /* bumped by every gap */
+	unsigned gen;       /* bumped by every gap */
 	unsigned fresh_gen; /* the gen a merged listing was requested in */
-	bool seeded;	    /* fresh_gen is set */
-	bool listing;	    /* a listing of the view's own is in flight */
+	bool seeded;        /* fresh_gen is set */
+	bool listing;       /* a listing of the view's own is in flight */
 	struct exec_view_mark own;
 	struct loop_timer *timer;
 	int64_t listed_at;   /* monotonic ms: the last listing merged while fresh */
@@ -84,7 +84,7 @@ static void view_sync(struct executor *ex)
 }
 
 void exec_view_listed(struct executor *ex, struct exec_view_mark m, const struct pm2_proc *procs,
-		      size_t n)
+                      size_t n)
 {
 	struct exec_view *w = ex->view;
 	view_sync(ex);
@@ -100,8 +100,8 @@ void exec_view_listed(struct executor *ex, struct exec_view_mark m, const struct
 	}
 }
 
-static void on_view_list(struct pm2_client *c, struct pm2_proc *procs, size_t n,
-			 const char *error, void *arg)
+static void on_view_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+                         void *arg)
 {
 	(void)c;
 	struct executor *ex = arg;
@@ -207,7 +207,7 @@ void exec_view_gone(struct executor *ex, int pm_id)
 }
 
 size_t exec_view_find(const struct executor *ex, const char *name, struct pm2_proc *out, size_t max,
-		      bool *uncertain)
+                      bool *uncertain)
 {
 	return pm2_view_find(ex->view->v, name, out, max, uncertain);
 }

@@ -19,9 +19,9 @@ struct view_entry {
 	char status[24]; /* pm2_status_name(st), for borrowed records */
 	int pid;
 	int restart_time;
-	uint64_t seq;	/* the change that last touched it */
+	uint64_t seq;   /* the change that last touched it */
 	bool uncertain; /* in flux: PM2 may be restarting it, or deleting it */
-	bool gone;	/* deleted since (kept until a listing has seen it go) */
+	bool gone;      /* deleted since (kept until a listing has seen it go) */
 };
 
 struct pm2_view {
@@ -148,7 +148,8 @@ void pm2_view_event(struct pm2_view *v, const struct pm2_event *ev)
 			/* Being stopped (a stopped exit follows), or PM2 gave up. */
 			set_state(e, said);
 			e->uncertain = false;
-		} else if (said == PM2_ST_STOPPED && (was_stopping || no_autorestart(ev->payload))) {
+		} else if (said == PM2_ST_STOPPED &&
+		           (was_stopping || no_autorestart(ev->payload))) {
 			set_state(e, PM2_ST_STOPPED);
 			e->uncertain = false;
 		} else {
@@ -161,7 +162,7 @@ void pm2_view_event(struct pm2_view *v, const struct pm2_event *ev)
 		set_state(e, PM2_ST_ERRORED);
 		e->uncertain = false;
 	} else if (strcmp(ev->event, "start") == 0 || strcmp(ev->event, "stop") == 0 ||
-		   strcmp(ev->event, "restart") == 0) {
+	           strcmp(ev->event, "restart") == 0) {
 		/* Told by a client once its call was done: the status is
 		 * the process's own at that moment. */
 		set_state(e, said);
@@ -217,8 +218,8 @@ void pm2_view_listed(struct pm2_view *v, const struct pm2_proc *procs, size_t n,
 	}
 }
 
-size_t pm2_view_find(const struct pm2_view *v, const char *name, struct pm2_proc *out,
-		     size_t max, bool *uncertain)
+size_t pm2_view_find(const struct pm2_view *v, const char *name, struct pm2_proc *out, size_t max,
+                     bool *uncertain)
 {
 	size_t k = 0;
 	*uncertain = false;
@@ -230,13 +231,13 @@ size_t pm2_view_find(const struct pm2_view *v, const char *name, struct pm2_proc
 			*uncertain = true;
 		if (k < max)
 			out[k] = (struct pm2_proc){
-				.pm_id = e->pm_id,
-				.name = e->name,
-				.namespace = e->status + strlen(e->status), /* "" */
-				.status = e->status,
-				.state = e->st,
-				.pid = e->pid,
-				.restart_time = e->restart_time,
+			    .pm_id = e->pm_id,
+			    .name = e->name,
+			    .namespace = e->status + strlen(e->status), /* "" */
+			    .status = e->status,
+			    .state = e->st,
+			    .pid = e->pid,
+			    .restart_time = e->restart_time,
 			};
 		k++;
 	}

@@ -59,8 +59,8 @@ void pm2_view_gone(struct pm2_view *v, int pm_id);
  * *uncertain is set when any of them is in flux, and the caller should
  * ask the daemon instead.
  */
-size_t pm2_view_find(const struct pm2_view *v, const char *name, struct pm2_proc *out,
-		     size_t max, bool *uncertain);
+size_t pm2_view_find(const struct pm2_view *v, const char *name, struct pm2_proc *out, size_t max,
+                     bool *uncertain);
 
 /* Processes in the view (not counting those known to be gone). */
 size_t pm2_view_count(const struct pm2_view *v);

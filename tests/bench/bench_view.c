@@ -90,7 +90,7 @@ static void settle(int64_t ms)
 /* ---- through tasker --------------------------------------------------------------- */
 
 static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
-		       void *arg)
+                       void *arg)
 {
 	(void)bus;
 	(void)channel;
@@ -102,7 +102,8 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 		b.got_us = t;
 		const cJSON *st = cJSON_GetObjectItemCaseSensitive(root, "status");
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "pm_id");
-		snprintf(b.status, sizeof(b.status), "%s", cJSON_IsString(st) ? st->valuestring : "?");
+		snprintf(b.status, sizeof(b.status), "%s",
+		         cJSON_IsString(st) ? st->valuestring : "?");
 		b.pm_id = cJSON_IsNumber(id) ? (long)id->valuedouble : -1;
 	}
 	cJSON_Delete(root);
@@ -168,15 +169,15 @@ static cJSON *conf_for(const char *name)
 		if (getenv(keys[i]) != NULL)
 			env[nenv++] = (struct pm2_env_var){keys[i], getenv(keys[i])};
 	struct pm2_conf pc = {
-		.name = name,
-		.exec_path = b.sleep_path,
-		.argv = argv,
-		.argc = 1,
-		.cwd = b.cwd,
-		.env = env,
-		.nenv = nenv,
-		.instances = 1,
-		.autorestart = true,
+	    .name = name,
+	    .exec_path = b.sleep_path,
+	    .argv = argv,
+	    .argc = 1,
+	    .cwd = b.cwd,
+	    .env = env,
+	    .nenv = nenv,
+	    .instances = 1,
+	    .autorestart = true,
 	};
 	char err[200];
 	cJSON *conf = pm2_conf_build(&pc, b.home, err, sizeof(err));
@@ -332,11 +333,12 @@ static void pair_print(const char *what, const char *bare_name, const struct pai
 		printf("  %-6s no round completed on both sides\n", what);
 		return;
 	}
-	printf("  %-6s tasker p50 %.2f ms p95 %.2f ms   bare %s p50 %.2f ms p95 %.2f ms   "
-	       "tasker / bare: median %.2fx (min %.2fx, max %.2fx; %d rounds)   (goal: p50 <= 1.2x)\n",
-	       what, pct(p->tasker.v, p->nr, 0.5), pct(p->tasker.v, p->nr, 0.95), bare_name,
-	       pct(p->bare.v, p->nr, 0.5), pct(p->bare.v, p->nr, 0.95), pct(p->ratio, p->nr, 0.5),
-	       pct(p->ratio, p->nr, 0), pct(p->ratio, p->nr, 1), p->nr);
+	printf(
+	    "  %-6s tasker p50 %.2f ms p95 %.2f ms   bare %s p50 %.2f ms p95 %.2f ms   "
+	    "tasker / bare: median %.2fx (min %.2fx, max %.2fx; %d rounds)   (goal: p50 <= 1.2x)\n",
+	    what, pct(p->tasker.v, p->nr, 0.5), pct(p->tasker.v, p->nr, 0.95), bare_name,
+	    pct(p->bare.v, p->nr, 0.5), pct(p->bare.v, p->nr, 0.95), pct(p->ratio, p->nr, 0.5),
+	    pct(p->ratio, p->nr, 0), pct(p->ratio, p->nr, 1), p->nr);
 	printf("         daemon CPU per command: tasker %.1f ms, bare %.1f ms (10 ms ticks, summed "
 	       "over %d)\n",
 	       p->daemon_t / p->nr, p->daemon_b / p->nr, p->nr);
@@ -397,7 +399,8 @@ static void phase(int tasks, int tag)
 	pair_print("start", "prepare", &start);
 	pair_print("stop", "stopProcessId", &stop);
 	if (ping.n > 0)
-		printf("         bare ping p50 %.2f ms p95 %.2f ms (%d rounds): the executor pings before it "
+		printf("         bare ping p50 %.2f ms p95 %.2f ms (%d rounds): the executor pings "
+		       "before it "
 		       "acts on the view's word\n",
 		       pct(ping.v, ping.n, 0.5), pct(ping.v, ping.n, 0.95), ping.n);
 	for (int r = 0; r < ROUNDS; r++) {
@@ -410,7 +413,8 @@ static void phase(int tasks, int tag)
 int main(int argc, char **argv)
 {
 	if (argc < 6) {
-		fprintf(stderr, "usage: bench_view REDIS_URL PM2_HOME EXEC_PID CWD SLEEP_PATH [FILL]\n");
+		fprintf(stderr,
+		        "usage: bench_view REDIS_URL PM2_HOME EXEC_PID CWD SLEEP_PATH [FILL]\n");
 		return 2;
 	}
 	log_configure(LOG_LVL_WARN, LOG_FMT_TEXT);

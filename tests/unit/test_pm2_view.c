@@ -14,25 +14,25 @@
 
 /* An event as pm2_event_parse would give it; payload may be NULL. */
 static struct pm2_event ev(const char *event, int pm_id, const char *name, const char *status,
-			   const cJSON *payload)
+                           const cJSON *payload)
 {
 	return (struct pm2_event){.kind = PM2_EV_PROCESS,
-				  .name = "process:event",
-				  .event = event,
-				  .pm_id = pm_id,
-				  .process_name = name,
-				  .namespace = "default",
-				  .status = status,
-				  .data = "",
-				  .payload = payload};
+	                          .name = "process:event",
+	                          .event = event,
+	                          .pm_id = pm_id,
+	                          .process_name = name,
+	                          .namespace = "default",
+	                          .status = status,
+	                          .data = "",
+	                          .payload = payload};
 }
 
 static char s_api[] = "api", s_job[] = "job", s_online[] = "online", s_stopped[] = "stopped";
 
 static struct pm2_proc proc(int id, char *name, char *status)
 {
-	return (struct pm2_proc){.pm_id = id, .name = name, .status = status,
-				 .state = pm2_status_parse(status)};
+	return (struct pm2_proc){
+	    .pm_id = id, .name = name, .status = status, .state = pm2_status_parse(status)};
 }
 
 /* The state of the only process named name; PM2_ST_UNKNOWN when there is
@@ -156,7 +156,7 @@ static void a_late_listing_does_not_undo(void **state)
 	since = pm2_view_seq(v);
 	pm2_view_gone(v, 1);
 	struct pm2_proc l2[] = {proc(0, s_api, s_online), proc(1, s_job, s_stopped),
-				proc(2, s_api, s_online)};
+	                        proc(2, s_api, s_online)};
 	pm2_view_listed(v, l2, 3, since);
 	assert_int_equal(pm2_view_find(v, "job", p, 4, &unc), 0);
 
@@ -190,12 +190,12 @@ static void a_listing_clears_flux(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(events_follow_a_life),
-		cmocka_unit_test(a_lone_exit_is_in_flux),
-		cmocka_unit_test(garbage_events_are_ignored),
-		cmocka_unit_test(answers_set_and_delete),
-		cmocka_unit_test(a_late_listing_does_not_undo),
-		cmocka_unit_test(a_listing_clears_flux),
+	    cmocka_unit_test(events_follow_a_life),
+	    cmocka_unit_test(a_lone_exit_is_in_flux),
+	    cmocka_unit_test(garbage_events_are_ignored),
+	    cmocka_unit_test(answers_set_and_delete),
+	    cmocka_unit_test(a_late_listing_does_not_undo),
+	    cmocka_unit_test(a_listing_clears_flux),
 	};
 	UNIT_RUN("test_pm2_view", tests);
 }
