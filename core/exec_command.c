@@ -2,8 +2,13 @@
  * exec_command: a command from the moment it is taken (exec_intake.c) to
  * its one reply.
  *
- * A command is a small state machine driven by PM2 replies: it lists the
- * processes, decides, acts (prepare, stop, restart, delete), and replies.
+ * A command is a small state machine driven by PM2 replies: it learns the
+ * processes of its name, decides, acts (prepare, stop, restart, delete),
+ * and replies. It learns them from the live view (exec_view.c) when the
+ * view is fresh and the name is not in flux; else, and always for status,
+ * from a listing. A call that fails on a decision taken from the view (a
+ * process deleted behind the executor's back) makes the view stale and
+ * runs the command once more from a fresh listing.
  * Commands for the same task name run one after another, in arrival order,
  * so "start api" then "stop api" can never cross; commands for different
  * names run side by side (the daemon pipelines them).
@@ -43,6 +48,12 @@ enum phase {
 	PH_VERIFYING,	/* past the deadline: listing to learn the truth */
 };
 
+/* One action call in flight: its answer says which pm_id it was for. */
+struct act_slot {
+	struct command *cmd;
+	int pm_id;
+};
+
 struct command {
 	struct executor *ex;
 	struct command *next; /* all live commands, in arrival order */
@@ -56,8 +67,11 @@ struct command {
 	cJSON *conf;	 /* start: the app conf for prepare */
 	int *ids;	 /* pm_ids acted on (for a start: the old ones it replaces) */
 	uint64_t *calls; /* per id sent: its call (cancelling an answered one is a no-op) */
+	struct act_slot *slots; /* per id: what its call's answer is for */
+	int *done_ids;	 /* ids acted on with success (kept over a run again) */
+	size_t ndone;
 	size_t nids, sent, answered;
-	uint64_t prepare_call, verify_call;
+	uint64_t prepare_call, verify_call, ping_call;
 	int first_id;
 	bool acted;	 /* a call that changes PM2 was sent */
 	bool prepared;	 /* start: prepare was sent */
@@ -69,6 +83,10 @@ struct command {
 	struct exec_entry entry;
 	struct mark_ticket *mark; /* an acting record on its way */
 	bool relaunched; /* the daemon was started for this command once */
+	bool from_view;	 /* decided from the live view, not a listing */
+	bool view_miss;	 /* a call failed on a decision from the view */
+	bool rerun;	 /* it was run again from a listing after a miss */
+	bool pinged;	 /* the daemon answered a ping since it was decided */
 	char error[300]; /* the first error PM2 gave for one of the ids */
 	int64_t expires_wall; /* wall ms: past this it is not carried out */
 	struct loop_timer *deadline;
@@ -171,6 +189,9 @@ static void cancel_calls(struct command *cmd)
 	if (cmd->prepare_call != 0)
 		pm2_cancel(cmd->ex->pm2, cmd->prepare_call);
 	cmd->prepare_call = 0;
+	if (cmd->ping_call != 0)
+		pm2_cancel(cmd->ex->pm2, cmd->ping_call);
+	cmd->ping_call = 0;
 }
 
 static void command_free(struct command *cmd)
@@ -183,10 +204,13 @@ static void command_free(struct command *cmd)
 		pm2_cancel(ex->pm2, cmd->verify_call);
 	batch_remove(&ex->batch_sent, &ex->nbatch_sent, cmd);
 	batch_remove(&ex->batch_next, &ex->nbatch_next, cmd);
+	batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
 	if (cmd->mark != NULL)
 		cmd->mark->cmd = NULL;
 	free(cmd->ids);
 	free(cmd->calls);
+	free(cmd->slots);
+	free(cmd->done_ids);
 	free(cmd->name);
 	free(cmd->request_id);
 	free(cmd->agent_id);
@@ -368,17 +392,36 @@ void exec_daemon_started(struct pm2_launch *l, bool ok, const char *error, void 
 
 /* --- the verbs ------------------------------------------------------------- */
 
+/* The status an answer's record carries (pm2_env.status), or def. */
+static enum pm2_status answer_status(const cJSON *rec, enum pm2_status def)
+{
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(rec, "pm2_env");
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(env, "status");
+	enum pm2_status s = cJSON_IsString(st) ? pm2_status_parse(st->valuestring) : PM2_ST_UNKNOWN;
+	return s == PM2_ST_UNKNOWN ? def : s;
+}
+
+static void command_begin_listing(struct command *cmd);
+
 static void on_started(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
 {
 	(void)c;
 	struct command *cmd = arg;
 	cmd->prepare_call = 0;
 	if (error != NULL) {
+		exec_view_stale(cmd->ex, "a start failed");
 		pm2_failed(cmd, error);
 		return;
 	}
 	int ids[MAX_IDS], pids[MAX_IDS];
 	size_t n = pm2_started(result, ids, pids, MAX_IDS);
+	/* The view learns the new pm_ids from the answer itself: a stop
+	 * right after this reply must find them. */
+	const cJSON *rec = cJSON_IsArray(result) ? result->child : NULL;
+	for (size_t i = 0; i < n; i++, rec = rec ? rec->next : NULL)
+		exec_view_set(cmd->ex, ids[i], cmd->name, answer_status(rec, PM2_ST_ONLINE), pids[i]);
+	if (n == 0)
+		exec_view_stale(cmd->ex, "a start's answer named no process");
 	cJSON *obj = reply_json(cmd, "started", NULL, n > 0 ? ids[0] : -1);
 	if (n > 0)
 		cJSON_AddNumberToObject(obj, "pid", pids[0]);
@@ -401,6 +444,19 @@ static void act_more(struct command *cmd);
 
 static void act_done(struct command *cmd)
 {
+	if (cmd->view_miss) {
+		/* The view was wrong about this name (someone else changed
+		 * PM2): learn the truth and decide again, once. What was done
+		 * with success is not done twice (done_ids). */
+		log_debug("%s %s: a call failed on the view's word; listing", cmd->verb_word,
+			  cmd->name);
+		cmd->view_miss = false;
+		cmd->rerun = true;
+		cmd->from_view = false;
+		cmd->sent = cmd->answered = 0;
+		command_begin_listing(cmd);
+		return;
+	}
 	if (cmd->error[0] != '\0') {
 		reply_simple(cmd, "error", cmd->error, cmd->first_id);
 		return;
@@ -420,11 +476,27 @@ static void act_done(struct command *cmd)
 static void on_acted(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
 {
 	(void)c;
-	(void)result;
-	struct command *cmd = arg;
+	struct act_slot *slot = arg;
+	struct command *cmd = slot->cmd;
 	cmd->answered++;
+	if (error == NULL) {
+		if (cmd->verb == V_STOP)
+			exec_view_set(cmd->ex, slot->pm_id, cmd->name,
+				      answer_status(result, PM2_ST_STOPPED), 0);
+		else if (cmd->verb == V_RESTART)
+			exec_view_set(cmd->ex, slot->pm_id, cmd->name,
+				      answer_status(result, PM2_ST_ONLINE), 0);
+		else
+			exec_view_gone(cmd->ex, slot->pm_id);
+		cmd->done_ids = xrealloc(cmd->done_ids, (cmd->ndone + 1) * sizeof(int));
+		cmd->done_ids[cmd->ndone++] = slot->pm_id;
+	} else {
+		exec_view_stale(cmd->ex, "a call failed");
+	}
 	if (error != NULL && !pm2_client_connected(cmd->ex->pm2))
 		cmd->lost = true;
+	else if (error != NULL && cmd->from_view && !cmd->rerun)
+		cmd->view_miss = true; /* run again from a listing (act_done) */
 	else if (error != NULL && cmd->error[0] == '\0')
 		/* Stopping a stopped task is not an error for PM2, so an error
 		 * here is real: go on with the other instances, then report it. */
@@ -436,6 +508,7 @@ static void on_acted(struct pm2_client *c, const cJSON *result, const char *erro
 		 * the daemon is back): it is then the only one left. */
 		if (cmd->answered == cmd->sent) {
 			cmd->lost = false;
+			cmd->view_miss = false;
 			cmd->sent = cmd->answered = 0;
 			pm2_failed(cmd, error != NULL ? error : "lost the connection to the PM2 daemon");
 		}
@@ -456,17 +529,19 @@ static void act_more(struct command *cmd)
 	cmd->phase = PH_ACTING;
 	while (cmd->sent < cmd->nids && cmd->sent - cmd->answered < ACT_WINDOW) {
 		int id = cmd->ids[cmd->sent];
+		struct act_slot *slot = &cmd->slots[cmd->sent];
+		*slot = (struct act_slot){cmd, id};
 		uint64_t call = 0;
 		switch (cmd->verb) {
 		case V_STOP:
-			call = pm2_stop(ex->pm2, id, on_acted, cmd);
+			call = pm2_stop(ex->pm2, id, on_acted, slot);
 			break;
 		case V_RESTART:
-			call = pm2_restart(ex->pm2, id, on_acted, cmd);
+			call = pm2_restart(ex->pm2, id, on_acted, slot);
 			break;
 		case V_START: /* replacing a stopped or errored definition */
 		case V_DELETE:
-			call = pm2_delete(ex->pm2, id, on_acted, cmd);
+			call = pm2_delete(ex->pm2, id, on_acted, slot);
 			break;
 		case V_STATUS:
 			break;
@@ -501,11 +576,40 @@ static void on_marked(void *arg, bool ok)
 	act_more(cmd);
 }
 
+static void command_act(struct command *cmd);
+
+static void on_pinged(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
+{
+	(void)c;
+	(void)result;
+	struct command *cmd = arg;
+	cmd->ping_call = 0;
+	if (error != NULL) {
+		exec_view_stale(cmd->ex, "a ping failed");
+		pm2_failed(cmd, error);
+		return;
+	}
+	cmd->pinged = true;
+	command_act(cmd);
+}
+
 /* The first call that changes PM2. A command from the fleet's stream first
  * records that it acts, so that if this executor dies, the command is
- * verified when it comes back, not run again. */
+ * verified when it comes back, not run again.
+ *
+ * A command decided from the view first pings the daemon (nearly free for
+ * it, unlike a listing): as when it listed, nothing is sent that changes
+ * PM2 until the daemon has answered something since the command arrived,
+ * so a stalled daemon leaves the command undone (expired, or "nothing was
+ * done") rather than carried out late. */
 static void command_act(struct command *cmd)
 {
+	if (cmd->from_view && !cmd->pinged) {
+		cmd->ping_call = pm2_ping(cmd->ex->pm2, on_pinged, cmd);
+		if (cmd->ping_call == 0)
+			reply_simple(cmd, "error", "the ping could not be sent to PM2", -1);
+		return;
+	}
 	if (!cmd->has_entry || cmd->marked) {
 		act_more(cmd);
 		return;
@@ -527,8 +631,32 @@ static bool expired(const struct command *cmd)
 	return util_wall_ms() >= cmd->expires_wall;
 }
 
-/* Decides and acts for one command on a listing it shares with others;
- * procs stay owned by the caller. */
+static bool is_done(const struct command *cmd, int pm_id)
+{
+	for (size_t i = 0; i < cmd->ndone; i++)
+		if (cmd->done_ids[i] == pm_id)
+			return true;
+	return false;
+}
+
+/* Run again after a miss: the ids acted on with success the first time
+ * go first and count as sent and answered, so act_more does not act on
+ * them twice (a restart restarted twice). */
+static void skip_done(struct command *cmd)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < cmd->nids; i++) {
+		if (!is_done(cmd, cmd->ids[i]))
+			continue;
+		int id = cmd->ids[i];
+		cmd->ids[i] = cmd->ids[k];
+		cmd->ids[k++] = id;
+	}
+	cmd->sent = cmd->answered = k;
+}
+
+/* Decides and acts for one command on a listing it shares with others, or
+ * on the view's records of its name; procs stay owned by the caller. */
 static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 {
 	struct executor *ex = cmd->ex;
@@ -571,6 +699,9 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 	}
 	free(cmd->calls);
 	cmd->calls = xcalloc(cmd->nids + 1, sizeof(*cmd->calls));
+	free(cmd->slots);
+	cmd->slots = xcalloc(cmd->nids + 1, sizeof(*cmd->slots));
+	skip_done(cmd);
 
 	if (cmd->verb == V_START) {
 		if (active) {
@@ -613,10 +744,13 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 	ex->batch_next = NULL;
 	ex->nbatch_next = 0;
 	ex->list_inflight = false;
+	struct exec_view_mark mark = ex->list_mark;
 	if (ex->nbatch_sent > 0)
 		send_list(ex);
 	if (error == NULL)
 		ex->task_count = (int)n;
+	if (error == NULL)
+		exec_view_listed(ex, mark, procs, n); /* a fresh listing is a seed */
 	/* Deciding may finish a command, which may begin the next one for the
 	 * same name: that one joins the batch now in flight or a new one. */
 	if (error == NULL) {
@@ -639,7 +773,46 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 static void send_list(struct executor *ex)
 {
 	ex->list_inflight = true;
+	ex->list_mark = exec_view_mark(ex);
+	ex->command_lists++;
+	log_debug("pm2: listing for %zu command(s) (%lu listings for commands so far)",
+		  ex->nbatch_sent, ex->command_lists);
 	pm2_list(ex->pm2, on_list, ex);
+}
+
+/*
+ * Commands that begin while the view is fresh decide from it on the next
+ * loop pass, together (never from inside exec_command_take: a reply must
+ * not come before the intake is done with the message). A name in flux,
+ * or a view gone stale meanwhile, sends the command to a listing.
+ */
+static void on_view_batch(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct executor *ex = arg;
+	ex->view_timer = NULL;
+	/* One at a time from the front: deciding one may finish it and begin
+	 * the next command of its name, which joins this same batch. */
+	while (ex->nview_batch > 0) {
+		struct command *cmd = ex->view_batch[0];
+		batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
+		if (cmd->phase != PH_LISTING)
+			continue;
+		struct pm2_proc procs[64];
+		bool uncertain = false;
+		size_t found = exec_view_fresh(ex)
+				       ? exec_view_find(ex, cmd->name, procs, 64, &uncertain)
+				       : 0;
+		if (!exec_view_fresh(ex) || uncertain || found > 64) {
+			command_begin_listing(cmd);
+			continue;
+		}
+		log_debug("%s %s: decided from the view (%zu process(es) of that name)",
+			  cmd->verb_word, cmd->name, found);
+		cmd->from_view = true;
+		cmd->pinged = false;
+		decide(cmd, procs, found);
+	}
 }
 
 static void command_begin(struct command *cmd)
@@ -650,6 +823,22 @@ static void command_begin(struct command *cmd)
 		return;
 	}
 	cmd->phase = PH_LISTING;
+	if (cmd->verb != V_STATUS && !cmd->rerun && exec_view_fresh(ex)) {
+		ex->view_batch = xrealloc(ex->view_batch, (ex->nview_batch + 1) * sizeof(cmd));
+		ex->view_batch[ex->nview_batch++] = cmd;
+		if (ex->view_timer == NULL)
+			ex->view_timer = loop_timer_add(ex->loop, 0, on_view_batch, ex);
+		return;
+	}
+	command_begin_listing(cmd);
+}
+
+/* The command waits for the shared listing (see on_list). */
+static void command_begin_listing(struct command *cmd)
+{
+	struct executor *ex = cmd->ex;
+	cmd->phase = PH_LISTING;
+	cmd->from_view = false;
 	if (!ex->list_inflight) {
 		ex->batch_sent = xrealloc(ex->batch_sent, (ex->nbatch_sent + 1) * sizeof(cmd));
 		ex->batch_sent[ex->nbatch_sent++] = cmd;
@@ -799,6 +988,7 @@ static void command_verify(struct command *cmd)
 	 * daemon came back): that one must not make it act past its time. */
 	batch_remove(&ex->batch_sent, &ex->nbatch_sent, cmd);
 	batch_remove(&ex->batch_next, &ex->nbatch_next, cmd);
+	batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
 	if (cmd->verify_call != 0)
 		pm2_cancel(ex->pm2, cmd->verify_call);
 	cmd->phase = PH_VERIFYING;

@@ -66,6 +66,7 @@ void exec_relay_event(struct pm2_events *r, const struct pm2_event *ev, void *ar
 {
 	(void)r;
 	struct executor *ex = arg;
+	exec_view_event(ex, ev);
 	if (ev->kind != PM2_EV_PROCESS || ev->pm_id < 0 || ev->process_name[0] == '\0')
 		return;
 	log_debug("pm2 event: %s %s (pm_id %d) status=%s manually=%d", ev->event,
@@ -142,6 +143,7 @@ void exec_relay_state(struct pm2_events *r, bool connected, const char *reason, 
 {
 	(void)r;
 	struct executor *ex = arg;
+	exec_view_events_state(ex, connected);
 	if (connected) {
 		log_debug("pm2: listening to the daemon's events");
 		return;

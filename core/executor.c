@@ -72,6 +72,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 	ex->command_timeout_ms =
 		opt->command_timeout_ms > 0 ? opt->command_timeout_ms : EXEC_DEFAULT_COMMAND_TIMEOUT_MS;
 	exec_commands_init(ex);
+	exec_view_new(ex);
 
 	static const char *const base[] = {"PATH", "HOME", "LANG"};
 	for (size_t i = 0; i < 3; i++) {
@@ -230,6 +231,9 @@ void executor_free(struct executor *ex)
 	exec_fleet_free(ex);
 	free(ex->batch_sent);
 	free(ex->batch_next);
+	free(ex->view_batch);
+	loop_timer_cancel(ex->view_timer);
+	exec_view_free(ex);
 	if (ex->launch != NULL)
 		pm2_launch_cancel(ex->launch);
 	pm2_events_free(ex->events);

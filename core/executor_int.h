@@ -30,6 +30,7 @@
 enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
 
 struct command;
+struct exec_view;
 struct exit_mark;
 struct fleet;
 
@@ -38,6 +39,11 @@ struct exec_entry {
 	char id[48];	 /* the stream entry id */
 	int64_t arrival; /* wall ms it was admitted: its time counts from here */
 	bool acted;	 /* it was being carried out when its executor stopped */
+};
+/* Where the view stood when a listing was requested. */
+struct exec_view_mark {
+	uint64_t seq;
+	unsigned gen;
 };
 struct orphan_sweep;
 
@@ -65,6 +71,14 @@ struct executor {
 	bool list_inflight;
 	struct command **batch_sent, **batch_next;
 	size_t nbatch_sent, nbatch_next;
+	/* The live view of PM2's processes (exec_view.c), and the commands
+	 * about to decide from it (exec_command.c, on_view_batch). */
+	struct exec_view *view;
+	struct exec_view_mark list_mark; /* the view when the listing was sent */
+	struct command **view_batch;
+	size_t nview_batch;
+	struct loop_timer *view_timer;
+	unsigned long command_lists; /* listings made for commands (debug log) */
 	char **base_env_keys; /* names passed from our environment */
 	size_t nbase;
 	char *cwd_base;
@@ -182,6 +196,29 @@ void exec_relay_state(struct pm2_events *r, bool connected, const char *reason, 
 void exec_events_connect(struct executor *ex);
 /* A new daemon numbers its processes afresh: forget what the relay knew. */
 void exec_relay_forget(struct executor *ex);
+
+/* exec_view.c */
+void exec_view_new(struct executor *ex);
+void exec_view_free(struct executor *ex);
+/* Seeded by a listing since the last gap, events flowing: commands may
+ * decide from it. */
+bool exec_view_fresh(const struct executor *ex);
+/* A gap (a failed call, ...): commands list until a listing comes back. */
+void exec_view_stale(struct executor *ex, const char *why);
+struct exec_view_mark exec_view_mark(const struct executor *ex);
+/* A full listing requested at m (procs stay the caller's). */
+void exec_view_listed(struct executor *ex, struct exec_view_mark m, const struct pm2_proc *procs,
+		      size_t n);
+/* From exec_relay.c: the event reader's events and state. */
+void exec_view_event(struct executor *ex, const struct pm2_event *ev);
+void exec_view_events_state(struct executor *ex, bool up);
+/* What a call of ours established (pm2_view_set, pm2_view_gone). */
+void exec_view_set(struct executor *ex, int pm_id, const char *name, enum pm2_status st, int pid);
+void exec_view_gone(struct executor *ex, int pm_id);
+/* The processes named name (pm2_view_find: records borrowed until the
+ * view's next change). */
+size_t exec_view_find(const struct executor *ex, const char *name, struct pm2_proc *out, size_t max,
+		      bool *uncertain);
 
 /* exec_presence.c */
 /* Lists PM2 (starting the daemon once when none answers), then writes the

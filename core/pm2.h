@@ -248,6 +248,11 @@ void pm2_events_free(struct pm2_events *r);
 int pm2_events_connect(struct pm2_events *r);
 void pm2_events_close(struct pm2_events *r);
 bool pm2_events_connected(const struct pm2_events *r);
+/* Reads, now, every event already waiting on the socket (its callbacks run
+ * from here; a no-op when not connected or called from inside one of
+ * them). The daemon writes an event before it answers the call that caused
+ * it: draining before taking in an answer keeps the two in order. */
+void pm2_events_drain(struct pm2_events *r);
 
 /* ---- Finding and starting the daemon (pm2_daemon.c) --------------------- */
 

@@ -71,6 +71,7 @@ struct pm2_events {
 	struct amp_decoder dec;
 	int depth;
 	bool dead;
+	bool reading; /* inside events_read: a drain must not nest */
 };
 
 static void events_destroy(struct pm2_events *r)
@@ -106,7 +107,16 @@ static void events_lost(struct pm2_events *r, const char *reason)
 		r->state_fn(r, false, reason, r->arg);
 }
 
+static void events_read_frames(struct pm2_events *r);
+
 static void events_read(struct pm2_events *r)
+{
+	r->reading = true;
+	events_read_frames(r);
+	r->reading = false;
+}
+
+static void events_read_frames(struct pm2_events *r)
 {
 	unsigned gen = r->gen;
 	char buf[65536];
@@ -224,6 +234,15 @@ void pm2_events_close(struct pm2_events *r)
 {
 	if (!r->dead)
 		events_close_conn(r);
+}
+
+void pm2_events_drain(struct pm2_events *r)
+{
+	if (r == NULL || r->dead || r->reading || r->state != CONN_UP)
+		return;
+	r->depth++;
+	events_read(r);
+	events_leave(r);
 }
 
 bool pm2_events_connected(const struct pm2_events *r)
