@@ -597,9 +597,10 @@ static void draw_detail(struct app *app)
 	if (app->detail_remote) {
 		/* Another node's task: what its table says, and its logs through
 		 * the logs verb (remote_logs.c). */
-		snprintf(buf, sizeof(buf), "status   %s   pid %d   restarts %d   %s",
-			 tasks_lost(&app->tasks, p) ? "lost" : p->status,
-			 p->state == PM2_ST_ONLINE ? p->pid : 0, p->restart_time,
+		bool lost = tasks_lost(&app->tasks, p);
+		snprintf(buf, sizeof(buf), "status   %s%s%s   pid %d   restarts %d   %s",
+			 lost ? "lost (last seen " : "", p->status, lost ? ")" : "",
+			 p->state == PM2_ST_ONLINE && !lost ? p->pid : 0, p->restart_time,
 			 p->cluster ? "cluster mode" : "fork mode");
 		put(row++, in, iw, draw_attr(app, status_elem(p)), buf);
 		snprintf(buf, sizeof(buf), "logs     %s", app->logs_state);

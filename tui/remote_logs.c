@@ -200,13 +200,20 @@ bool remote_logs_reply(struct app *app, const char *data, size_t len)
 	}
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "status");
 	const char *st = cJSON_IsString(status) ? status->valuestring : "?";
-	app->logs_rid[0] = '\0';
 	if (strcmp(st, "ok") != 0) {
-		snprintf(app->logs_state, sizeof(app->logs_state), "node %s answered %s",
-			 app->detail_node, st);
+		/* Said, and the request stays open: a request has one reply, but
+		 * an executor of an older build refuses the verb from wherever
+		 * the dispatcher stands, and the node's own answer may follow. */
+		const cJSON *msg = cJSON_GetObjectItemCaseSensitive(root, "message");
+		if (!cJSON_IsString(msg))
+			msg = cJSON_GetObjectItemCaseSensitive(root, "error");
+		snprintf(app->logs_state, sizeof(app->logs_state), "%.40s: %.100s", st,
+			 cJSON_IsString(msg) ? msg->valuestring : "(no message)");
 		cJSON_Delete(root);
+		app->dirty = true;
 		return true;
 	}
+	app->logs_rid[0] = '\0';
 	const cJSON *lines = cJSON_GetObjectItemCaseSensitive(root, "lines");
 	const cJSON *ln;
 	const cJSON *arr = cJSON_IsArray(lines) ? lines : NULL;
