@@ -67,10 +67,12 @@ static bool proc_from_json(const cJSON *t, int64_t now_ms, struct pm2_proc *p)
 }
 
 int fleet_read_table(const char *text, size_t len, int64_t now_ms, struct pm2_proc **out,
-		     size_t *n, char *node_out, size_t nodelen)
+		     size_t *n, char *node_out, size_t nodelen, char ***task_nodes)
 {
 	*out = NULL;
 	*n = 0;
+	if (task_nodes != NULL)
+		*task_nodes = NULL;
 	if (node_out != NULL && nodelen > 0)
 		node_out[0] = '\0';
 	cJSON *root;
@@ -82,13 +84,23 @@ int fleet_read_table(const char *text, size_t len, int64_t now_ms, struct pm2_pr
 		snprintf(node_out, nodelen, "%s", node->valuestring);
 	size_t total = (size_t)cJSON_GetArraySize(tasks);
 	struct pm2_proc *procs = xcalloc(total + 1, sizeof(*procs));
+	char **nodes = task_nodes != NULL ? xcalloc(total + 1, sizeof(char *)) : NULL;
 	size_t k = 0;
 	const cJSON *t;
 	cJSON_ArrayForEach(t, tasks)
 	{
-		if (k < total && proc_from_json(t, now_ms, &procs[k]))
-			k++;
+		if (k >= total || !proc_from_json(t, now_ms, &procs[k]))
+			continue;
+		if (nodes != NULL) {
+			const cJSON *own = cJSON_GetObjectItemCaseSensitive(t, "node");
+			nodes[k] = xstrdup(cJSON_IsString(own)	  ? own->valuestring
+					   : cJSON_IsString(node) ? node->valuestring
+								  : "");
+		}
+		k++;
 	}
+	if (task_nodes != NULL)
+		*task_nodes = nodes;
 	cJSON_Delete(root);
 	*out = procs;
 	*n = k;

@@ -34,10 +34,12 @@ struct redisContext;
  * (free with pm2_procs_free; strings never NULL, an uptime becomes
  * pm_uptime = now_ms - uptime) and returns 0; -1 when the text is not a
  * table (*out NULL, *n 0). node_out (may be NULL), size nodelen: the
- * table's "node" field, "" when absent.
+ * table's "node" field, "" when absent. task_nodes (may be NULL): a new
+ * array of *n new strings, each record's own "node" (else the table's),
+ * which the caller frees.
  */
 int fleet_read_table(const char *text, size_t len, int64_t now_ms, struct pm2_proc **out,
-		     size_t *n, char *node_out, size_t nodelen);
+		     size_t *n, char *node_out, size_t nodelen, char ***task_nodes);
 
 /* The node a key names: the part after prefix, or NULL when key does not
  * start with it or the rest is empty or too long. Points into key. */

@@ -251,15 +251,15 @@ static int ls_fleet(struct config *cfg, bool json)
 		for (size_t i = 0; i < ntables; i++) {
 			struct pm2_proc *procs;
 			size_t n;
-			char node[FLEET_NODE_MAX + 1];
-			if (fleet_read_table(tables[i], strlen(tables[i]), now, &procs, &n, node,
-					     sizeof(node)) < 0)
+			char **nodes;
+			if (fleet_read_table(tables[i], strlen(tables[i]), now, &procs, &n, NULL, 0,
+					     &nodes) < 0)
 				continue;
 			rows = xrealloc(rows, (k + n + 1) * sizeof(*rows));
 			for (size_t j = 0; j < n; j++) {
 				const struct pm2_proc *p = &procs[j];
 				rows[k++] = (struct ls_row){
-					.node = xstrdup(node[0] ? node : "-"),
+					.node = nodes[j][0] ? nodes[j] : xstrdup("-"),
 					.name = p->name,
 					.status = p->status,
 					.mode = p->exec_mode,
@@ -272,7 +272,10 @@ static int ls_fleet(struct config *cfg, bool json)
 				};
 				/* The row keeps the strings; the records go. */
 				procs[j].name = procs[j].status = procs[j].exec_mode = NULL;
+				if (!nodes[j][0])
+					free(nodes[j]);
 			}
+			free(nodes);
 			pm2_procs_free(procs, n);
 		}
 		print_rows(rows, k, true);

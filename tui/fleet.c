@@ -191,7 +191,7 @@ static void scan_done(struct fleet_scan *s, const redisReply *values)
 			continue; /* expired between SCAN and MGET: as if not there */
 		struct pm2_proc *procs;
 		size_t n;
-		if (fleet_read_table(v->str, v->len, wall, &procs, &n, NULL, 0) < 0)
+		if (fleet_read_table(v->str, v->len, wall, &procs, &n, NULL, 0, NULL) < 0)
 			continue;
 		struct fleet_node *node = add_node(app, name);
 		pm2_procs_free(node->procs, node->nprocs);

@@ -154,6 +154,14 @@ type_text "/node"
 key Enter
 wait_until 10 screen_has "every node"
 
+# A table that is not one (whatever sits in Redis) changes nothing.
+rcli SET 'b00t:{tasker}:tasks:junk' 'not json at all' >/dev/null
+rcli SET 'b00t:{tasker}:tasks:evil' "$(printf '{"node":"evil","tasks":[{"name":"x\\u001b[2Jy","pm_id":1e300,"status":"online","memory":-5}]}')" >/dev/null
+check "a hostile table shows as a row, its escape drawn harmless" wait_until 10 screen_re "evil +0 +x.*y +lost"
+check "the junk table adds no node" screen_lacks_re "junk"
+check "the live nodes still show" screen_re "n1 +[0-9]+ +job-n1 +online"
+rcli DEL 'b00t:{tasker}:tasks:junk' 'b00t:{tasker}:tasks:evil' >/dev/null
+
 # The same screen in mono (NO_COLOR): the word lost carries it.
 cleanup_tmux
 wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
