@@ -596,7 +596,7 @@ static bool console_command(struct app *app, const struct slash_line *l)
 		enum tasks_col col;
 		if (tasks_col_parse(arg, &col) < 0) {
 			app_message(app, MSG_ERROR,
-				    "/sort takes a column: id name status pid cpu memory uptime restarts "
+				    "/sort takes a column: node id name status pid cpu memory uptime restarts "
 				    "mode");
 			return true;
 		}

@@ -341,8 +341,8 @@ void fleet_start(struct app *app)
 
 void fleet_free(struct app *app)
 {
-	/* A scan in flight is freed by its reply (the bus runs every callback
-	 * with NULL when it is freed) or leaks at exit: detach it. */
+	/* Called after bus_free: hiredis has run the callback of a scan in
+	 * flight with a NULL reply, which freed it. */
 	app->scan = NULL;
 	for (size_t i = 0; i < app->nnodes; i++)
 		pm2_procs_free(app->nodes[i].procs, app->nodes[i].nprocs);
