@@ -417,8 +417,9 @@ static void draw_hints(struct app *app, int y)
 			hints = " ↑↓ scroll feed  PgUp PgDn page  Home oldest  End newest  Tab table  "
 				"/ command  ? help  q quit";
 		else
-			hints = " / command  ↑↓ select  Enter details  s stop  r restart  d delete  l logs  "
-				"n node  Tab feed  ? help  q quit";
+			/* l (logs) is Enter's twin; the help overlay names it. */
+			hints = " / command  ↑↓ select  Enter details  s stop  r restart  d delete  n node  "
+				"Tab feed  ? help  q quit";
 	}
 	put(y, 0, COLS, a, hints);
 }
