@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 #include "codec.h"
+#include "fleet_read.h"
 #include "fleet_tasks.h"
 #include "log.h"
 #include "loop.h"
@@ -212,59 +213,6 @@ static redisContext *redis_open(const struct config *cfg)
 	return rc;
 }
 
-/* The task tables (their JSON texts) of every node, by SCAN and GET. */
-static int read_tables(redisContext *rc, char ***out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	char cursor[32] = "0";
-	do {
-		redisReply *r = redisCommand(rc, "SCAN %s MATCH %s COUNT 500", cursor, FLEET_TASKS_MATCH);
-		if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
-		    r->element[0]->type != REDIS_REPLY_STRING) {
-			fprintf(stderr, "tasker ls: SCAN failed: %s\n",
-				r && r->type == REDIS_REPLY_ERROR ? r->str : rc->errstr);
-			freeReplyObject(r);
-			return -1;
-		}
-		snprintf(cursor, sizeof(cursor), "%s", r->element[0]->str);
-		const redisReply *keys = r->element[1];
-		for (size_t i = 0; keys->type == REDIS_REPLY_ARRAY && i < keys->elements; i++) {
-			const redisReply *k = keys->element[i];
-			if (k->type != REDIS_REPLY_STRING)
-				continue;
-			redisReply *v = redisCommand(rc, "GET %b", k->str, k->len);
-			if (v != NULL && v->type == REDIS_REPLY_STRING) {
-				*out = xrealloc(*out, (*n + 1) * sizeof(char *));
-				(*out)[(*n)++] = xstrndup(v->str, v->len);
-			}
-			freeReplyObject(v);
-		}
-		freeReplyObject(r);
-	} while (strcmp(cursor, "0") != 0);
-	return 0;
-}
-
-static const char *json_text(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsString(v) ? v->valuestring : "?";
-}
-
-static long json_long(const cJSON *obj, const char *key)
-{
-	long v = 0;
-	codec_json_long(cJSON_GetObjectItemCaseSensitive(obj, key), -1000000000L, 4000000000L, &v);
-	return v;
-}
-
-static double json_num(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e15 ? v->valuedouble
-										  : 0;
-}
-
 static int ls_fleet(struct config *cfg, bool json)
 {
 	redisContext *rc = redis_open(cfg);
@@ -272,7 +220,10 @@ static int ls_fleet(struct config *cfg, bool json)
 		return EXIT_FAIL;
 	char **tables;
 	size_t ntables;
-	int err = read_tables(rc, &tables, &ntables);
+	char why[400];
+	int err = fleet_read_sync(rc, &tables, &ntables, why, sizeof(why));
+	if (err < 0)
+		fprintf(stderr, "tasker ls: %s\n", why);
 	redisFree(rc);
 	if (err < 0)
 		return EXIT_FAIL;
@@ -293,26 +244,47 @@ static int ls_fleet(struct config *cfg, bool json)
 		printf("%s\n", s);
 		free(s);
 	} else {
-		size_t n = (size_t)cJSON_GetArraySize(all);
-		struct ls_row *rows = xcalloc(n + 1, sizeof(*rows));
+		/* The same records, decoded as the console decodes them. */
+		int64_t now = util_wall_ms();
+		struct ls_row *rows = NULL;
 		size_t k = 0;
-		const cJSON *t;
-		cJSON_ArrayForEach(t, all)
-		{
-			rows[k++] = (struct ls_row){
-				.node = json_text(t, "node"),
-				.name = json_text(t, "name"),
-				.status = json_text(t, "status"),
-				.mode = json_text(t, "mode"),
-				.pm_id = json_long(t, "pm_id"),
-				.pid = json_long(t, "pid"),
-				.restarts = json_long(t, "restarts"),
-				.cpu = json_num(t, "cpu"),
-				.memory = (uint64_t)json_num(t, "memory"),
-				.uptime_ms = (int64_t)json_num(t, "uptime"),
-			};
+		for (size_t i = 0; i < ntables; i++) {
+			struct pm2_proc *procs;
+			size_t n;
+			char **nodes;
+			if (fleet_read_table(tables[i], strlen(tables[i]), now, &procs, &n, NULL, 0,
+					     &nodes) < 0)
+				continue;
+			rows = xrealloc(rows, (k + n + 1) * sizeof(*rows));
+			for (size_t j = 0; j < n; j++) {
+				const struct pm2_proc *p = &procs[j];
+				rows[k++] = (struct ls_row){
+					.node = nodes[j][0] ? nodes[j] : xstrdup("-"),
+					.name = p->name,
+					.status = p->status,
+					.mode = p->exec_mode,
+					.pm_id = p->pm_id,
+					.pid = p->pid,
+					.restarts = p->restart_time,
+					.cpu = p->cpu,
+					.memory = p->memory,
+					.uptime_ms = p->pm_uptime > 0 ? now - p->pm_uptime : 0,
+				};
+				/* The row keeps the strings; the records go. */
+				procs[j].name = procs[j].status = procs[j].exec_mode = NULL;
+				if (!nodes[j][0])
+					free(nodes[j]);
+			}
+			free(nodes);
+			pm2_procs_free(procs, n);
 		}
 		print_rows(rows, k, true);
+		for (size_t i = 0; i < k; i++) {
+			free((char *)(uintptr_t)rows[i].node);
+			free((char *)(uintptr_t)rows[i].name);
+			free((char *)(uintptr_t)rows[i].status);
+			free((char *)(uintptr_t)rows[i].mode);
+		}
 		free(rows);
 	}
 	cJSON_Delete(all);

@@ -18,6 +18,7 @@
 #include "feed.h"
 #include "loop.h"
 #include "pm2.h"
+#include "slash.h"
 #include "tasks.h"
 #include "theme.h"
 
@@ -36,6 +37,18 @@ struct pending {
 };
 
 struct backlog;
+struct fleet_scan;
+
+/* A node of the fleet as the console last saw it (fleet.c). */
+struct fleet_node {
+	char name[TASKS_NODE_MAX + 1];
+	struct pm2_proc *procs; /* its last task table, owned; kept while lost */
+	size_t nprocs;
+	bool present;	   /* its presence key was there at the last scan */
+	bool table;	   /* its task table was there at the last scan */
+	bool lost;	   /* presence gone, or its table gone while it had tasks */
+	int64_t lost_since; /* monotonic ms; 0 while live */
+};
 
 struct app {
 	struct config *cfg;
@@ -69,6 +82,27 @@ struct app {
 
 	struct tasks tasks;
 	struct feed feed;
+
+	/* The fleet (fleet.c): every node's task table from Redis, merged with
+	 * the local PM2's listing into tasks. */
+	struct pm2_proc *local_procs; /* the local PM2's last listing, owned */
+	size_t nlocal;
+	struct fleet_node *nodes; /* sorted by name */
+	size_t nnodes;
+	struct fleet_scan *scan; /* the scan in flight, or NULL */
+	bool fleet_seen;	 /* one scan has completed */
+
+	/* Logs of a remote task through the `logs` verb (remote_logs.c). */
+	bool detail_remote;	 /* the detail view shows a task of another node */
+	char detail_node[TASKS_NODE_MAX + 1];
+	char logs_rid[33];	 /* the request whose reply the view waits for */
+	char *logs_stream;	 /* the follow stream, while following */
+	char logs_last[64];	 /* the last stream entry id read */
+	unsigned logs_gen;	 /* bumped whenever the view changes: older reads are void */
+	bool logs_reading;	 /* an XREAD is in flight */
+	unsigned logs_read_gen;	 /* logs_gen when it was sent */
+	bool reader_on;		 /* the bus's reader connection was asked for */
+	char logs_state[160];	 /* what the view says about the request */
 	enum app_mode mode;
 	enum app_focus focus;
 	char message[512]; /* without its mark: draw.c adds one for the kind */
@@ -90,6 +124,7 @@ struct app {
 	/* A stop, restart or delete waiting for y (MODE_CONFIRM). */
 	const char *confirm_verb; /* "stop", "restart" or "delete" */
 	char *confirm_name;	  /* owned */
+	char confirm_node[TASKS_NODE_MAX + 1]; /* "": no node named (the local PM2's row) */
 	char confirm_prompt[400]; /* says exactly what y will do */
 	enum app_mode confirm_back; /* the view the question was asked from */
 	int64_t confirm_at;	    /* when it was asked (monotonic ms) */
@@ -148,6 +183,31 @@ void local_start(struct app *app);
 void local_redis_up(struct app *app);
 /* Redis went away: what was seen before says nothing about after. */
 void local_redis_down(struct app *app);
+
+/* The fleet (fleet.c). Starts scanning the task tables and presence keys
+ * every second on the bus's command connection. */
+void fleet_start(struct app *app);
+void fleet_free(struct app *app);
+/* The local PM2 listed: takes ownership of procs, then merges. */
+void fleet_set_local(struct app *app, struct pm2_proc *procs, size_t n);
+/* Rebuilds app->tasks from the local listing and the nodes' tables. */
+void fleet_merge(struct app *app);
+/* Whether a row comes from another node's table (actions name its node). */
+bool fleet_row_remote(const struct app *app, const struct pm2_proc *p);
+/* The next node name after current for the n key ("" = every node). */
+const char *fleet_next_node(const struct app *app, const char *current);
+bool fleet_node_known(const struct app *app, const char *name);
+/* "n1 2 · n2 1 · n3 1 lost" for the header; "" without a fleet. */
+void fleet_summary(const struct app *app, char *buf, size_t size);
+
+/* The logs of a remote task (remote_logs.c): asks its node through the
+ * `logs` verb (docs/protocol.md), then follows the reply's stream. */
+void remote_logs_open(struct app *app, const char *node, const char *task);
+void remote_logs_close(struct app *app);
+/* A message on the status channel: true when it was the logs reply. */
+bool remote_logs_reply(struct app *app, const char *data, size_t len);
+/* Publishes a slash line as a typed line is (console.c's publish_line). */
+void console_publish(struct app *app, const struct slash_line *l);
 
 /* Draws the whole screen from the state (draw.c). */
 void draw_screen(struct app *app);

@@ -13,7 +13,7 @@
 
 static const char *const verbs[] = {
     "/start", "/run",  "/stop", "/restart", "/delete", "/remove", "/status", "/list",
-    "/ps",    "/help", "/quit", "/filter",  "/sort",   "/theme",  "/clear",
+    "/ps",    "/help", "/quit", "/filter",  "/sort",   "/theme",  "/clear", "/node",
 };
 
 static const char *const start_flags[] = {
@@ -32,7 +32,7 @@ static const char *const start_flags[] = {
 static const char *const target_flags[] = {"--task=", "--name="};
 
 static const char *const sort_columns[] = {
-    "id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode",
+    "node", "id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

@@ -17,7 +17,7 @@
  *
  *   "/" + prefix as the line's first word: the verbs, slash included:
  *       /start /run /stop /restart /delete /remove /status /list /ps
- *       (executor verbs) and /help /quit /filter /sort /theme /clear
+ *       (executor verbs) and /help /quit /filter /node /sort /theme /clear
  *   "-" + prefix after a verb: the flags that verb takes that are not on
  *       the line already (--env_ may repeat):
  *       start, run: --task= --name= --command= --args= --cwd= --instances=
@@ -28,7 +28,7 @@
  *       quotes or backslashes is given double-quoted and escaped. A quote
  *       the user opened after '=' is skipped when matching.
  *   the first word after "/sort ": the columns
- *       id name status pid cpu memory uptime restarts mode
+ *       node id name status pid cpu memory uptime restarts mode
  *   the first word after "/theme ": the theme names given to
  *       complete_candidates_themes() (none for complete_candidates()).
  *

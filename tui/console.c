@@ -205,18 +205,21 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 	struct app *app = arg;
 	app->pm2_listing = false;
 	if (error != NULL) {
+		bool was = app->pm2_ok;
 		if (app->pm2_ok || strcmp(app->pm2_why, error) != 0)
 			mark(app);
 		app->pm2_ok = false;
 		snprintf(app->pm2_why, sizeof(app->pm2_why), "%s", error);
+		/* The local node's rows now come from its table, if it has one. */
+		if (was)
+			fleet_merge(app);
 		return;
 	}
 	if (!app->pm2_ok)
 		pm2_events_connect(app->pmev);
 	app->pm2_ok = true;
 	app->pm2_why[0] = '\0';
-	tasks_replace(&app->tasks, procs, n, util_wall_ms());
-	mark(app);
+	fleet_set_local(app, procs, n);
 }
 
 static void on_version(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
@@ -302,6 +305,7 @@ static void on_pm2_events_state(struct pm2_events *r, bool connected, const char
 
 static void handle_status(struct app *app, const char *data, size_t len)
 {
+	remote_logs_reply(app, data, len);
 	struct status_view v;
 	char err[200];
 	if (codec_decode_status(data, len, &v, err, sizeof(err)) < 0) {
@@ -562,7 +566,7 @@ static void quit(struct app *app)
 
 static void open_detail(struct app *app, const struct pm2_proc *p);
 
-/* Handles /help, /quit, /filter, /sort, /theme, /clear; false when the
+/* Handles /help, /quit, /filter, /node, /sort, /theme, /clear; false when the
  * verb is not a console command. */
 static bool console_command(struct app *app, const struct slash_line *l)
 {
@@ -578,11 +582,22 @@ static bool console_command(struct app *app, const struct slash_line *l)
 			set_message(app, MSG_INFO, "filter: %s (/filter alone clears it)", arg);
 		else
 			set_message(app, MSG_INFO, "filter cleared");
+	} else if (strcmp(v, "node") == 0) {
+		if (arg[0] != '\0' && !fleet_node_known(app, arg)) {
+			app_message(app, MSG_ERROR, "/node: no node %.128s in the fleet (n cycles through them)",
+				    arg);
+			return true;
+		}
+		tasks_set_node_filter(&app->tasks, arg);
+		if (arg[0])
+			set_message(app, MSG_INFO, "node %s only (/node alone or n shows every node)", arg);
+		else
+			set_message(app, MSG_INFO, "every node");
 	} else if (strcmp(v, "sort") == 0) {
 		enum tasks_col col;
 		if (tasks_col_parse(arg, &col) < 0) {
 			app_message(app, MSG_ERROR,
-				    "/sort takes a column: id name status pid cpu memory uptime restarts "
+				    "/sort takes a column: node id name status pid cpu memory uptime restarts "
 				    "mode");
 			return true;
 		}
@@ -729,16 +744,26 @@ static void submit_line(struct app *app, const char *line)
 	slash_line_free(&l);
 }
 
-/* A key's action on a task: the envelope is built directly, not through
- * text, so a PM2 name with blanks or quotes names exactly that task. */
-static void send_action(struct app *app, const char *verb, const char *name)
+void console_publish(struct app *app, const struct slash_line *l)
 {
-	struct slash_param param = {(char *)(uintptr_t) "task", (char *)(uintptr_t)name};
+	publish_line(app, l);
+}
+
+/* A key's action on a task: the envelope is built directly, not through
+ * text, so a PM2 name with blanks or quotes names exactly that task. A row
+ * of another node names that node (params.node), so the dispatcher sends
+ * it there and nowhere else. */
+static void send_action(struct app *app, const char *verb, const char *name, const char *node)
+{
+	struct slash_param params[2] = {
+		{(char *)(uintptr_t) "task", (char *)(uintptr_t)name},
+		{(char *)(uintptr_t) "node", (char *)(uintptr_t)node},
+	};
 	struct slash_line l = {
 		.verb = (char *)(uintptr_t)verb,
 		.has_params = true,
-		.params = &param,
-		.nparams = 1,
+		.params = params,
+		.nparams = node != NULL && node[0] != '\0' ? 2 : 1,
 		.content = NULL,
 	};
 	publish_line(app, &l);
@@ -799,10 +824,9 @@ static char *read_tail(const char *path, long long *size_out)
 
 static void reload_logs(struct app *app)
 {
-	const struct pm2_proc *p = NULL;
-	for (size_t i = 0; i < app->tasks.nprocs; i++)
-		if (app->tasks.procs[i].pm_id == app->detail_pm_id)
-			p = &app->tasks.procs[i];
+	if (app->detail_remote)
+		return; /* remote_logs.c fills the tails */
+	const struct pm2_proc *p = tasks_find(&app->tasks, app->detail_node, app->detail_pm_id);
 	if (p == NULL)
 		return;
 	long long s;
@@ -879,13 +903,21 @@ static void open_detail(struct app *app, const struct pm2_proc *p)
 		return;
 	app->mode = MODE_DETAIL;
 	app->detail_pm_id = p->pm_id;
+	snprintf(app->detail_node, sizeof(app->detail_node), "%s", tasks_node_of(&app->tasks, p));
 	app->detail_env_values = false;
 	free_env_pairs(app);
 	free(app->log_out);
 	free(app->log_err);
 	app->log_out = app->log_err = NULL;
 	app->log_out_size = app->log_err_size = -1;
-	reload_logs(app);
+	remote_logs_close(app);
+	/* The local PM2's tasks: their log files, read here. Another node's:
+	 * the `logs` verb, answered by that node's executor. */
+	app->detail_remote = fleet_row_remote(app, p);
+	if (app->detail_remote)
+		remote_logs_open(app, app->detail_node, p->name);
+	else
+		reload_logs(app);
 	mark(app);
 }
 
@@ -909,8 +941,11 @@ static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
 {
 	if (p == NULL)
 		return;
+	bool remote = fleet_row_remote(app, p);
+	const char *node = tasks_node_of(&app->tasks, p);
 	int ids[5];
-	size_t n = tasks_instances(&app->tasks, p->name, ids, 5);
+	size_t n = remote ? tasks_instances_on(&app->tasks, node, p->name, ids, 5)
+			  : tasks_instances(&app->tasks, p->name, ids, 5);
 	char which[300];
 	if (n <= 1) {
 		snprintf(which, sizeof(which), "%s (pm_id %d)", p->name, p->pm_id);
@@ -927,8 +962,13 @@ static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
 	const char *after = !del     ? ""
 			    : n > 1 ? " They are stopped and removed from PM2."
 				    : " It is stopped and removed from PM2.";
-	snprintf(app->confirm_prompt, sizeof(app->confirm_prompt), "%s %s?%s y/n",
-		 del ? "Delete" : strcmp(verb, "stop") == 0 ? "Stop" : "Restart", which, after);
+	char on[TASKS_NODE_MAX + 40] = "";
+	if (remote)
+		snprintf(on, sizeof(on), " on node %s%s", node,
+			 tasks_lost(&app->tasks, p) ? " (lost: it waits for the node)" : "");
+	snprintf(app->confirm_prompt, sizeof(app->confirm_prompt), "%s %s%s?%s y/n",
+		 del ? "Delete" : strcmp(verb, "stop") == 0 ? "Stop" : "Restart", which, on, after);
+	snprintf(app->confirm_node, sizeof(app->confirm_node), "%s", remote ? node : "");
 	app->confirm_verb = verb;
 	free(app->confirm_name);
 	app->confirm_name = xstrdup(p->name);
@@ -952,6 +992,17 @@ static void key_table(struct app *app, int key)
 	case KEYC_F4:
 		cmdbar_open(app->bar, "/filter ");
 		break;
+	case 'n': {
+		const char *next = fleet_next_node(app, app->tasks.node_filter);
+		char name[TASKS_NODE_MAX + 1];
+		snprintf(name, sizeof(name), "%s", next);
+		tasks_set_node_filter(&app->tasks, name);
+		if (name[0])
+			set_message(app, MSG_INFO, "node %s only (n: next node, /node NAME)", name);
+		else
+			set_message(app, MSG_INFO, "every node (n: one node at a time)");
+		break;
+	}
 	case KEYC_UP:
 	case 'k':
 		if (feed)
@@ -1050,12 +1101,16 @@ static void key_table(struct app *app, int key)
 
 static void key_detail(struct app *app, int key)
 {
-	const struct pm2_proc *p = NULL;
-	for (size_t i = 0; i < app->tasks.nprocs; i++)
-		if (app->tasks.procs[i].pm_id == app->detail_pm_id)
-			p = &app->tasks.procs[i];
+	const struct pm2_proc *p = tasks_find(&app->tasks, app->detail_node, app->detail_pm_id);
 	switch (key) {
 	case 'v':
+		if (app->detail_remote) {
+			set_message(app, MSG_INFO,
+				    "environment values are read from the local PM2 only; this task "
+				    "runs on node %s",
+				    app->detail_node);
+			break;
+		}
 		app->detail_env_values = !app->detail_env_values;
 		if (app->detail_env_values) {
 			cJSON *args = cJSON_CreateArray();
@@ -1079,6 +1134,7 @@ static void key_detail(struct app *app, int key)
 	case 'l':
 		app->mode = MODE_TABLE;
 		free_env_pairs(app);
+		remote_logs_close(app);
 		break;
 	case 3:
 		quit(app);
@@ -1105,7 +1161,7 @@ static void handle_key(struct app *app, int key)
 			break;
 		app->mode = app->confirm_back;
 		if (key == 'y' || key == 'Y')
-			send_action(app, app->confirm_verb, app->confirm_name);
+			send_action(app, app->confirm_verb, app->confirm_name, app->confirm_node);
 		else
 			set_message(app, MSG_INFO, "cancelled: %s was not %s (only y goes on)",
 				    app->confirm_name,
@@ -1471,6 +1527,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	loop_timer_add(app->loop, LOG_POLL_MS, on_log_timer, app);
 	app_feed(app, FEED_INFO, "console started; type / to enter a command, ? for help");
 	local_start(app);
+	fleet_start(app);
 	if (theme_err[0] != '\0')
 		app_message(app, MSG_ERROR, "%s; using the built-in default theme", theme_err);
 	mark(app);
@@ -1484,7 +1541,9 @@ int console_main(struct config *cfg, int argc, char **argv)
 out:
 	if (app->bar != NULL)
 		cmdbar_free(app->bar);
+	remote_logs_close(app);
 	bus_free(app->bus);
+	fleet_free(app);
 	backlog_free(app->backlog);
 	if (app->ex != NULL)
 		executor_free(app->ex);

@@ -133,16 +133,19 @@ static void draw_header(struct app *app)
 
 	x += put(0, x, room - x, app->redis_ok ? ha : alert,
 		 app->redis_ok ? " Redis up " : " Redis DOWN ");
+	/* With a fleet to show, no local PM2 is a way of working (a console
+	 * on an operator's laptop), not an alarm. */
+	bool fleet = app->nnodes > 0;
 	if (app->pm2_ok)
 		snprintf(buf, sizeof(buf), "│ PM2 %s ", app->pm2_version[0] ? app->pm2_version : "up");
 	else
-		snprintf(buf, sizeof(buf), "│ PM2 DOWN ");
-	x += put(0, x, room - x, app->pm2_ok ? ha : alert, buf);
+		snprintf(buf, sizeof(buf), fleet ? "│ no local PM2 " : "│ PM2 DOWN ");
+	x += put(0, x, room - x, app->pm2_ok || fleet ? ha : alert, buf);
 	if (app->executors >= 0) {
-		/* Subscribers of the command channel: none, or more than one
-		 * (every command may run twice), is worth a look. */
+		/* Subscribers of the command channel: none is worth a look
+		 * (several are the nodes of a fleet). */
 		snprintf(buf, sizeof(buf), "│ exec %lld%s ", app->executors, app->ex ? " (local)" : "");
-		x += put(0, x, room - x, app->executors == 1 ? ha : alert, buf);
+		x += put(0, x, room - x, app->executors >= 1 ? ha : alert, buf);
 	}
 	int on, st, er, ot;
 	tasks_count(&app->tasks, &on, &st, &er, &ot);
@@ -156,6 +159,16 @@ static void draw_header(struct app *app)
 		snprintf(buf, sizeof(buf), "%d other ", ot);
 		x += put(0, x, room - x, ha, buf);
 	}
+	/* Tasks per node, a lost one named so (its rows are marked too). */
+	char nodes[400];
+	fleet_summary(app, nodes, sizeof(nodes));
+	if (nodes[0] != '\0') {
+		snprintf(buf, sizeof(buf), "│ %s ", nodes);
+		bool any_lost = false;
+		for (size_t i = 0; i < app->nnodes; i++)
+			any_lost |= app->nodes[i].lost;
+		x += put(0, x, room - x, any_lost ? alert : ha, buf);
+	}
 	snprintf(buf, sizeof(buf), "│ %s ", bus_address(app->bus));
 	if ((int)strlen(buf) <= room - x)
 		put(0, x, room - x, ha, buf);
@@ -165,6 +178,7 @@ static void draw_header(struct app *app)
 
 static const struct column table_cols[COL_COUNT] = {
 	/* name, min, want, priority (0 stays), right-aligned */
+	[COL_NODE] = {"NODE", 4, 12, 1, false},
 	[COL_ID] = {"ID", 3, 4, 1, true},
 	[COL_NAME] = {"NAME", 8, 24, 0, false, true},
 	[COL_STATUS] = {"STATUS", 7, 15, 0, false},
@@ -176,10 +190,19 @@ static const struct column table_cols[COL_COUNT] = {
 	[COL_MODE] = {"MODE", 4, 10, 6, false},
 };
 
-static void cell_text(const struct pm2_proc *p, enum tasks_col c, int64_t now, char *buf,
-		      size_t size)
+static void cell_text(const struct tasks *t, const struct pm2_proc *p, enum tasks_col c,
+		      int64_t now, char *buf, size_t size)
 {
+	/* A lost node's rows say so in words, for NO_COLOR and mono too; the
+	 * figures they would show are stale. */
+	if (tasks_lost(t, p) && c != COL_NODE && c != COL_ID && c != COL_NAME && c != COL_MODE) {
+		snprintf(buf, size, c == COL_STATUS ? "lost" : "-");
+		return;
+	}
 	switch (c) {
+	case COL_NODE:
+		snprintf(buf, size, "%s", tasks_node_of(t, p));
+		break;
 	case COL_ID:
 		snprintf(buf, size, "%d", p->pm_id);
 		break;
@@ -265,7 +288,7 @@ static void draw_table(struct app *app, int y0, int rows)
 	for (int r = 0; r < rows; r++)
 		fill(y0 + 1 + r, 0, rowattr);
 
-	if (!app->pm2_ok && app->tasks.nprocs == 0) {
+	if (!app->pm2_ok && app->tasks.nprocs == 0 && app->nnodes == 0) {
 		int ea = draw_attr(app, TH_STATUS_ERRORED);
 		char line[600];
 		snprintf(line, sizeof(line), "PM2 is not reachable: %s", app->pm2_why);
@@ -284,9 +307,10 @@ static void draw_table(struct app *app, int y0, int rows)
 	}
 	if (app->tasks.nview == 0) {
 		put(y0 + 1, 2, COLS - 3, rowattr,
-		    app->tasks.filter[0] ? "No task matches the filter (/filter to clear it)."
-					 : "No tasks yet. Type /start --task=hello --command=\"sleep "
-					   "600\" and Enter.");
+		    app->tasks.filter[0]	 ? "No task matches the filter (/filter to clear it)."
+		    : app->tasks.node_filter[0] ? "No task on this node (n or /node shows every node)."
+						 : "No tasks yet. Type /start --task=hello "
+						   "--command=\"sleep 600\" and Enter.");
 		return;
 	}
 
@@ -297,8 +321,10 @@ static void draw_table(struct app *app, int y0, int rows)
 		if (vi >= app->tasks.nview)
 			break;
 		const struct pm2_proc *p = &app->tasks.procs[app->tasks.view[vi]];
-		bool sel = p->pm_id == app->tasks.selected;
-		int base = sel ? draw_attr(app, TH_ROW_SELECTED) : rowattr;
+		bool sel = p->pm_id == app->tasks.selected &&
+			   strcmp(tasks_node_of(&app->tasks, p), app->tasks.selected_node) == 0;
+		bool lost = tasks_lost(&app->tasks, p);
+		int base = sel ? draw_attr(app, TH_ROW_SELECTED) : lost ? draw_attr(app, TH_ROW_LOST) : rowattr;
 		int y = y0 + 1 + r;
 		fill(y, 0, base);
 		x = 1;
@@ -306,9 +332,9 @@ static void draw_table(struct app *app, int y0, int rows)
 			if (widths[c] == 0)
 				continue;
 			char text[256];
-			cell_text(p, (enum tasks_col)c, now, text, sizeof(text));
+			cell_text(&app->tasks, p, (enum tasks_col)c, now, text, sizeof(text));
 			int a = base;
-			if (c == COL_STATUS && !sel)
+			if (c == COL_STATUS && !sel && !lost)
 				a = draw_attr(app, status_elem(p));
 			put_cell(y, x, widths[c], a, text, table_cols[c].right);
 			x += widths[c] + 1;
@@ -325,9 +351,16 @@ static void draw_feed(struct app *app, int y0, int rows)
 	fill(y0, 0, head);
 	/* The table's filter is named on this rule, right-aligned: on the
 	 * table's own head row it would cover the column titles. */
-	char label[200] = "";
-	if (app->tasks.filter[0] != '\0')
+	char label[400] = "";
+	if (app->tasks.filter[0] != '\0' && app->tasks.node_filter[0] != '\0')
+		snprintf(label, sizeof(label), " node %s, table filter: %s (%zu of %zu) ",
+			 app->tasks.node_filter, app->tasks.filter, app->tasks.nview,
+			 app->tasks.nprocs);
+	else if (app->tasks.filter[0] != '\0')
 		snprintf(label, sizeof(label), " table filter: %s (%zu of %zu) ", app->tasks.filter,
+			 app->tasks.nview, app->tasks.nprocs);
+	else if (app->tasks.node_filter[0] != '\0')
+		snprintf(label, sizeof(label), " node %s only (%zu of %zu) ", app->tasks.node_filter,
 			 app->tasks.nview, app->tasks.nprocs);
 	int lw = (int)strlen(label);
 	if (lw > COLS / 2)
@@ -384,7 +417,8 @@ static void draw_hints(struct app *app, int y)
 			hints = " ↑↓ scroll feed  PgUp PgDn page  Home oldest  End newest  Tab table  "
 				"/ command  ? help  q quit";
 		else
-			hints = " / command  ↑↓ select  Enter details  s stop  r restart  d delete  l logs  "
+			/* l (logs) is Enter's twin; the help overlay names it. */
+			hints = " / command  ↑↓ select  Enter details  s stop  r restart  d delete  n node  "
 				"Tab feed  ? help  q quit";
 	}
 	put(y, 0, COLS, a, hints);
@@ -476,6 +510,8 @@ static const char *const help_lines[] = {
 	"  Enter   details    l  logs    s  stop    r  restart    d  delete",
 	"          s, r and d ask first (y goes on) and act on every instance of the name",
 	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
+	"  n       one node at a time (again: the next; after the last: every node)",
+	"          a row of another node: s, r, d name that node; l asks it for the logs",
 	"",
 	"Command bar: type / (or :) anywhere",
 	"  /start --task=api --command=\"node api.js\" --env_PORT=8080 --instances=2",
@@ -483,7 +519,8 @@ static const char *const help_lines[] = {
 	"  Tab completes verbs, flags and task names; ^R searches history; Esc leaves.",
 	"",
 	"Console commands (not sent)",
-	"  /help  /quit  /filter TEXT  /sort COLUMN  /theme NAME  /clear",
+	"  /help  /quit  /filter TEXT  /node NAME (alone: every node)  /sort COLUMN",
+	"  /theme NAME  /clear",
 	"",
 	"Every command is published on the command channel and carried out by an",
 	"executor (tasker exec, or this console with --local); its outcome comes back",
@@ -541,10 +578,7 @@ static int draw_tail(int y, int x, int w, int max, int attr, const char *text)
 
 static void draw_detail(struct app *app)
 {
-	const struct pm2_proc *p = NULL;
-	for (size_t i = 0; i < app->tasks.nprocs; i++)
-		if (app->tasks.procs[i].pm_id == app->detail_pm_id)
-			p = &app->tasks.procs[i];
+	const struct pm2_proc *p = tasks_find(&app->tasks, app->detail_node, app->detail_pm_id);
 	/* The whole body: nothing of the table shows beside it. */
 	int y, x, h = BODY_ROWS, w = COLS;
 	box_at(app, &h, &w, &y, &x);
@@ -555,8 +589,34 @@ static void draw_detail(struct app *app)
 		return;
 	}
 	char buf[2048];
-	snprintf(buf, sizeof(buf), " %s  (pm_id %d) ", p->name, p->pm_id);
+	if (app->detail_remote)
+		snprintf(buf, sizeof(buf), " %s  (pm_id %d on node %s) ", p->name, p->pm_id,
+			 app->detail_node);
+	else
+		snprintf(buf, sizeof(buf), " %s  (pm_id %d) ", p->name, p->pm_id);
 	put(y, in, iw, ta, buf);
+	if (app->detail_remote) {
+		/* Another node's task: what its table says, and its logs through
+		 * the logs verb (remote_logs.c). */
+		bool lost = tasks_lost(&app->tasks, p);
+		snprintf(buf, sizeof(buf), "status   %s%s%s   pid %d   restarts %d   %s",
+			 lost ? "lost (last seen " : "", p->status, lost ? ")" : "",
+			 p->state == PM2_ST_ONLINE && !lost ? p->pid : 0, p->restart_time,
+			 p->cluster ? "cluster mode" : "fork mode");
+		put(row++, in, iw, draw_attr(app, status_elem(p)), buf);
+		snprintf(buf, sizeof(buf), "logs     %s", app->logs_state);
+		put(row++, in, iw, oa, buf);
+		int rleft = y + h - 1 - row;
+		if (rleft < 4)
+			return;
+		int rhalf = (rleft - 2) / 2;
+		put(row++, in, iw, ta, "── stdout ──");
+		draw_tail(row, in, iw, rhalf, oa, app->log_out);
+		row += rhalf;
+		put(row++, in, iw, ta, "── stderr ──");
+		draw_tail(row, in, iw, rleft - rhalf - 2, draw_attr(app, TH_FEED_ERROR), app->log_err);
+		return;
+	}
 	snprintf(buf, sizeof(buf), "status   %s   pid %d   restarts %d (unstable %d)   %s",
 		 p->status, p->state == PM2_ST_ONLINE ? p->pid : 0, p->restart_time,
 		 p->unstable_restarts, p->cluster ? "cluster mode" : "fork mode");

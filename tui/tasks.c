@@ -12,7 +12,7 @@
 #include "util.h"
 
 static const char *const col_names[COL_COUNT] = {
-	"id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode",
+	"node", "id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode",
 };
 
 int tasks_col_parse(const char *name, enum tasks_col *out)
@@ -49,9 +49,22 @@ void tasks_init(struct tasks *t)
 	t->selected = -1;
 }
 
+static void free_rows(struct tasks *t)
+{
+	for (size_t i = 0; t->nodes != NULL && i < t->nprocs; i++)
+		free(t->nodes[i]);
+	free(t->nodes);
+	free(t->lost);
+	pm2_procs_free(t->procs, t->nprocs);
+	t->nodes = NULL;
+	t->lost = NULL;
+	t->procs = NULL;
+	t->nprocs = 0;
+}
+
 void tasks_free(struct tasks *t)
 {
-	pm2_procs_free(t->procs, t->nprocs);
+	free_rows(t);
 	free(t->view);
 	memset(t, 0, sizeof(*t));
 	t->selected = -1;
@@ -68,10 +81,15 @@ static int cmp_num(double a, double b)
 
 static int compare(const void *pa, const void *pb)
 {
-	const struct pm2_proc *a = &sort_ctx->procs[*(const size_t *)pa];
-	const struct pm2_proc *b = &sort_ctx->procs[*(const size_t *)pb];
+	size_t ia = *(const size_t *)pa, ib = *(const size_t *)pb;
+	const struct pm2_proc *a = &sort_ctx->procs[ia];
+	const struct pm2_proc *b = &sort_ctx->procs[ib];
+	const char *na = tasks_node_of(sort_ctx, a), *nb = tasks_node_of(sort_ctx, b);
 	int c = 0;
 	switch (sort_ctx->sort) {
+	case COL_NODE:
+		c = strcmp(na, nb);
+		break;
 	case COL_ID:
 		c = 0;
 		break;
@@ -108,11 +126,56 @@ static int compare(const void *pa, const void *pb)
 		c = -c;
 	if (c == 0)
 		c = cmp_num(a->pm_id, b->pm_id);
+	if (c == 0)
+		c = strcmp(na, nb);
 	return c;
+}
+
+const char *tasks_node_of(const struct tasks *t, const struct pm2_proc *p)
+{
+	size_t i = (size_t)(p - t->procs);
+	return t->nodes != NULL && i < t->nprocs && t->nodes[i] != NULL ? t->nodes[i] : "";
+}
+
+bool tasks_lost(const struct tasks *t, const struct pm2_proc *p)
+{
+	size_t i = (size_t)(p - t->procs);
+	return t->lost != NULL && i < t->nprocs && t->lost[i];
+}
+
+static bool is_selected(const struct tasks *t, const struct pm2_proc *p)
+{
+	return p->pm_id == t->selected && strcmp(tasks_node_of(t, p), t->selected_node) == 0;
+}
+
+static void select_proc(struct tasks *t, const struct pm2_proc *p)
+{
+	if (p == NULL) {
+		t->selected = -1;
+		t->selected_node[0] = '\0';
+		return;
+	}
+	t->selected = p->pm_id;
+	snprintf(t->selected_node, sizeof(t->selected_node), "%s", tasks_node_of(t, p));
+}
+
+static void select_row(struct tasks *t, size_t row)
+{
+	select_proc(t, row < t->nview ? &t->procs[t->view[row]] : NULL);
+}
+
+const struct pm2_proc *tasks_find(const struct tasks *t, const char *node, int pm_id)
+{
+	for (size_t i = 0; i < t->nprocs; i++)
+		if (t->procs[i].pm_id == pm_id && strcmp(tasks_node_of(t, &t->procs[i]), node) == 0)
+			return &t->procs[i];
+	return NULL;
 }
 
 static bool matches(const struct tasks *t, const struct pm2_proc *p)
 {
+	if (t->node_filter[0] != '\0' && strcmp(tasks_node_of(t, p), t->node_filter) != 0)
+		return false;
 	if (t->filter[0] == '\0')
 		return true;
 	return strcasestr(p->name, t->filter) != NULL || strcasestr(p->status, t->filter) != NULL;
@@ -132,31 +195,40 @@ static void rebuild(struct tasks *t)
 	/* Keep the selection on its task; if it went away, take the row that
 	 * is now where it was, or the first. */
 	if (tasks_selected_row(t) < 0)
-		t->selected = t->nview > 0 ? t->procs[t->view[0]].pm_id : -1;
+		select_row(t, 0);
 }
 
 void tasks_replace(struct tasks *t, struct pm2_proc *procs, size_t n, int64_t now_ms)
 {
 	(void)now_ms;
+	tasks_replace_nodes(t, procs, NULL, NULL, n);
+}
+
+void tasks_replace_nodes(struct tasks *t, struct pm2_proc *procs, char **nodes, bool *lost,
+			 size_t n)
+{
 	long old_row = tasks_selected_row(t);
 	int old_id = t->selected;
-	pm2_procs_free(t->procs, t->nprocs);
+	char old_node[sizeof(t->selected_node)];
+	snprintf(old_node, sizeof(old_node), "%s", t->selected_node);
+	free_rows(t);
 	t->procs = procs;
+	t->nodes = nodes;
+	t->lost = lost;
 	t->nprocs = n;
 	rebuild(t);
 	t->selected = old_id;
+	snprintf(t->selected_node, sizeof(t->selected_node), "%s", old_node);
 	if (old_id < 0 || tasks_selected_row(t) >= 0) {
 		if (old_id < 0 && t->nview > 0)
-			t->selected = t->procs[t->view[0]].pm_id;
+			select_row(t, 0);
 		return;
 	}
 	/* The selected task went away: stay on the same row, not the top. */
-	if (old_row >= 0 && t->nview > 0) {
-		size_t row = (size_t)old_row < t->nview ? (size_t)old_row : t->nview - 1;
-		t->selected = t->procs[t->view[row]].pm_id;
-	} else {
-		t->selected = t->nview > 0 ? t->procs[t->view[0]].pm_id : -1;
-	}
+	if (old_row >= 0 && t->nview > 0)
+		select_row(t, (size_t)old_row < t->nview ? (size_t)old_row : t->nview - 1);
+	else
+		select_row(t, 0);
 }
 
 void tasks_sort_by(struct tasks *t, enum tasks_col col)
@@ -179,10 +251,17 @@ void tasks_set_filter(struct tasks *t, const char *text)
 	rebuild(t);
 }
 
+void tasks_set_node_filter(struct tasks *t, const char *node)
+{
+	snprintf(t->node_filter, sizeof(t->node_filter), "%s", node ? node : "");
+	t->top = 0;
+	rebuild(t);
+}
+
 long tasks_selected_row(const struct tasks *t)
 {
 	for (size_t i = 0; i < t->nview; i++)
-		if (t->procs[t->view[i]].pm_id == t->selected)
+		if (is_selected(t, &t->procs[t->view[i]]))
 			return (long)i;
 	return -1;
 }
@@ -205,19 +284,19 @@ void tasks_move(struct tasks *t, long delta)
 		row = 0;
 	if (row >= (long)t->nview)
 		row = (long)t->nview - 1;
-	t->selected = t->procs[t->view[row]].pm_id;
+	select_row(t, (size_t)row);
 }
 
 void tasks_home(struct tasks *t)
 {
 	if (t->nview > 0)
-		t->selected = t->procs[t->view[0]].pm_id;
+		select_row(t, 0);
 }
 
 void tasks_end(struct tasks *t)
 {
 	if (t->nview > 0)
-		t->selected = t->procs[t->view[t->nview - 1]].pm_id;
+		select_row(t, t->nview - 1);
 }
 
 void tasks_scroll_into_view(struct tasks *t, size_t height)
@@ -259,9 +338,17 @@ void tasks_count(const struct tasks *t, int *online, int *stopped, int *errored,
 
 size_t tasks_instances(const struct tasks *t, const char *name, int *ids, size_t max)
 {
+	return tasks_instances_on(t, NULL, name, ids, max);
+}
+
+size_t tasks_instances_on(const struct tasks *t, const char *node, const char *name, int *ids,
+			  size_t max)
+{
 	size_t n = 0, kept = 0;
 	for (size_t i = 0; i < t->nprocs; i++) {
 		if (strcmp(t->procs[i].name, name) != 0)
+			continue;
+		if (node != NULL && strcmp(tasks_node_of(t, &t->procs[i]), node) != 0)
 			continue;
 		n++;
 		/* Insertion into the smallest max ids seen so far, ascending. */

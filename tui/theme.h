@@ -23,6 +23,7 @@ enum theme_elem {
 	TH_TABLE_HEAD,       /* the task table's column titles */
 	TH_ROW,              /* a task row */
 	TH_ROW_SELECTED,     /* the task row under the cursor */
+	TH_ROW_LOST,         /* a row of a lost node (its executor stopped answering) */
 	TH_STATUS_ONLINE,    /* status cell: online */
 	TH_STATUS_STOPPED,   /* status cell: stopped */
 	TH_STATUS_ERRORED,   /* status cell: errored */

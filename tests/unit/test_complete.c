@@ -55,7 +55,7 @@ static void expect_at(const char *line, long point, size_t want_start, ...)
 static void test_verbs(void **state)
 {
 	(void)state;
-	expect("/", 0, "/clear", "/delete", "/filter", "/help", "/list", "/ps", "/quit", "/remove",
+	expect("/", 0, "/clear", "/delete", "/filter", "/help", "/list", "/node", "/ps", "/quit", "/remove",
 	       "/restart", "/run", "/sort", "/start", "/status", "/stop", "/theme", NULL);
 	expect("/st", 0, "/start", "/status", "/stop", NULL);
 	expect("/r", 0, "/remove", "/restart", "/run", NULL);
@@ -142,7 +142,7 @@ static void test_task_names(void **state)
 static void test_sort_columns(void **state)
 {
 	(void)state;
-	expect("/sort ", 6, "cpu", "id", "memory", "mode", "name", "pid", "restarts", "status",
+	expect("/sort ", 6, "cpu", "id", "memory", "mode", "name", "node", "pid", "restarts", "status",
 	       "uptime", NULL);
 	expect("/sort m", 6, "memory", "mode", NULL);
 	expect("/sort   up", 8, "uptime", NULL);
@@ -179,7 +179,7 @@ static void test_cursor_in_the_middle(void **state)
 	expect_at("/start --co=1", 11, 7, "--command=", NULL);
 	expect_at("/sort m --x", 7, 6, "memory", "mode", NULL);
 	/* Just after a blank: an empty word. */
-	expect_at("/sort  name", 6, 6, "cpu", "id", "memory", "mode", "name", "pid", "restarts",
+	expect_at("/sort  name", 6, 6, "cpu", "id", "memory", "mode", "name", "node", "pid", "restarts",
 	          "status", "uptime", NULL);
 	/* In the leading blanks: no word. */
 	expect_at("   /st", 1, 1, NULL);

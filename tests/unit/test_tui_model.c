@@ -241,6 +241,47 @@ static void instances_by_name(void **state)
 	tasks_free(&t);
 }
 
+/* The fleet: pm_ids repeat across nodes; the selection is (node, pm_id),
+ * the node filter narrows the view, instances count within one node. */
+static void nodes_and_selection(void **state)
+{
+	(void)state;
+	struct tasks t;
+	tasks_init(&t);
+	const char *names[] = {"api", "api", "job"};
+	const int ids[] = {0, 0, 1};
+	char **nodes = xcalloc(3, sizeof(char *));
+	nodes[0] = xstrdup("n1");
+	nodes[1] = xstrdup("n2");
+	nodes[2] = xstrdup("n2");
+	bool *lost = xcalloc(3, sizeof(bool));
+	lost[1] = true;
+	tasks_replace_nodes(&t, make_procs(3, names, ids, NULL), nodes, lost, 3);
+	assert_string_equal(t.selected_node, "n1");
+	tasks_move(&t, 1);
+	assert_int_equal(t.selected, 0);
+	assert_string_equal(t.selected_node, "n2");
+	assert_true(tasks_lost(&t, tasks_selected(&t)));
+	assert_string_equal(tasks_node_of(&t, tasks_selected(&t)), "n2");
+	int got[4];
+	assert_int_equal(tasks_instances(&t, "api", got, 4), 2);
+	assert_int_equal(tasks_instances_on(&t, "n2", "api", got, 4), 1);
+	assert_non_null(tasks_find(&t, "n2", 1));
+	assert_null(tasks_find(&t, "n1", 1));
+	tasks_set_node_filter(&t, "n2");
+	assert_int_equal(t.nview, 2);
+	assert_string_equal(t.selected_node, "n2");
+	tasks_set_node_filter(&t, "n1");
+	assert_int_equal(t.nview, 1);
+	assert_string_equal(t.selected_node, "n1"); /* the old row is not shown */
+	tasks_set_node_filter(&t, "");
+	assert_int_equal(t.nview, 3);
+	enum tasks_col c;
+	assert_int_equal(tasks_col_parse("node", &c), 0);
+	assert_int_equal(c, COL_NODE);
+	tasks_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +292,7 @@ int main(void)
 		cmocka_unit_test(paste_markers),
 		cmocka_unit_test(feed_ring),
 		cmocka_unit_test(instances_by_name),
+		cmocka_unit_test(nodes_and_selection),
 	};
 	UNIT_RUN("tui_model", tests);
 }
