@@ -633,8 +633,9 @@ int codec_status_outcome(const char *status)
 	static const char *const ok[] = {"started", "stopped", "restarted", "deleted",
 					 "already_running", "ok", "listed"};
 	/* busy: refused because too many commands wait; expired: the command
-	 * passed its deadline (params.ttl). Nothing was done: both are errors. */
-	static const char *const bad[] = {"error", "not_found", "busy", "expired"};
+	 * passed its deadline (params.ttl); invalid: a param out of its rules
+	 * (logs). Nothing was done: all are errors. */
+	static const char *const bad[] = {"error", "not_found", "busy", "expired", "invalid"};
 	if (status == NULL)
 		return -1;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)

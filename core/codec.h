@@ -112,7 +112,7 @@ void codec_status_view_free(struct status_view *view);
 bool codec_json_long(const cJSON *v, long lo, long hi, long *out);
 
 /* The outcome of a reply: 1 success, 0 error (error, not_found, busy,
- * expired), -1 not a final outcome (a relayed PM2 event, say). */
+ * expired, invalid), -1 not a final outcome (a relayed PM2 event, say). */
 int codec_status_outcome(const char *status);
 
 struct pm2_proc;

@@ -123,6 +123,43 @@ int check_ttl(const struct envelope *env, int64_t def_ms, int64_t *ms, char *err
 	return 0;
 }
 
+/* A whole number within [0, max] (^[0-9]{1,9}$, a JSON number arriving as
+ * its text), into *out; def when absent. */
+static bool parse_count(const struct envelope *env, const char *key, long max, long def, long *out)
+{
+	const char *s = codec_param(env, key);
+	*out = def;
+	if (s == NULL)
+		return true;
+	size_t n = strlen(s);
+	if (codec_param_kind(env, key) == CODEC_BOOL || n == 0 || n > 9)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!util_ascii_digit((unsigned char)s[i]))
+			return false;
+	*out = strtol(s, NULL, 10);
+	return *out <= max;
+}
+
+int check_logs(const struct envelope *env, long *lines, long *follow, char *err, size_t errlen)
+{
+	if (!parse_count(env, "lines", CHECK_LOGS_LINES_MAX, CHECK_LOGS_LINES_DEFAULT, lines)) {
+		snprintf(err, errlen,
+			 "lines must be a whole number from 0 to %d (how many of the last lines to "
+			 "send), like 200",
+			 CHECK_LOGS_LINES_MAX);
+		return -1;
+	}
+	if (!parse_count(env, "follow", CHECK_LOGS_FOLLOW_MAX, 0, follow)) {
+		snprintf(err, errlen,
+			 "follow must be a whole number of seconds from 0 to %d (how long to stream "
+			 "new lines; 0: none), like 30",
+			 CHECK_LOGS_FOLLOW_MAX);
+		return -1;
+	}
+	return 0;
+}
+
 /* "max", or ^[1-9][0-9]*$ up to PM2_CONF_MAX_INSTANCES (a JSON number
  * arrives as its text): no sign, blank or leading zero, and no 0 or -1
  * standing in for "max". */

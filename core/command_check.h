@@ -72,6 +72,19 @@ int check_text_params(const struct envelope *env, char *err, size_t errlen);
  */
 int check_ttl(const struct envelope *env, int64_t def_ms, int64_t *ms, char *err, size_t errlen);
 
+/* The bounds of a logs command's params (docs/protocol.md, section 12). */
+#define CHECK_LOGS_LINES_MAX 5000
+#define CHECK_LOGS_LINES_DEFAULT 100
+#define CHECK_LOGS_FOLLOW_MAX 3600
+
+/*
+ * params.lines (0..CHECK_LOGS_LINES_MAX, default CHECK_LOGS_LINES_DEFAULT)
+ * and params.follow (seconds, 0..CHECK_LOGS_FOLLOW_MAX, default 0) of a
+ * logs command: whole numbers, as JSON numbers or decimal strings. Returns
+ * 0, or -1 with a sentence in err.
+ */
+int check_logs(const struct envelope *env, long *lines, long *follow, char *err, size_t errlen);
+
 /*
  * Checks a start and builds its spec. Returns a spec the caller frees with
  * start_spec_free(), or NULL with a sentence in err.

@@ -64,7 +64,7 @@ struct command {
 	char *request_id;
 	char *agent_id;
 	struct start_spec *spec;
-	cJSON *conf;	 /* start: the app conf for prepare */
+	cJSON *conf;	 /* start: the app conf for prepare; logs: lines and follow */
 	int *ids;	 /* pm_ids acted on (for a start: the old ones it replaces) */
 	uint64_t *calls; /* per id sent: its call (cancelling an answered one is a no-op) */
 	struct act_slot *slots; /* per id: what its call's answer is for */
@@ -544,6 +544,7 @@ static void act_more(struct command *cmd)
 			call = pm2_delete(ex->pm2, id, on_acted, slot);
 			break;
 		case V_STATUS:
+		case V_LOGS:
 			break;
 		}
 		if (call == 0) {
@@ -673,6 +674,12 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 			cJSON_AddItemToArray(arr, codec_task_json(&procs[i], now, ex->cfg->node));
 		cJSON_AddNumberToObject(obj, "count", (double)n);
 		reply_and_finish(cmd, obj);
+		return;
+	}
+	if (cmd->verb == V_LOGS) {
+		/* Read-only, answered at once: a follow runs on in exec_logs.c. */
+		reply_and_finish(cmd, exec_logs_answer(ex, reply_json(cmd, "ok", NULL, -1), cmd->name,
+						       cmd->request_id, cmd->conf, procs, n));
 		return;
 	}
 

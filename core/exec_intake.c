@@ -31,7 +31,7 @@ static int verb_parse(const char *word, enum verb *out)
 	} table[] = {
 		{"start", V_START},   {"run", V_START},	    {"stop", V_STOP},	  {"restart", V_RESTART},
 		{"delete", V_DELETE}, {"remove", V_DELETE}, {"status", V_STATUS}, {"list", V_STATUS},
-		{"ps", V_STATUS},
+		{"ps", V_STATUS},     {"logs", V_LOGS},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (strcmp(word, table[i].word) == 0) {
@@ -189,7 +189,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 	if (verb_parse(env.verb, &verb) < 0) {
 		char msg[300];
 		snprintf(msg, sizeof(msg),
-			 "unknown verb '%.40s' (expected start, stop, restart, delete or status)",
+			 "unknown verb '%.40s' (expected start, stop, restart, delete, status or logs)",
 			 env.verb);
 		reply_refused(ex, entry, &env, env.verb, NULL, "error", msg, true);
 		codec_envelope_free(&env);
@@ -243,6 +243,18 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 
 	struct start_spec *spec = NULL;
 	cJSON *conf = NULL;
+	if (verb == V_LOGS) {
+		/* Its checked params travel in conf (exec_logs_answer reads them). */
+		long lines, follow;
+		if (check_logs(&env, &lines, &follow, err, sizeof(err)) < 0) {
+			reply_refused(ex, entry, &env, env.verb, name, "invalid", err, false);
+			codec_envelope_free(&env);
+			return;
+		}
+		conf = cJSON_CreateObject();
+		cJSON_AddNumberToObject(conf, "lines", (double)lines);
+		cJSON_AddNumberToObject(conf, "follow", (double)follow);
+	}
 	if (verb == V_START) {
 		spec = check_start(&env, &ex->start_def, err, sizeof(err));
 		if (spec != NULL) {

@@ -216,6 +216,7 @@ void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg)
 	ex->drain_arg = arg;
 	loop_timer_cancel(ex->presence_timer);
 	ex->presence_timer = NULL;
+	exec_logs_end_all(ex, "error: the executor is shutting down");
 	if (ex->commands != NULL)
 		log_info("shutdown: finishing %zu command(s) in flight", executor_inflight(ex));
 	ex->drain_deadline = loop_timer_add(ex->loop, DRAIN_DEADLINE_MS, on_drain_deadline, ex);
@@ -227,6 +228,7 @@ void executor_free(struct executor *ex)
 	if (ex == NULL)
 		return;
 	exec_commands_free(ex);
+	exec_logs_free(ex);
 	exec_orphans_free(ex);
 	exec_fleet_free(ex);
 	free(ex->batch_sent);

@@ -27,11 +27,12 @@
 #define EXEC_DEFAULT_TTL_MS 60000 /* params.ttl when absent */
 #define EXEC_MAX_COMMANDS 1000    /* live commands; more are refused ("busy") */
 
-enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS };
+enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS, V_LOGS };
 
 struct command;
 struct exec_view;
 struct exit_mark;
+struct logs_follow;
 struct fleet;
 
 /* A command that came from this node's stream (exec_fleet.c). */
@@ -118,6 +119,9 @@ struct executor {
 	void *conflict_arg;
 	/* The status history stream; NULL: none (history.h). */
 	struct history_writer *history;
+	/* Logs being followed (exec_logs.c): they outlive their commands. */
+	struct logs_follow *follows;
+	size_t nfollows;
 };
 
 /* exec_fleet.c */
@@ -240,6 +244,22 @@ void exec_orphans_check(struct executor *ex, const char *why);
  * triggers a check. */
 void exec_orphans_seen_daemon(struct executor *ex);
 void exec_orphans_free(struct executor *ex);
+
+/* exec_logs.c */
+/* The reply to a logs command, from the listing it shares: obj is the
+ * reply so far ("ok"), returned with the lines, or with not_found, busy;
+ * args holds the checked "lines" and "follow" (numbers). A follow starts
+ * now and runs on after the command is answered. */
+cJSON *exec_logs_answer(struct executor *ex, cJSON *obj, const char *name,
+			const char *request_id, const cJSON *args, const struct pm2_proc *procs,
+			size_t n);
+/* Every listing of PM2: a followed task that is gone ends its follow. */
+void exec_logs_listed(struct executor *ex, const struct pm2_proc *procs, size_t n);
+/* Ends every follow with an end entry (counted in ex->unacked until Redis
+ * has it): the executor is shutting down. */
+void exec_logs_end_all(struct executor *ex, const char *why);
+/* Frees every follow without writing anything (teardown only). */
+void exec_logs_free(struct executor *ex);
 
 /* executor.c */
 /* Finishes a shutdown once nothing is left in flight. */
