@@ -105,7 +105,7 @@ static void on_deadline(struct loop *loop, void *arg);
 
 const char *exec_verb_name(enum verb v)
 {
-	static const char *const names[] = {"start", "stop", "restart", "delete", "status"};
+	static const char *const names[] = {"start", "stop", "restart", "delete", "status", "logs"};
 	return names[v];
 }
 

@@ -33,6 +33,7 @@ static void view_install(struct fleet *f)
 {
 	bool first = !f->view_ready;
 	f->view_ready = true;
+	size_t before = f->nnodes;
 	fleet_strings_free(f->nodes, f->nnodes);
 	for (size_t i = 0; i < f->ntables; i++)
 		cJSON_Delete(f->tables[i]);
@@ -50,6 +51,8 @@ static void view_install(struct fleet *f)
 		f->nodes = xrealloc(f->nodes, (f->nnodes + 1) * sizeof(char *));
 		f->nodes[f->nnodes++] = xstrdup(f->ex->cfg->node);
 	}
+	if (!first && f->nnodes != before)
+		log_debug("fleet: %zu live node(s) now", f->nnodes);
 	f->tables = xcalloc(f->v_ntables + 1, sizeof(*f->tables));
 	f->ntables = 0;
 	f->tasks = NULL;

@@ -336,6 +336,7 @@ static bool reply_fits(const char *verb, const struct status_view *v)
 	static const char *const stop[] = {"stopped", "not_found", NULL};
 	static const char *const restart[] = {"restarted", "not_found", NULL};
 	static const char *const del[] = {"deleted", "not_found", NULL};
+	static const char *const logs[] = {"ok", "not_found", "invalid", NULL};
 	if (v->verb == NULL || v->status == NULL || v->type == NULL || strcmp(v->verb, verb) != 0)
 		return false;
 	const char *canon = canonical_verb(verb);
@@ -353,6 +354,8 @@ static bool reply_fits(const char *verb, const struct status_view *v)
 		return is_one_of(v->status, restart);
 	if (strcmp(canon, "delete") == 0)
 		return is_one_of(v->status, del);
+	if (strcmp(canon, "logs") == 0)
+		return is_one_of(v->status, logs);
 	return false;
 }
 

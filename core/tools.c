@@ -22,6 +22,8 @@ const struct tool tools_table[] = {
 	 tool_send},
 	{"watch", "print status messages as they arrive", tool_watch},
 	{"ls", "list PM2 tasks once (from the PM2 daemon)", tool_ls},
+	{"logs", "print a task's last log lines, and follow them (from the node holding it)",
+	 tool_logs},
 	{"parse", "print the parse of a slash line as JSON (no network)", tool_parse},
 	{NULL, NULL, NULL},
 };

@@ -27,6 +27,7 @@ int tool_send(struct config *cfg, int argc, char **argv);
 int tool_watch(struct config *cfg, int argc, char **argv);
 int tool_exec(struct config *cfg, int argc, char **argv);
 int tool_ls(struct config *cfg, int argc, char **argv);
+int tool_logs(struct config *cfg, int argc, char **argv);
 
 /*
  * Shared option loop: returns the next command-specific option code, -1 at
