@@ -45,6 +45,7 @@
 #define FOLLOW_POLL_MS 200
 #define FOLLOW_READ_MAX (64 * 1024)    /* per file per poll */
 #define FOLLOW_LINES_MAX 500	       /* entries per file per poll */
+#define FOLLOW_BEHIND_MAX (1024 * 1024) /* further behind: skip ahead */
 #define FOLLOW_MAXLEN "10000"	       /* XADD MAXLEN ~ */
 #define FOLLOW_KEEP_S 60	       /* the stream outlives its follow this long */
 #define FOLLOW_KEY "b00t:{tasker}:logs:"
@@ -383,6 +384,16 @@ static size_t poll_tail(struct logs_follow *f, struct follow_tail *t)
 	}
 	if (st.st_size == t->off)
 		return 0;
+	if (st.st_size - t->off > FOLLOW_BEHIND_MAX) {
+		/* A flood outruns the stream: what a reader can still use is
+		 * the newest, not a backlog that only grows. */
+		log_warn("logs %s: %s is %lld bytes ahead of the follow; skipping to its last "
+			 "%d KiB",
+			 f->name, t->path, (long long)(st.st_size - t->off), FOLLOW_BEHIND_MAX / 1024);
+		t->off = st.st_size - FOLLOW_BEHIND_MAX;
+		t->npart = 0;
+		t->skipping = true; /* the line cut by the jump is not sent */
+	}
 	int fd = open(t->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return 0;

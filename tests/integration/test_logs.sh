@@ -141,6 +141,17 @@ check "--json --follow: entries as JSON, then the end" bash -c "grep -q '^{\"s\"
 
 rcli PUBLISH b00t:k0mmand3r '{"verb":"logs","params":{"task":"tick","lines":"0","follow":"60"},"request_id":"fol-del"}' >/dev/null
 check "a follow of tick is answered" wait_until 10 file_has "$TMP/status.log" '"request_id":"fol-del"'
+# A file that shrank is read again from 0: 1 MB of blank lines, then the
+# file emptied (pm2 flush, a copy-and-truncate rotation); a follow that kept
+# its offset would see nothing for a long while.
+ticks() { redis-cli -p "$REDIS_PORT" XRANGE 'b00t:{tasker}:logs:fol-del' - + | sed -n 's/^tick-//p' | sort -n | tail -n 1; }
+check "tick lines come on the stream" wait_until 10 bash -c "redis-cli -p $REDIS_PORT XRANGE 'b00t:{tasker}:logs:fol-del' - + | grep -q '^tick-'"
+head -c 1000000 /dev/zero | tr '\0' '\n' >>"$LOGS/tick-out.log"
+check "the 1 MB is read past" wait_until 10 bash -c "[ \$(redis-cli -p $REDIS_PORT XLEN 'b00t:{tasker}:logs:fol-del') -ge 1000 ]"
+: >"$LOGS/tick-out.log"
+m=$(ticks)
+after_trunc() { [ "$(ticks)" -gt $((m + 2)) ]; }
+check "after the file was emptied, its new lines come (past tick-$m)" wait_until 5 after_trunc
 check "tick is deleted" has "$(req '{"verb":"delete","params":{"task":"tick"}}')" '"status":"deleted"'
 check "the follow ends: deleted" wait_until 10 bash -c "redis-cli -p $REDIS_PORT XRANGE 'b00t:{tasker}:logs:fol-del' - + | grep -qx deleted"
 
