@@ -153,6 +153,8 @@ static void lines_free(struct logs_lines *ls)
 /* Drops the first k lines. */
 static void lines_drop_front(struct logs_lines *ls, size_t k)
 {
+	if (k == 0)
+		return;
 	for (size_t i = 0; i < k; i++)
 		free(ls->v[i].text);
 	memmove(ls->v, ls->v + k, (ls->n - k) * sizeof(*ls->v));
