@@ -54,9 +54,10 @@ static const char logs_help[] =
 	"  -w, --wait SECONDS      wait this long for the reply (default 10)\n"
 	"  -h, --help              show this help\n"
 	"\n"
-	"stdout lines go to stdout, stderr lines to stderr; with several nodes each\n"
-	"line starts with its node. Control characters and bytes that are not text\n"
-	"are shown as escapes (\\x1b, \\n), never sent to the terminal (--json: exact).\n"
+	"stdout lines go to stdout, stderr lines to stderr; with replies from several\n"
+	"nodes each of their lines starts with its node (the follow stream's do not).\n"
+	"Control characters and bytes that are not text are shown as escapes (\\x1b,\n"
+	"\\n), never sent to the terminal (--json: exact).\n"
 	"A reply that left older lines out (the reply stays under 256 KiB) says so on\n"
 	"stderr.\n"
 	"\n"
@@ -404,6 +405,12 @@ static void on_wait_over(struct loop *loop, void *arg)
 	t->deadline = NULL;
 	if (t->nreplies > 0)
 		return; /* gathering */
+	if (!t->sent) {
+		fprintf(stderr, "tasker logs: could not publish within %lld s: %s\n",
+			(long long)(t->wait_ms / 1000), bus_status(t->bus));
+		finish(t, EXIT_FAIL);
+		return;
+	}
 	fprintf(stderr, "tasker logs: no reply within %lld s; is an executor (tasker exec) running "
 			"on %s?\n",
 		(long long)(t->wait_ms / 1000), t->cfg->channel);

@@ -126,6 +126,14 @@ check "tasker logs of an unknown task exits 1 ($rc)" [ "$rc" -eq 1 ]
 check "and says not_found" grep -q "not_found\|no task named nosuch" "$TMP/t.err"
 "$TASKER" logs --lines 9999 lg >/dev/null 2>&1
 check "--lines 9999 is a usage error (2)" [ $? -eq 2 ]
+"$TASKER" logs --help >"$TMP/help" 2>&1
+check "tasker logs --help exits 0 with a usage line" grep -q "Usage: tasker logs" "$TMP/help"
+"$TASKER" logs >/dev/null 2>&1
+check "tasker logs without a TASK is a usage error (2)" [ $? -eq 2 ]
+"$TASKER" --redis redis://127.0.0.1:1 logs --wait 1 lg >/dev/null 2>"$TMP/t.err"
+rc=$?
+check "Redis unreachable: exit 1 ($rc)" [ "$rc" -eq 1 ]
+check "and says it could not publish" grep -q "could not publish within 1 s" "$TMP/t.err"
 out=$("$TASKER" send --wait=10 --raw '/logs --task=lg --lines=2' 2>&1)
 check "tasker send --wait takes a logs reply" has "$out" '"status":"ok"'
 
@@ -190,6 +198,11 @@ check "logs far without a node: answered by n2" has "$out" '"status":"ok".*"node
 check "with far's lines" [ "$(jq -r '.lines[-1].l' <<<"$out")" = odd-end ]
 "$TASKER" logs far >"$TMP/far.out" 2>&1
 check "tasker logs far prints them" grep -qx odd-end "$TMP/far.out"
+"$TASKER" logs --node n1 far >/dev/null 2>"$TMP/far.err"
+rc=$?
+check "tasker logs --node n1 far: exit 1 ($rc), not_found" bash -c "[ $rc -eq 1 ] && grep -q 'not_found far' '$TMP/far.err'"
+"$TASKER" logs --node n2 --lines 1 far >"$TMP/far.out" 2>&1
+check "tasker logs --node n2 far: its last line" [ "$(cat "$TMP/far.out")" = odd-end ]
 out=$(req '{"verb":"logs","params":{"task":"far","node":"n1"}}')
 check "logs far on n1: not_found there" has "$out" '"status":"not_found".*"node":"n1"'
 name_of() { redis-cli -p "$REDIS_PORT" GET "b00t:{tasker}:b00t:k0mmand3r:name:$1"; }
