@@ -126,6 +126,19 @@ void tools_describe_status(const struct status_view *v, char *buf, size_t size)
 		snprintf(id, sizeof(id), " (pm_id %ld)", v->pm_id);
 	}
 	const char *status = v->status ? v->status : (v->type ? v->type : "?");
+	const cJSON *lines = cJSON_GetObjectItemCaseSensitive(v->root, "lines");
+	if (v->error == NULL && v->verb != NULL && strcmp(v->verb, "logs") == 0 &&
+	    cJSON_IsArray(lines)) {
+		/* A logs reply: how much, not the lines (tasker logs prints those). */
+		int n = cJSON_GetArraySize(lines);
+		bool cut = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v->root, "truncated"));
+		const cJSON *stream = cJSON_GetObjectItemCaseSensitive(v->root, "stream");
+		snprintf(buf, size, "logs %s%s: %d line%s%s%s%.200s", task, id, n, n == 1 ? "" : "s",
+			 cut ? " (older ones left out)" : "",
+			 cJSON_IsString(stream) ? ", following on " : "",
+			 cJSON_IsString(stream) ? stream->valuestring : "");
+		return;
+	}
 	if (v->error != NULL)
 		snprintf(buf, size, "%s %s%s: %s", status, task, id, v->error);
 	else

@@ -136,6 +136,8 @@ check "Redis unreachable: exit 1 ($rc)" [ "$rc" -eq 1 ]
 check "and says it could not publish" grep -q "could not publish within 1 s" "$TMP/t.err"
 out=$("$TASKER" send --wait=10 --raw '/logs --task=lg --lines=2' 2>&1)
 check "tasker send --wait takes a logs reply" has "$out" '"status":"ok"'
+out=$("$TASKER" send --wait=10 '/logs --task=lg --lines=3' 2>&1)
+check "and says how many lines, not the lines ($out)" has "$out" 'logs lg (pm_id [0-9]*): 3 lines$'
 
 check "task tick starts" started tick tick
 "$TASKER" logs --lines 0 --follow=2 tick >"$TMP/f.out" 2>"$TMP/f.err"
