@@ -830,7 +830,8 @@ static void command_begin(struct command *cmd)
 		return;
 	}
 	cmd->phase = PH_LISTING;
-	if (cmd->verb != V_STATUS && !cmd->rerun && exec_view_fresh(ex)) {
+	/* logs needs the log paths only a listing has. */
+	if (cmd->verb != V_STATUS && cmd->verb != V_LOGS && !cmd->rerun && exec_view_fresh(ex)) {
 		ex->view_batch = xrealloc(ex->view_batch, (ex->nview_batch + 1) * sizeof(cmd));
 		ex->view_batch[ex->nview_batch++] = cmd;
 		if (ex->view_timer == NULL)

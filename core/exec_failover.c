@@ -140,6 +140,7 @@ const char *exec_failover_op(enum verb verb, const char *status, const struct st
 		       : strcmp(status, "not_found") == 0 ? "forget"
 							  : "";
 	case V_STATUS:
+	case V_LOGS:
 		break;
 	}
 	return "";
