@@ -34,20 +34,20 @@
 #include "text.h"
 #include "util.h"
 
-#define LOGS_LINE_MAX 4096	       /* bytes of one line's text */
-#define LOGS_REPLY_MAX (256 * 1024)    /* the whole reply stays under this */
-#define LOGS_REPLY_ROOM 4096	       /* for the reply's other fields */
-#define LOGS_READ_MAX (512 * 1024)     /* read for one reply, all files together */
-#define LOGS_READ_MIN (16 * 1024)      /* per file, however many files */
-#define LOGS_MAX_FILES 64	       /* instances x 2 */
-#define LOGS_BLOCK (64 * 1024)	       /* read backwards this much at a time */
-#define FOLLOW_MAX 32		       /* follows at once on one executor */
+#define LOGS_LINE_MAX 4096          /* bytes of one line's text */
+#define LOGS_REPLY_MAX (256 * 1024) /* the whole reply stays under this */
+#define LOGS_REPLY_ROOM 4096        /* for the reply's other fields */
+#define LOGS_READ_MAX (512 * 1024)  /* read for one reply, all files together */
+#define LOGS_READ_MIN (16 * 1024)   /* per file, however many files */
+#define LOGS_MAX_FILES 64           /* instances x 2 */
+#define LOGS_BLOCK (64 * 1024)      /* read backwards this much at a time */
+#define FOLLOW_MAX 32               /* follows at once on one executor */
 #define FOLLOW_POLL_MS 200
-#define FOLLOW_READ_MAX (64 * 1024)    /* per file per poll */
-#define FOLLOW_LINES_MAX 500	       /* entries per file per poll */
+#define FOLLOW_READ_MAX (64 * 1024)     /* per file per poll */
+#define FOLLOW_LINES_MAX 500            /* entries per file per poll */
 #define FOLLOW_BEHIND_MAX (1024 * 1024) /* further behind: skip ahead */
-#define FOLLOW_MAXLEN "10000"	       /* XADD MAXLEN ~ */
-#define FOLLOW_KEEP_S 60	       /* the stream outlives its follow this long */
+#define FOLLOW_MAXLEN "10000"           /* XADD MAXLEN ~ */
+#define FOLLOW_KEEP_S 60                /* the stream outlives its follow this long */
 #define FOLLOW_KEY "b00t:{tasker}:logs:"
 
 /* One line for the reply: text is UTF-8 without NUL, at most LOGS_LINE_MAX. */
@@ -67,8 +67,8 @@ struct follow_tail {
 	int64_t off; /* read up to here */
 	dev_t dev;
 	ino_t ino;
-	bool known;   /* dev and ino are those of the file read */
-	char *part;   /* a line begun and not yet ended, LOGS_LINE_MAX at most */
+	bool known; /* dev and ino are those of the file read */
+	char *part; /* a line begun and not yet ended, LOGS_LINE_MAX at most */
 	size_t npart;
 	bool skipping; /* that line passed LOGS_LINE_MAX: the rest of it is dropped */
 };
@@ -188,7 +188,7 @@ static int read_at(int fd, char *buf, size_t len, int64_t off)
  * not a regular file gives no lines (and size 0).
  */
 static void read_tail(const char *path, size_t want, size_t budget, struct logs_lines *ls,
-		      int64_t *size, dev_t *dev, ino_t *ino, bool *cut)
+                      int64_t *size, dev_t *dev, ino_t *ino, bool *cut)
 {
 	*size = 0;
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
@@ -315,8 +315,8 @@ static void follow_end(struct logs_follow *f, const char *why, bool counted)
 		expire(f, FOLLOW_KEEP_S);
 	} else {
 		log_warn("logs %s: Redis is not reachable: the follow stream %s ends without its "
-			 "end entry",
-			 f->name, f->key);
+		         "end entry",
+		         f->name, f->key);
 	}
 	follow_free(f);
 }
@@ -325,8 +325,9 @@ static bool emit(struct logs_follow *f, const struct follow_tail *t, const char 
 {
 	size_t n;
 	char *text = line_clean(p, len, &n);
-	const char *argv[10] = {"XADD", f->key, "MAXLEN", "~", FOLLOW_MAXLEN, "*", "s",
-				t->err ? "err" : "out", "l", text};
+	const char *argv[10] = {"XADD",        f->key, "MAXLEN", "~",
+	                        FOLLOW_MAXLEN, "*",    "s",      t->err ? "err" : "out",
+	                        "l",           text};
 	size_t lens[10];
 	for (int i = 0; i < 9; i++)
 		lens[i] = strlen(argv[i]);
@@ -340,7 +341,7 @@ static bool emit(struct logs_follow *f, const struct follow_tail *t, const char 
 /* Bytes of a line being assembled; emits it when it ends (nl) or when it
  * passes LOGS_LINE_MAX (then drops the rest of it). Returns lines emitted. */
 static size_t take_bytes(struct logs_follow *f, struct follow_tail *t, const char *p, size_t len,
-			 bool nl)
+                         bool nl)
 {
 	size_t emitted = 0;
 	if (!t->skipping) {
@@ -390,8 +391,9 @@ static size_t poll_tail(struct logs_follow *f, struct follow_tail *t)
 		/* A flood outruns the stream: what a reader can still use is
 		 * the newest, not a backlog that only grows. */
 		log_warn("logs %s: %s is %lld bytes ahead of the follow; skipping to its last "
-			 "%d KiB",
-			 f->name, t->path, (long long)(st.st_size - t->off), FOLLOW_BEHIND_MAX / 1024);
+		         "%d KiB",
+		         f->name, t->path, (long long)(st.st_size - t->off),
+		         FOLLOW_BEHIND_MAX / 1024);
 		t->off = st.st_size - FOLLOW_BEHIND_MAX;
 		t->npart = 0;
 		t->skipping = true; /* the line cut by the jump is not sent */
@@ -489,9 +491,8 @@ static cJSON *set_status(cJSON *obj, const char *status, const char *error)
 	return obj;
 }
 
-cJSON *exec_logs_answer(struct executor *ex, cJSON *obj, const char *name,
-			const char *request_id, const cJSON *args, const struct pm2_proc *procs,
-			size_t n)
+cJSON *exec_logs_answer(struct executor *ex, cJSON *obj, const char *name, const char *request_id,
+                        const cJSON *args, const struct pm2_proc *procs, size_t n)
 {
 	long want = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(args, "lines"));
 	long follow = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(args, "follow"));
@@ -531,8 +532,8 @@ cJSON *exec_logs_answer(struct executor *ex, cJSON *obj, const char *name,
 			snprintf(msg, sizeof(msg), "this executor is shutting down: no follow");
 		else
 			snprintf(msg, sizeof(msg),
-				 "busy: %d logs follows run on this node already; try again later",
-				 FOLLOW_MAX);
+			         "busy: %d logs follows run on this node already; try again later",
+			         FOLLOW_MAX);
 		return set_status(obj, ex->draining ? "error" : "busy", msg);
 	}
 
@@ -550,8 +551,8 @@ cJSON *exec_logs_answer(struct executor *ex, cJSON *obj, const char *name,
 	for (size_t i = 0; i < npaths; i++) {
 		devs[i] = 0;
 		inos[i] = 0;
-		read_tail(paths[i], (size_t)want, budget, is_err[i] ? &err : &out, &sizes[i], &devs[i],
-			  &inos[i], &cut);
+		read_tail(paths[i], (size_t)want, budget, is_err[i] ? &err : &out, &sizes[i],
+		          &devs[i], &inos[i], &cut);
 	}
 	size_t w = (size_t)want;
 	if (out.n + err.n > w) {

@@ -32,43 +32,43 @@
 #include "tools.h"
 #include "util.h"
 
-#define GATHER_MS 300	       /* more replies after the first, without --node */
+#define GATHER_MS 300           /* more replies after the first, without --node */
 #define HISTORY_MARGIN_MS 10000 /* as tool_send.c: the stream's clock is Redis's */
 #define FOLLOW_DEFAULT_S 600
 #define FOLLOW_GRACE_MS 30000 /* past the follow, the end entry is overdue */
 #define MAX_REPLIES 64
 
 static const char logs_help[] =
-	"Usage: tasker logs [OPTIONS] TASK\n"
-	"\n"
-	"Prints the last lines of TASK's PM2 logs (stdout and stderr), as read by the\n"
-	"node that holds it, and with --follow the lines written afterwards.\n"
-	"\n"
-	"  -n, --lines N           how many of the last lines, 0 to 5000 (default 100);\n"
-	"                          when both streams have more, each gets a fair share\n"
-	"  -f, --follow[=SECONDS]  then print new lines for SECONDS, 1 to 3600 (default\n"
-	"                          600), until the node ends the stream or Ctrl-C\n"
-	"      --node NODE         ask that node (default: every node holding TASK)\n"
-	"  -j, --json              print each reply as received (JSON), then each stream\n"
-	"                          entry as {\"s\":...,\"l\":...} or {\"end\":...}\n"
-	"  -w, --wait SECONDS      wait this long for the reply (default 10)\n"
-	"  -h, --help              show this help\n"
-	"\n"
-	"stdout lines go to stdout, stderr lines to stderr; with replies from several\n"
-	"nodes each of their lines starts with its node (the follow stream's do not).\n"
-	"Control characters and bytes that are not text are shown as escapes (\\x1b,\n"
-	"\\n), never sent to the terminal (--json: exact).\n"
-	"A reply that left older lines out (the reply stays under 256 KiB) says so on\n"
-	"stderr.\n"
-	"\n"
-	"Exit status: 0 the lines were printed (a follow ended: timeout, the task\n"
-	"deleted, or Ctrl-C), 1 an error reply (not_found, invalid, busy, error) or\n"
-	"Redis unreachable, 2 bad usage, 3 no reply in time (also at once when nobody\n"
-	"listens on the channel), or a follow stream that did not end.\n"
-	"\n"
-	"Examples:\n"
-	"  tasker logs api\n"
-	"  tasker logs --lines 20 --follow=60 --node web-2 api\n";
+    "Usage: tasker logs [OPTIONS] TASK\n"
+    "\n"
+    "Prints the last lines of TASK's PM2 logs (stdout and stderr), as read by the\n"
+    "node that holds it, and with --follow the lines written afterwards.\n"
+    "\n"
+    "  -n, --lines N           how many of the last lines, 0 to 5000 (default 100);\n"
+    "                          when both streams have more, each gets a fair share\n"
+    "  -f, --follow[=SECONDS]  then print new lines for SECONDS, 1 to 3600 (default\n"
+    "                          600), until the node ends the stream or Ctrl-C\n"
+    "      --node NODE         ask that node (default: every node holding TASK)\n"
+    "  -j, --json              print each reply as received (JSON), then each stream\n"
+    "                          entry as {\"s\":...,\"l\":...} or {\"end\":...}\n"
+    "  -w, --wait SECONDS      wait this long for the reply (default 10)\n"
+    "  -h, --help              show this help\n"
+    "\n"
+    "stdout lines go to stdout, stderr lines to stderr; with replies from several\n"
+    "nodes each of their lines starts with its node (the follow stream's do not).\n"
+    "Control characters and bytes that are not text are shown as escapes (\\x1b,\n"
+    "\\n), never sent to the terminal (--json: exact).\n"
+    "A reply that left older lines out (the reply stays under 256 KiB) says so on\n"
+    "stderr.\n"
+    "\n"
+    "Exit status: 0 the lines were printed (a follow ended: timeout, the task\n"
+    "deleted, or Ctrl-C), 1 an error reply (not_found, invalid, busy, error) or\n"
+    "Redis unreachable, 2 bad usage, 3 no reply in time (also at once when nobody\n"
+    "listens on the channel), or a follow stream that did not end.\n"
+    "\n"
+    "Examples:\n"
+    "  tasker logs api\n"
+    "  tasker logs --lines 20 --follow=60 --node web-2 api\n";
 
 struct logs_tool {
 	struct loop *loop;
@@ -112,7 +112,7 @@ static void print_line(FILE *out, const char *prefix, const char *text, size_t l
 }
 
 static void print_entry(struct logs_tool *t, const char *node, const char *s, const char *l,
-			size_t len)
+                        size_t len)
 {
 	if (t->json_out) {
 		cJSON *o = cJSON_CreateObject();
@@ -155,10 +155,11 @@ static void on_stream(struct bus *bus, redisReply *r, void *arg)
 		return;
 	}
 	/* [[key, [[id, [field, value, ...]], ...]]] or nil after BLOCK. */
-	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements == 2) {
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
 		const redisReply *entries = r->element[0]->element[1];
-		for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements; i++) {
+		for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements;
+		     i++) {
 			const redisReply *e = entries->element[i];
 			if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
 			    e->element[0]->type != REDIS_REPLY_STRING ||
@@ -190,7 +191,7 @@ static void on_stream(struct bus *bus, redisReply *r, void *arg)
 					fflush(stdout);
 				} else {
 					print_line(stderr, "tasker logs: the follow ended: ", end,
-						   strlen(end));
+					           strlen(end));
 				}
 				if (strncmp(end, "error", 5) == 0)
 					t->end_error = true;
@@ -200,7 +201,8 @@ static void on_stream(struct bus *bus, redisReply *r, void *arg)
 				}
 			} else if (s != NULL && l != NULL) {
 				/* The stream carries no node: with several, none is named. */
-				print_entry(t, NULL, strcmp(s, "err") == 0 ? "err" : "out", l, llen);
+				print_entry(t, NULL, strcmp(s, "err") == 0 ? "err" : "out", l,
+				            llen);
 			}
 		}
 	}
@@ -211,8 +213,8 @@ static void read_stream(struct logs_tool *t)
 {
 	if (t->reading || !t->following || loop_stopped(t->loop))
 		return;
-	const char *argv[8] = {"XREAD", "COUNT", "1000", "BLOCK", "1000", "STREAMS", t->stream,
-			       t->last_id};
+	const char *argv[8] = {"XREAD", "COUNT",   "1000",    "BLOCK",
+	                       "1000",  "STREAMS", t->stream, t->last_id};
 	size_t lens[8];
 	for (int i = 0; i < 8; i++)
 		lens[i] = strlen(argv[i]);
@@ -236,7 +238,7 @@ static void on_follow_overdue(struct loop *loop, void *arg)
 	struct logs_tool *t = arg;
 	t->deadline = NULL;
 	fprintf(stderr, "tasker logs: the follow stream %s did not end within %ld s\n", t->stream,
-		t->follow + FOLLOW_GRACE_MS / 1000);
+	        t->follow + FOLLOW_GRACE_MS / 1000);
 	finish(t, EXIT_TIMEOUT);
 }
 
@@ -251,7 +253,8 @@ static void on_gathered(struct loop *loop, void *arg)
 	}
 	t->following = true;
 	loop_timer_cancel(t->deadline);
-	t->deadline = loop_timer_add(loop, t->follow * 1000 + FOLLOW_GRACE_MS, on_follow_overdue, t);
+	t->deadline =
+	    loop_timer_add(loop, t->follow * 1000 + FOLLOW_GRACE_MS, on_follow_overdue, t);
 	read_stream(t);
 }
 
@@ -317,11 +320,11 @@ static void take_reply(struct logs_tool *t, const char *data, size_t len)
 				if (!cJSON_IsString(s) || !cJSON_IsString(text))
 					continue;
 				print_entry(t, v.node, s->valuestring, text->valuestring,
-					    strlen(text->valuestring));
+				            strlen(text->valuestring));
 			}
 			if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v.root, "truncated")))
 				fprintf(stderr, "tasker logs: older lines were left out (the reply "
-						"stays under 256 KiB)\n");
+				                "stays under 256 KiB)\n");
 		}
 		const cJSON *stream = cJSON_GetObjectItemCaseSensitive(v.root, "stream");
 		if (t->follow > 0 && cJSON_IsString(stream)) {
@@ -340,7 +343,7 @@ static void take_reply(struct logs_tool *t, const char *data, size_t len)
 }
 
 static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
-		       void *arg)
+                       void *arg)
 {
 	(void)bus;
 	(void)channel;
@@ -365,9 +368,9 @@ static void on_published(struct bus *bus, long long receivers, void *arg)
 		finish(t, EXIT_FAIL);
 	} else if (receivers == 0) {
 		fprintf(stderr,
-			"tasker logs: nobody is subscribed to %s: is an executor (tasker exec) "
-			"running on this Redis?\n",
-			t->cfg->channel);
+		        "tasker logs: nobody is subscribed to %s: is an executor (tasker exec) "
+		        "running on this Redis?\n",
+		        t->cfg->channel);
 		finish(t, EXIT_TIMEOUT);
 	}
 }
@@ -407,13 +410,14 @@ static void on_wait_over(struct loop *loop, void *arg)
 		return; /* gathering */
 	if (!t->sent) {
 		fprintf(stderr, "tasker logs: could not publish within %lld s: %s\n",
-			(long long)(t->wait_ms / 1000), bus_status(t->bus));
+		        (long long)(t->wait_ms / 1000), bus_status(t->bus));
 		finish(t, EXIT_FAIL);
 		return;
 	}
-	fprintf(stderr, "tasker logs: no reply within %lld s; is an executor (tasker exec) running "
-			"on %s?\n",
-		(long long)(t->wait_ms / 1000), t->cfg->channel);
+	fprintf(stderr,
+	        "tasker logs: no reply within %lld s; is an executor (tasker exec) running "
+	        "on %s?\n",
+	        (long long)(t->wait_ms / 1000), t->cfg->channel);
 	finish(t, EXIT_TIMEOUT);
 }
 
@@ -450,13 +454,13 @@ static void add_param(struct slash_line *l, const char *key, const char *value)
 int tool_logs(struct config *cfg, int argc, char **argv)
 {
 	static const struct option own[] = {
-		{"lines", required_argument, NULL, 'n'},
-		{"follow", optional_argument, NULL, 'f'},
-		{"node", required_argument, NULL, 'N'},
-		{"json", no_argument, NULL, 'j'},
-		{"wait", required_argument, NULL, 'w'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"lines", required_argument, NULL, 'n'},
+	    {"follow", optional_argument, NULL, 'f'},
+	    {"node", required_argument, NULL, 'N'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"wait", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct logs_tool t = {.cfg = cfg, .wait_ms = 10000, .rc = EXIT_OK};
 	long lines = CHECK_LOGS_LINES_DEFAULT, wait_s = 10;
@@ -471,7 +475,8 @@ int tool_logs(struct config *cfg, int argc, char **argv)
 			break;
 		case 'f':
 			t.follow = FOLLOW_DEFAULT_S;
-			if (optarg != NULL && !parse_long(optarg, 1, CHECK_LOGS_FOLLOW_MAX, &t.follow))
+			if (optarg != NULL &&
+			    !parse_long(optarg, 1, CHECK_LOGS_FOLLOW_MAX, &t.follow))
 				bad = "--follow takes a whole number of seconds from 1 to 3600";
 			break;
 		case 'N':
@@ -536,11 +541,12 @@ int tool_logs(struct config *cfg, int argc, char **argv)
 	loop_signal(t.loop, SIGTERM, on_signal, &t);
 	signal(SIGPIPE, SIG_IGN);
 	struct bus_handlers h = {
-		.on_message = on_message, .on_state = on_state, .on_unresolved = on_unresolved};
+	    .on_message = on_message, .on_state = on_state, .on_unresolved = on_unresolved};
 	t.bus = bus_new(t.loop, &cfg->redis, &h, &t);
 	if (t.follow > 0)
 		bus_reader_enable(t.bus, on_reader, &t);
-	t.history = history_read_new(t.bus, cfg->status_channel, false, on_history_message, NULL, &t);
+	t.history =
+	    history_read_new(t.bus, cfg->status_channel, false, on_history_message, NULL, &t);
 	bus_subscribe(t.bus, cfg->status_channel);
 	t.deadline = loop_timer_add(t.loop, t.wait_ms, on_wait_over, &t);
 	rc = loop_run(t.loop);

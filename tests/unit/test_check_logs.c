@@ -53,9 +53,11 @@ static void defaults(void **state)
 static void numbers_and_strings(void **state)
 {
 	(void)state;
-	expect_ok("{\"verb\":\"logs\",\"params\":{\"task\":\"api\",\"lines\":\"200\",\"follow\":\"30\"}}",
-		  200, 30);
-	expect_ok("{\"verb\":\"logs\",\"params\":{\"task\":\"api\",\"lines\":7,\"follow\":1}}", 7, 1);
+	expect_ok(
+	    "{\"verb\":\"logs\",\"params\":{\"task\":\"api\",\"lines\":\"200\",\"follow\":\"30\"}}",
+	    200, 30);
+	expect_ok("{\"verb\":\"logs\",\"params\":{\"task\":\"api\",\"lines\":7,\"follow\":1}}", 7,
+	          1);
 	/* A JSON number is its value, however it is written. */
 	expect_ok("{\"verb\":\"logs\",\"params\":{\"lines\":1e3}}", 1000, 0);
 }
@@ -65,26 +67,28 @@ static void bounds(void **state)
 	(void)state;
 	expect_ok("{\"verb\":\"logs\",\"params\":{\"lines\":\"0\",\"follow\":\"0\"}}", 0, 0);
 	expect_ok("{\"verb\":\"logs\",\"params\":{\"lines\":\"5000\",\"follow\":\"3600\"}}", 5000,
-		  3600);
+	          3600);
 	expect_refused("{\"verb\":\"logs\",\"params\":{\"lines\":\"5001\"}}",
-		       "lines must be a whole number from 0 to 5000");
+	               "lines must be a whole number from 0 to 5000");
 	expect_refused("{\"verb\":\"logs\",\"params\":{\"follow\":\"3601\"}}",
-		       "follow must be a whole number of seconds from 0 to 3600");
+	               "follow must be a whole number of seconds from 0 to 3600");
 	expect_refused("{\"verb\":\"logs\",\"params\":{\"lines\":\"999999999\"}}", "lines must");
 	expect_refused("{\"verb\":\"logs\",\"params\":{\"lines\":\"9999999999999999999999\"}}",
-		       "lines must");
+	               "lines must");
 }
 
 static void not_whole_numbers(void **state)
 {
 	(void)state;
-	const char *bad[] = {"-1", "\"-1\"", "\"+5\"", "2.5", "\"2.5\"", "\"\"", "\" 5\"",
-			     "\"5 \"", "\"abc\"", "true", "\"0x10\""};
+	const char *bad[] = {"-1",     "\"-1\"", "\"+5\"",  "2.5",  "\"2.5\"", "\"\"",
+	                     "\" 5\"", "\"5 \"", "\"abc\"", "true", "\"0x10\""};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char json[200];
-		snprintf(json, sizeof(json), "{\"verb\":\"logs\",\"params\":{\"lines\":%s}}", bad[i]);
+		snprintf(json, sizeof(json), "{\"verb\":\"logs\",\"params\":{\"lines\":%s}}",
+		         bad[i]);
 		expect_refused(json, "lines must be a whole number");
-		snprintf(json, sizeof(json), "{\"verb\":\"logs\",\"params\":{\"follow\":%s}}", bad[i]);
+		snprintf(json, sizeof(json), "{\"verb\":\"logs\",\"params\":{\"follow\":%s}}",
+		         bad[i]);
 		expect_refused(json, "follow must be a whole number");
 	}
 }
