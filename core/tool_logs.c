@@ -6,9 +6,11 @@
  *
  * It sends and waits the way `tasker send --wait` does, on the same
  * pieces: the envelope from codec_encode_command, the subscription before
- * the publish, the history stream read again after a reconnect (a reply
- * that went out while we were away is still found), and a reply counted
- * only when it fits the command (verb logs, a status logs can have).
+ * the publish, the command admitted into the fleet's stream
+ * (fleet_admit.h) and then published, the history stream read again
+ * after a reconnect (a reply that went out while we were away is still
+ * found), and a reply counted only when it fits the command (verb logs, a
+ * status logs can have).
  * Without --node the command may be answered by several nodes (each
  * that holds the task): replies are gathered for a moment after the first.
  *
@@ -24,6 +26,7 @@
 
 #include "bus.h"
 #include "command_check.h"
+#include "fleet_admit.h"
 #include "history_read.h"
 #include "log.h"
 #include "loop.h"
@@ -78,6 +81,7 @@ struct logs_tool {
 	char *json; /* the command */
 	char request_id[33];
 	bool json_out, sent, gathered, following, reading;
+	bool admitting, published; /* the command on its way (send_command) */
 	const char *node;
 	long follow;
 	int64_t wait_ms, sent_ms;
@@ -375,8 +379,38 @@ static void on_published(struct bus *bus, long long receivers, void *arg)
 	}
 }
 
+static void on_admitted(struct bus *bus, redisReply *r, void *arg)
+{
+	struct logs_tool *t = arg;
+	if (loop_stopped(t->loop))
+		return;
+	t->admitting = false;
+	if (fleet_admit_outcome(r) == FLEET_LOST)
+		return; /* admitted again after the reconnect: the once key makes that harmless */
+	/* In the fleet's stream, or refused there (then the executors that
+	 * receive the PUBLISH admit it): published either way, as send does. */
+	t->published = true;
+	bus_publish(bus, t->cfg->channel, t->json, strlen(t->json), on_published, t);
+}
+
+/* The command goes into the fleet's intake stream (fleet_admit.h, the
+ * script `tasker send` and the console use), then out by PUBLISH. */
+static void send_command(struct logs_tool *t)
+{
+	if (t->published || t->admitting)
+		return;
+	char *prefix = fleet_admit_prefix(t->cfg->channel);
+	struct fleet_admit adm;
+	fleet_admit_build(&adm, prefix, t->json, strlen(t->json));
+	if (bus_command(t->bus, FLEET_ADMIT_ARGC, adm.argv, adm.lens, on_admitted, t) == 0)
+		t->admitting = true;
+	fleet_admit_free(&adm);
+	free(prefix);
+}
+
 static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 {
+	(void)bus;
 	struct logs_tool *t = arg;
 	if (!ready) {
 		log_debug("%s", why);
@@ -385,10 +419,10 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 	if (!t->sent) {
 		t->sent = true;
 		t->sent_ms = util_wall_ms();
-		bus_publish(bus, t->cfg->channel, t->json, strlen(t->json), on_published, t);
 	} else if (!t->gathered) {
 		history_read_since(t->history, t->sent_ms - HISTORY_MARGIN_MS);
 	}
+	send_command(t);
 }
 
 static void on_unresolved(struct bus *bus, const char *why, void *arg)

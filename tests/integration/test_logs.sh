@@ -176,6 +176,13 @@ kill -TERM "$EXEC"
 check "the executor stops" wait_until 15 bash -c "! kill -0 $EXEC 2>/dev/null"
 check "its follows end with an end entry on the way" bash -c "redis-cli -p $REDIS_PORT XRANGE 'b00t:{tasker}:logs:many-1' - + | grep -q 'shutting down'"
 
+# No executor now: the command waits in the fleet's stream, as send's do.
+"$TASKER" logs --wait 2 --lines 1 nobody-home >/dev/null 2>"$TMP/t.err"
+rc=$?
+check "tasker logs with no executor: exit 3 ($rc)" [ "$rc" -eq 3 ]
+check "and says nobody listens" grep -q "nobody is subscribed" "$TMP/t.err"
+check "the command was admitted into the fleet's stream" bash -c "redis-cli -p $REDIS_PORT XRANGE 'b00t:{tasker}:b00t:k0mmand3r:commands' - + | grep -q 'nobody-home'"
+
 # --- a fleet of two nodes: the node holding the task answers -----------------------
 start_node() {
 	mkdir -p "$TMP/pm2-$1"
