@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
 #include "codec.h"
@@ -224,10 +225,36 @@ void history_flush(struct history_writer *w)
 		w->dropped_said = false;
 }
 
+/* A logs reply carries up to 256 KiB of a task's output: the history keeps
+ * the reply without it (10,000 of them would be 2.5 GiB), with
+ * "lines_omitted": how many there were. NULL: keep the message as it is. */
+static char *without_lines(const char *data, size_t len)
+{
+	if (len < 1024 || memmem(data, len, "\"lines\":[", 9) == NULL)
+		return NULL;
+	cJSON *obj = cJSON_ParseWithLength(data, len);
+	cJSON *lines = cJSON_GetObjectItemCaseSensitive(obj, "lines");
+	char *out = NULL;
+	if (cJSON_IsArray(lines)) {
+		int n = cJSON_GetArraySize(lines);
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, "lines");
+		cJSON_AddNumberToObject(obj, "lines_omitted", n);
+		out = cJSON_PrintUnformatted(obj);
+	}
+	cJSON_Delete(obj);
+	return out;
+}
+
 void history_add(struct history_writer *w, const char *data, size_t len)
 {
 	if (w == NULL)
 		return;
+	char *slim = without_lines(data, len);
+	if (slim != NULL) {
+		history_add(w, slim, strlen(slim));
+		free(slim);
+		return;
+	}
 	history_flush(w);
 	if (w->wcount == 0 && send_entry(w, data, len) == 0)
 		return;
