@@ -278,15 +278,19 @@ static void reply_and_finish(struct command *cmd, cJSON *obj)
 			 error->valuestring);
 	else
 		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st);
-	if (cmd->has_entry) {
+	if (cmd->has_entry && cmd->entry.extra && strcmp(st, "not_found") == 0) {
+		/* Sent here for this node's table alone (a second behind PM2);
+		 * the name's holder answers. */
+		exec_fleet_ack(cmd->ex, &cmd->entry);
+		cJSON_Delete(obj);
+	} else if (cmd->has_entry) {
 		/* Who holds the name from now on: its start failed, or it is
 		 * deleted, or it runs. */
 		bool ok = strcmp(st, "started") == 0 || strcmp(st, "already_running") == 0;
 		const char *op = cmd->verb == V_START ? (ok ? "set" : "del")
-				 : cmd->verb == V_DELETE && (strcmp(st, "deleted") == 0 ||
-							     strcmp(st, "not_found") == 0)
-				     ? "del"
-				     : "";
+				 : cmd->verb == V_DELETE && strcmp(st, "deleted") == 0 ? "gone"
+				 : cmd->verb == V_DELETE && strcmp(st, "not_found") == 0 ? "del"
+											: "";
 		exec_fleet_reply_def(cmd->ex, &cmd->entry, obj, cmd->name, op,
 				     not_done ? cmd->request_id : NULL,
 				     exec_failover_op(cmd->verb, st, cmd->spec),

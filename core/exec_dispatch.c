@@ -115,11 +115,11 @@ static void on_forwarded(struct bus *bus, redisReply *r, void *arg)
 /* Appends the entry to every target node's stream and acknowledges it,
  * in one script; claim: the node that holds name from now on, or NULL. */
 static void forward(struct dispatch_ctx *d, const char *const *targets, size_t n,
-		    const char *claim, const char *name)
+		    const char *claim, const char *name, bool extras)
 {
 	struct fleet *f = d->f;
-	const char **argv = xcalloc(n + 10, sizeof(char *));
-	size_t *lens = xcalloc(n + 10, sizeof(size_t));
+	const char **argv = xcalloc(n + 11, sizeof(char *));
+	size_t *lens = xcalloc(n + 11, sizeof(size_t));
 	char **keys = xcalloc(n + 1, sizeof(char *));
 	char nkeys[16], arrival[24];
 	snprintf(nkeys, sizeof(nkeys), "%zu", n + 2);
@@ -141,6 +141,7 @@ static void forward(struct dispatch_ctx *d, const char *const *targets, size_t n
 	argv[k++] = arrival;
 	argv[k++] = claim ? claim : "";
 	argv[k++] = STREAM_MAXLEN;
+	argv[k++] = extras ? "1" : "0";
 	for (size_t i = 0; i < k; i++)
 		lens[i] = i == data_at ? d->len : strlen(argv[i]);
 	bus_command(f->ex->bus, (int)k, argv, lens, on_forwarded, f);
@@ -152,8 +153,9 @@ static void forward(struct dispatch_ctx *d, const char *const *targets, size_t n
 	free(lens);
 }
 
-/* Decides with the name's holder known. */
-static void dispatch_route(struct dispatch_ctx *d, const char *holder)
+/* Decides with the name's holder known; gone: the node that deleted the
+ * name a moment ago (fleet_view.gone_from), or NULL. */
+static void dispatch_route(struct dispatch_ctx *d, const char *holder, const char *gone)
 {
 	struct fleet *f = d->f;
 	struct envelope env;
@@ -165,6 +167,17 @@ static void dispatch_route(struct dispatch_ctx *d, const char *holder)
 	const char *node = codec_param(&env, "node");
 	enum fleet_verb verb = verb_class(env.verb);
 	struct fleet_view view = {(const char *const *)f->nodes, f->nnodes, f->tasks, f->ntasks};
+	/* The tables follow PM2 about a second behind the replies: the
+	 * entries of a name its node just deleted do not count. */
+	struct fleet_task_ref *kept = NULL;
+	if (gone != NULL && name != NULL) {
+		kept = xcalloc(f->ntasks + 1, sizeof(*kept));
+		view.ntasks = 0;
+		for (size_t i = 0; i < f->ntasks; i++)
+			if (strcmp(f->tasks[i].node, gone) != 0 || strcmp(f->tasks[i].name, name) != 0)
+				kept[view.ntasks++] = f->tasks[i];
+		view.tasks = kept;
+	}
 	struct fleet_route route;
 	fleet_route(verb, name, node, holder, f->ex->cfg->node, &view, &route);
 	if (route.kind == FLEET_STATUS_ALL) {
@@ -178,9 +191,15 @@ static void dispatch_route(struct dispatch_ctx *d, const char *holder)
 		snprintf(msg, sizeof(msg), "no task named %s on any node", name);
 		dispatch_reply(f, d->id, dispatch_status(f, &env, "not_found", name, msg));
 	} else {
+		/* stop, restart, delete: the holder (first) answers; the nodes
+		 * whose tables show the name too (maybe a second late) answer
+		 * only when they hold it. */
+		bool extras = verb == FLEET_ACT && node == NULL && holder != NULL &&
+			      route.ntargets > 1 && strcmp(route.targets[0], holder) == 0;
 		forward(d, route.targets, route.ntargets,
-			route.claim && name != NULL ? route.targets[0] : NULL, name);
+			route.claim && name != NULL ? route.targets[0] : NULL, name, extras);
 	}
+	free(kept);
 	codec_envelope_free(&env);
 }
 
@@ -200,7 +219,9 @@ static void on_holder(struct bus *bus, redisReply *r, void *arg)
 	for (size_t i = 0; r->type == REDIS_REPLY_STRING && i < d->f->nnodes; i++)
 		if (strcmp(d->f->nodes[i], r->str) == 0)
 			holder = xstrdup(r->str);
-	dispatch_route(d, holder);
+	/* "~<node>": that node deleted the name a moment ago. */
+	const char *gone = r->type == REDIS_REPLY_STRING && r->str[0] == '~' ? r->str + 1 : NULL;
+	dispatch_route(d, holder, gone);
 	free(holder);
 	dispatch_ctx_free(d);
 }
@@ -230,10 +251,10 @@ void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t le
 	if (!placeable || verb == FLEET_STATUS) {
 		codec_envelope_free(&env);
 		if (placeable) {
-			dispatch_route(d, NULL);
+			dispatch_route(d, NULL, NULL);
 		} else {
 			const char *self = ex->cfg->node;
-			forward(d, &self, 1, NULL, NULL);
+			forward(d, &self, 1, NULL, NULL, false);
 		}
 		dispatch_ctx_free(d);
 		return;

@@ -45,25 +45,31 @@
 /* Dispatch: acknowledge and forward to every node stream named, at once;
  * an entry acknowledged already (dispatched twice) is not forwarded again.
  * KEYS: commands, name key, node streams...; ARGV: entry id, message,
- * arrival ms, node that now holds the name (or ""). */
+ * arrival ms, node that now holds the name (or ""), MAXLEN, "1" when the
+ * first node is the name's holder and the others only show it in their
+ * tables (their entries carry x=1: a not_found there stays silent). */
 const char fleet_forward_lua[] =
 	"if redis.call('XACK', KEYS[1], 'tasker', ARGV[1]) == 0 then return 0 end "
 	"if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end "
-	"for i = 3, #KEYS do redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[5], '*', 'm', "
-	"ARGV[2], 't', ARGV[3]) end "
+	"for i = 3, #KEYS do if i > 3 and ARGV[6] == '1' then "
+	"redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2], 't', ARGV[3], "
+	"'x', '1') else "
+	"redis.call('XADD', KEYS[i], 'MAXLEN', '~', ARGV[5], '*', 'm', ARGV[2], 't', ARGV[3]) end end "
 	"return #KEYS - 2";
 
 /* A reply: publish, acknowledge, forget the acting record, keep the
  * name's holder, and for a command that was not carried out let its once
  * key go in 3 s (sent again later, it is taken again; the other executors'
- * copies of the same PUBLISH, admitted within ms, are still dropped). An
- * entry acknowledged already (delivered twice) publishes nothing. KEYS:
- * stream, acting hash, name key, once key, def key, defs set; ARGV: status
- * channel, reply, entry id, "set"/"del"/"", node, "1" to let the once key
- * go, what becomes of the failover definition (exec_failover.c: "def",
- * "plain", "stop", "restart", "delete", "forget" or ""), the definition,
- * the task name. The definition goes in the same step as the reply, so a
- * failover task never runs without one. */
+ * copies of the same PUBLISH, admitted within ms, are still dropped). A
+ * delete leaves "~<node>" on the name for 10 s: the node's task table
+ * still shows the name for a moment, and dispatchers must not count it.
+ * An entry acknowledged already (delivered twice) publishes nothing.
+ * KEYS: stream, acting hash, name key, once key, def key, defs set; ARGV:
+ * status channel, reply, entry id, "set"/"del"/"gone"/"", node, "1" to let
+ * the once key go, what becomes of the failover definition
+ * (exec_failover.c: "def", "plain", "stop", "restart", "delete", "forget"
+ * or ""), the definition, the task name. The definition goes in the same
+ * step as the reply, so a failover task never runs without one. */
 const char fleet_reply_lua[] =
 	"if redis.call('XACK', KEYS[1], 'tasker', ARGV[3]) == 0 then return 0 end "
 	"redis.call('PUBLISH', ARGV[1], ARGV[2]) "
@@ -72,6 +78,8 @@ const char fleet_reply_lua[] =
 	"if ARGV[4] == 'del' and redis.call('GET', KEYS[3]) == ARGV[5] then "
 	"redis.call('DEL', KEYS[3]) end "
 	"if ARGV[4] == 'set' then redis.call('SET', KEYS[3], ARGV[5]) end "
+	"if ARGV[4] == 'gone' then local h = redis.call('GET', KEYS[3]) "
+	"if not h or h == ARGV[5] then redis.call('SET', KEYS[3], '~' .. ARGV[5], 'PX', 10000) end end "
 	FLEET_DEF_LUA
 	"return 1";
 
@@ -177,7 +185,7 @@ static void on_acting(struct bus *bus, redisReply *r, void *arg)
 /* One entry of this node's stream; pending: read back from the pending
  * list (this executor took it before and may have acted). */
 static void node_entry(struct fleet *f, const char *id, const char *data, size_t len,
-		       int64_t arrival, bool pending)
+		       int64_t arrival, bool pending, bool extra)
 {
 	if (is_live(f, id))
 		return;
@@ -187,6 +195,7 @@ static void node_entry(struct fleet *f, const char *id, const char *data, size_t
 	e->f = f;
 	snprintf(e->entry.id, sizeof(e->entry.id), "%s", id);
 	e->entry.arrival = arrival;
+	e->entry.extra = extra;
 	e->data = xstrndup(data, len);
 	e->len = len;
 	if (!pending) {
@@ -371,7 +380,9 @@ static size_t take_entries(struct fleet *f, bool commands, const redisReply *ent
 			size_t tl = 0;
 			const char *t = field(e->element[1], "t", &tl);
 			int64_t arrival = t ? strtoll(t, NULL, 10) : strtoll(id, NULL, 10);
-			node_entry(f, id, m, len, arrival, pending);
+			size_t xl = 0;
+			const char *x = field(e->element[1], "x", &xl);
+			node_entry(f, id, m, len, arrival, pending, x != NULL && xl == 1 && x[0] == '1');
 		}
 	}
 	return n;

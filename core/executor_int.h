@@ -40,6 +40,8 @@ struct exec_entry {
 	char id[48];	 /* the stream entry id */
 	int64_t arrival; /* wall ms it was admitted: its time counts from here */
 	bool acted;	 /* it was being carried out when its executor stopped */
+	bool extra;	 /* routed here only for this node's table, the name's holder
+			    has it too: a not_found is acknowledged, not answered */
 };
 /* Where the view stood when a listing was requested. */
 struct exec_view_mark {

@@ -80,21 +80,31 @@ void fleet_route(enum fleet_verb verb, const char *name, const char *node, const
 	if (verb == FLEET_START) {
 		/* Names are unique across the fleet: a start of a name that
 		 * runs on some other node is answered for that node. */
+		out->kind = FLEET_FORWARD;
+		out->claim = true;
+		/* Without a node: the recorded holder (written with each reply)
+		 * decides from its own listing: already_running, or it replaces
+		 * a stopped task there. The tables run a second behind the
+		 * replies, and a sender that saw its stop answered must not get
+		 * already_running from one. */
+		if (node == NULL && holder != NULL) {
+			add_target(out, holder);
+			return;
+		}
 		const struct fleet_task_ref *t = active_elsewhere(view, name, node);
-		if (t != NULL) {
+		if (t != NULL && node != NULL) {
 			out->kind = FLEET_RUNNING;
+			out->claim = false;
 			out->holder = t->node;
 			return;
 		}
-		out->kind = FLEET_FORWARD;
-		out->claim = true;
-		if (node != NULL) {
-			add_target(out, node);
+		/* No holder recorded: where a table shows it running answers. */
+		if (t != NULL) {
+			add_target(out, t->node);
 			return;
 		}
-		/* The node that holds the name (even stopped) replaces it there. */
-		if (holder != NULL) {
-			add_target(out, holder);
+		if (node != NULL) {
+			add_target(out, node);
 			return;
 		}
 		for (size_t i = 0; i < view->ntasks; i++) {

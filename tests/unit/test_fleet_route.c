@@ -72,12 +72,17 @@ static void start_of_a_running_name_is_already_running(void **state)
 	struct fleet_task_ref t[] = {{"n2", "api", true}};
 	struct fleet_view v = view(t, 1);
 	struct fleet_route r;
+	/* Without a node: to n2, whose own listing answers (the table may
+	 * be a second behind a stop). */
 	fleet_route(FLEET_START, "api", NULL, NULL, "n1", &v, &r);
-	assert_int_equal(r.kind, FLEET_RUNNING);
-	assert_string_equal(r.holder, "n2");
+	assert_int_equal(r.kind, FLEET_FORWARD);
+	assert_int_equal(r.ntargets, 1);
+	assert_string_equal(r.targets[0], "n2");
 	/* Named elsewhere, it still runs on n2: names are fleet-wide. */
 	fleet_route(FLEET_START, "api", "n3", NULL, "n1", &v, &r);
 	assert_int_equal(r.kind, FLEET_RUNNING);
+	assert_string_equal(r.holder, "n2");
+
 	/* Stopped on n2: replaced there. */
 	t[0].active = false;
 	fleet_route(FLEET_START, "api", NULL, NULL, "n1", &v, &r);
@@ -86,6 +91,12 @@ static void start_of_a_running_name_is_already_running(void **state)
 	/* The recorded holder wins over placement. */
 	struct fleet_view empty = view(NULL, 0);
 	fleet_route(FLEET_START, "api", NULL, "n3", "n1", &empty, &r);
+	assert_string_equal(r.targets[0], "n3");
+	/* And over a table (a second behind the holder's replies). */
+	t[0].active = true;
+	fleet_route(FLEET_START, "api", NULL, "n3", "n1", &v, &r);
+	assert_int_equal(r.kind, FLEET_FORWARD);
+	assert_int_equal(r.ntargets, 1);
 	assert_string_equal(r.targets[0], "n3");
 }
 
