@@ -38,6 +38,8 @@
 #define MAX_IDS 1024
 #define ACT_WINDOW 32	  /* PM2 calls in flight for one command */
 #define VERIFY_MS 1000	  /* how long the listing after a deadline may take */
+#define SETTLE_MS 250	  /* a redelivered command: list again this much later... */
+#define SETTLE_TRIES 20	  /* ...at most this often, while PM2 has not finished it */
 
 /* Where a command is; what its deadline means depends on it. */
 enum phase {
@@ -90,6 +92,8 @@ struct command {
 	char error[300]; /* the first error PM2 gave for one of the ids */
 	int64_t expires_wall; /* wall ms: past this it is not carried out */
 	struct loop_timer *deadline;
+	struct loop_timer *settle; /* redelivered: the next listing, PM2 still moving */
+	int settle_tries;
 };
 
 /* A pending acting record: the command may be gone when Redis answers. */
@@ -198,6 +202,7 @@ static void command_free(struct command *cmd)
 {
 	struct executor *ex = cmd->ex;
 	loop_timer_cancel(cmd->deadline);
+	loop_timer_cancel(cmd->settle);
 	/* Calls still in flight must not call back into freed memory. */
 	cancel_calls(cmd);
 	if (cmd->verify_call != 0)
@@ -913,6 +918,24 @@ static void verify_start(struct command *cmd, const struct pm2_proc *procs, size
 	reply_and_finish(cmd, obj);
 }
 
+/* stop, restart, delete: whether process p (NULL: gone) is in the state
+ * the verb promises. */
+static bool act_ok(const struct command *cmd, const struct pm2_proc *p)
+{
+	return cmd->verb == V_DELETE ? p == NULL
+	       : cmd->verb == V_STOP ? p == NULL || !proc_active(p)
+				     : p != NULL && p->state == PM2_ST_ONLINE;
+}
+
+/* How many of the ids acted on are not there yet. */
+static size_t act_left(const struct command *cmd, const struct pm2_proc *procs, size_t n)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < cmd->nids; i++)
+		left += !act_ok(cmd, find_proc(procs, n, cmd->ids[i]));
+	return left;
+}
+
 /* stop, restart, delete: which of the ids acted on reached the state the
  * verb promises. */
 static void verify_act(struct command *cmd, const struct pm2_proc *procs, size_t n)
@@ -922,9 +945,7 @@ static void verify_act(struct command *cmd, const struct pm2_proc *procs, size_t
 	size_t o = 0;
 	for (size_t i = 0; i < cmd->nids; i++) {
 		const struct pm2_proc *p = find_proc(procs, n, cmd->ids[i]);
-		bool ok = cmd->verb == V_DELETE	 ? p == NULL
-			  : cmd->verb == V_STOP	 ? p == NULL || !proc_active(p)
-						 : p != NULL && p->state == PM2_ST_ONLINE;
+		bool ok = act_ok(cmd, p);
 		if (ok) {
 			done++;
 		} else if (o < sizeof(pending) - 40) {
@@ -946,6 +967,40 @@ static void verify_act(struct command *cmd, const struct pm2_proc *procs, size_t
 	reply_simple(cmd, "error", msg, cmd->first_id);
 }
 
+/* A redelivered start: a process of its name exists and none is still
+ * launching. */
+static bool start_settled(const struct command *cmd, const struct pm2_proc *procs, size_t n)
+{
+	bool seen = false;
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(procs[i].name, cmd->name) != 0)
+			continue;
+		if (procs[i].state == PM2_ST_LAUNCHING)
+			return false;
+		seen = true;
+	}
+	return seen;
+}
+
+static void on_settle(struct loop *loop, void *arg)
+{
+	(void)loop;
+	struct command *cmd = arg;
+	cmd->settle = NULL;
+	command_verify(cmd);
+}
+
+/* A redelivered command whose calls PM2 may still be carrying out: list
+ * again in SETTLE_MS (takes procs). */
+static void settle_later(struct command *cmd, struct pm2_proc *procs, size_t n)
+{
+	cmd->settle_tries++;
+	pm2_procs_free(procs, n);
+	loop_timer_cancel(cmd->deadline);
+	cmd->deadline = NULL;
+	cmd->settle = loop_timer_add(cmd->ex->loop, SETTLE_MS, on_settle, cmd);
+}
+
 static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
 		      void *arg)
 {
@@ -963,7 +1018,9 @@ static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, co
 	}
 	if (cmd->redelivered && cmd->verb != V_START) {
 		/* Which processes it acted on died with its executor: every
-		 * process of the name is what it acted on. */
+		 * process of the name is what it acted on (in this listing). */
+		cmd->nids = 0;
+		cmd->first_id = -1;
 		for (size_t i = 0; i < n; i++) {
 			if (strcmp(procs[i].name, cmd->name) != 0)
 				continue;
@@ -972,6 +1029,18 @@ static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, co
 			if (cmd->first_id < 0)
 				cmd->first_id = procs[i].pm_id;
 		}
+		/* PM2 may still be carrying it out (the calls went just before
+		 * the executor died; a restart stops, then starts): judge once
+		 * it is done, or after SETTLE_TRIES listings. */
+		if (cmd->settle_tries < SETTLE_TRIES && act_left(cmd, procs, n) > 0) {
+			settle_later(cmd, procs, n);
+			return;
+		}
+	}
+	if (cmd->redelivered && cmd->verb == V_START && cmd->settle_tries < SETTLE_TRIES &&
+	    !start_settled(cmd, procs, n)) {
+		settle_later(cmd, procs, n);
+		return;
 	}
 	if (cmd->verb == V_START && cmd->prepared) {
 		verify_start(cmd, procs, n);

@@ -82,12 +82,13 @@ void fleet_route(enum fleet_verb verb, const char *name, const char *node, const
 		 * runs on some other node is answered for that node. */
 		out->kind = FLEET_FORWARD;
 		out->claim = true;
-		/* Without a node: the recorded holder (written with each reply)
-		 * decides from its own listing: already_running, or it replaces
-		 * a stopped task there. The tables run a second behind the
-		 * replies, and a sender that saw its stop answered must not get
-		 * already_running from one. */
-		if (node == NULL && holder != NULL) {
+		/* Without a node, or naming it: the recorded holder (written
+		 * with each reply) decides from its own listing:
+		 * already_running, or it replaces a stopped task there. The
+		 * tables run a second behind the replies, and a sender that saw
+		 * its stop or delete answered must not get already_running from
+		 * one. */
+		if (holder != NULL && (node == NULL || strcmp(node, holder) == 0)) {
 			add_target(out, holder);
 			return;
 		}

@@ -48,6 +48,7 @@ start_node() {
 	echo "$BG_PID" >"$TMP/pid-$node"
 }
 gone() { ! kill -0 "$1" 2>/dev/null; }
+acting() { [ "$(rcli HLEN "b00t:{tasker}:b00t:k0mmand3r:acting:$1")" -gt 0 ]; }
 readies() { grep -c "ready: listening" "$TMP/exec-$1.log" 2>/dev/null; }
 ready_count_is() { [ "$(readies "$1")" -ge "$2" ]; }
 
@@ -79,6 +80,9 @@ killer() {
 		pause "$((2 + RANDOM % 3)).$((RANDOM % 10))"
 		[ -e "$TMP/stop-killing" ] && break
 		node=${NODES[$((i % 3))]}
+		# Preferably while it carries out a command (its acting record
+		# is written before its first PM2 call): up to 2 s more.
+		wait_until 2 acting "$node"
 		pid=$(cat "$TMP/pid-$node")
 		n=$(readies "$node")
 		kill -KILL "$pid" 2>/dev/null
@@ -269,8 +273,13 @@ outside=$(comm -23 <(tagged) <(online_pids) | wc -l)
 
 for node in "${NODES[@]}"; do
 	w=$(grep -c -E ' (warn|error) ' "$TMP/exec-$node.log")
-	echo "# $node: $(readies "$node") starts, $w warning/error lines"
+	v=$(grep -c 'was being carried out when this executor stopped' "$TMP/exec-$node.log")
+	echo "# $node: $(readies "$node") starts, $v entries verified after a kill instead of run again, $w warning/error lines"
 done
+echo "# the executors' warnings, by kind:"
+cat "$TMP"/exec-n*.log | awk '$2 == "warn" || $2 == "error" {
+	$1 = ""; line = substr($0, 2); gsub(/[0-9]+/, "N", line); print substr(line, 1, 100)
+}' | sort | uniq -c | sort -rn | head -n 6 | sed 's/^ */#   /'
 echo "# counts: $SENT commands sent, $KILLS kills, $REPLIES replies"
 for node in "${NODES[@]}"; do PM2_HOME="$TMP/pm2-$node" "$PM2" kill >/dev/null 2>&1; done
 finish

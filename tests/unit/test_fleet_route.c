@@ -92,11 +92,15 @@ static void start_of_a_running_name_is_already_running(void **state)
 	struct fleet_view empty = view(NULL, 0);
 	fleet_route(FLEET_START, "api", NULL, "n3", "n1", &empty, &r);
 	assert_string_equal(r.targets[0], "n3");
-	/* And over a table (a second behind the holder's replies). */
+	/* And over a table (a second behind the holder's replies), with or
+	 * without naming the holder. */
 	t[0].active = true;
 	fleet_route(FLEET_START, "api", NULL, "n3", "n1", &v, &r);
 	assert_int_equal(r.kind, FLEET_FORWARD);
 	assert_int_equal(r.ntargets, 1);
+	assert_string_equal(r.targets[0], "n3");
+	fleet_route(FLEET_START, "api", "n3", "n3", "n1", &v, &r);
+	assert_int_equal(r.kind, FLEET_FORWARD);
 	assert_string_equal(r.targets[0], "n3");
 }
 
