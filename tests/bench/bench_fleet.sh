@@ -46,10 +46,11 @@ bf_main() {
 	port=$(free_port) || { echo "  skipped: no free port"; return 0; }
 	bg redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly yes \
 		--appendfsync everysec --dir "$dir" --logfile "$dir/redis.log"
-	local redis_pid=$BG_PID
+	BF_REDIS_PID=$BG_PID
 	BF_PORT=$port
 	if ! wait_until 10 bf_up; then
 		echo "  skipped: redis-server did not start"
+		kill "$BF_REDIS_PID" 2>/dev/null
 		return 0
 	fi
 	local url="redis://127.0.0.1:$port"
@@ -107,6 +108,9 @@ bf_stop() {
 	for node in n1 n2 n3; do kill -TERM "${BF_EXEC[$node]}" 2>/dev/null; done
 	for node in n1 n2 n3; do wait "${BF_EXEC[$node]}" 2>/dev/null; done
 	for node in n1 n2 n3; do PM2_HOME="$2/pm2-$node" "$1" kill >/dev/null 2>&1; done
+	# Its redis-server too: a later bench file starts with a quiet machine.
+	kill -TERM "$BF_REDIS_PID" 2>/dev/null
+	wait "$BF_REDIS_PID" 2>/dev/null
 }
 
 # bf_burst_once VERB PREFIX ROUND: BF_BURST raw PUBLISHes through one
@@ -194,7 +198,6 @@ bf_burst() {
 	printf '  burst of %d starts, median of %d rounds: %.2f s to the last reply (min %.2f, max %.2f)' "$BF_BURST" "$BF_ROUNDS" "$m" "$lo" "$hi"
 	read -r m lo hi <<<"$(bf_stats "${rates[@]}")"
 	printf ', %s starts/s (min %s, max %s)\n' "$m" "$lo" "$hi"
-	BF_START_RATE=$m
 	read -r m lo hi <<<"$(bf_stats "${drates[@]}")"
 	printf '  burst of %d deletes, median: %s deletes/s (min %s, max %s)\n' "$BF_BURST" "$m" "$lo" "$hi"
 }
