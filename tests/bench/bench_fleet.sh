@@ -12,9 +12,10 @@
 #      one kind one after another (each waits for its reply), INFO
 #      commandstats; the idle fleet's own traffic over the same time taken
 #      away (measured first, idle, over BENCH_FLEET_IDLE s); one column per
-#      kind: start, stop, status through `tasker send --wait` (its own
-#      SUBSCRIBE and PUBLISH included) and as a raw PUBLISH (the fleet's
-#      side alone, plus that one PUBLISH); bytes in and out of Redis too;
+#      kind: start, stop, status, delete through `tasker send --wait` (its
+#      SUBSCRIBE, its own admission script and PUBLISH included) and as a
+#      raw PUBLISH (the fleet's side alone, plus that one PUBLISH); bytes
+#      in and out of Redis too;
 #   3. a model, computed from this run's figures and labelled as such: the
 #      Redis load of 100 nodes, 100 commands/s and 10,000 tasks, beside
 #      what this Redis did on this machine (redis-benchmark GET/SET, same
@@ -290,7 +291,8 @@ bf_commandstats() {
 		}
 		printf "  %-13s", "total calls"; for (j = 1; j <= nk; j++) printf " %12.1f", total[j]; printf "\n"
 		printf "  %-13s", "wall ms each"; for (j = 1; j <= nk; j++) printf " %12.0f", ms[K[j]] / n; printf "\n"
-		printf "  (-send: through tasker send --wait, its own connection, SUBSCRIBE and PUBLISH included; -pub: one raw PUBLISH, the rest is the fleet)\n"
+		printf "  (-send: through tasker send --wait: its SUBSCRIBE, its own admission script and PUBLISH included; -pub: one raw\n"
+		printf "   PUBLISH, the rest is the fleet: every executor that gets the PUBLISH runs the admission script)\n"
 		# For the model.
 		out = dir "/cs-summary"
 		printf "idle_calls %.3f\nidle_in %.1f\nidle_out %.1f\n", tot, v["idle", "~in"] / (ms["idle"] / 1000), v["idle", "~out"] / (ms["idle"] / 1000) > out
@@ -335,7 +337,8 @@ bf_model() {
 		tables_in = N / 5 * (T / N * bpt) + C * 2 / 3 * (T / N * bpt)
 		# Commands: the fleet-side calls of the raw PUBLISH columns, at 3
 		# nodes; every executor that gets the PUBLISH runs the admission
-		# script (EVAL + SET NX): N - 3 more of those each.
+		# script (EVAL + EXISTS, or + XADD + SET for the one that admits
+		# it): N - 3 more of those each.
 		per = (m["calls_start-pub"] + m["calls_stop-pub"] + m["calls_status-pub"]) / 3
 		per_n = per + 2 * (N - n)
 		cmd_calls = C * per_n
