@@ -11,7 +11,8 @@
 #   2. Redis commands per tasker command: CONFIG RESETSTAT, N commands of
 #      one kind one after another (each waits for its reply), INFO
 #      commandstats; the idle fleet's own traffic over the same time taken
-#      away (measured first, idle, over BENCH_FLEET_IDLE s); one column per
+#      away (measured first, idle with BENCH_FLEET_IDLE_TASKS (30) tasks
+#      running, over BENCH_FLEET_IDLE (10) s); one column per
 #      kind: start, stop, status, delete through `tasker send --wait` (its
 #      SUBSCRIBE, its own admission script and PUBLISH included) and as a
 #      raw PUBLISH (the fleet's side alone, plus that one PUBLISH); bytes
@@ -32,6 +33,7 @@ BF_BURST=${BENCH_FLEET_BURST:-300}
 BF_ROUNDS=${BENCH_FLEET_ROUNDS:-3}
 BF_N=${BENCH_FLEET_N:-20}
 BF_IDLE=${BENCH_FLEET_IDLE:-10}
+BF_IDLE_N=${BENCH_FLEET_IDLE_TASKS:-30}
 
 bf_main() {
 	local pm2="$ROOT/.deps/node_modules/.bin/pm2"
@@ -243,13 +245,22 @@ bf_commandstats() {
 	local d="$TMP/bench-fleet" k t0 t1
 	echo
 	echo "-- Redis commands per tasker command (INFO commandstats; $BF_N commands of each kind, one after another; the idle fleet's own traffic over the same time taken away)"
-	# The idle fleet first: its own traffic per second.
+	# The idle fleet first: its own traffic per second, with BF_IDLE_N
+	# tasks running (their tables, their fencing checks).
+	local i
+	for i in $(seq 1 "$BF_IDLE_N"); do
+		echo "PUBLISH b00t:k0mmand3r '{\"verb\":\"start\",\"params\":{\"task\":\"idle$i\",\"command\":\"sleep 600\"},\"request_id\":\"fi-$i\"}'"
+	done | bf_rcli >/dev/null
+	wait_until 60 bf_count_ge fi- "$BF_IDLE_N"
+	wait_until 10 bf_tasks_ge "$BF_URL" "$BF_IDLE_N"
+	bf_pause 2
 	bf_rcli CONFIG RESETSTAT >/dev/null
 	t0=$(date +%s%N)
 	bf_pause "$BF_IDLE"
 	bf_snapshot "$d/cs-idle"
 	t1=$(date +%s%N)
 	BF_IDLE_KEYS=$(bf_rcli DBSIZE)
+	BF_IDLE_TASKS=$(bf_tasks "$BF_URL")
 	echo "$(((t1 - t0) / 1000000))" >"$d/cs-idle.ms"
 	for k in "${BF_KINDS[@]}"; do
 		bf_rcli CONFIG RESETSTAT >/dev/null
@@ -259,7 +270,7 @@ bf_commandstats() {
 		t1=$(date +%s%N)
 		echo "$(((t1 - t0) / 1000000))" >"$d/cs-$k.ms"
 	done
-	awk -v n="$BF_N" -v dir="$d" -v kinds="${BF_KINDS[*]}" -v keys="$BF_IDLE_KEYS" '
+	awk -v n="$BF_N" -v dir="$d" -v kinds="${BF_KINDS[*]}" -v keys="$BF_IDLE_KEYS" -v tasks="$BF_IDLE_TASKS" '
 	function load(file, tag,   line, a) {
 		while ((getline line < file) > 0) { split(line, a, " "); v[tag, a[1]] = a[2]; if (!(a[1] in seen)) { seen[a[1]] = 1; order[++nc] = a[1] } }
 		close(file)
@@ -274,7 +285,7 @@ bf_commandstats() {
 		printf "  idle fleet of 3, per second (over %.1f s):", ms["idle"] / 1000
 		for (i = 1; i <= nc; i++) { c = order[i]; if (substr(c, 1, 1) == "~") continue
 			r = v["idle", c] / (ms["idle"] / 1000); if (r > 0) printf " %s %.2f", c, r; tot += r }
-		printf "; total %.1f calls/s, %.0f B/s in, %.0f B/s out; %d keys in Redis\n", tot, v["idle", "~in"] / (ms["idle"] / 1000), v["idle", "~out"] / (ms["idle"] / 1000), keys
+		printf "; total %.1f calls/s, %.0f B/s in, %.0f B/s out; %d keys in Redis, %d tasks\n", tot, v["idle", "~in"] / (ms["idle"] / 1000), v["idle", "~out"] / (ms["idle"] / 1000), keys, tasks
 		printf "  %-13s", "per command"; for (i = 1; i <= nk; i++) printf " %12s", K[i]; printf "\n"
 		for (i = 1; i <= nc; i++) {
 			c = order[i]; line = sprintf("  %-13s", c == "~in" ? "bytes in" : c == "~out" ? "bytes out" : c); any = 0
@@ -313,7 +324,7 @@ bf_model() {
 	echo
 	echo "-- MODEL, computed from this run's measurements above (not measured): 100 nodes, 100 commands/s (a third each start, stop, status), 10,000 tasks"
 	awk -v tb="${BF_TABLE_BYTES:-0}" -v tn="${BF_TABLE_TASKS:-0}" -v sb="${BF_STATUS_BYTES:-0}" \
-		-v cap="${BF_CAP:-0}" -v cap1="${BF_CAP1:-0}" -v keys="${BF_IDLE_KEYS:-0}" '
+		-v cap="${BF_CAP:-0}" -v cap1="${BF_CAP1:-0}" -v keys="${BF_IDLE_KEYS:-0}" -v itasks="${BF_IDLE_TASKS:-0}" '
 	{ m[$1] = $2 }
 	END {
 		N = 100; C = 100; T = 10000; n = 3
@@ -331,8 +342,12 @@ bf_model() {
 		view_calls = N * views * (scans + 2 * N)
 		view_out = N * views * (T * bpt + N * 300)
 		visits = N * views * 2 * K
-		# Each node besides its view: presence, table, blocking read, claims.
-		own = (m["idle_calls"] - m["idle_scan"] - m["idle_get"]) / n
+		# Fencing (failover): after each view, each node looks up the
+		# definition of each of its tasks (HMGET in one script).
+		fence = (itasks > 0) ? m["idle_hmget"] / itasks : 0
+		# Each node besides its view and fencing: presence, table,
+		# blocking read, claims, the failover check.
+		own = (m["idle_calls"] - m["idle_scan"] - m["idle_get"] - m["idle_hmget"]) / n
 		# A table is written every 5 s and after each change (200 ms).
 		tables_in = N / 5 * (T / N * bpt) + C * 2 / 3 * (T / N * bpt)
 		# Commands: the fleet-side calls of the raw PUBLISH columns, at 3
@@ -348,19 +363,20 @@ bf_model() {
 		status_reply = T * spt
 		status_in = C / 3 * status_reply * 2
 		status_out = C / 3 * status_reply
-		total = view_calls + N * own + cmd_calls
+		total = view_calls + N * own + T * fence + cmd_calls
 		tin = tables_in + cmd_in + status_in
 		tout = view_out + status_out
 		printf "  inputs measured above: %.2f views/s per node (%.1f SCAN calls each with %d keys in Redis); %.2f calls/s per idle\n", views, scan_per_view, keys, own
 		printf "    node besides its view; fleet-side calls per command at 3 nodes: start %.1f, stop %.1f, status %.1f (raw PUBLISH\n", m["calls_start-pub"], m["calls_stop-pub"], m["calls_status-pub"]
 		printf "    columns); %.0f bytes per task in the tables, %.0f in a fleet status reply\n", bpt, spt
-		printf "  %-64s %10s %10s %10s\n", "", "calls/s", "MB/s in", "MB/s out"
-		printf "  %-64s %10.0f %10s %10.1f\n", sprintf("views: %d nodes x (%d SCAN over ~%d keys + %d GET) a second", N, scans, K, 2 * N), view_calls, "", view_out / 1e6
-		printf "  %-64s %10.0f %10s %10s\n", "presence and table refreshes, blocking reads, claims", N * own, "", ""
-		printf "  %-64s %10s %10.1f %10s\n", "task tables written (every 5 s, and after each start/stop)", "", tables_in / 1e6, ""
-		printf "  %-64s %10.0f %10.1f %10s\n", sprintf("%d commands/s (%.1f calls each: %d admission scripts)", C, per_n, N), cmd_calls, cmd_in / 1e6, ""
-		printf "  %-64s %10s %10.1f %10.1f\n", sprintf("  of which fleet status replies (%.1f MB each)", status_reply / 1e6), "", status_in / 1e6, status_out / 1e6
-		printf "  %-64s %10.0f %10.1f %10.1f\n", "total", total, tin / 1e6, tout / 1e6
+		printf "  %-70s %10s %10s %10s\n", "", "calls/s", "MB/s in", "MB/s out"
+		printf "  %-70s %10.0f %10s %10.1f\n", sprintf("views: %d nodes x (%d SCAN over ~%d keys + %d GET) a second", N, scans, K, 2 * N), view_calls, "", view_out / 1e6
+		printf "  %-70s %10.0f %10s %10s\n", "presence and table refreshes, blocking reads, claims, failover check", N * own, "", ""
+		printf "  %-70s %10.0f %10s %10s\n", sprintf("fencing: %.2f definition lookups (HMGET) per task a second", fence), T * fence, "", ""
+		printf "  %-70s %10s %10.1f %10s\n", "task tables written (every 5 s, and after each start/stop)", "", tables_in / 1e6, ""
+		printf "  %-70s %10.0f %10.1f %10s\n", sprintf("%d commands/s (%.1f calls each: %d admission scripts)", C, per_n, N), cmd_calls, cmd_in / 1e6, ""
+		printf "  %-70s %10s %10.1f %10.1f\n", sprintf("  of which fleet status replies (%.1f MB each)", status_reply / 1e6), "", status_in / 1e6, status_out / 1e6
+		printf "  %-70s %10.0f %10.1f %10.1f\n", "total", total, tin / 1e6, tout / 1e6
 		printf "  against this redis-server on this machine, same run: %s calls/s pipelined, %s unpipelined (redis-benchmark GET/SET):\n", cap, cap1
 		printf "    the calls are %.0f%% of the unpipelined figure; SCAN visits %.1f million keys/s; %.0f MB/s leave Redis\n", (cap1 > 0) ? 100 * total / cap1 : 0, visits / 1e6, tout / 1e6
 		printf "  first to change: the view (each node reads every table every second: nodes x tasks x %.0f bytes/s,\n", bpt
