@@ -271,6 +271,8 @@ check "the task processes are exactly PM2's online ones ($(online_pids | wc -l))
 outside=$(comm -23 <(tagged) <(online_pids) | wc -l)
 [ "$outside" -eq 0 ] || echo "#   $outside task process(es) outside PM2: $(comm -23 <(tagged) <(online_pids) | tr '\n' ' ')"
 
+san=$(cat "$TMP"/exec-n*.log | grep -c -E 'ERROR: AddressSanitizer|runtime error:')
+check "no executor reported a sanitizer error ($san)" [ "$san" -eq 0 ]
 for node in "${NODES[@]}"; do
 	w=$(grep -c -E ' (warn|error) ' "$TMP/exec-$node.log")
 	v=$(grep -c 'was being carried out when this executor stopped' "$TMP/exec-$node.log")
