@@ -86,6 +86,7 @@ struct dispatch_ctx {
 	char *data;
 	size_t len;
 	int64_t arrival;
+	int64_t read_at; /* loop ms when this executor read the entry */
 };
 
 static void dispatch_ctx_free(struct dispatch_ctx *d)
@@ -186,6 +187,14 @@ static void dispatch_route(struct dispatch_ctx *d, const char *holder, const cha
 		cJSON *obj = dispatch_status(f, &env, "already_running", name, NULL);
 		cJSON_ReplaceItemInObjectCaseSensitive(obj, "node", cJSON_CreateString(route.holder));
 		dispatch_reply(f, d->id, obj);
+	} else if (route.kind == FLEET_NOT_FOUND && f->view_from < d->read_at) {
+		/* The view may be a second behind a node that just joined (or
+		 * whose table was late): not_found only from a view begun after
+		 * the entry came. It stays pending meanwhile. */
+		f->deferred = xrealloc(f->deferred, (f->ndeferred + 1) * sizeof(*f->deferred));
+		f->deferred[f->ndeferred++] = (struct deferred_entry){
+			xstrdup(d->id), xstrndup(d->data, d->len), d->len, d->read_at};
+		fleet_view_refresh(f);
 	} else if (route.kind == FLEET_NOT_FOUND) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "no task named %s on any node", name);
@@ -227,7 +236,41 @@ static void on_holder(struct bus *bus, redisReply *r, void *arg)
 }
 
 /* One entry of the commands stream: answer it here, or forward it. */
+static void dispatch_entry(struct fleet *f, const char *id, const char *data, size_t len,
+			   int64_t read_at);
+
 void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t len)
+{
+	dispatch_entry(f, id, data, len, loop_now(f->ex->loop));
+}
+
+void fleet_dispatch_deferred(struct fleet *f)
+{
+	struct deferred_entry *v = f->deferred;
+	size_t n = f->ndeferred;
+	f->deferred = NULL;
+	f->ndeferred = 0;
+	for (size_t i = 0; i < n; i++) {
+		dispatch_entry(f, v[i].id, v[i].data, v[i].len, v[i].read_at);
+		free(v[i].id);
+		free(v[i].data);
+	}
+	free(v);
+}
+
+void fleet_deferred_free(struct fleet *f)
+{
+	for (size_t i = 0; i < f->ndeferred; i++) {
+		free(f->deferred[i].id);
+		free(f->deferred[i].data);
+	}
+	free(f->deferred);
+	f->deferred = NULL;
+	f->ndeferred = 0;
+}
+
+static void dispatch_entry(struct fleet *f, const char *id, const char *data, size_t len,
+			   int64_t read_at)
 {
 	struct executor *ex = f->ex;
 	struct envelope env;
@@ -247,7 +290,7 @@ void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t le
 			 (node == NULL || check_task_name(node) == NULL) &&
 			 (verb == FLEET_STATUS || (name != NULL && check_task_name(name) == NULL));
 	struct dispatch_ctx *d = xmalloc(sizeof(*d));
-	*d = (struct dispatch_ctx){f, xstrdup(id), xstrndup(data, len), len, arrival};
+	*d = (struct dispatch_ctx){f, xstrdup(id), xstrndup(data, len), len, arrival, read_at};
 	if (!placeable || verb == FLEET_STATUS) {
 		codec_envelope_free(&env);
 		if (placeable) {

@@ -601,6 +601,7 @@ void exec_fleet_free(struct executor *ex)
 	struct fleet *f = ex->fleet;
 	if (f == NULL)
 		return;
+	fleet_deferred_free(f);
 	loop_timer_cancel(f->view_timer);
 	loop_timer_cancel(f->claim_timer);
 	fleet_strings_free(f->live, f->nlive);

@@ -94,6 +94,11 @@ struct fleet {
 	size_t ntables;
 	/* A view being gathered. */
 	int view_pending;
+	int64_t gather_from; /* loop ms when the view being gathered began */
+	int64_t view_from;   /* ... and when the installed one did */
+	/* Entries a not_found waits on: answered from a view begun after them. */
+	struct deferred_entry *deferred;
+	size_t ndeferred;
 	char **v_nodes;
 	size_t v_nnodes;
 	char **v_tables;
@@ -112,9 +117,18 @@ void fleet_read_next(struct fleet *f);
 /* The reply to a script that acknowledges: logs a refusal. */
 void fleet_on_acked(struct bus *bus, redisReply *r, void *arg);
 
-/* exec_fleet_view.c: gathers the view every VIEW_EVERY_MS (re-arms itself). */
+/* An intake entry whose answer waits for a fresher view (exec_dispatch.c). */
+struct deferred_entry {
+	char *id, *data;
+	size_t len;
+	int64_t read_at; /* loop ms */
+};
+
+/* exec_fleet_view.c: gathers the view every VIEW_EVERY_MS (re-arms itself);
+ * fleet_view_refresh starts gathering now unless a gathering is under way. */
 void fleet_strings_free(char **v, size_t n);
 void fleet_view_tick(struct loop *loop, void *arg);
+void fleet_view_refresh(struct fleet *f);
 
 /* exec_failover.c: after each view installed, looks for definitions whose
  * node is lost (and moves them once the grace is over) and for local
@@ -128,5 +142,8 @@ void fleet_flush_admissions(struct fleet *f);
 
 /* exec_dispatch.c: one entry of the commands stream. */
 void fleet_dispatch(struct fleet *f, const char *id, const char *data, size_t len);
+/* Dispatches the deferred entries again (a new view is in); frees them. */
+void fleet_dispatch_deferred(struct fleet *f);
+void fleet_deferred_free(struct fleet *f);
 
 #endif

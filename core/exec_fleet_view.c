@@ -95,8 +95,11 @@ static void view_install(struct fleet *f)
 	if (first)
 		log_debug("fleet: first view: %zu live node(s) on %s, %zu task(s)", f->nnodes,
 			  f->ex->cfg->channel, f->ntasks);
+	f->view_from = f->gather_from;
 	if (first)
 		fleet_read_next(f);
+	else
+		fleet_dispatch_deferred(f);
 	fleet_failover_tick(f); /* lost nodes, stale copies (exec_failover.c) */
 }
 
@@ -203,11 +206,17 @@ void fleet_view_tick(struct loop *loop, void *arg)
 	struct fleet *f = arg;
 	f->view_timer = loop_timer_add(loop, VIEW_EVERY_MS, fleet_view_tick, f);
 	fleet_flush_admissions(f);
+	fleet_view_refresh(f);
+}
+
+void fleet_view_refresh(struct fleet *f)
+{
 	if (f->view_pending > 0 || !bus_can_command(f->ex->bus))
 		return;
 	/* One count for the start, dropped at the end: the view is installed
 	 * once every reply it waits for has come. */
 	f->view_pending = 1;
+	f->gather_from = loop_now(f->ex->loop);
 	scan_from(f, false, "0");
 	scan_from(f, true, "0");
 	view_step_done(f);
