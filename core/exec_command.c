@@ -21,6 +21,9 @@
  * whose calls are in flight lists PM2 again and answers what really
  * happened: PM2 may finish a start after the caller stopped waiting.
  *
+ * The reply is exec_reply.c's, the truth after a deadline exec_verify.c's
+ * (the record they share: exec_command_int.h).
+ *
  * Must not: leave a command without exactly one reply, act on a command
  * past its expiry, or act twice for one command.
  */
@@ -30,80 +33,13 @@
 
 #include "bus.h"
 #include "codec.h"
+#include "exec_command_int.h"
 #include "executor_int.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
 
-#define MAX_IDS 1024
-#define ACT_WINDOW 32	  /* PM2 calls in flight for one command */
-#define VERIFY_MS 1000	  /* how long the listing after a deadline may take */
-#define SETTLE_MS 250	  /* a redelivered command: list again this much later... */
-#define SETTLE_TRIES 20	  /* ...at most this often, while PM2 has not finished it */
 
-/* Where a command is; what its deadline means depends on it. */
-enum phase {
-	PH_QUEUED,	/* behind a command for the same name */
-	PH_LISTING,	/* waiting for the shared listing */
-	PH_WAIT_DAEMON, /* PM2 was not there; waiting for it to start */
-	PH_ACTING,	/* calls that change PM2 in flight */
-	PH_VERIFYING,	/* past the deadline: listing to learn the truth */
-};
-
-/* One action call in flight: its answer says which pm_id it was for. */
-struct act_slot {
-	struct command *cmd;
-	int pm_id;
-};
-
-struct command {
-	struct executor *ex;
-	struct command *next; /* all live commands, in arrival order */
-	enum verb verb;
-	enum phase phase;
-	char verb_word[32]; /* as received: "run", "remove", ... */
-	char *name;	    /* the task; NULL for status */
-	char *request_id;
-	char *agent_id;
-	struct start_spec *spec;
-	cJSON *conf;	 /* start: the app conf for prepare; logs: lines and follow */
-	int *ids;	 /* pm_ids acted on (for a start: the old ones it replaces) */
-	uint64_t *calls; /* per id sent: its call (cancelling an answered one is a no-op) */
-	struct act_slot *slots; /* per id: what its call's answer is for */
-	int *done_ids;	 /* ids acted on with success (kept over a run again) */
-	size_t ndone;
-	size_t nids, sent, answered;
-	uint64_t prepare_call, verify_call, ping_call;
-	int first_id;
-	bool acted;	 /* a call that changes PM2 was sent */
-	bool prepared;	 /* start: prepare was sent */
-	bool lost;	 /* the connection went while calls were in flight */
-	bool deadline_expires; /* its deadline is its expiry, not the budget */
-	bool has_entry;	 /* it came from this node's stream (exec_fleet.c) */
-	bool marked;	 /* its acting record is in Redis */
-	bool redelivered; /* it was being carried out when an executor stopped */
-	struct exec_entry entry;
-	struct mark_ticket *mark; /* an acting record on its way */
-	bool relaunched; /* the daemon was started for this command once */
-	bool from_view;	 /* decided from the live view, not a listing */
-	bool view_miss;	 /* a call failed on a decision from the view */
-	bool rerun;	 /* it was run again from a listing after a miss */
-	bool pinged;	 /* the daemon answered a ping since it was decided */
-	char error[300]; /* the first error PM2 gave for one of the ids */
-	int64_t expires_wall; /* wall ms: past this it is not carried out */
-	struct loop_timer *deadline;
-	struct loop_timer *settle; /* redelivered: the next listing, PM2 still moving */
-	int settle_tries;
-};
-
-/* A pending acting record: the command may be gone when Redis answers. */
-struct mark_ticket {
-	struct command *cmd;
-};
-
-static void command_begin(struct command *cmd);
-static void command_verify(struct command *cmd);
-static void on_deadline(struct loop *loop, void *arg);
 
 /* --- small helpers ---------------------------------------------------- */
 
@@ -113,212 +49,15 @@ const char *exec_verb_name(enum verb v)
 	return names[v];
 }
 
-static bool proc_active(const struct pm2_proc *p)
+bool cmd_proc_active(const struct pm2_proc *p)
 {
 	return p->state == PM2_ST_ONLINE || p->state == PM2_ST_LAUNCHING ||
 	       p->state == PM2_ST_WAITING_RESTART || p->state == PM2_ST_STOPPING;
 }
 
-static double budget_s(const struct executor *ex)
+double cmd_budget_s(const struct executor *ex)
 {
 	return (double)ex->command_timeout_ms / 1000.0;
-}
-
-/* --- replies ------------------------------------------------------------- */
-
-static void on_reply_acked(struct bus *bus, long long receivers, void *arg)
-{
-	(void)bus;
-	(void)receivers;
-	struct executor *ex = arg;
-	if (ex->unacked > 0)
-		ex->unacked--;
-	exec_drain_check(ex);
-}
-
-void exec_publish(struct executor *ex, cJSON *obj)
-{
-	char *s = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
-	if (s == NULL)
-		return;
-	if (bus_publish(ex->bus, ex->cfg->status_channel, s, strlen(s), on_reply_acked, ex) == 0)
-		ex->unacked++;
-	history_add(ex->history, s, strlen(s));
-	free(s);
-}
-
-static cJSON *reply_json(struct command *cmd, const char *status, const char *error, long pm_id)
-{
-	struct status_msg st = {
-		.task_name = cmd->name,
-		.status = status,
-		.pm_id = pm_id,
-		.request_id = cmd->request_id,
-		.verb = cmd->verb_word,
-		.node = cmd->ex->cfg->node,
-		.agent_id = cmd->agent_id,
-		.error = error,
-	};
-	return codec_status_json(&st, util_wall_ms());
-}
-
-static void add_ids(cJSON *obj, const int *ids, size_t n)
-{
-	if (n < 2)
-		return;
-	cJSON *arr = cJSON_AddArrayToObject(obj, "pm_ids");
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(arr, cJSON_CreateNumber(ids[i]));
-}
-
-/* Drops cmd from the listing batches it may wait in. */
-static void batch_remove(struct command ***batch, size_t *n, struct command *cmd)
-{
-	for (size_t i = 0; i < *n; i++) {
-		if ((*batch)[i] == cmd) {
-			memmove(*batch + i, *batch + i + 1, (*n - i - 1) * sizeof(**batch));
-			(*n)--;
-			return;
-		}
-	}
-}
-
-/* Forgets every action call of cmd still in flight. */
-static void cancel_calls(struct command *cmd)
-{
-	for (size_t i = 0; i < cmd->sent; i++)
-		pm2_cancel(cmd->ex->pm2, cmd->calls[i]);
-	cmd->sent = cmd->answered = 0;
-	if (cmd->prepare_call != 0)
-		pm2_cancel(cmd->ex->pm2, cmd->prepare_call);
-	cmd->prepare_call = 0;
-	if (cmd->ping_call != 0)
-		pm2_cancel(cmd->ex->pm2, cmd->ping_call);
-	cmd->ping_call = 0;
-}
-
-static void command_free(struct command *cmd)
-{
-	struct executor *ex = cmd->ex;
-	loop_timer_cancel(cmd->deadline);
-	loop_timer_cancel(cmd->settle);
-	/* Calls still in flight must not call back into freed memory. */
-	cancel_calls(cmd);
-	if (cmd->verify_call != 0)
-		pm2_cancel(ex->pm2, cmd->verify_call);
-	batch_remove(&ex->batch_sent, &ex->nbatch_sent, cmd);
-	batch_remove(&ex->batch_next, &ex->nbatch_next, cmd);
-	batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
-	if (cmd->mark != NULL)
-		cmd->mark->cmd = NULL;
-	free(cmd->ids);
-	free(cmd->calls);
-	free(cmd->slots);
-	free(cmd->done_ids);
-	free(cmd->name);
-	free(cmd->request_id);
-	free(cmd->agent_id);
-	start_spec_free(cmd->spec);
-	cJSON_Delete(cmd->conf);
-	free(cmd);
-}
-
-void exec_commands_free(struct executor *ex)
-{
-	while (ex->commands != NULL) {
-		struct command *c = ex->commands;
-		ex->commands = c->next;
-		command_free(c);
-	}
-	ex->ncommands = 0;
-}
-
-/* Unlinks and frees cmd, then begins the next command for the same name
- * unless one is running already (a queued command may finish first, when
- * its deadline passes). */
-static void command_finish(struct command *cmd)
-{
-	struct executor *ex = cmd->ex;
-	struct command **pp = &ex->commands;
-	while (*pp != NULL && *pp != cmd)
-		pp = &(*pp)->next;
-	if (*pp == cmd) {
-		*pp = cmd->next;
-		ex->ncommands--;
-	}
-	struct command *next = NULL;
-	if (cmd->name != NULL) {
-		for (struct command *c = ex->commands; c != NULL; c = c->next) {
-			if (c->name == NULL || strcmp(c->name, cmd->name) != 0)
-				continue;
-			if (c->phase != PH_QUEUED) {
-				next = NULL;
-				break;
-			}
-			if (next == NULL)
-				next = c;
-		}
-	}
-	command_free(cmd);
-	if (next != NULL)
-		command_begin(next);
-	exec_fleet_kick(ex);
-	exec_drain_check(ex);
-}
-
-static void reply_and_finish(struct command *cmd, cJSON *obj)
-{
-	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
-	const cJSON *error = cJSON_GetObjectItemCaseSensitive(obj, "error");
-	const char *st = cJSON_IsString(status) ? status->valuestring : "done";
-	/* A command that changed nothing (expired, or an error before any
-	 * call to PM2) was not carried out: the same request_id may come
-	 * again and must be carried out then. */
-	bool not_done = !cmd->acted && (strcmp(st, "expired") == 0 || strcmp(st, "error") == 0);
-	if (cmd->request_id != NULL && not_done)
-		exec_forget(cmd->ex, cmd->request_id);
-	if (cJSON_IsString(error))
-		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
-			 error->valuestring);
-	else
-		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st);
-	if (cmd->has_entry && cmd->entry.extra && strcmp(st, "not_found") == 0) {
-		/* Sent here for this node's table alone (a second behind PM2);
-		 * the name's holder answers. */
-		exec_fleet_ack(cmd->ex, &cmd->entry);
-		cJSON_Delete(obj);
-	} else if (cmd->has_entry) {
-		/* Who holds the name from now on: its start failed, or it is
-		 * deleted, or it runs. */
-		bool ok = strcmp(st, "started") == 0 || strcmp(st, "already_running") == 0;
-		const char *op = cmd->verb == V_START ? (ok ? "set" : "del")
-				 : cmd->verb == V_DELETE && strcmp(st, "deleted") == 0 ? "gone"
-				 : cmd->verb == V_DELETE && strcmp(st, "not_found") == 0 ? "del"
-											: "";
-		exec_fleet_reply_def(cmd->ex, &cmd->entry, obj, cmd->name, op,
-				     not_done ? cmd->request_id : NULL,
-				     exec_failover_op(cmd->verb, st, cmd->spec),
-				     cmd->spec ? cmd->spec->definition : NULL);
-	} else {
-		exec_publish(cmd->ex, obj);
-	}
-	command_finish(cmd);
-}
-
-static void reply_simple(struct command *cmd, const char *status, const char *error, long pm_id)
-{
-	reply_and_finish(cmd, reply_json(cmd, status, error, pm_id));
-}
-
-static void reply_expired(struct command *cmd)
-{
-	char msg[200];
-	snprintf(msg, sizeof(msg),
-		 "the command passed its deadline (params.ttl, default %d s after its timestamp) "
-		 "before it could be carried out; nothing was done",
-		 EXEC_DEFAULT_TTL_MS / 1000);
-	reply_simple(cmd, "expired", msg, -1);
 }
 
 /* --- PM2 availability ---------------------------------------------------- */
@@ -335,7 +74,7 @@ static void pm2_failed(struct command *cmd, const char *error)
 			char msg[512];
 			snprintf(msg, sizeof(msg), "PM2 is not running (%s) and cannot be started: %s",
 				 error, ex->pm2_bin_error ? ex->pm2_bin_error : "no pm2 command");
-			reply_simple(cmd, "error", msg, -1);
+			cmd_reply_simple(cmd, "error", msg, -1);
 			return;
 		}
 		cmd->phase = PH_WAIT_DAEMON;
@@ -354,7 +93,7 @@ static void pm2_failed(struct command *cmd, const char *error)
 	}
 	char msg[512];
 	snprintf(msg, sizeof(msg), "PM2: %s", error);
-	reply_simple(cmd, "error", msg, cmd->first_id);
+	cmd_reply_simple(cmd, "error", msg, cmd->first_id);
 }
 
 void exec_daemon_started(struct pm2_launch *l, bool ok, const char *error, void *arg)
@@ -388,7 +127,7 @@ void exec_daemon_started(struct pm2_launch *l, bool ok, const char *error, void 
 			char msg[512];
 			snprintf(msg, sizeof(msg), "PM2 is not running and could not be started: %s",
 				 error);
-			reply_simple(wake[i], "error", msg, -1);
+			cmd_reply_simple(wake[i], "error", msg, -1);
 		}
 	}
 	free(wake);
@@ -431,12 +170,12 @@ static void on_started(struct pm2_client *c, const cJSON *result, const char *er
 		exec_view_set(cmd->ex, ids[i], cmd->name, answer_status(rec, PM2_ST_ONLINE), pids[i]);
 	if (n == 0)
 		exec_view_stale(cmd->ex, "a start's answer named no process");
-	cJSON *obj = reply_json(cmd, "started", NULL, n > 0 ? ids[0] : -1);
+	cJSON *obj = cmd_reply_json(cmd, "started", NULL, n > 0 ? ids[0] : -1);
 	if (n > 0)
 		cJSON_AddNumberToObject(obj, "pid", pids[0]);
-	add_ids(obj, ids, n);
+	cmd_add_ids(obj, ids, n);
 	cJSON_AddNumberToObject(obj, "instances", (double)n);
-	reply_and_finish(cmd, obj);
+	cmd_reply_and_finish(cmd, obj);
 }
 
 static void do_prepare(struct command *cmd)
@@ -446,12 +185,12 @@ static void do_prepare(struct command *cmd)
 	cmd->acted = cmd->prepared = true;
 	cmd->prepare_call = pm2_start(cmd->ex->pm2, cmd->conf, on_started, cmd, &why);
 	if (cmd->prepare_call == 0)
-		reply_simple(cmd, "error", why ? why : "PM2 refused the app definition", -1);
+		cmd_reply_simple(cmd, "error", why ? why : "PM2 refused the app definition", -1);
 }
 
 static void act_more(struct command *cmd);
 
-static void act_done(struct command *cmd)
+void cmd_act_done(struct command *cmd)
 {
 	if (cmd->view_miss) {
 		/* The view was wrong about this name (someone else changed
@@ -467,7 +206,7 @@ static void act_done(struct command *cmd)
 		return;
 	}
 	if (cmd->error[0] != '\0') {
-		reply_simple(cmd, "error", cmd->error, cmd->first_id);
+		cmd_reply_simple(cmd, "error", cmd->error, cmd->first_id);
 		return;
 	}
 	if (cmd->verb == V_START) {
@@ -477,9 +216,9 @@ static void act_done(struct command *cmd)
 	const char *status = cmd->verb == V_STOP      ? "stopped"
 			     : cmd->verb == V_RESTART ? "restarted"
 						      : "deleted";
-	cJSON *obj = reply_json(cmd, status, NULL, cmd->first_id);
-	add_ids(obj, cmd->ids, cmd->nids);
-	reply_and_finish(cmd, obj);
+	cJSON *obj = cmd_reply_json(cmd, status, NULL, cmd->first_id);
+	cmd_add_ids(obj, cmd->ids, cmd->nids);
+	cmd_reply_and_finish(cmd, obj);
 }
 
 static void on_acted(struct pm2_client *c, const cJSON *result, const char *error, void *arg)
@@ -505,7 +244,7 @@ static void on_acted(struct pm2_client *c, const cJSON *result, const char *erro
 	if (error != NULL && !pm2_client_connected(cmd->ex->pm2))
 		cmd->lost = true;
 	else if (error != NULL && cmd->from_view && !cmd->rerun)
-		cmd->view_miss = true; /* run again from a listing (act_done) */
+		cmd->view_miss = true; /* run again from a listing (cmd_act_done) */
 	else if (error != NULL && cmd->error[0] == '\0')
 		/* Stopping a stopped task is not an error for PM2, so an error
 		 * here is real: go on with the other instances, then report it. */
@@ -532,7 +271,7 @@ static void act_more(struct command *cmd)
 {
 	struct executor *ex = cmd->ex;
 	if (cmd->answered == cmd->nids) {
-		act_done(cmd);
+		cmd_act_done(cmd);
 		return;
 	}
 	cmd->phase = PH_ACTING;
@@ -560,7 +299,7 @@ static void act_more(struct command *cmd)
 			char msg[160];
 			snprintf(msg, sizeof(msg), "the request for pm_id %d could not be sent to PM2",
 				 id);
-			reply_simple(cmd, "error", msg, cmd->first_id);
+			cmd_reply_simple(cmd, "error", msg, cmd->first_id);
 			return;
 		}
 		cmd->acted = true;
@@ -577,7 +316,7 @@ static void on_marked(void *arg, bool ok)
 		return; /* answered meanwhile (its deadline) */
 	cmd->mark = NULL;
 	if (!ok) {
-		reply_simple(cmd, "error",
+		cmd_reply_simple(cmd, "error",
 			     "Redis did not record the command before it would act; nothing was done",
 			     cmd->first_id);
 		return;
@@ -610,14 +349,14 @@ static void on_pinged(struct pm2_client *c, const cJSON *result, const char *err
  * A command decided from the view first pings the daemon (nearly free for
  * it, unlike a listing): as when it listed, nothing is sent that changes
  * PM2 until the daemon has answered something since the command arrived,
- * so a stalled daemon leaves the command undone (expired, or "nothing was
+ * so a stalled daemon leaves the command undone (cmd_expired, or "nothing was
  * done") rather than carried out late. */
 static void command_act(struct command *cmd)
 {
 	if (cmd->from_view && !cmd->pinged) {
 		cmd->ping_call = pm2_ping(cmd->ex->pm2, on_pinged, cmd);
 		if (cmd->ping_call == 0)
-			reply_simple(cmd, "error", "the ping could not be sent to PM2", -1);
+			cmd_reply_simple(cmd, "error", "the ping could not be sent to PM2", -1);
 		return;
 	}
 	if (!cmd->has_entry || cmd->marked) {
@@ -631,12 +370,12 @@ static void command_act(struct command *cmd)
 	if (exec_fleet_mark(cmd->ex, &cmd->entry, on_marked, t) < 0) {
 		cmd->mark = NULL;
 		free(t);
-		reply_simple(cmd, "error", "Redis is not reachable to record the command; nothing was done",
+		cmd_reply_simple(cmd, "error", "Redis is not reachable to record the command; nothing was done",
 			     cmd->first_id);
 	}
 }
 
-static bool expired(const struct command *cmd)
+bool cmd_expired(const struct command *cmd)
 {
 	return util_wall_ms() >= cmd->expires_wall;
 }
@@ -670,24 +409,24 @@ static void skip_done(struct command *cmd)
 static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 {
 	struct executor *ex = cmd->ex;
-	if (!cmd->acted && expired(cmd)) {
-		reply_expired(cmd);
+	if (!cmd->acted && cmd_expired(cmd)) {
+		cmd_reply_expired(cmd);
 		return;
 	}
 	if (cmd->verb == V_STATUS) {
-		cJSON *obj = reply_json(cmd, "ok", NULL, -1);
+		cJSON *obj = cmd_reply_json(cmd, "ok", NULL, -1);
 		cJSON_ReplaceItemInObjectCaseSensitive(obj, "type", cJSON_CreateString("task_list"));
 		cJSON *arr = cJSON_AddArrayToObject(obj, "tasks");
 		int64_t now = util_wall_ms();
 		for (size_t i = 0; i < n; i++)
 			cJSON_AddItemToArray(arr, codec_task_json(&procs[i], now, ex->cfg->node));
 		cJSON_AddNumberToObject(obj, "count", (double)n);
-		reply_and_finish(cmd, obj);
+		cmd_reply_and_finish(cmd, obj);
 		return;
 	}
 	if (cmd->verb == V_LOGS) {
 		/* Read-only, answered at once: a follow runs on in exec_logs.c. */
-		reply_and_finish(cmd, exec_logs_answer(ex, reply_json(cmd, "ok", NULL, -1), cmd->name,
+		cmd_reply_and_finish(cmd, exec_logs_answer(ex, cmd_reply_json(cmd, "ok", NULL, -1), cmd->name,
 						       cmd->request_id, cmd->conf, procs, n));
 		return;
 	}
@@ -700,7 +439,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 		if (strcmp(procs[i].name, cmd->name) != 0)
 			continue;
 		if (procs[i].pm_id == ex->self_pm_id) {
-			reply_simple(cmd, "error",
+			cmd_reply_simple(cmd, "error",
 				     "refusing to act on the executor's own PM2 process", -1);
 			return;
 		}
@@ -708,7 +447,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 			break;
 		if (cmd->first_id < 0)
 			cmd->first_id = procs[i].pm_id;
-		if (proc_active(&procs[i]))
+		if (cmd_proc_active(&procs[i]))
 			active = true;
 		cmd->ids = xrealloc(cmd->ids, (cmd->nids + 1) * sizeof(*cmd->ids));
 		cmd->ids[cmd->nids++] = procs[i].pm_id;
@@ -721,7 +460,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 
 	if (cmd->verb == V_START) {
 		if (active) {
-			reply_simple(cmd, "already_running", NULL, cmd->first_id);
+			cmd_reply_simple(cmd, "already_running", NULL, cmd->first_id);
 			return;
 		}
 		/* A stopped or errored task of that name is replaced by the new
@@ -732,7 +471,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 	if (cmd->nids == 0) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "no task named %s", cmd->name);
-		reply_simple(cmd, "not_found", msg, -1);
+		cmd_reply_simple(cmd, "not_found", msg, -1);
 		return;
 	}
 	command_act(cmd);
@@ -811,7 +550,7 @@ static void on_view_batch(struct loop *loop, void *arg)
 	 * the next command of its name, which joins this same batch. */
 	while (ex->nview_batch > 0) {
 		struct command *cmd = ex->view_batch[0];
-		batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
+		cmd_batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
 		if (cmd->phase != PH_LISTING)
 			continue;
 		struct pm2_proc procs[64];
@@ -831,11 +570,11 @@ static void on_view_batch(struct loop *loop, void *arg)
 	}
 }
 
-static void command_begin(struct command *cmd)
+void command_begin(struct command *cmd)
 {
 	struct executor *ex = cmd->ex;
-	if (!cmd->acted && expired(cmd)) {
-		reply_expired(cmd);
+	if (!cmd->acted && cmd_expired(cmd)) {
+		cmd_reply_expired(cmd);
 		return;
 	}
 	cmd->phase = PH_LISTING;
@@ -864,266 +603,6 @@ static void command_begin_listing(struct command *cmd)
 		ex->batch_next = xrealloc(ex->batch_next, (ex->nbatch_next + 1) * sizeof(cmd));
 		ex->batch_next[ex->nbatch_next++] = cmd;
 	}
-}
-
-/* --- past the deadline: what really happened ------------------------------- */
-
-/* The process of cmd's name with this pm_id in procs, or NULL. */
-static const struct pm2_proc *find_proc(const struct pm2_proc *procs, size_t n, int pm_id)
-{
-	for (size_t i = 0; i < n; i++)
-		if (procs[i].pm_id == pm_id)
-			return &procs[i];
-	return NULL;
-}
-
-static bool was_acted_on(const struct command *cmd, int pm_id)
-{
-	for (size_t i = 0; i < cmd->nids; i++)
-		if (cmd->ids[i] == pm_id)
-			return true;
-	return false;
-}
-
-static void verify_start(struct command *cmd, const struct pm2_proc *procs, size_t n)
-{
-	int ids[MAX_IDS];
-	size_t found = 0;
-	for (size_t i = 0; i < n && found < MAX_IDS; i++)
-		if (strcmp(procs[i].name, cmd->name) == 0 && !was_acted_on(cmd, procs[i].pm_id))
-			ids[found++] = procs[i].pm_id;
-	char msg[400];
-	if (found == 0) {
-		/* The prepare was sent: PM2 may still carry it out. */
-		snprintf(msg, sizeof(msg),
-			 "PM2 had not confirmed the start within %.1f s, and no new process named %s "
-			 "exists yet; it may still start: check with /status",
-			 budget_s(cmd->ex), cmd->name);
-		reply_simple(cmd, "error", msg, -1);
-		return;
-	}
-	cJSON *obj = reply_json(cmd, "started", NULL, ids[0]);
-	add_ids(obj, ids, found);
-	cJSON_AddNumberToObject(obj, "instances", (double)found);
-	int want = cmd->spec->instances;
-	if (want > 0)
-		cJSON_AddNumberToObject(obj, "requested", want);
-	if (want > 0 && found < (size_t)want) {
-		snprintf(msg, sizeof(msg),
-			 "PM2 had started %zu of %d instances when tasker answered (after %.1f s); it "
-			 "may still be starting the rest",
-			 found, want, budget_s(cmd->ex));
-		cJSON_AddStringToObject(obj, "note", msg);
-	}
-	reply_and_finish(cmd, obj);
-}
-
-/* stop, restart, delete: whether process p (NULL: gone) is in the state
- * the verb promises. */
-static bool act_ok(const struct command *cmd, const struct pm2_proc *p)
-{
-	return cmd->verb == V_DELETE ? p == NULL
-	       : cmd->verb == V_STOP ? p == NULL || !proc_active(p)
-				     : p != NULL && p->state == PM2_ST_ONLINE;
-}
-
-/* How many of the ids acted on are not there yet. */
-static size_t act_left(const struct command *cmd, const struct pm2_proc *procs, size_t n)
-{
-	size_t left = 0;
-	for (size_t i = 0; i < cmd->nids; i++)
-		left += !act_ok(cmd, find_proc(procs, n, cmd->ids[i]));
-	return left;
-}
-
-/* stop, restart, delete: which of the ids acted on reached the state the
- * verb promises. */
-static void verify_act(struct command *cmd, const struct pm2_proc *procs, size_t n)
-{
-	size_t done = 0;
-	char pending[200] = "";
-	size_t o = 0;
-	for (size_t i = 0; i < cmd->nids; i++) {
-		const struct pm2_proc *p = find_proc(procs, n, cmd->ids[i]);
-		bool ok = act_ok(cmd, p);
-		if (ok) {
-			done++;
-		} else if (o < sizeof(pending) - 40) {
-			o += (size_t)snprintf(pending + o, sizeof(pending) - o, "%spm_id %d %s",
-					      o ? ", " : "", cmd->ids[i],
-					      p ? p->status : "gone");
-		}
-	}
-	if (done == cmd->nids) {
-		act_done(cmd);
-		return;
-	}
-	const char *ing = cmd->verb == V_DELETE	 ? "deleting"
-			  : cmd->verb == V_STOP	 ? "stopping"
-						 : "restarting";
-	char msg[400];
-	snprintf(msg, sizeof(msg), "PM2 had not finished %s %s after %.1f s: %zu of %zu done (%s)",
-		 ing, cmd->name, budget_s(cmd->ex), done, cmd->nids, pending);
-	reply_simple(cmd, "error", msg, cmd->first_id);
-}
-
-/* A redelivered start: a process of its name exists and none is still
- * launching. */
-static bool start_settled(const struct command *cmd, const struct pm2_proc *procs, size_t n)
-{
-	bool seen = false;
-	for (size_t i = 0; i < n; i++) {
-		if (strcmp(procs[i].name, cmd->name) != 0)
-			continue;
-		if (procs[i].state == PM2_ST_LAUNCHING)
-			return false;
-		seen = true;
-	}
-	return seen;
-}
-
-static void on_settle(struct loop *loop, void *arg)
-{
-	(void)loop;
-	struct command *cmd = arg;
-	cmd->settle = NULL;
-	command_verify(cmd);
-}
-
-/* A redelivered command whose calls PM2 may still be carrying out: list
- * again in SETTLE_MS (takes procs). */
-static void settle_later(struct command *cmd, struct pm2_proc *procs, size_t n)
-{
-	cmd->settle_tries++;
-	pm2_procs_free(procs, n);
-	loop_timer_cancel(cmd->deadline);
-	cmd->deadline = NULL;
-	cmd->settle = loop_timer_add(cmd->ex->loop, SETTLE_MS, on_settle, cmd);
-}
-
-static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
-		      void *arg)
-{
-	(void)c;
-	struct command *cmd = arg;
-	cmd->verify_call = 0;
-	if (error != NULL) {
-		char msg[400];
-		snprintf(msg, sizeof(msg),
-			 "PM2 did not answer within %.1f s (%s); whether %s %s took effect is "
-			 "unknown: check with /status",
-			 budget_s(cmd->ex), error, exec_verb_name(cmd->verb), cmd->name);
-		reply_simple(cmd, "error", msg, cmd->first_id);
-		return;
-	}
-	if (cmd->redelivered && cmd->verb != V_START) {
-		/* Which processes it acted on died with its executor: every
-		 * process of the name is what it acted on (in this listing). */
-		cmd->nids = 0;
-		cmd->first_id = -1;
-		for (size_t i = 0; i < n; i++) {
-			if (strcmp(procs[i].name, cmd->name) != 0)
-				continue;
-			cmd->ids = xrealloc(cmd->ids, (cmd->nids + 1) * sizeof(*cmd->ids));
-			cmd->ids[cmd->nids++] = procs[i].pm_id;
-			if (cmd->first_id < 0)
-				cmd->first_id = procs[i].pm_id;
-		}
-		/* PM2 may still be carrying it out (the calls went just before
-		 * the executor died; a restart stops, then starts): judge once
-		 * it is done, or after SETTLE_TRIES listings. */
-		if (cmd->settle_tries < SETTLE_TRIES && act_left(cmd, procs, n) > 0) {
-			settle_later(cmd, procs, n);
-			return;
-		}
-	}
-	if (cmd->redelivered && cmd->verb == V_START && cmd->settle_tries < SETTLE_TRIES &&
-	    !start_settled(cmd, procs, n)) {
-		settle_later(cmd, procs, n);
-		return;
-	}
-	if (cmd->verb == V_START && cmd->prepared) {
-		verify_start(cmd, procs, n);
-	} else if (cmd->verb == V_START) {
-		char msg[300];
-		snprintf(msg, sizeof(msg),
-			 "PM2 had not finished removing the stopped task %s within %.1f s; the new "
-			 "definition was not started",
-			 cmd->name, budget_s(cmd->ex));
-		reply_simple(cmd, "error", msg, cmd->first_id);
-	} else {
-		verify_act(cmd, procs, n);
-	}
-	pm2_procs_free(procs, n);
-}
-
-static void command_verify(struct command *cmd)
-{
-	struct executor *ex = cmd->ex;
-	/* The answers to the calls in flight no longer matter: the listing
-	 * says what happened. It has a short deadline of its own. */
-	size_t done = cmd->answered;
-	cancel_calls(cmd);
-	cmd->answered = done;
-	/* It may wait for a listing of its own again (run again after the
-	 * daemon came back): that one must not make it act past its time. */
-	batch_remove(&ex->batch_sent, &ex->nbatch_sent, cmd);
-	batch_remove(&ex->batch_next, &ex->nbatch_next, cmd);
-	batch_remove(&ex->view_batch, &ex->nview_batch, cmd);
-	if (cmd->verify_call != 0)
-		pm2_cancel(ex->pm2, cmd->verify_call);
-	cmd->phase = PH_VERIFYING;
-	loop_timer_cancel(cmd->deadline);
-	cmd->verify_call = pm2_list(ex->pm2, on_verify, cmd);
-	cmd->deadline = loop_timer_add(ex->loop, VERIFY_MS, on_deadline, cmd);
-}
-
-static void on_deadline(struct loop *loop, void *arg)
-{
-	(void)loop;
-	struct command *cmd = arg;
-	struct executor *ex = cmd->ex;
-	cmd->deadline = NULL;
-	if (cmd->phase == PH_VERIFYING) {
-		char msg[300];
-		snprintf(msg, sizeof(msg),
-			 "PM2 did not answer within %.1f s; whether %s %s took effect is unknown: "
-			 "check with /status",
-			 budget_s(ex) + VERIFY_MS / 1000.0, exec_verb_name(cmd->verb), cmd->name);
-		reply_simple(cmd, "error", msg, cmd->first_id);
-		return;
-	}
-	if (cmd->acted && pm2_client_connected(ex->pm2)) {
-		command_verify(cmd);
-		return;
-	}
-	if (cmd->acted) {
-		char msg[300];
-		snprintf(msg, sizeof(msg),
-			 "PM2 went away while %s %s was being carried out; whether it took effect "
-			 "is unknown: check with /status",
-			 exec_verb_name(cmd->verb), cmd->name);
-		reply_simple(cmd, "error", msg, cmd->first_id);
-		return;
-	}
-	if (cmd->deadline_expires || expired(cmd)) {
-		reply_expired(cmd);
-		return;
-	}
-	char msg[300];
-	if (cmd->phase == PH_QUEUED)
-		snprintf(msg, sizeof(msg),
-			 "no answer within %.1f s: an earlier command for %s was still being carried "
-			 "out; nothing was done",
-			 budget_s(ex), cmd->name);
-	else if (cmd->phase == PH_WAIT_DAEMON)
-		snprintf(msg, sizeof(msg),
-			 "PM2 was not running and did not start within %.1f s; nothing was done",
-			 budget_s(ex));
-	else
-		snprintf(msg, sizeof(msg), "PM2 did not answer within %.1f s; nothing was done",
-			 budget_s(ex));
-	reply_simple(cmd, "error", msg, -1);
 }
 
 /* --- taking a command ------------------------------------------------------ */
@@ -1155,7 +634,7 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 	cmd->deadline_expires = wait <= ex->command_timeout_ms;
 	if (wait > ex->command_timeout_ms)
 		wait = ex->command_timeout_ms;
-	cmd->deadline = loop_timer_add(ex->loop, wait, on_deadline, cmd);
+	cmd->deadline = loop_timer_add(ex->loop, wait, cmd_on_deadline, cmd);
 	log_debug("command %s %s (request %s)", exec_verb_name(verb), cmd->name ? cmd->name : "",
 		  cmd->request_id ? cmd->request_id : "-");
 

@@ -1,0 +1,111 @@
+/*
+ * exec_command_int: what the files of the command state machine share
+ * (docs/architecture.md): the command record, and the steps one file hands
+ * to another. exec_command.c takes commands, learns PM2's processes,
+ * decides and acts (the verbs); exec_reply.c builds and sends the one reply
+ * of each; exec_verify.c finds out what really happened when a command's
+ * deadline passed or it came back after its executor died.
+ */
+#ifndef TASKER_EXEC_COMMAND_INT_H
+#define TASKER_EXEC_COMMAND_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "executor_int.h"
+#include "loop.h"
+#include "pm2.h"
+
+#define MAX_IDS 1024
+#define ACT_WINDOW 32	  /* PM2 calls in flight for one command */
+#define VERIFY_MS 1000	  /* how long the listing after a deadline may take */
+#define SETTLE_MS 250	  /* a redelivered command: list again this much later... */
+#define SETTLE_TRIES 20	  /* ...at most this often, while PM2 has not finished it */
+
+/* Where a command is; what its deadline means depends on it. */
+enum phase {
+	PH_QUEUED,	/* behind a command for the same name */
+	PH_LISTING,	/* waiting for the shared listing */
+	PH_WAIT_DAEMON, /* PM2 was not there; waiting for it to start */
+	PH_ACTING,	/* calls that change PM2 in flight */
+	PH_VERIFYING,	/* past the deadline: listing to learn the truth */
+};
+
+/* One action call in flight: its answer says which pm_id it was for. */
+struct act_slot {
+	struct command *cmd;
+	int pm_id;
+};
+
+struct command {
+	struct executor *ex;
+	struct command *next; /* all live commands, in arrival order */
+	enum verb verb;
+	enum phase phase;
+	char verb_word[32]; /* as received: "run", "remove", ... */
+	char *name;	    /* the task; NULL for status */
+	char *request_id;
+	char *agent_id;
+	struct start_spec *spec;
+	cJSON *conf;	 /* start: the app conf for prepare; logs: lines and follow */
+	int *ids;	 /* pm_ids acted on (for a start: the old ones it replaces) */
+	uint64_t *calls; /* per id sent: its call (cancelling an answered one is a no-op) */
+	struct act_slot *slots; /* per id: what its call's answer is for */
+	int *done_ids;	 /* ids acted on with success (kept over a run again) */
+	size_t ndone;
+	size_t nids, sent, answered;
+	uint64_t prepare_call, verify_call, ping_call;
+	int first_id;
+	bool acted;	 /* a call that changes PM2 was sent */
+	bool prepared;	 /* start: prepare was sent */
+	bool lost;	 /* the connection went while calls were in flight */
+	bool deadline_expires; /* its deadline is its expiry, not the budget */
+	bool has_entry;	 /* it came from this node's stream (exec_fleet.c) */
+	bool marked;	 /* its acting record is in Redis */
+	bool redelivered; /* it was being carried out when an executor stopped */
+	struct exec_entry entry;
+	struct mark_ticket *mark; /* an acting record on its way */
+	bool relaunched; /* the daemon was started for this command once */
+	bool from_view;	 /* decided from the live view, not a listing */
+	bool view_miss;	 /* a call failed on a decision from the view */
+	bool rerun;	 /* it was run again from a listing after a miss */
+	bool pinged;	 /* the daemon answered a ping since it was decided */
+	char error[300]; /* the first error PM2 gave for one of the ids */
+	int64_t expires_wall; /* wall ms: past this it is not carried out */
+	struct loop_timer *deadline;
+	struct loop_timer *settle; /* redelivered: the next listing, PM2 still moving */
+	int settle_tries;
+};
+
+/* A pending acting record: the command may be gone when Redis answers. */
+struct mark_ticket {
+	struct command *cmd;
+};
+
+
+/* exec_command.c: the state machine */
+void command_begin(struct command *cmd);
+/* Past its expiry (params.ttl after its timestamp): not carried out. */
+bool cmd_expired(const struct command *cmd);
+double cmd_budget_s(const struct executor *ex);
+/* One action call answered: the command replies when all are. */
+void cmd_act_done(struct command *cmd);
+bool cmd_proc_active(const struct pm2_proc *p);
+void cmd_cancel_calls(struct command *cmd);
+void cmd_batch_remove(struct command ***batch, size_t *n, struct command *cmd);
+void cmd_on_deadline(struct loop *loop, void *arg);
+
+/* exec_reply.c: the one reply; the finishing ones free the command */
+cJSON *cmd_reply_json(struct command *cmd, const char *status, const char *error, long pm_id);
+void cmd_add_ids(cJSON *obj, const int *ids, size_t n);
+void cmd_reply_expired(struct command *cmd);
+void cmd_reply_simple(struct command *cmd, const char *status, const char *error, long pm_id);
+void cmd_reply_and_finish(struct command *cmd, cJSON *obj);
+
+/* exec_verify.c: a fresh listing decides what happened */
+void command_verify(struct command *cmd);
+
+#endif
