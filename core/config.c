@@ -149,6 +149,9 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	cfg->agent_id = xasprintf("tasker@%s", host);
 	cfg->node = xstrdup(host);
 	cfg->failover_grace_ms = CONFIG_DEFAULT_FAILOVER_GRACE_MS;
+	/* Checked by `tasker exec`, the one command that serves metrics. */
+	v = getenv("TASKER_METRICS");
+	cfg->metrics = v != NULL && v[0] != '\0' ? xstrdup(v) : NULL;
 	if (env_settings(cfg, err, errlen) < 0) {
 		snprintf(cfg->env_error, sizeof(cfg->env_error), "%s", err);
 		return -1;
@@ -222,6 +225,7 @@ void config_free(struct config *cfg)
 	free(cfg->status_channel);
 	free(cfg->agent_id);
 	free(cfg->node);
+	free(cfg->metrics);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

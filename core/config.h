@@ -45,6 +45,7 @@ struct config {
 	 * tasks are started elsewhere (docs/fleet.md, "Failover"). */
 	int presence_ttl;
 	int64_t failover_grace_ms;
+	char *metrics; /* TASKER_METRICS: `tasker exec --metrics`; NULL: off */
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];

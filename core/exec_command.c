@@ -36,6 +36,7 @@
 #include "exec_command_int.h"
 #include "executor_int.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "util.h"
 
@@ -628,6 +629,7 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 	cmd->conf = conf;
 	cmd->first_id = -1;
 	cmd->expires_wall = expires;
+	cmd->taken_us = metrics_exec_now_us();
 	int64_t wait = expires - util_wall_ms();
 	/* The timer is monotonic and the expiry wall time: which one the
 	 * deadline is, is decided here, not by comparing clocks when it fires. */

@@ -75,6 +75,7 @@ struct command {
 	bool pinged;	 /* the daemon answered a ping since it was decided */
 	char error[300]; /* the first error PM2 gave for one of the ids */
 	int64_t expires_wall; /* wall ms: past this it is not carried out */
+	int64_t taken_us; /* metrics_exec_now_us() when taken: its latency */
 	struct loop_timer *deadline;
 	struct loop_timer *settle; /* redelivered: the next listing, PM2 still moving */
 	int settle_tries;

@@ -16,6 +16,7 @@
 #include "codec.h"
 #include "executor_int.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "pm2_conf.h"
 #include "util.h"
@@ -49,6 +50,7 @@ static void reply_refused(struct executor *ex, const struct exec_entry *entry,
 			  const struct envelope *env, const char *verb, const char *task,
 			  const char *status, const char *error, bool limited)
 {
+	metrics_exec_command(ex, verb, status, 0);
 	if (limited) {
 		int64_t now = loop_now(ex->loop);
 		int64_t refill = (now - ex->tokens_at) / ERROR_REFILL_MS;

@@ -27,6 +27,7 @@
 #include "executor_int.h"
 #include "fleet_tasks.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "util.h"
 
 #define DRAIN_DEADLINE_MS 15000
@@ -73,6 +74,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		opt->command_timeout_ms > 0 ? opt->command_timeout_ms : EXEC_DEFAULT_COMMAND_TIMEOUT_MS;
 	exec_commands_init(ex);
 	exec_view_new(ex);
+	ex->metrics = opt->metrics ? metrics_exec_new(cfg->node) : NULL;
 
 	static const char *const base[] = {"PATH", "HOME", "LANG"};
 	for (size_t i = 0; i < 3; i++) {
@@ -255,6 +257,7 @@ void executor_free(struct executor *ex)
 	free(ex->presence_key);
 	free(ex->tasks_key);
 	history_writer_free(ex->history);
+	metrics_exec_free(ex->metrics);
 	free(ex->marks);
 	for (size_t i = 0; i < SEEN_IDS; i++)
 		free(ex->seen[i]);

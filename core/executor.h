@@ -31,6 +31,7 @@ struct exec_options {
 	int presence_ttl;	 /* seconds; 0: 30 */
 	bool no_start_pm2;	 /* never start a daemon (systemd runs PM2 itself) */
 	int64_t command_timeout_ms; /* answer within this long of arrival; 0: default */
+	bool metrics; /* keep the figures --metrics serves (metrics_exec.h) */
 	long history_len; /* status messages kept in the history stream (history.h);
 			     0: HISTORY_DEFAULT_LEN; negative: no history */
 };

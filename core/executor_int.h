@@ -124,6 +124,7 @@ struct executor {
 	/* Logs being followed (exec_logs.c): they outlive their commands. */
 	struct logs_follow *follows;
 	size_t nfollows;
+	struct metrics_exec *metrics; /* NULL: no --metrics (metrics_exec.h) */
 };
 
 /* exec_fleet.c */

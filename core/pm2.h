@@ -167,6 +167,8 @@ bool pm2_client_connected(const struct pm2_client *c);
 /* Drops the connection; pending calls fail with reason. */
 void pm2_client_disconnect(struct pm2_client *c, const char *reason);
 size_t pm2_client_pending(const struct pm2_client *c);
+/* Calls whose callback got an error so far (for metrics). */
+uint64_t pm2_client_errors(const struct pm2_client *c);
 
 /*
  * Sends one call (pipelined). timeout_ms 0 uses the client default. Returns
