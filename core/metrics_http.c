@@ -81,7 +81,7 @@ int metrics_http_parse_addr(const char *text, struct sockaddr_storage *ss, sockl
 		snprintf(host, sizeof(host), "0.0.0.0");
 	struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+	if (text[0] != '[' && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
 		v4->sin_family = AF_INET;
 		v4->sin_port = htons((uint16_t)port);
 		*sslen = sizeof(*v4);
