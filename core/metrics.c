@@ -19,6 +19,8 @@ struct metrics_series {
 	const struct metrics_family *f;
 	char *labels[2 * METRICS_MAX_LABELS];
 	size_t npairs;
+	char *text; /* the labels as rendered, "{...}" or "" (not for histograms) */
+	size_t textlen;
 	double value;
 	uint64_t *buckets; /* histogram: per bound, not cumulative */
 	uint64_t count;
@@ -39,6 +41,8 @@ struct metrics {
 	size_t n;
 };
 
+static char *labels_text(const struct metrics_series *s, size_t *len);
+
 struct metrics *metrics_new(void)
 {
 	return xcalloc(1, sizeof(struct metrics));
@@ -49,6 +53,7 @@ static void series_free(struct metrics_series *s)
 	for (size_t i = 0; i < 2 * s->npairs; i++)
 		free(s->labels[i]);
 	free(s->buckets);
+	free(s->text);
 	free(s);
 }
 
@@ -115,6 +120,9 @@ struct metrics_series *metrics_series_append(struct metrics_family *f,
 		s->buckets = xcalloc(f->nbounds + 1, sizeof(uint64_t));
 	if (f->type == METRICS_INFO)
 		s->value = 1;
+	/* Escaped once here rather than at every scrape. */
+	if (f->type != METRICS_HISTOGRAM)
+		s->text = labels_text(s, &s->textlen);
 	if (f->n == f->cap) {
 		f->cap = f->cap ? f->cap * 2 : 8;
 		f->series = xrealloc(f->series, f->cap * sizeof(*f->series));
@@ -197,6 +205,21 @@ static void puts_(struct out *o, const char *s)
 static void put_num(struct out *o, double v)
 {
 	char b[40];
+	if (v == 0 || v == 1) {
+		/* Most samples (every state series) are one of these. */
+		put(o, v == 0 ? "0" : "1", 1);
+		return;
+	}
+	if (v > 0 && v < 1e15 && v == floor(v)) {
+		/* Whole numbers without snprintf: most of a scrape's text. */
+		char *p = b + sizeof(b);
+		uint64_t u = (uint64_t)v;
+		do
+			*--p = (char)('0' + u % 10);
+		while ((u /= 10) != 0);
+		put(o, p, (size_t)(b + sizeof(b) - p));
+		return;
+	}
 	if (isnan(v))
 		snprintf(b, sizeof(b), "NaN");
 	else if (isinf(v))
@@ -246,7 +269,19 @@ static void put_escaped(struct out *o, const char *s, bool quote)
 	const unsigned char *p = (const unsigned char *)s;
 	size_t n = strlen(s);
 	while (n > 0) {
-		if (*p == '\\') {
+		/* A run of plain ASCII goes out in one piece. */
+		size_t run = 0;
+		while (run < n && p[run] < 0x80 && p[run] != '\\' && p[run] != '\n' && p[run] != '"')
+			run++;
+		if (run > 0) {
+			put(o, (const char *)p, run);
+			p += run;
+			n -= run;
+			continue;
+		}
+		if (*p == '"' && !quote) {
+			put(o, "\"", 1);
+		} else if (*p == '\\') {
 			puts_(o, "\\\\");
 		} else if (*p == '\n') {
 			puts_(o, "\\n");
@@ -295,13 +330,25 @@ static void put_labels(struct out *o, const struct metrics_series *s, const char
 	puts_(o, "}");
 }
 
+static char *labels_text(const struct metrics_series *s, size_t *len)
+{
+	struct out o = {.buf = xmalloc(128), .cap = 128};
+	o.buf[0] = '\0';
+	put_labels(&o, s, NULL, 0);
+	*len = o.len;
+	return o.buf;
+}
+
 static void put_sample(struct out *o, const char *name, const char *suffix,
 		       const struct metrics_series *s, const char *extra, double extra_v,
 		       double v)
 {
 	puts_(o, name);
 	puts_(o, suffix);
-	put_labels(o, s, extra, extra_v);
+	if (s->text != NULL && extra == NULL)
+		put(o, s->text, s->textlen);
+	else
+		put_labels(o, s, extra, extra_v);
 	puts_(o, " ");
 	put_num(o, v);
 	puts_(o, "\n");

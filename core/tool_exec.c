@@ -255,8 +255,8 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		mh = metrics_http_new(r.loop, metrics, render_metrics, &r, err, sizeof(err));
 		if (mh == NULL) {
 			fprintf(stderr, "tasker exec: %s\n", err);
-			executor_free(r.ex);
 			bus_free(bus);
+			executor_free(r.ex);
 			loop_free(r.loop);
 			return EXIT_FAIL;
 		}
