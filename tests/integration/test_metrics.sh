@@ -115,6 +115,21 @@ check "the latency histogram counted 4 commands" wait_until 30 query_is 'sum(tas
 check "web's stopped state reaches prometheus" wait_until 30 query_is 'tasker_task_state{task="web",state="stopped"}' 1
 check "the example alert rules are loaded" bash -c "curl -s 'http://127.0.0.1:$PPORT/api/v1/rules' | jq -e '[.data.groups[].rules[].name] | index(\"TaskerRestartStorm\") != null' >/dev/null"
 
+# --- expired commands and Redis reconnects are counted ---------------------------
+value() { scrape | awk -v n="$1" '$1 == n {print $2}'; }
+value_ge() { local v; v=$(value "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
+check "no command expired yet" [ "$(value tasker_commands_expired_total)" = 0 ]
+out=$(req '{"verb":"start","params":{"task":"late","command":"sleep 600"},"timestamp":"2025-11-17T15:00:00Z"}')
+check "a command past its ttl is answered expired" has "$out" '"status":"expired"'
+check "and counted: tasker_commands_expired_total 1" [ "$(value tasker_commands_expired_total)" = 1 ]
+check "as verb start, outcome expired" [ "$(series tasker_commands_total 'verb="start",outcome="expired"')" = 1 ]
+check "no reconnect yet" [ "$(value tasker_redis_reconnects_total)" = 0 ]
+PORT0=$REDIS_PORT
+stop_redis
+start_redis "$PORT0"
+check "a Redis restart is counted as a reconnect" wait_until 30 value_ge tasker_redis_reconnects_total 1
+check "PM2 call errors is a count" bash -c "[[ '$(value tasker_pm2_call_errors_total)' =~ ^[0-9]+\$ ]]"
+
 # --- bad scrapes never stall the loop ------------------------------------------
 code() { curl -s --max-time 5 -o /dev/null -w '%{http_code}' "$@"; }
 check "another path: 404" [ "$(code "http://127.0.0.1:$MPORT/")" = 404 ]
@@ -137,6 +152,7 @@ prompt() {
 }
 # Slow clients: a request line and half a header, then silence.
 exec 7<>"/dev/tcp/127.0.0.1/$MPORT"
+SLOW_AT=$SECONDS
 printf 'GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ' >&7
 # Big headers, many at once, while a command is sent.
 CURLS=()
@@ -156,6 +172,7 @@ check "once they close, scrapes work again" wait_until 15 bash -c "[ \"\$(curl -
 # The silent client is dropped after the connection timeout (10 s).
 slow_closed() { timeout 1 cat <&7 >/dev/null; [ $? -ne 124 ]; }
 check "the silent client is disconnected by the timeout" wait_until 20 slow_closed
+check "after about 10 s, not at once ($((SECONDS - SLOW_AT)) s)" [ $((SECONDS - SLOW_AT)) -ge 8 ]
 exec 7>&-
 check "the executor is still alive" alive "$EXEC"
 check "prometheus still sees it up" wait_until 20 query_is 'up{job="tasker"}' 1
