@@ -8,7 +8,8 @@
 # sent; bad requests (another path, another method, a 64 KiB header, a
 # silent client, too many connections) get their HTTP error while a
 # command sent meanwhile is still answered promptly; the example alert
-# rules of docs/metrics-alerts.yml pass `promtool check rules`.
+# rules of docs/metrics-alerts.yml pass `promtool check rules`, and
+# `promtool test rules` with tests/integration/metrics-alerts.test.yml.
 . "$(dirname "$0")/lib.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
@@ -180,6 +181,8 @@ check "prometheus still sees it up" wait_until 20 query_is 'up{job="tasker"}' 1
 # --- the alert rules ------------------------------------------------------------
 check "promtool check rules passes on docs/metrics-alerts.yml" \
 	bash -c "promtool check rules '$ROOT/docs/metrics-alerts.yml' >'$TMP/rules.out' 2>&1 && grep -q 'SUCCESS: 3 rules found' '$TMP/rules.out'"
+check "promtool test rules: each alert fires on its series, and only then" \
+	bash -c "promtool test rules '$ROOT/tests/integration/metrics-alerts.test.yml' >'$TMP/rules-test.out' 2>&1"
 kill "$EXEC"
 check "executor down: up == 0 for its job" wait_until 30 query_is 'up{job="tasker"}' 0
 
