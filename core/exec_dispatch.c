@@ -105,12 +105,34 @@ static enum fleet_verb verb_class(const char *verb)
 	return FLEET_ACT;
 }
 
+/* A forward in flight: the entry, for when Redis refuses the streams. */
+struct fwd_ctx {
+	struct fleet *f;
+	char *id, *data;
+	size_t len;
+};
+
 static void on_forwarded(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
-	(void)arg;
-	if (fleet_refused(r) && r != NULL)
+	struct fwd_ctx *c = arg;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    fleet_admit_refused_for_good(r->str)) {
+		/* This executor may read the intake but not write a node's
+		 * stream (an ACL without XADD): the fleet is off here, and this
+		 * entry (a sender admitted it) is carried out at once rather than
+		 * left in the stream. */
+		fleet_fall_back(c->f, r);
+		const char *argv[4] = {"XACK", c->f->k_commands, GROUP, c->id};
+		size_t lens[4] = {4, strlen(c->f->k_commands), strlen(GROUP), strlen(c->id)};
+		bus_command(c->f->ex->bus, 4, argv, lens, NULL, NULL);
+		exec_intake(c->f->ex, c->data, c->len, NULL);
+	} else if (fleet_refused(r) && r != NULL) {
 		log_error("fleet: redis refused to forward a command: %s", r->str);
+	}
+	free(c->id);
+	free(c->data);
+	free(c);
 }
 
 /* Appends the entry to every target node's stream and acknowledges it,
@@ -145,7 +167,13 @@ static void forward(struct dispatch_ctx *d, const char *const *targets, size_t n
 	argv[k++] = extras ? "1" : "0";
 	for (size_t i = 0; i < k; i++)
 		lens[i] = i == data_at ? d->len : strlen(argv[i]);
-	bus_command(f->ex->bus, (int)k, argv, lens, on_forwarded, f);
+	struct fwd_ctx *c = xmalloc(sizeof(*c));
+	*c = (struct fwd_ctx){f, xstrdup(d->id), xstrndup(d->data, d->len), d->len};
+	if (bus_command(f->ex->bus, (int)k, argv, lens, on_forwarded, c) < 0) {
+		free(c->id);
+		free(c->data);
+		free(c);
+	}
 	for (size_t i = 0; i < n; i++)
 		free(keys[i]);
 	free(keys);
