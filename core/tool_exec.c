@@ -40,10 +40,14 @@ static const char exec_help[] =
 	"                          stream b00t:{tasker}:status, for tasker watch --since\n"
 	"                          and late readers (TASKER_HISTORY; default 10000;\n"
 	"                          0 keeps none)\n"
+	"  --policy FILE           who may do what: a TOML policy (TASKER_POLICY;\n"
+	"                          docs/security.md); without one the executor is open\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
-	"SIGINT, SIGTERM or SIGHUP: finish the commands in flight, then exit 0.\n";
+	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
+	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
+	"policy in force, and the log says why); without, as SIGTERM.\n";
 
 struct exec_run {
 	struct loop *loop;
@@ -90,9 +94,13 @@ static void on_drained(void *arg)
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct exec_run *r = arg;
-	if (r->stopping) {
+	if (r->stopping && !(signo == SIGHUP && r->cfg->policy_path != NULL)) {
 		log_warn("second signal: exiting now");
 		loop_stop(loop, EXIT_OK);
+		return;
+	}
+	if (signo == SIGHUP && r->cfg->policy_path != NULL) {
+		executor_reload_policy(r->ex);
 		return;
 	}
 	r->stopping = true;
@@ -101,7 +109,7 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 }
 
 enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART, OPT_TIMEOUT,
-       OPT_HISTORY };
+       OPT_HISTORY, OPT_POLICY };
 
 /* --history N and TASKER_HISTORY: 0 (none) to HISTORY_MAX_LEN entries;
  * sets *len as exec_options takes it (negative: none). */
@@ -126,6 +134,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		{"no-start-pm2", no_argument, NULL, OPT_NOSTART},
 		{"command-timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"history", required_argument, NULL, OPT_HISTORY},
+		{"policy", required_argument, NULL, OPT_POLICY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -174,6 +183,10 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 			history = optarg;
 			history_from = "--history";
 			break;
+		case OPT_POLICY:
+			free(cfg->policy_path);
+			cfg->policy_path = xstrdup(optarg);
+			break;
 		case 'h':
 			fputs(exec_help, stdout);
 			free(opts);
@@ -195,6 +208,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	int rc = tools_finish_config(cfg, "exec");
 	if (rc != 0)
 		return rc;
+	opt.policy_path = cfg->policy_path;
 
 	/* Log lines escape what the locale cannot show: in a UTF-8 locale
 	 * "café" stays "café", not "caf\xc3\xa9". */
