@@ -153,10 +153,12 @@ int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at
 		return -1;
 	}
 	id->is_signed = true;
+	sig_public_text(w.pk, id->key);
+	bool verified = sig_verify_wrapper(SIG_COMMAND, &w);
+	sig_replay_id(SIG_COMMAND, &w, id->replay_id);
 	id->inner = w.inner;
 	id->inner_len = w.inner_len;
 	w.inner = NULL;
-	sig_public_text(w.pk, id->key);
 	const struct policy *p = ex->auth ? ex->auth->policy : NULL;
 	const char *agent = p ? policy_agent_for_key(p, w.pk) : NULL;
 	if (p != NULL && agent == NULL) {
@@ -166,7 +168,7 @@ int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at
 		sig_wrapper_free(&w);
 		return -1;
 	}
-	if (!sig_verify_wrapper(SIG_COMMAND, &w)) {
+	if (!verified) {
 		*status = "unauthenticated";
 		snprintf(err, errlen,
 			 "the signature does not match the signed bytes (a changed byte, or another "
@@ -180,7 +182,6 @@ int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at
 	bool has_ts = env.has_timestamp;
 	int64_t ts = env.timestamp_ms;
 	codec_envelope_free(&env);
-	sig_replay_id(SIG_COMMAND, &w, id->replay_id);
 	sig_wrapper_free(&w);
 	if (dec < 0)
 		return 0; /* the intake answers with the codec's words */

@@ -333,7 +333,8 @@ static bool is_one_of(const char *s, const char *const *set)
  */
 static bool reply_fits(const char *verb, const struct status_view *v)
 {
-	static const char *const any[] = {"error", "busy", "expired", NULL};
+	static const char *const any[] = {"error",	 "busy",   "expired", "denied",
+					  "unauthenticated", "replay", "stale",   NULL};
 	static const char *const start[] = {"started", "already_running", NULL};
 	static const char *const stop[] = {"stopped", "not_found", NULL};
 	static const char *const restart[] = {"restarted", "not_found", NULL};
