@@ -222,8 +222,29 @@ check "a signed command from any key works too" has "$out" '"status":"stopped"'
 kill "$EXEC"
 wait "$EXEC" 2>/dev/null
 
-# --- a fleet of two executors (two nodes) --------------------------------------------------
+# --- without streams (pub/sub only): the replay key in Redis ---------------------------------
 write_policy "$POLICY" none
+rcli ACL SETUSER noeval on '>pw' '~*' '&*' '+@all' '-eval' '-evalsha' >/dev/null
+NOEVAL="redis://noeval:pw@127.0.0.1:$REDIS_PORT"
+check "an executor without scripts (pub/sub only) starts" start_exec "$TMP/direct.log" --redis "$NOEVAL" --policy "$POLICY"
+"$TASKER" send --redis "$NOEVAL" --publish-only --key "$K/alpha.key" -v --wait=20 --raw \
+	"/start --task=agent-d1 --command='sleep 300' --cwd=$SRV" >"$TMP/d.out" 2>"$TMP/d.err"
+check "a signed start over pub/sub is started" grep -q '"status":"started"' "$TMP/d.out"
+check "... by an executor that fell back to pub/sub" file_has "$TMP/direct.log" "refused the stream commands"
+dw=$(sed -n 's/^tasker send: \({"signed".*\)$/\1/p' "$TMP/d.err" | head -n 1)
+drid=$(sed -n 's/^tasker send: request_id //p' "$TMP/d.err" | head -n 1)
+check "its replay id is kept in Redis" bash -c "[ -n \"\$(redis-cli -p $REDIS_PORT --raw KEYS 'b00t:{tasker}:b00t:k0mmand3r:seen:*')\" ]"
+kill "$EXEC"
+wait "$EXEC" 2>/dev/null
+check "the executor starts again" start_exec "$TMP/direct2.log" --redis "$NOEVAL" --policy "$POLICY"
+rcli PUBLISH b00t:k0mmand3r "$dw" >/dev/null
+check "a replay after the executor's restart is refused (the key in Redis)" \
+	wait_until 20 bash -c "grep '\"request_id\":\"$drid\"' '$TMP/status.log' | grep -q '\"status\":\"replay\"'"
+check "... and not started again" [ "$(pm2_count agent-d1)" -eq 1 ]
+kill "$EXEC"
+wait "$EXEC" 2>/dev/null
+
+# --- a fleet of two executors (two nodes) --------------------------------------------------
 bg "$TASKER" exec --node n1 --cwd-base "$TMP" --policy "$POLICY" --log-level=debug >"$TMP/n1.log" 2>&1
 N1=$BG_PID
 bg "$TASKER" exec --node n2 --cwd-base "$TMP" --policy "$POLICY" --log-level=debug --pm2-home "$TMP/pm2b" >"$TMP/n2.log" 2>&1
