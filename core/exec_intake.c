@@ -1,13 +1,16 @@
 /*
  * exec_intake: a message from the command channel, up to the moment it
- * becomes a command (exec_command.c) or is refused with a reply: decoding,
- * resends of a request_id already taken, shutdown, the verb, the 1000
- * commands an executor holds ("busy"), the per-value rules
- * (command_check.c), expiry, and a start checked into its PM2 definition,
- * so that nothing changes for a refused start.
+ * becomes a command (exec_command.c) or is refused with a reply: who sent
+ * it (a signed wrapper verified, exec_auth.c), decoding, resends of a
+ * request_id already taken, replays, shutdown, the verb, the 1000 commands
+ * an executor holds ("busy"), the per-value rules (command_check.c),
+ * expiry, the policy (all but the target's owner, which exec_command.c
+ * judges), and a start checked into its PM2 definition with its owner
+ * recorded, so that nothing changes for a refused start.
  *
- * Must not: refuse a well-formed command without a reply (only garbage is
- * rate-limited), or remember a request_id that was not taken.
+ * Must not: refuse a well-formed command without a reply (only garbage and
+ * unauthenticated messages are rate-limited), or remember a request_id that
+ * was not taken.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,8 @@
  *
  * The executor is a few files around one struct: executor.c (life cycle and
  * shutdown), exec_intake.c (a message until it is a command or refused),
- * exec_command.c (a command until its one reply), exec_relay.c (PM2's own
+ * exec_command.c (a command until its one reply), exec_auth.c (signatures,
+ * the policy, replays, the audit), exec_relay.c (PM2's own
  * events relayed to the status channel), exec_presence.c (the presence key
  * and the task table) and exec_orphans.c (what a dead daemon left running).
  * Only executor.h is public.
