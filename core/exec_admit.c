@@ -43,6 +43,7 @@ struct admit_ctx {
  * PUBLISH) answers it; the script says so with "replay".
  */
 static const char admit_signed_lua[] =
+	"if redis.replicate_commands then redis.replicate_commands() end "
 	"local v = redis.call('GET', KEYS[1]) "
 	"local t = redis.call('TIME') "
 	"local now = t[1] * 1000 + math.floor(t[2] / 1000) "

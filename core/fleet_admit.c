@@ -28,6 +28,7 @@
  * time (Redis's clock, ms): a signed command admitted again long after is
  * a replay, answered as one (exec_admit.c). */
 const char fleet_admit_lua[] =
+	"if redis.replicate_commands then redis.replicate_commands() end "
 	"if redis.call('EXISTS', KEYS[1]) == 1 then return false end "
 	"local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) "
 	"if type(id) == 'table' and id.err then return id end "
