@@ -244,6 +244,31 @@ check "... and not started again" [ "$(pm2_count agent-d1)" -eq 1 ]
 kill "$EXEC"
 wait "$EXEC" 2>/dev/null
 
+# --- the console signs what is typed (TASKER_KEY) ----------------------------------------------
+if command -v tmux >/dev/null; then
+	check "an executor with the policy (unsigned: none) starts" start_exec "$TMP/console-exec.log" --policy "$POLICY"
+	SOCK="tasker-auth-$$"
+	T=(tmux -L "$SOCK" -f /dev/null)
+	trap '"${T[@]}" kill-server 2>/dev/null; cleanup' EXIT
+	screen_has() { "${T[@]}" capture-pane -p -t main 2>/dev/null | grep -q -- "$1"; }
+	mkdir -p "$TMP/state" "$TMP/config"
+	"${T[@]}" new-session -d -x 120 -y 30 -s main env LC_ALL=C.UTF-8 TERM=xterm-256color \
+		XDG_STATE_HOME="$TMP/state" XDG_CONFIG_HOME="$TMP/config" TASKER_KEY="$K/alpha.key" \
+		"$TASKER" --redis "$REDIS_URL"
+	check "the console starts" wait_until 15 screen_has "Redis up"
+	"${T[@]}" send-keys -t main -l -- "/start --task=agent-c1 --command='sleep 300' --cwd=$SRV"
+	wait_until 10 screen_has '/start --task=agent-c1'
+	"${T[@]}" send-keys -t main Enter
+	check "a start typed in the console with TASKER_KEY is carried out" wait_until 20 pm2_has agent-c1
+	cpid=$("$PM2" jlist | python3 -c 'import json,sys; print([p["pid"] for p in json.load(sys.stdin) if p["name"]=="agent-c1"][0])')
+	check "... signed by alpha (its owner)" grep -qa "TASKER_OWNER=alpha" "/proc/$cpid/environ"
+	"${T[@]}" kill-server 2>/dev/null
+	kill "$EXEC"
+	wait "$EXEC" 2>/dev/null
+else
+	echo "# tmux is missing: the console's signing is not tested here"
+fi
+
 # --- a fleet of two executors (two nodes) --------------------------------------------------
 bg "$TASKER" exec --node n1 --cwd-base "$TMP" --policy "$POLICY" --log-level=debug >"$TMP/n1.log" 2>&1
 N1=$BG_PID
