@@ -20,6 +20,7 @@ enum {
 	OPT_NODE,
 	OPT_PRESENCE_TTL,
 	OPT_FAILOVER_GRACE,
+	OPT_KEY,
 };
 
 static const struct option shared_options[] = {
@@ -32,6 +33,7 @@ static const struct option shared_options[] = {
 	{"node", required_argument, NULL, OPT_NODE},
 	{"presence-ttl", required_argument, NULL, OPT_PRESENCE_TTL},
 	{"failover-grace", required_argument, NULL, OPT_FAILOVER_GRACE},
+	{"key", required_argument, NULL, OPT_KEY},
 	{NULL, 0, NULL, 0},
 };
 
@@ -50,7 +52,9 @@ const char config_help[] =
 	"                         last refresh (TASKER_PRESENCE_TTL; default 30; 10 to 3600)\n"
 	"  --failover-grace SECONDS  a node lost this long after its presence expired\n"
 	"                         has its failover=true tasks started on another node\n"
-	"                         (TASKER_FAILOVER_GRACE; default 30; 0 to 86400)\n";
+	"                         (TASKER_FAILOVER_GRACE; default 30; 0 to 86400)\n"
+	"  --key FILE             sign the commands sent (send, the console) with this\n"
+	"                         secret key, NAME.key of tasker key new (TASKER_KEY)\n";
 
 static void set_str(char **dst, const char *value)
 {
@@ -139,6 +143,11 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	util_hostname(host, sizeof(host));
 	const char *v;
 
+	/* Signing and the policy (docs/security.md): paths, read when used. */
+	if ((v = getenv("TASKER_KEY")) && *v)
+		set_str(&cfg->key_path, v);
+	if ((v = getenv("TASKER_POLICY")) && *v)
+		set_str(&cfg->policy_path, v);
 	v = getenv("REDIS_URL");
 	cfg->redis_explicit = v != NULL && v[0] != '\0';
 	cfg->redis_text = xstrdup(cfg->redis_explicit ? v : CONFIG_DEFAULT_REDIS);
@@ -226,6 +235,8 @@ void config_free(struct config *cfg)
 	free(cfg->agent_id);
 	free(cfg->node);
 	free(cfg->metrics);
+	free(cfg->key_path);
+	free(cfg->policy_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -279,6 +290,13 @@ int config_option(struct config *cfg, int code, const char *arg, char *err, size
 		return set_presence_ttl(cfg, arg, "--presence-ttl", err, errlen) < 0 ? -1 : 1;
 	case OPT_FAILOVER_GRACE:
 		return set_failover_grace(cfg, arg, "--failover-grace", err, errlen) < 0 ? -1 : 1;
+	case OPT_KEY:
+		if (arg[0] == '\0') {
+			snprintf(err, errlen, "--key takes the path of a secret key file");
+			return -1;
+		}
+		set_str(&cfg->key_path, arg);
+		return 1;
 	default:
 		return 0;
 	}

@@ -46,6 +46,11 @@ struct config {
 	int presence_ttl;
 	int64_t failover_grace_ms;
 	char *metrics; /* TASKER_METRICS: `tasker exec --metrics`; NULL: off */
+	/* The secret key that signs what this command sends (TASKER_KEY, or
+	 * the command's --key), and the executor's policy file (TASKER_POLICY,
+	 * or exec --policy); NULL: none. Read when used. */
+	char *key_path;
+	char *policy_path;
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];

@@ -50,6 +50,7 @@ struct command {
 	char *request_id;
 	char *agent_id;
 	struct start_spec *spec;
+	struct exec_auth_req *auth; /* who sent it (exec_auth.c); NULL: our own */
 	cJSON *conf;	 /* start: the app conf for prepare; logs: lines and follow */
 	int *ids;	 /* pm_ids acted on (for a start: the old ones it replaces) */
 	uint64_t *calls; /* per id sent: its call (cancelling an answered one is a no-op) */

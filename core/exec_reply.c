@@ -114,6 +114,7 @@ static void command_free(struct command *cmd)
 	free(cmd->name);
 	free(cmd->request_id);
 	free(cmd->agent_id);
+	exec_auth_req_free(cmd->auth);
 	start_spec_free(cmd->spec);
 	cJSON_Delete(cmd->conf);
 	free(cmd);

@@ -116,6 +116,10 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		.max_memory = ex->default_max_memory,
 		.cpus = cpus > 0 ? (int)cpus : 1,
 	};
+	if (exec_auth_new(ex, opt->policy_path, err, errlen) < 0) {
+		executor_free(ex);
+		return NULL;
+	}
 
 	char why[256];
 	ex->pm2_bin = opt->no_start_pm2 ? NULL : pm2_find_bin(opt->pm2_bin, NULL, why, sizeof(why));
@@ -233,6 +237,7 @@ void executor_free(struct executor *ex)
 	exec_logs_free(ex);
 	exec_orphans_free(ex);
 	exec_fleet_free(ex);
+	exec_auth_free(ex);
 	free(ex->batch_sent);
 	free(ex->batch_next);
 	free(ex->view_batch);

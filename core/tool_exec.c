@@ -45,10 +45,14 @@ static const char exec_help[] =
 	"  --metrics [ADDR:]PORT   serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 	"                          (TASKER_METRICS; off by default; a port alone listens\n"
 	"                          on 127.0.0.1; an address alone uses port 8275)\n"
+	"  --policy FILE           who may do what: a TOML policy (TASKER_POLICY;\n"
+	"                          docs/security.md); without one the executor is open\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
-	"SIGINT, SIGTERM or SIGHUP: finish the commands in flight, then exit 0.\n";
+	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
+	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
+	"policy in force, and the log says why); without, as SIGTERM.\n";
 
 struct exec_run {
 	struct loop *loop;
@@ -101,9 +105,13 @@ static void on_drained(void *arg)
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct exec_run *r = arg;
-	if (r->stopping) {
+	if (r->stopping && !(signo == SIGHUP && r->cfg->policy_path != NULL)) {
 		log_warn("second signal: exiting now");
 		loop_stop(loop, EXIT_OK);
+		return;
+	}
+	if (signo == SIGHUP && r->cfg->policy_path != NULL) {
+		executor_reload_policy(r->ex);
 		return;
 	}
 	r->stopping = true;
@@ -112,7 +120,7 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 }
 
 enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART, OPT_TIMEOUT,
-       OPT_HISTORY, OPT_METRICS };
+       OPT_HISTORY, OPT_METRICS, OPT_POLICY };
 
 static char *render_metrics(void *arg, enum metrics_format fmt, size_t *len)
 {
@@ -144,6 +152,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		{"command-timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"history", required_argument, NULL, OPT_HISTORY},
 		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"policy", required_argument, NULL, OPT_POLICY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -197,6 +206,9 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		case OPT_METRICS:
 			metrics = optarg;
 			metrics_from = "--metrics";
+		case OPT_POLICY:
+			free(cfg->policy_path);
+			cfg->policy_path = xstrdup(optarg);
 			break;
 		case 'h':
 			fputs(exec_help, stdout);
@@ -229,6 +241,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	int rc = tools_finish_config(cfg, "exec");
 	if (rc != 0)
 		return rc;
+	opt.policy_path = cfg->policy_path;
 
 	/* Log lines escape what the locale cannot show: in a UTF-8 locale
 	 * "café" stays "café", not "caf\xc3\xa9". */
