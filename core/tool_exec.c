@@ -206,6 +206,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		case OPT_METRICS:
 			metrics = optarg;
 			metrics_from = "--metrics";
+			break;
 		case OPT_POLICY:
 			free(cfg->policy_path);
 			cfg->policy_path = xstrdup(optarg);
