@@ -27,6 +27,7 @@
 #include "executor_int.h"
 #include "fleet_admit.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "policy.h"
 #include "policy_toml.h"
 #include "sig.h"
@@ -348,6 +349,8 @@ void exec_auth_audit(struct executor *ex, const struct exec_auth_req *r, const c
 		.reason = reason,
 	};
 	audit_write(ex->bus, &rec, util_wall_ms(), &ex->auth->audit_refused);
+	if (!allowed)
+		metrics_exec_policy_refused(ex);
 }
 
 bool exec_auth_check(struct executor *ex, const struct exec_auth_req *r, enum policy_owner kind,

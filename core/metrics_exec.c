@@ -100,7 +100,7 @@ struct metrics_exec *metrics_exec_new(const char *node)
 			     "Commands answered 'expired': past their deadline before they "
 			     "could be carried out.");
 	me->policy = single(r, "tasker_policy_refusals", METRICS_COUNTER, NULL,
-			    "Commands the executor's policy refused.");
+			    "Commands refused by the authority checks (policy, signature, timestamp, replay).");
 	me->pending = single(r, "tasker_stream_entries_pending", METRICS_GAUGE, NULL,
 			     "Entries of this node's command stream read and not acknowledged "
 			     "yet.");

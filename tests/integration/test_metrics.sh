@@ -124,6 +124,17 @@ out=$(req '{"verb":"start","params":{"task":"late","command":"sleep 600"},"times
 check "a command past its ttl is answered expired" has "$out" '"status":"expired"'
 check "and counted: tasker_commands_expired_total 1" [ "$(value tasker_commands_expired_total)" = 1 ]
 check "as verb start, outcome expired" [ "$(series tasker_commands_total 'verb="start",outcome="expired"')" = 1 ]
+# A signed command whose signature does not match is refused and counted.
+check "no refusal yet" [ "$(value tasker_policy_refusals_total)" = 0 ]
+forged=$(python3 -c '
+import base64, json, sys, time
+inner = json.dumps({"verb": "status", "request_id": "forged-1", "timestamp": int(time.time() * 1000)})
+print(json.dumps({"signed": base64.b64encode(inner.encode()).decode(),
+                  "key": "ed25519:" + base64.b64encode(bytes(range(32))).decode(),
+                  "sig": base64.b64encode(bytes(64)).decode()}))')
+rcli PUBLISH b00t:k0mmand3r "$forged" >/dev/null
+check "a forged signature is refused" wait_until 20 bash -c "grep '\"request_id\":\"forged-1\"' '$TMP/status.log' | grep -q '\"status\":\"unauthenticated\"'"
+check "and counted: tasker_policy_refusals_total 1" wait_until 10 bash -c "[ \"\$(curl -s --max-time 5 '$M' | awk '\$1 == \"tasker_policy_refusals_total\" {print \$2}')\" = 1 ]"
 check "no reconnect yet" [ "$(value tasker_redis_reconnects_total)" = 0 ]
 PORT0=$REDIS_PORT
 stop_redis
