@@ -222,7 +222,7 @@ wait_until 30 file_has "$TMP/exec6.log" "ready: listening"
 "$TASKER" send --redis "redis://b00t-agent:pw-b00t-agent@127.0.0.1:$REDIS_PORT" --wait=60 \
 	'/stop --task=acl-ghost' >"$TMP/acl_send.out" 2>&1
 check "tasker-exec answers b00t-agent's send --wait" grep -q "not_found acl-ghost" "$TMP/acl_send.out"
-check "tasker-exec may add to the history" xlen_is "$K" 1
+check "tasker-exec may add to the history" wait_until 10 xlen_is "$K" 1
 check "and nothing was refused" bash -c "! grep -q refused '$TMP/exec6.log'"
 timeout 30 "$TASKER" watch --redis "redis://b00t-watch:pw-b00t-watch@127.0.0.1:$REDIS_PORT" --since 1h \
 	--count 1 >"$TMP/acl_watch.out" 2>&1
