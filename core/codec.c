@@ -729,6 +729,11 @@ cJSON *codec_task_json(const struct pm2_proc *p, int64_t now_ms, const char *nod
 	cJSON_AddNumberToObject(t, "restarts", p->restart_time);
 	cJSON_AddStringToObject(t, "mode", p->cluster ? "cluster" : "fork");
 	cJSON_AddNumberToObject(t, "instances", p->instances);
+	/* Who started it (docs/security.md, 6); null: a foreign task. */
+	if (p->owner != NULL)
+		cJSON_AddStringToObject(t, "owner", p->owner);
+	else
+		cJSON_AddNullToObject(t, "owner");
 	if (node != NULL)
 		cJSON_AddStringToObject(t, "node", node);
 	return t;

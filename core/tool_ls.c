@@ -46,6 +46,7 @@ static const char ls_help[] =
 struct ls_row {
 	const char *node; /* NULL: local */
 	const char *name, *status, *mode;
+	const char *owner; /* NULL: foreign (not started by tasker) */
 	long pm_id, pid, restarts;
 	double cpu;
 	uint64_t memory;
@@ -89,8 +90,8 @@ static void print_rows(const struct ls_row *rows, size_t n, bool with_node)
 {
 	if (with_node)
 		printf("%-16s ", "NODE");
-	printf("%4s  %-24s %-16s %8s %6s %8s %7s %5s  %s\n", "ID", "NAME", "STATUS", "PID", "CPU",
-	       "MEM", "UPTIME", "RST", "MODE");
+	printf("%4s  %-24s %-12s %-16s %8s %6s %8s %7s %5s  %s\n", "ID", "NAME", "OWNER", "STATUS",
+	       "PID", "CPU", "MEM", "UPTIME", "RST", "MODE");
 	for (size_t i = 0; i < n; i++) {
 		const struct ls_row *r = &rows[i];
 		char mem[16], up[16];
@@ -103,6 +104,7 @@ static void print_rows(const struct ls_row *rows, size_t n, bool with_node)
 			print_cell(r->node ? r->node : "-", 16);
 		printf("%4ld  ", r->pm_id);
 		print_cell(r->name, 24);
+		print_cell(r->owner ? r->owner : "-", 12);
 		print_cell(r->status, 16);
 		char mode[40];
 		text_escape(r->mode, strlen(r->mode), 8, mode, sizeof(mode));
@@ -146,6 +148,7 @@ static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const 
 			int64_t up = online && p->pm_uptime ? now - p->pm_uptime : 0;
 			rows[i] = (struct ls_row){
 				.name = p->name,
+				.owner = p->owner,
 				.status = p->status,
 				.mode = p->cluster ? "cluster" : "fork",
 				.pm_id = p->pm_id,
@@ -261,6 +264,7 @@ static int ls_fleet(struct config *cfg, bool json)
 				rows[k++] = (struct ls_row){
 					.node = nodes[j][0] ? nodes[j] : xstrdup("-"),
 					.name = p->name,
+					.owner = p->owner,
 					.status = p->status,
 					.mode = p->exec_mode,
 					.pm_id = p->pm_id,
@@ -272,6 +276,7 @@ static int ls_fleet(struct config *cfg, bool json)
 				};
 				/* The row keeps the strings; the records go. */
 				procs[j].name = procs[j].status = procs[j].exec_mode = NULL;
+				procs[j].owner = NULL;
 				if (!nodes[j][0])
 					free(nodes[j]);
 			}
@@ -282,6 +287,7 @@ static int ls_fleet(struct config *cfg, bool json)
 		for (size_t i = 0; i < k; i++) {
 			free((char *)(uintptr_t)rows[i].node);
 			free((char *)(uintptr_t)rows[i].name);
+			free((char *)(uintptr_t)rows[i].owner);
 			free((char *)(uintptr_t)rows[i].status);
 			free((char *)(uintptr_t)rows[i].mode);
 		}

@@ -32,7 +32,7 @@ static const char *const start_flags[] = {
 static const char *const target_flags[] = {"--task=", "--name="};
 
 static const char *const sort_columns[] = {
-    "node", "id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode",
+    "node", "id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode", "owner",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

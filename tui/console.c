@@ -598,7 +598,7 @@ static bool console_command(struct app *app, const struct slash_line *l)
 		if (tasks_col_parse(arg, &col) < 0) {
 			app_message(app, MSG_ERROR,
 				    "/sort takes a column: node id name status pid cpu memory uptime restarts "
-				    "mode");
+				    "mode owner");
 			return true;
 		}
 		tasks_sort_by(&app->tasks, col);

@@ -188,6 +188,7 @@ static const struct column table_cols[COL_COUNT] = {
 	[COL_UPTIME] = {"UPTIME", 6, 7, 3, true},
 	[COL_RESTARTS] = {"↺", 3, 4, 4, true},
 	[COL_MODE] = {"MODE", 4, 10, 6, false},
+	[COL_OWNER] = {"OWNER", 5, 12, 5, false},
 };
 
 static void cell_text(const struct tasks *t, const struct pm2_proc *p, enum tasks_col c,
@@ -195,7 +196,8 @@ static void cell_text(const struct tasks *t, const struct pm2_proc *p, enum task
 {
 	/* A lost node's rows say so in words, for NO_COLOR and mono too; the
 	 * figures they would show are stale. */
-	if (tasks_lost(t, p) && c != COL_NODE && c != COL_ID && c != COL_NAME && c != COL_MODE) {
+	if (tasks_lost(t, p) && c != COL_NODE && c != COL_ID && c != COL_NAME && c != COL_MODE &&
+	    c != COL_OWNER) {
 		snprintf(buf, size, c == COL_STATUS ? "lost" : "-");
 		return;
 	}
@@ -241,6 +243,9 @@ static void cell_text(const struct tasks *t, const struct pm2_proc *p, enum task
 			snprintf(buf, size, "cluster×%d", p->instances);
 		else
 			snprintf(buf, size, "fork");
+		break;
+	case COL_OWNER:
+		snprintf(buf, size, "%s", p->owner ? p->owner : "-");
 		break;
 	case COL_COUNT:
 		buf[0] = '\0';

@@ -12,7 +12,7 @@
 #include "util.h"
 
 static const char *const col_names[COL_COUNT] = {
-	"node", "id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode",
+	"node", "id", "name", "status", "pid", "cpu", "memory", "uptime", "restarts", "mode", "owner",
 };
 
 int tasks_col_parse(const char *name, enum tasks_col *out)
@@ -118,6 +118,9 @@ static int compare(const void *pa, const void *pb)
 		break;
 	case COL_MODE:
 		c = cmp_num(a->cluster, b->cluster);
+		break;
+	case COL_OWNER:
+		c = strcmp(a->owner ? a->owner : "", b->owner ? b->owner : "");
 		break;
 	case COL_COUNT:
 		break;

@@ -28,6 +28,7 @@ enum tasks_col {
 	COL_UPTIME,
 	COL_RESTARTS,
 	COL_MODE,
+	COL_OWNER, /* who started it (TASKER_OWNER); "-": foreign */
 	COL_COUNT
 };
 

@@ -140,6 +140,10 @@ out=$(as alpha "/stop --task=agent-foreign")
 check "a specialist may not act on a foreign task" has "$out" 'a foreign task'
 out=$(as alpha "/start --task=agent-foreign --command='sleep 300' --cwd=$SRV")
 check "a start never replaces a foreign task" has "$out" 'never replaces agent-foreign'
+"$TASKER" ls >"$TMP/ls.txt" 2>&1
+check "tasker ls: OWNER shows alpha for the task alpha started" grep -q '^ *[0-9]*  *agent-a1  *alpha  ' "$TMP/ls.txt"
+check "tasker ls: and - for the foreign one" grep -q '^ *[0-9]*  *agent-foreign  *-  ' "$TMP/ls.txt"
+check "tasker ls --json: owner null for the foreign one" bash -c "'$TASKER' ls --json | grep -q '\"name\":\"agent-foreign\",[^}]*\"owner\":null'"
 out=$(as ops "/start --task=agent-foreign --command='sleep 300' --cwd=$SRV")
 check "... not even the captain's" has "$out" 'never replaces agent-foreign'
 check "... which is still the pm2 CLI's (one process)" [ "$(pm2_count agent-foreign)" -eq 1 ]

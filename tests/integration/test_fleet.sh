@@ -43,7 +43,7 @@ pairs_are() { [ "$(fleet_json | grep -o '"name":"pair"' | wc -l)" -eq "$1" ]; }
 check "ls --fleet --json: both instances of pair" wait_until 20 pairs_are 2
 "$TASKER" ls --fleet >"$TMP/fleet.txt" 2>&1
 check "ls --fleet: a table with a NODE column" bash -c "head -n 1 '$TMP/fleet.txt' | grep -q '^NODE  *ID  *NAME'"
-check "ls --fleet: node c's row" grep -q '^c  *[0-9]*  *job-c  *online' "$TMP/fleet.txt"
+check "ls --fleet: node c's row, owned by whoever started it (unsigned)" grep -q '^c  *[0-9]*  *job-c  *unsigned  *online' "$TMP/fleet.txt"
 
 # A change is written at once, not at the next refresh.
 out=$(sendto a '/stop --task=job-a')

@@ -142,8 +142,8 @@ static void test_task_names(void **state)
 static void test_sort_columns(void **state)
 {
 	(void)state;
-	expect("/sort ", 6, "cpu", "id", "memory", "mode", "name", "node", "pid", "restarts", "status",
-	       "uptime", NULL);
+	expect("/sort ", 6, "cpu", "id", "memory", "mode", "name", "node", "owner", "pid", "restarts",
+	       "status", "uptime", NULL);
 	expect("/sort m", 6, "memory", "mode", NULL);
 	expect("/sort   up", 8, "uptime", NULL);
 	expect("/sort x", 6, NULL);
@@ -179,8 +179,8 @@ static void test_cursor_in_the_middle(void **state)
 	expect_at("/start --co=1", 11, 7, "--command=", NULL);
 	expect_at("/sort m --x", 7, 6, "memory", "mode", NULL);
 	/* Just after a blank: an empty word. */
-	expect_at("/sort  name", 6, 6, "cpu", "id", "memory", "mode", "name", "node", "pid", "restarts",
-	          "status", "uptime", NULL);
+	expect_at("/sort  name", 6, 6, "cpu", "id", "memory", "mode", "name", "node", "owner", "pid",
+	          "restarts", "status", "uptime", NULL);
 	/* In the leading blanks: no word. */
 	expect_at("   /st", 1, 1, NULL);
 	/* A cursor past the end is the end. */
