@@ -20,6 +20,8 @@ enum {
 	OPT_NODE,
 	OPT_PRESENCE_TTL,
 	OPT_FAILOVER_GRACE,
+	OPT_KEY,
+	OPT_TRUST,
 };
 
 static const struct option shared_options[] = {
@@ -32,6 +34,8 @@ static const struct option shared_options[] = {
 	{"node", required_argument, NULL, OPT_NODE},
 	{"presence-ttl", required_argument, NULL, OPT_PRESENCE_TTL},
 	{"failover-grace", required_argument, NULL, OPT_FAILOVER_GRACE},
+	{"key", required_argument, NULL, OPT_KEY},
+	{"trust", required_argument, NULL, OPT_TRUST},
 	{NULL, 0, NULL, 0},
 };
 
@@ -50,7 +54,12 @@ const char config_help[] =
 	"                         last refresh (TASKER_PRESENCE_TTL; default 30; 10 to 3600)\n"
 	"  --failover-grace SECONDS  a node lost this long after its presence expired\n"
 	"                         has its failover=true tasks started on another node\n"
-	"                         (TASKER_FAILOVER_GRACE; default 30; 0 to 86400)\n";
+	"                         (TASKER_FAILOVER_GRACE; default 30; 0 to 86400)\n"
+	"  --key FILE             this program's own secret key (TASKER_KEY): an executor\n"
+	"                         signs its status messages with it (default: one made\n"
+	"                         at first start in ~/.local/state/tasker/)\n"
+	"  --trust FILE           pinned executor keys, lines \"NODE ed25519:...\"\n"
+	"                         (TASKER_TRUST): replies are checked against them\n";
 
 static void set_str(char **dst, const char *value)
 {
@@ -207,6 +216,10 @@ static int env_settings(struct config *cfg, char *err, size_t errlen)
 	if ((v = getenv("TASKER_FAILOVER_GRACE")) && *v &&
 	    set_failover_grace(cfg, v, "TASKER_FAILOVER_GRACE", err, errlen) < 0)
 		return -1;
+	if ((v = getenv("TASKER_KEY")) && *v)
+		set_str(&cfg->key_path, v);
+	if ((v = getenv("TASKER_TRUST")) && *v)
+		set_str(&cfg->trust_path, v);
 	cfg->env_error_opt = 0;
 	return 0;
 }
@@ -222,6 +235,8 @@ void config_free(struct config *cfg)
 	free(cfg->status_channel);
 	free(cfg->agent_id);
 	free(cfg->node);
+	free(cfg->key_path);
+	free(cfg->trust_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -275,6 +290,14 @@ int config_option(struct config *cfg, int code, const char *arg, char *err, size
 		return set_presence_ttl(cfg, arg, "--presence-ttl", err, errlen) < 0 ? -1 : 1;
 	case OPT_FAILOVER_GRACE:
 		return set_failover_grace(cfg, arg, "--failover-grace", err, errlen) < 0 ? -1 : 1;
+	case OPT_KEY:
+	case OPT_TRUST:
+		if (arg[0] == '\0') {
+			snprintf(err, errlen, "--%s needs a file", code == OPT_KEY ? "key" : "trust");
+			return -1;
+		}
+		set_str(code == OPT_KEY ? &cfg->key_path : &cfg->trust_path, arg);
+		return 1;
 	default:
 		return 0;
 	}

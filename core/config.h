@@ -45,6 +45,10 @@ struct config {
 	 * tasks are started elsewhere (docs/fleet.md, "Failover"). */
 	int presence_ttl;
 	int64_t failover_grace_ms;
+	/* This program's own secret key file (--key, TASKER_KEY), and the
+	 * pinned executor keys (--trust, TASKER_TRUST); NULL when not given. */
+	char *key_path;
+	char *trust_path;
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];
