@@ -229,6 +229,10 @@ static int load_trust(struct reply_trust *t, const char *path, char *err, size_t
 
 struct reply_trust *reply_trust_new(struct bus *bus, const char *path, char *err, size_t errlen)
 {
+	if (sig_init() < 0) {
+		snprintf(err, errlen, "libsodium cannot start (no randomness source)");
+		return NULL;
+	}
 	struct reply_trust *t = xcalloc(1, sizeof(*t));
 	t->bus = bus;
 	if (path != NULL && load_trust(t, path, err, errlen) < 0) {
@@ -237,6 +241,11 @@ struct reply_trust *reply_trust_new(struct bus *bus, const char *path, char *err
 		return NULL;
 	}
 	return t;
+}
+
+void reply_trust_use_bus(struct reply_trust *t, struct bus *bus)
+{
+	t->bus = bus;
 }
 
 static void really_free(struct reply_trust *t)

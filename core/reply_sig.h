@@ -75,6 +75,8 @@ typedef void (*reply_checked_fn)(const char *data, size_t len, const struct repl
 /* path: a trust file, or NULL. NULL with a sentence in err when the file
  * cannot be read or has a bad line. bus may be NULL (pins only). */
 struct reply_trust *reply_trust_new(struct bus *bus, const char *path, char *err, size_t errlen);
+/* Sets the bus presence keys are read through (after a NULL one). */
+void reply_trust_use_bus(struct reply_trust *t, struct bus *bus);
 /* Free the bus first (its last callbacks still reach the trust). */
 void reply_trust_free(struct reply_trust *t);
 /* Checks data[0..len) (copied when it must wait) and calls fn, now or
