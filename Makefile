@@ -17,14 +17,14 @@ BINDIR   := $(PREFIX)/bin
 MANDIR   := $(PREFIX)/share/man/man1
 SHAREDIR := $(PREFIX)/share/tasker
 
-PKGS := ncursesw readline hiredis libcjson yajl libsodium
+PKGS := ncursesw readline hiredis libcjson yajl libsodium libmicrohttpd
 # toml++ (C++17) is read by one C++ file, core/policy_toml.cpp, behind a C
 # interface; its flags go to that file only, its library to every link.
 CXX_PKGS := tomlplusplus
 # Debian packages the build, the tests and the fuzzers need.
 APT_PKGS := libncurses-dev libreadline-dev libhiredis-dev libcjson-dev libyajl-dev \
 	redis-server tmux libcmocka-dev clang libclang-rt-14-dev pkg-config \
-	libsodium-dev libtomlplusplus-dev g++ jq
+	libsodium-dev libtomlplusplus-dev g++ jq libmicrohttpd-dev prometheus
 # Node.js and npm only when the machine has none (an image may ship its own
 # Node.js, whose bundled npm conflicts with Debian's npm package).
 NODE_PKGS := nodejs npm

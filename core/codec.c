@@ -634,8 +634,10 @@ int codec_status_outcome(const char *status)
 					 "already_running", "ok", "listed"};
 	/* busy: refused because too many commands wait; expired: the command
 	 * passed its deadline (params.ttl); invalid: a param out of its rules
-	 * (logs). Nothing was done: all are errors. */
-	static const char *const bad[] = {"error", "not_found", "busy", "expired", "invalid"};
+	 * (logs); denied, unauthenticated, replay, stale: refused by the
+	 * authority checks (docs/security.md). Nothing was done: all are errors. */
+	static const char *const bad[] = {"error",  "not_found", "busy",	   "expired", "invalid",
+					  "denied", "replay",    "unauthenticated", "stale"};
 	if (status == NULL)
 		return -1;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)

@@ -321,11 +321,18 @@ static void spec_set_env(struct start_spec *spec, const char *key, const char *v
 	spec->nenv++;
 }
 
+void start_spec_set_owner(struct start_spec *spec, const char *owner, const char *key)
+{
+	spec_set_env(spec, "TASKER_OWNER", owner);
+	spec_set_env(spec, "TASKER_OWNER_KEY", key);
+}
+
 void start_spec_free(struct start_spec *spec)
 {
 	if (spec == NULL)
 		return;
 	free(spec->exec_path);
+	free(spec->program);
 	for (size_t i = 0; i < spec->argc; i++)
 		free(spec->argv[i]);
 	free(spec->argv);
@@ -487,6 +494,15 @@ struct start_spec *check_start(const struct envelope *env, const struct start_de
 				 key);
 			goto fail;
 		}
+		if (strncmp(name, "TASKER_", 7) == 0) {
+			/* TASKER_OWNER and its kin say who started a task: only
+			 * the executor writes them. */
+			snprintf(err, errlen,
+				 "%s: names starting with TASKER_ are the executor's (who started "
+				 "the task); a command may not set them",
+				 key);
+			goto fail;
+		}
 		if (!pm2_conf_env_key_ok(name)) {
 			snprintf(err, errlen, "%s: PM2 reserves the name %s for its own settings", key,
 				 name);
@@ -516,6 +532,7 @@ struct start_spec *check_start(const struct envelope *env, const struct start_de
 	spec->exec_path = resolve_program(words[0], spec->cwd, env_lookup(spec, "PATH"), err, errlen);
 	if (spec->exec_path == NULL)
 		goto fail;
+	spec->program = xstrdup(spec->exec_path);
 	for (size_t i = 1; i < nwords; i++)
 		argv_append(spec, words[i]);
 	for (size_t i = 0; i < nextra; i++)

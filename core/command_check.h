@@ -28,6 +28,9 @@
 /* A start, checked and resolved. Every string is owned. */
 struct start_spec {
 	char *exec_path; /* absolute */
+	/* argv[0] resolved, before cluster mode puts a node script in
+	 * exec_path: what the policy's programs judge */
+	char *program;
 	char **argv;	 /* after the program; NULL-terminated */
 	size_t argc;
 	char *cwd; /* absolute, links resolved */
@@ -92,5 +95,8 @@ int check_logs(const struct envelope *env, long *lines, long *follow, char *err,
 struct start_spec *check_start(const struct envelope *env, const struct start_defaults *def,
 			       char *err, size_t errlen);
 void start_spec_free(struct start_spec *spec);
+/* Records who starts the task in its environment: TASKER_OWNER (an agent
+ * name, "unsigned" or "unlisted") and TASKER_OWNER_KEY (the key, or ""). */
+void start_spec_set_owner(struct start_spec *spec, const char *owner, const char *key);
 
 #endif

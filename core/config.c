@@ -55,9 +55,10 @@ const char config_help[] =
 	"  --failover-grace SECONDS  a node lost this long after its presence expired\n"
 	"                         has its failover=true tasks started on another node\n"
 	"                         (TASKER_FAILOVER_GRACE; default 30; 0 to 86400)\n"
-	"  --key FILE             this program's own secret key (TASKER_KEY): an executor\n"
-	"                         signs its status messages with it (default: one made\n"
-	"                         at first start in ~/.local/state/tasker/)\n"
+	"  --key FILE             sign the commands sent (send, the console) with this\n"
+	"                         secret key, NAME.key of tasker key new (TASKER_KEY)\n"
+	"                         (an executor signs its status messages with it; without\n"
+	"                         one it makes a key in ~/.local/state/tasker/)\n"
 	"  --trust FILE           pinned executor keys, lines \"NODE ed25519:...\"\n"
 	"                         (TASKER_TRUST): replies are checked against them\n";
 
@@ -148,6 +149,11 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	util_hostname(host, sizeof(host));
 	const char *v;
 
+	/* Signing and the policy (docs/security.md): paths, read when used. */
+	if ((v = getenv("TASKER_KEY")) && *v)
+		set_str(&cfg->key_path, v);
+	if ((v = getenv("TASKER_POLICY")) && *v)
+		set_str(&cfg->policy_path, v);
 	v = getenv("REDIS_URL");
 	cfg->redis_explicit = v != NULL && v[0] != '\0';
 	cfg->redis_text = xstrdup(cfg->redis_explicit ? v : CONFIG_DEFAULT_REDIS);
@@ -158,6 +164,9 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	cfg->agent_id = xasprintf("tasker@%s", host);
 	cfg->node = xstrdup(host);
 	cfg->failover_grace_ms = CONFIG_DEFAULT_FAILOVER_GRACE_MS;
+	/* Checked by `tasker exec`, the one command that serves metrics. */
+	v = getenv("TASKER_METRICS");
+	cfg->metrics = v != NULL && v[0] != '\0' ? xstrdup(v) : NULL;
 	if (env_settings(cfg, err, errlen) < 0) {
 		snprintf(cfg->env_error, sizeof(cfg->env_error), "%s", err);
 		return -1;
@@ -216,8 +225,6 @@ static int env_settings(struct config *cfg, char *err, size_t errlen)
 	if ((v = getenv("TASKER_FAILOVER_GRACE")) && *v &&
 	    set_failover_grace(cfg, v, "TASKER_FAILOVER_GRACE", err, errlen) < 0)
 		return -1;
-	if ((v = getenv("TASKER_KEY")) && *v)
-		set_str(&cfg->key_path, v);
 	if ((v = getenv("TASKER_TRUST")) && *v)
 		set_str(&cfg->trust_path, v);
 	cfg->env_error_opt = 0;
@@ -235,7 +242,9 @@ void config_free(struct config *cfg)
 	free(cfg->status_channel);
 	free(cfg->agent_id);
 	free(cfg->node);
+	free(cfg->metrics);
 	free(cfg->key_path);
+	free(cfg->policy_path);
 	free(cfg->trust_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
@@ -291,12 +300,18 @@ int config_option(struct config *cfg, int code, const char *arg, char *err, size
 	case OPT_FAILOVER_GRACE:
 		return set_failover_grace(cfg, arg, "--failover-grace", err, errlen) < 0 ? -1 : 1;
 	case OPT_KEY:
-	case OPT_TRUST:
 		if (arg[0] == '\0') {
-			snprintf(err, errlen, "--%s needs a file", code == OPT_KEY ? "key" : "trust");
+			snprintf(err, errlen, "--key takes the path of a secret key file");
 			return -1;
 		}
-		set_str(code == OPT_KEY ? &cfg->key_path : &cfg->trust_path, arg);
+		set_str(&cfg->key_path, arg);
+		return 1;
+	case OPT_TRUST:
+		if (arg[0] == '\0') {
+			snprintf(err, errlen, "--trust takes the path of a trust file");
+			return -1;
+		}
+		set_str(&cfg->trust_path, arg);
 		return 1;
 	default:
 		return 0;

@@ -45,9 +45,14 @@ struct config {
 	 * tasks are started elsewhere (docs/fleet.md, "Failover"). */
 	int presence_ttl;
 	int64_t failover_grace_ms;
-	/* This program's own secret key file (--key, TASKER_KEY), and the
-	 * pinned executor keys (--trust, TASKER_TRUST); NULL when not given. */
+	char *metrics; /* TASKER_METRICS: `tasker exec --metrics`; NULL: off */
+	/* The secret key that signs what this command sends (TASKER_KEY, or
+	 * the command's --key), and the executor's policy file (TASKER_POLICY,
+	 * or exec --policy); NULL: none. Read when used. */
 	char *key_path;
+	char *policy_path;
+	/* Pinned executor keys (--trust, TASKER_TRUST): replies are checked
+	 * against them (reply_sig.h); NULL: none. */
 	char *trust_path;
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */

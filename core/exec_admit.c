@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "bus.h"
+#include "codec.h"
 #include "exec_fleet_int.h"
 #include "executor_int.h"
 #include "fleet_admit.h"
@@ -32,11 +33,72 @@ struct admit_ctx {
 	size_t len;
 };
 
+/*
+ * A signed message's admission (docs/security.md, "Replays"): as the
+ * shared script (fleet_admit.c), and when the once key is there and was set
+ * more than ARGV[4] ms ago by Redis's clock, this copy is not the fleet's
+ * executors receiving one PUBLISH, nor a sender admitting before it
+ * publishes: it is the message sent again, a replay. The first executor to
+ * set KEYS[3] (for a second: every executor runs this for the same
+ * PUBLISH) answers it; the script says so with "replay".
+ */
+static const char admit_signed_lua[] =
+	"if redis.replicate_commands then redis.replicate_commands() end "
+	"local v = redis.call('GET', KEYS[1]) "
+	"local t = redis.call('TIME') "
+	"local now = t[1] * 1000 + math.floor(t[2] / 1000) "
+	"if v then "
+	"  local at = tonumber(v) "
+	"  if at and now - at > tonumber(ARGV[4]) and "
+	"     redis.call('SET', KEYS[3], '1', 'NX', 'PX', '1000') then return 'replay' end "
+	"  return false "
+	"end "
+	"local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) "
+	"if type(id) == 'table' and id.err then return id end "
+	"redis.call('SET', KEYS[1], now, 'PX', ARGV[1]) "
+	"return id";
+#define REPLAY_AFTER_MS "2000"
+
+/* A replayed signed message, answered by the executor that won the
+ * script's replied key: with the request_id inside, and audited. */
+static void answer_replay(struct executor *ex, const char *data, size_t len)
+{
+	char *inner = NULL;
+	size_t ilen = 0;
+	exec_auth_inner(data, len, &inner, &ilen);
+	struct envelope env;
+	char err[300];
+	codec_decode_command(inner ? inner : data, inner ? ilen : len, &env, err, sizeof(err));
+	const char *name = codec_param(&env, "task");
+	if (name == NULL)
+		name = codec_param(&env, "name");
+	const char *msg = "this signed command was accepted already (a replay); nothing was done";
+	struct exec_auth_id id = {0};
+	struct exec_auth_req *r = exec_auth_req_new(ex, &id, V_STATUS, name, &env, NULL);
+	exec_auth_audit(ex, r, env.verb ? env.verb : "message", false, "replay", NULL, msg);
+	exec_auth_req_free(r);
+	struct status_msg st = {
+		.task_name = name,
+		.status = "replay",
+		.pm_id = -1,
+		.request_id = env.request_id,
+		.verb = env.verb,
+		.node = ex->cfg->node,
+		.agent_id = env.agent_id,
+		.error = msg,
+	};
+	exec_publish(ex, codec_status_json(&st, util_wall_ms()));
+	codec_envelope_free(&env);
+	free(inner);
+}
+
 static void on_admitted(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
 	struct admit_ctx *a = arg;
-	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	if (r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "replay") == 0) {
+		answer_replay(a->f->ex, a->data, a->len);
+	} else if (r != NULL && r->type == REDIS_REPLY_ERROR &&
 	    fleet_admit_refused_for_good(r->str)) {
 		/* Streams refused for good: this message is carried out here,
 		 * at once (and so are the next ones: the fleet is off). */
@@ -91,7 +153,22 @@ bool exec_fleet_admit(struct executor *ex, const char *data, size_t len)
 	fleet_admit_build(&adm, f->prefix, data, len);
 	struct admit_ctx *a = xmalloc(sizeof(*a));
 	*a = (struct admit_ctx){f, xstrndup(data, len), len};
-	int rc = bus_command(ex->bus, FLEET_ADMIT_ARGC, adm.argv, adm.lens, on_admitted, a);
+	int rc;
+	if (strstr(adm.once_key, "once:sig:") != NULL) {
+		/* Its once key is once:sig:<replay id> (fleet_admit.c). */
+		char *replied = xasprintf("%sreplied:%s", f->prefix,
+					  strstr(adm.once_key, "once:sig:") + 9);
+		const char *argv[10] = {"EVAL", admit_signed_lua, "3", adm.once_key,
+					adm.commands_key, replied, adm.ttl, data,
+					FLEET_ADMIT_MAXLEN, REPLAY_AFTER_MS};
+		size_t lens[10];
+		for (int i = 0; i < 10; i++)
+			lens[i] = i == 7 ? len : strlen(argv[i]);
+		rc = bus_command(ex->bus, 10, argv, lens, on_admitted, a);
+		free(replied);
+	} else {
+		rc = bus_command(ex->bus, FLEET_ADMIT_ARGC, adm.argv, adm.lens, on_admitted, a);
+	}
 	fleet_admit_free(&adm);
 	if (rc < 0) {
 		free(a->data);

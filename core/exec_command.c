@@ -36,6 +36,7 @@
 #include "exec_command_int.h"
 #include "executor_int.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "util.h"
 
@@ -431,6 +432,21 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 		return;
 	}
 
+	/* The policy again, now that the target's owner is known (a run again
+	 * after a miss was judged already). */
+	if (cmd->auth != NULL && !cmd->rerun && !cmd->acted) {
+		const char *owner = NULL, *status = "denied";
+		enum policy_owner kind = exec_auth_owner_of(procs, n, cmd->name, &owner);
+		char reason[400];
+		if (!exec_auth_check(ex, cmd->auth, kind, owner, true, &status, reason,
+				     sizeof(reason))) {
+			char msg[460];
+			snprintf(msg, sizeof(msg), "%s; nothing was done", reason);
+			cmd_reply_simple(cmd, status, msg, -1);
+			return;
+		}
+	}
+
 	bool active = false;
 	cmd->nids = cmd->sent = cmd->answered = 0;
 	cmd->first_id = -1;
@@ -579,7 +595,11 @@ void command_begin(struct command *cmd)
 	}
 	cmd->phase = PH_LISTING;
 	/* logs needs the log paths only a listing has. */
-	if (cmd->verb != V_STATUS && cmd->verb != V_LOGS && !cmd->rerun && exec_view_fresh(ex)) {
+	/* The view has no owners: a command the policy judges by its
+	 * target's owner decides from a listing. */
+	bool owner_needed = cmd->auth != NULL && exec_auth_has_policy(ex);
+	if (cmd->verb != V_STATUS && cmd->verb != V_LOGS && !cmd->rerun && !owner_needed &&
+	    exec_view_fresh(ex)) {
 		ex->view_batch = xrealloc(ex->view_batch, (ex->nview_batch + 1) * sizeof(cmd));
 		ex->view_batch[ex->nview_batch++] = cmd;
 		if (ex->view_timer == NULL)
@@ -610,9 +630,10 @@ static void command_begin_listing(struct command *cmd)
 void exec_command_take(struct executor *ex, enum verb verb, const char *verb_word,
 		       const char *name, const char *request_id, const char *agent_id,
 		       struct start_spec *spec, cJSON *conf, int64_t expires,
-		       const struct exec_entry *entry)
+		       const struct exec_entry *entry, struct exec_auth_req *auth)
 {
 	struct command *cmd = xcalloc(1, sizeof(*cmd));
+	cmd->auth = auth;
 	if (entry != NULL) {
 		cmd->has_entry = true;
 		cmd->entry = *entry;
@@ -628,6 +649,7 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 	cmd->conf = conf;
 	cmd->first_id = -1;
 	cmd->expires_wall = expires;
+	cmd->taken_us = metrics_exec_now_us();
 	int64_t wait = expires - util_wall_ms();
 	/* The timer is monotonic and the expiry wall time: which one the
 	 * deadline is, is decided here, not by comparing clocks when it fires. */

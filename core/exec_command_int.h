@@ -50,6 +50,7 @@ struct command {
 	char *request_id;
 	char *agent_id;
 	struct start_spec *spec;
+	struct exec_auth_req *auth; /* who sent it (exec_auth.c); NULL: our own */
 	cJSON *conf;	 /* start: the app conf for prepare; logs: lines and follow */
 	int *ids;	 /* pm_ids acted on (for a start: the old ones it replaces) */
 	uint64_t *calls; /* per id sent: its call (cancelling an answered one is a no-op) */
@@ -75,6 +76,7 @@ struct command {
 	bool pinged;	 /* the daemon answered a ping since it was decided */
 	char error[300]; /* the first error PM2 gave for one of the ids */
 	int64_t expires_wall; /* wall ms: past this it is not carried out */
+	int64_t taken_us; /* metrics_exec_now_us() when taken: its latency */
 	struct loop_timer *deadline;
 	struct loop_timer *settle; /* redelivered: the next listing, PM2 still moving */
 	int settle_tries;

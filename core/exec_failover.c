@@ -401,7 +401,7 @@ static void fence(struct fleet *f, const char *name, const char *node, const cha
 	 * stream, so that the definition and the name's holder stay as the
 	 * failover left them. */
 	exec_command_take(ex, V_DELETE, "delete", name, rid, NULL, NULL, NULL,
-			  util_wall_ms() + FENCE_TTL_MS, NULL);
+			  util_wall_ms() + FENCE_TTL_MS, NULL, NULL);
 }
 
 static void on_fence_checked(struct bus *bus, redisReply *r, void *arg)

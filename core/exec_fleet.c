@@ -39,6 +39,7 @@
 #include "fleet_route.h"
 #include "fleet_tasks.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "util.h"
 
@@ -204,6 +205,7 @@ static void node_entry(struct fleet *f, const char *id, const char *data, size_t
 		free(e);
 		return;
 	}
+	metrics_exec_redelivered(f->ex);
 	const char *argv[3] = {"HGET", f->k_acting, id};
 	size_t lens[3] = {4, strlen(f->k_acting), strlen(id)};
 	if (bus_command(f->ex->bus, 3, argv, lens, on_acting, e) < 0) {

@@ -1,13 +1,16 @@
 /*
  * exec_intake: a message from the command channel, up to the moment it
- * becomes a command (exec_command.c) or is refused with a reply: decoding,
- * resends of a request_id already taken, shutdown, the verb, the 1000
- * commands an executor holds ("busy"), the per-value rules
- * (command_check.c), expiry, and a start checked into its PM2 definition,
- * so that nothing changes for a refused start.
+ * becomes a command (exec_command.c) or is refused with a reply: who sent
+ * it (a signed wrapper verified, exec_auth.c), decoding, resends of a
+ * request_id already taken, replays, shutdown, the verb, the 1000 commands
+ * an executor holds ("busy"), the per-value rules (command_check.c),
+ * expiry, the policy (all but the target's owner, which exec_command.c
+ * judges), and a start checked into its PM2 definition with its owner
+ * recorded, so that nothing changes for a refused start.
  *
- * Must not: refuse a well-formed command without a reply (only garbage is
- * rate-limited), or remember a request_id that was not taken.
+ * Must not: refuse a well-formed command without a reply (only garbage and
+ * unauthenticated messages are rate-limited), or remember a request_id that
+ * was not taken.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "codec.h"
 #include "executor_int.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "pm2_conf.h"
 #include "util.h"
@@ -23,7 +27,7 @@
 #define ERROR_BUCKET 20	    /* error replies to garbage: burst */
 #define ERROR_REFILL_MS 100 /* one more token every 100 ms: 10 per second */
 
-static int verb_parse(const char *word, enum verb *out)
+int exec_verb_parse(const char *word, enum verb *out)
 {
 	static const struct {
 		const char *word;
@@ -49,6 +53,7 @@ static void reply_refused(struct executor *ex, const struct exec_entry *entry,
 			  const struct envelope *env, const char *verb, const char *task,
 			  const char *status, const char *error, bool limited)
 {
+	metrics_exec_command(ex, verb, status, 0);
 	if (limited) {
 		int64_t now = loop_now(ex->loop);
 		int64_t refill = (now - ex->tokens_at) / ERROR_REFILL_MS;
@@ -140,7 +145,7 @@ static int64_t expiry(const struct envelope *env, int64_t ttl_ms, int64_t arriva
 bool exec_verb_known(const char *verb)
 {
 	enum verb v;
-	return verb != NULL && verb_parse(verb, &v) == 0;
+	return verb != NULL && exec_verb_parse(verb, &v) == 0;
 }
 
 void executor_handle(struct executor *ex, const char *data, size_t len)
@@ -155,44 +160,176 @@ void executor_handle(struct executor *ex, const char *data, size_t len)
 	exec_intake(ex, data, len, NULL);
 }
 
+/* A signed command from pub/sub waits for its replay key (SET NX) before
+ * it is taken: everything it needs, owned. */
+struct pending_take {
+	enum verb verb;
+	char *verb_word, *name, *request_id, *agent_id;
+	struct start_spec *spec;
+	cJSON *conf;
+	int64_t expires;
+	struct exec_auth_req *auth;
+};
+
+static void pending_free(struct pending_take *p)
+{
+	free(p->verb_word);
+	free(p->name);
+	free(p->request_id);
+	free(p->agent_id);
+	start_spec_free(p->spec);
+	cJSON_Delete(p->conf);
+	exec_auth_req_free(p->auth);
+	free(p);
+}
+
+/* The refusal of a command the policy or the replay check turned away:
+ * logged and audited by the caller, answered here. */
+static void reply_pending_refused(struct executor *ex, struct pending_take *p,
+				  const char *status, const char *error)
+{
+	struct status_msg st = {
+		.task_name = p->verb == V_STATUS ? NULL : p->name,
+		.status = status,
+		.pm_id = -1,
+		.request_id = p->request_id,
+		.verb = p->verb_word,
+		.node = ex->cfg->node,
+		.agent_id = p->agent_id,
+		.error = error,
+	};
+	exec_publish(ex, codec_status_json(&st, util_wall_ms()));
+}
+
+static void on_replay_claimed(struct executor *ex, int outcome, const char *why, void *arg)
+{
+	struct pending_take *p = arg;
+	if (outcome == -2) {
+		/* The connection went (or the bus is being freed): the sender
+		 * sees no reply and may send it again; nothing was done. */
+		log_warn("signed request %s dropped: %s", p->request_id ? p->request_id : "-", why);
+		pending_free(p);
+		return;
+	}
+	if (outcome == 1 && !ex->draining) {
+		if (p->verb == V_STATUS || p->verb == V_LOGS) {
+			const char *st = NULL;
+			char reason[400];
+			exec_auth_check(ex, p->auth, POLICY_TASK_UNKNOWN, NULL, true, &st, reason,
+					sizeof(reason));
+		}
+		exec_command_take(ex, p->verb, p->verb_word, p->name, p->request_id, p->agent_id,
+				  p->spec, p->conf, p->expires, NULL, p->auth);
+		p->spec = NULL;
+		p->conf = NULL;
+		p->auth = NULL;
+	} else if (outcome == 0) {
+		const char *msg = "this signed command was accepted already (a replay); nothing was done";
+		exec_auth_audit(ex, p->auth, p->verb_word, false, "replay", NULL, msg);
+		reply_pending_refused(ex, p, "replay", msg);
+	} else {
+		char msg[400];
+		snprintf(msg, sizeof(msg),
+			 "Redis did not record the signed command's replay id (%s); nothing was done",
+			 why ? why : "shutting down");
+		exec_auth_audit(ex, p->auth, p->verb_word, false, "error", NULL, msg);
+		reply_pending_refused(ex, p, "error", msg);
+	}
+	pending_free(p);
+}
+
 void exec_intake(struct executor *ex, const char *data, size_t len,
 		 const struct exec_entry *entry)
 {
 	struct envelope env;
 	char err[512];
-	if (codec_decode_command(data, len, &env, err, sizeof(err)) < 0) {
+	/* A stream entry arrived when it was admitted, not when it is read. */
+	int64_t now_wall = util_wall_ms();
+	int64_t arrival = entry != NULL ? entry->arrival : now_wall;
+	/* Who sent it: a signed message is verified here, at the node that
+	 * acts, and its inner bytes are the command from now on. */
+	struct exec_auth_id id;
+	const char *astatus = NULL;
+	char aerr[600];
+	int arc = exec_auth_open(ex, data, len, arrival, &id, &astatus, aerr, sizeof(aerr));
+	if (id.inner != NULL) {
+		data = id.inner;
+		len = id.inner_len;
+	}
+	if (codec_decode_command(data, len, &env, err, sizeof(err)) < 0 && arc == 0) {
 		reply_refused(ex, entry, &env, env.verb, NULL, "error", err, true);
 		codec_envelope_free(&env);
-		return;
-	}
-	/* Entries of a stream are once already (their admission made sure);
-	 * a message straight from pub/sub may be a resend. */
-	if (entry == NULL && env.request_id != NULL && seen_before(ex, env.request_id)) {
-		/* The bus sends a message again when a connection drops before
-		 * Redis confirmed it; a command must not run twice for that. */
-		log_debug("request %s seen already: ignored", env.request_id);
-		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
 		return;
 	}
 	const char *name = codec_param(&env, "task");
 	if (name == NULL)
 		name = codec_param(&env, "name");
+	enum verb verb;
+	bool verb_ok = env.verb != NULL && exec_verb_parse(env.verb, &verb) == 0;
+	if (arc < 0) {
+		struct exec_auth_req *r = exec_auth_req_new(ex, &id, verb_ok ? verb : V_STATUS,
+							    verb_ok && verb == V_STATUS ? NULL : name,
+							    &env, NULL);
+		exec_auth_audit(ex, r, env.verb ? env.verb : "message", false, astatus, NULL, aerr);
+		exec_auth_req_free(r);
+		/* A forged flood must not become a flood of replies: rate-limited
+		 * like garbage, but for a stale or replayed command. */
+		reply_refused(ex, entry, &env, env.verb, verb_ok && verb == V_STATUS ? NULL : name,
+			      astatus, aerr, strcmp(astatus, "unauthenticated") == 0);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
+	/* Entries of a stream are once already (their admission made sure);
+	 * a message straight from pub/sub may be a resend. */
+	if (entry == NULL && id.is_signed) {
+		int seen = exec_auth_seen(ex, &id, now_wall);
+		if (seen == 1) {
+			log_debug("signed request %s seen already: ignored (a resend)",
+				  env.request_id ? env.request_id : "-");
+			codec_envelope_free(&env);
+			exec_auth_id_free(&id);
+			return;
+		}
+		if (seen == 2) {
+			const char *msg = "this signed command was accepted already (a replay); nothing "
+					  "was done";
+			struct exec_auth_req *r = exec_auth_req_new(
+				ex, &id, verb_ok ? verb : V_STATUS, name, &env, NULL);
+			exec_auth_audit(ex, r, env.verb ? env.verb : "message", false, "replay", NULL,
+					msg);
+			exec_auth_req_free(r);
+			reply_refused(ex, entry, &env, env.verb, name, "replay", msg, false);
+			codec_envelope_free(&env);
+			exec_auth_id_free(&id);
+			return;
+		}
+	} else if (entry == NULL && env.request_id != NULL && seen_before(ex, env.request_id)) {
+		/* The bus sends a message again when a connection drops before
+		 * Redis confirmed it; a command must not run twice for that. */
+		log_debug("request %s seen already: ignored", env.request_id);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
 	if (ex->draining && entry == NULL) {
 		/* Still subscribed while finishing the last commands: say no
 		 * rather than take work that would be cut off. */
 		reply_refused(ex, entry, &env, env.verb, name, "error",
 			      "this executor is shutting down; nothing was done", false);
 		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
 		return;
 	}
-	enum verb verb;
-	if (verb_parse(env.verb, &verb) < 0) {
+	if (!verb_ok) {
 		char msg[300];
 		snprintf(msg, sizeof(msg),
 			 "unknown verb '%.40s' (expected start, stop, restart, delete, status or logs)",
 			 env.verb);
 		reply_refused(ex, entry, &env, env.verb, NULL, "error", msg, true);
 		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
 		return;
 	}
 	if (ex->ncommands >= EXEC_MAX_COMMANDS) {
@@ -203,6 +340,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 			 EXEC_MAX_COMMANDS);
 		reply_refused(ex, entry, &env, env.verb, name, "busy", msg, false);
 		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
 		return;
 	}
 	int64_t ttl_ms;
@@ -210,6 +348,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 	    check_ttl(&env, EXEC_DEFAULT_TTL_MS, &ttl_ms, err, sizeof(err)) < 0) {
 		reply_refused(ex, entry, &env, env.verb, verb == V_STATUS ? NULL : name, "error", err, false);
 		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
 		return;
 	}
 	if (verb != V_STATUS) {
@@ -218,12 +357,10 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		if (problem != NULL) {
 			reply_refused(ex, entry, &env, env.verb, name, "error", problem, false);
 			codec_envelope_free(&env);
+			exec_auth_id_free(&id);
 			return;
 		}
 	}
-	/* A stream entry arrived when it was admitted, not when it is read. */
-	int64_t now_wall = util_wall_ms();
-	int64_t arrival = entry != NULL ? entry->arrival : now_wall;
 	int64_t expires = expiry(&env, ttl_ms, arrival);
 	if (now_wall >= expires && !(entry != NULL && entry->acted)) {
 		char msg[300];
@@ -235,6 +372,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		reply_refused(ex, entry, &env, env.verb, verb == V_STATUS ? NULL : name, "expired", msg,
 			      false);
 		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
 		return;
 	}
 	if (codec_param(&env, "datum") != NULL)
@@ -249,6 +387,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		if (check_logs(&env, &lines, &follow, err, sizeof(err)) < 0) {
 			reply_refused(ex, entry, &env, env.verb, name, "invalid", err, false);
 			codec_envelope_free(&env);
+			exec_auth_id_free(&id);
 			return;
 		}
 		conf = cJSON_CreateObject();
@@ -257,38 +396,91 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 	}
 	if (verb == V_START) {
 		spec = check_start(&env, &ex->start_def, err, sizeof(err));
-		if (spec != NULL) {
-			struct pm2_conf pc = {
-				.name = name,
-				.exec_path = spec->exec_path,
-				.argv = (const char *const *)spec->argv,
-				.argc = spec->argc,
-				.cwd = spec->cwd,
-				.env = spec->env,
-				.nenv = spec->nenv,
-				.instances = spec->instances,
-				.cluster = spec->cluster,
-				.max_memory_restart = spec->max_memory,
-				.autorestart = spec->autorestart,
-			};
-			conf = pm2_conf_build(&pc, ex->pm2_home, err, sizeof(err));
-			if (conf == NULL) {
-				start_spec_free(spec);
-				spec = NULL;
-			}
-		}
 		if (spec == NULL) {
 			reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
 			codec_envelope_free(&env);
+			exec_auth_id_free(&id);
 			return;
 		}
 	}
-
+	/* The policy, with everything but the target's owner (the listing
+	 * tells that, where the command decides): refused early, nothing
+	 * changes. Executor-internal commands never pass here. */
+	struct exec_auth_req *auth =
+		exec_auth_req_new(ex, &id, verb, verb == V_STATUS ? NULL : name, &env, spec);
+	const char *pstatus = "denied";
+	char reason[400];
+	if (!exec_auth_check(ex, auth, POLICY_TASK_UNKNOWN, NULL, false, &pstatus, reason,
+			     sizeof(reason))) {
+		char msg[460];
+		snprintf(msg, sizeof(msg), "%s; nothing was done", reason);
+		reply_refused(ex, entry, &env, env.verb, verb == V_STATUS ? NULL : name, pstatus, msg,
+			      false);
+		exec_auth_req_free(auth);
+		start_spec_free(spec);
+		cJSON_Delete(conf);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
+	if (verb == V_START) {
+		/* Who started it, kept in the app's own environment: PM2 keeps
+		 * it across restarts and in its dump (docs/security.md). */
+		start_spec_set_owner(spec, exec_auth_owner_name(auth), auth->key ? auth->key : "");
+		struct pm2_conf pc = {
+			.name = name,
+			.exec_path = spec->exec_path,
+			.argv = (const char *const *)spec->argv,
+			.argc = spec->argc,
+			.cwd = spec->cwd,
+			.env = spec->env,
+			.nenv = spec->nenv,
+			.instances = spec->instances,
+			.cluster = spec->cluster,
+			.max_memory_restart = spec->max_memory,
+			.autorestart = spec->autorestart,
+		};
+		conf = pm2_conf_build(&pc, ex->pm2_home, err, sizeof(err));
+		if (conf == NULL) {
+			reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
+			exec_auth_req_free(auth);
+			start_spec_free(spec);
+			codec_envelope_free(&env);
+			exec_auth_id_free(&id);
+			return;
+		}
+	}
+	if (id.is_signed && entry == NULL) {
+		/* Accepted once per node: the replay key decides, in Redis, so
+		 * that a restarted executor still knows (docs/security.md 3.5). */
+		struct pending_take *p = xcalloc(1, sizeof(*p));
+		*p = (struct pending_take){
+			.verb = verb,
+			.verb_word = xstrdup(env.verb),
+			.name = verb == V_STATUS || name == NULL ? NULL : xstrdup(name),
+			.request_id = env.request_id ? xstrdup(env.request_id) : NULL,
+			.agent_id = env.agent_id ? xstrdup(env.agent_id) : NULL,
+			.spec = spec,
+			.conf = conf,
+			.expires = expires,
+			.auth = auth,
+		};
+		exec_auth_remember(ex, &id, now_wall);
+		if (exec_auth_claim(ex, &id, on_replay_claimed, p) < 0)
+			on_replay_claimed(ex, -1, "Redis is not reachable", p);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
+	if (verb == V_STATUS || verb == V_LOGS)
+		exec_auth_check(ex, auth, POLICY_TASK_UNKNOWN, NULL, true, &pstatus, reason,
+				sizeof(reason)); /* the final word: audited */
 	if (env.request_id != NULL && entry == NULL)
 		exec_remember(ex, env.request_id);
 	exec_command_take(ex, verb, env.verb, verb == V_STATUS ? NULL : name, env.request_id,
-			  env.agent_id, spec, conf, expires, entry);
+			  env.agent_id, spec, conf, expires, entry, auth);
 	codec_envelope_free(&env);
+	exec_auth_id_free(&id);
 }
 
 size_t executor_inflight(const struct executor *ex)

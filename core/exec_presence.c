@@ -23,6 +23,7 @@
 #include "executor_int.h"
 #include "fleet_tasks.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "util.h"
 
@@ -229,6 +230,7 @@ static void on_tasks_set(struct bus *bus, struct redisReply *reply, void *arg)
 void exec_tasks_publish(struct executor *ex, const struct pm2_proc *procs, size_t n)
 {
 	exec_logs_listed(ex, procs, n); /* a followed task deleted ends its follow */
+	metrics_exec_tasks(ex, procs, n);
 	if (ex->conflicted || ex->draining || ex->tasks_key == NULL || !bus_can_command(ex->bus))
 		return;
 	/* A change goes out at once; figures alone wait for the next refresh. */

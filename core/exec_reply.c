@@ -15,6 +15,7 @@
 #include "exec_command_int.h"
 #include "executor_int.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "util.h"
 
@@ -112,6 +113,7 @@ static void command_free(struct command *cmd)
 	free(cmd->name);
 	free(cmd->request_id);
 	free(cmd->agent_id);
+	exec_auth_req_free(cmd->auth);
 	start_spec_free(cmd->spec);
 	cJSON_Delete(cmd->conf);
 	free(cmd);
@@ -182,6 +184,7 @@ void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 		exec_fleet_ack(cmd->ex, &cmd->entry);
 		cJSON_Delete(obj);
 	} else if (cmd->has_entry) {
+		metrics_exec_command(cmd->ex, cmd->verb_word, st, cmd->taken_us);
 		/* Who holds the name from now on: its start failed, or it is
 		 * deleted, or it runs. */
 		bool ok = strcmp(st, "started") == 0 || strcmp(st, "already_running") == 0;
@@ -194,6 +197,7 @@ void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 				     exec_failover_op(cmd->verb, st, cmd->spec),
 				     cmd->spec ? cmd->spec->definition : NULL);
 	} else {
+		metrics_exec_command(cmd->ex, cmd->verb_word, st, cmd->taken_us);
 		exec_publish(cmd->ex, obj);
 	}
 	command_finish(cmd);

@@ -27,6 +27,7 @@
 #include "executor_int.h"
 #include "fleet_tasks.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "util.h"
 
 #define DRAIN_DEADLINE_MS 15000
@@ -73,6 +74,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		opt->command_timeout_ms > 0 ? opt->command_timeout_ms : EXEC_DEFAULT_COMMAND_TIMEOUT_MS;
 	exec_commands_init(ex);
 	exec_view_new(ex);
+	ex->metrics = opt->metrics ? metrics_exec_new(cfg->node) : NULL;
 
 	static const char *const base[] = {"PATH", "HOME", "LANG"};
 	for (size_t i = 0; i < 3; i++) {
@@ -114,6 +116,10 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		.max_memory = ex->default_max_memory,
 		.cpus = cpus > 0 ? (int)cpus : 1,
 	};
+	if (exec_auth_new(ex, opt->policy_path, err, errlen) < 0) {
+		executor_free(ex);
+		return NULL;
+	}
 
 	char why[256];
 	ex->pm2_bin = opt->no_start_pm2 ? NULL : pm2_find_bin(opt->pm2_bin, NULL, why, sizeof(why));
@@ -236,6 +242,7 @@ void executor_free(struct executor *ex)
 	exec_logs_free(ex);
 	exec_orphans_free(ex);
 	exec_fleet_free(ex);
+	exec_auth_free(ex);
 	free(ex->batch_sent);
 	free(ex->batch_next);
 	free(ex->view_batch);
@@ -260,6 +267,7 @@ void executor_free(struct executor *ex)
 	free(ex->presence_key);
 	free(ex->tasks_key);
 	history_writer_free(ex->history);
+	metrics_exec_free(ex->metrics);
 	free(ex->marks);
 	for (size_t i = 0; i < SEEN_IDS; i++)
 		free(ex->seen[i]);

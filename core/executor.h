@@ -31,8 +31,10 @@ struct exec_options {
 	int presence_ttl;	 /* seconds; 0: 30 */
 	bool no_start_pm2;	 /* never start a daemon (systemd runs PM2 itself) */
 	int64_t command_timeout_ms; /* answer within this long of arrival; 0: default */
+	bool metrics; /* keep the figures --metrics serves (metrics_exec.h) */
 	long history_len; /* status messages kept in the history stream (history.h);
 			     0: HISTORY_DEFAULT_LEN; negative: no history */
+	const char *policy_path; /* --policy FILE; NULL: none (open, warned) */
 };
 
 /* Every command is answered within this long of its arrival by default
@@ -60,6 +62,10 @@ void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg);
  * the executor then takes no command until that one is gone. why is a
  * sentence for a person. */
 void executor_on_conflict(struct executor *ex, void (*fn)(const char *why, void *arg), void *arg);
+
+/* Reads the policy file again (SIGHUP): 0, or -1 when it is broken (the
+ * policy in force stays, and the log says why). */
+int executor_reload_policy(struct executor *ex);
 
 /* Commands received and not yet answered. */
 size_t executor_inflight(const struct executor *ex);

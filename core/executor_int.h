@@ -3,7 +3,8 @@
  *
  * The executor is a few files around one struct: executor.c (life cycle and
  * shutdown), exec_intake.c (a message until it is a command or refused),
- * exec_command.c (a command until its one reply), exec_relay.c (PM2's own
+ * exec_command.c (a command until its one reply), exec_auth.c (signatures,
+ * the policy, replays, the audit), exec_relay.c (PM2's own
  * events relayed to the status channel), exec_presence.c (the presence key
  * and the task table) and exec_orphans.c (what a dead daemon left running).
  * Only executor.h is public.
@@ -22,6 +23,8 @@
 #include "executor.h"
 #include "history.h"
 #include "pm2.h"
+#include "policy.h"
+#include "sig.h"
 
 #define SEEN_IDS 256 /* request ids carried out, remembered to drop resends */
 #define EXEC_DEFAULT_TTL_MS 60000 /* params.ttl when absent */
@@ -30,6 +33,8 @@
 enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS, V_LOGS };
 
 struct command;
+struct exec_auth;
+struct exec_auth_req;
 struct exec_view;
 struct exit_mark;
 struct logs_follow;
@@ -128,6 +133,9 @@ struct executor {
 	/* Logs being followed (exec_logs.c): they outlive their commands. */
 	struct logs_follow *follows;
 	size_t nfollows;
+	struct metrics_exec *metrics; /* NULL: no --metrics (metrics_exec.h) */
+	/* Signatures, the policy, replay ids, the audit (exec_auth.c). */
+	struct exec_auth *auth;
 };
 
 /* exec_fleet.c */
@@ -162,6 +170,76 @@ void exec_fleet_bus_state(struct executor *ex, bool ready);
 /* A command finished: reading may go on if it waited for room. */
 void exec_fleet_kick(struct executor *ex);
 
+/* exec_auth.c */
+/* Who sent a message, as its wrapper says (verified). */
+struct exec_auth_id {
+	bool is_signed;
+	char *inner; /* signed: the command's bytes (owned); NULL: unsigned */
+	size_t inner_len;
+	char agent[72];		   /* the policy's agent for the key; "" if none */
+	char key[SIG_PUBLIC_TEXT]; /* "ed25519:..." when signed */
+	char replay_id[65];
+	int64_t replay_ttl_ms;
+};
+/* A command as the policy sees it (owned copies). */
+struct exec_auth_req {
+	bool is_signed;
+	char *agent; /* NULL: unsigned, or a key no policy lists (open executor) */
+	char *key;
+	enum verb verb;
+	char *task;
+	char *request_id, *agent_id;
+	char *program, *cwd; /* start only */
+	int instances;
+	char **env_names; /* the env_* params' names */
+	size_t nenv;
+};
+/* Loads the policy at policy_path (NULL: none, open, warned); 0 or -1. */
+int exec_auth_new(struct executor *ex, const char *policy_path, char *err, size_t errlen);
+void exec_auth_free(struct executor *ex);
+bool exec_auth_has_policy(const struct executor *ex);
+/* Unwraps and verifies data (at_ms: when it arrived, for the window).
+ * 0: go on (id->inner holds the command when signed); -1: refused, with
+ * *status ("unauthenticated", "stale") and a sentence in err. Always call
+ * exec_auth_id_free() (the inner bytes give the refusal its request_id). */
+int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at_ms,
+		   struct exec_auth_id *id, const char **status, char *err, size_t errlen);
+void exec_auth_id_free(struct exec_auth_id *id);
+/* The local memory of accepted replay ids: 0 unseen, 1 seen within 2 s
+ * (the bus sending it again), 2 seen earlier (a replay). */
+int exec_auth_seen(struct executor *ex, const struct exec_auth_id *id, int64_t now_ms);
+void exec_auth_remember(struct executor *ex, const struct exec_auth_id *id, int64_t now_ms);
+/* SET <prefix>seen:<node>:<replay id> NX PX ttl; fn gets 1 (first), 0 (a
+ * replay), -1 (Redis refused, with why) or -2 (the connection went: do
+ * nothing more). Returns -1 at once when Redis is away. */
+typedef void (*exec_auth_claim_fn)(struct executor *ex, int outcome, const char *why, void *arg);
+int exec_auth_claim(struct executor *ex, const struct exec_auth_id *id, exec_auth_claim_fn fn,
+		    void *arg);
+/* The request for the policy; spec only for a start. Free with _free. */
+struct exec_auth_req *exec_auth_req_new(const struct executor *ex, const struct exec_auth_id *id,
+					enum verb verb, const char *task,
+					const struct envelope *env, const struct start_spec *spec);
+void exec_auth_req_free(struct exec_auth_req *r);
+/* What TASKER_OWNER records for r: the agent, "unsigned", or "unlisted". */
+const char *exec_auth_owner_name(const struct exec_auth_req *r);
+/* Asks the policy (none: allowed); logs and audits a refusal, and an
+ * allowance when audit_allow. false with *status and the reason. */
+bool exec_auth_check(struct executor *ex, const struct exec_auth_req *r, enum policy_owner kind,
+		     const char *owner, bool audit_allow, const char **status, char *reason,
+		     size_t reasonlen);
+/* Logs and audits one decision (r may be NULL). */
+void exec_auth_audit(struct executor *ex, const struct exec_auth_req *r, const char *verb_word,
+		     bool allowed, const char *status, const char *role, const char *reason);
+/* Who owns the processes named name (TASKER_OWNER; "unsigned" gives NULL). */
+enum policy_owner exec_auth_owner_of(const struct pm2_proc *procs, size_t n, const char *name,
+				     const char **owner);
+/* A fleet's dispatcher, before it answers for the fleet: NULL when the
+ * message may go on, else the refusal to send (audited). */
+cJSON *exec_auth_precheck(struct executor *ex, const char *data, size_t len, int64_t arrival);
+/* 1 and the inner bytes (caller frees) when data is a wrapper (not
+ * verified: for routing only); 0 otherwise. */
+int exec_auth_inner(const char *data, size_t len, char **inner, size_t *inner_len);
+
 /* exec_failover.c */
 /* What a reply does to the task's failover definition (docs/fleet.md,
  * "Failover"): "def", "plain", "stop", "restart", "delete", "forget" or
@@ -175,6 +253,8 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		 const struct exec_entry *entry);
 /* Whether verb (lowercased) is one the executor knows. */
 bool exec_verb_known(const char *verb);
+/* The verb of a word ("run" is V_START); 0 or -1. */
+int exec_verb_parse(const char *word, enum verb *out);
 /* Remembers a request_id taken, so that a resend is dropped; forgets one
  * that was not carried out after all. */
 void exec_remember(struct executor *ex, const char *id);
@@ -185,11 +265,13 @@ void exec_commands_init(struct executor *ex);
 /* exec_command.c */
 /* Takes a checked command (spec and conf for a start, owned from now on;
  * the strings are copied) and runs it, or queues it behind a command for
- * the same name. expires: wall ms past which it is not carried out. */
+ * the same name. expires: wall ms past which it is not carried out. auth
+ * (owned; NULL: the executor's own command): who sent it, judged again
+ * with the target's owner where the command decides. */
 void exec_command_take(struct executor *ex, enum verb verb, const char *verb_word,
 		       const char *name, const char *request_id, const char *agent_id,
 		       struct start_spec *spec, cJSON *conf, int64_t expires,
-		       const struct exec_entry *entry);
+		       const struct exec_entry *entry, struct exec_auth_req *auth);
 /* "start", "stop", ... */
 const char *exec_verb_name(enum verb v);
 /* Publishes a status object (and deletes it); counted until Redis acks. */

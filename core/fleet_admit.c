@@ -15,6 +15,7 @@
 
 #include "codec.h"
 #include "command_check.h"
+#include "sig.h"
 #include "util.h"
 
 /* The first to see a message appends it and sets its once key; the others
@@ -23,12 +24,16 @@
  * good as SET NX; the XADD goes first so that a refused XADD (an ACL
  * without streams, a Redis without them) leaves no once key behind: a
  * sender that then only publishes must not find its command dropped by
- * the executors as admitted already. */
+ * the executors as admitted already. The once key holds the admission's
+ * time (Redis's clock, ms): a signed command admitted again long after is
+ * a replay, answered as one (exec_admit.c). */
 const char fleet_admit_lua[] =
+	"if redis.replicate_commands then redis.replicate_commands() end "
 	"if redis.call('EXISTS', KEYS[1]) == 1 then return false end "
 	"local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) "
 	"if type(id) == 'table' and id.err then return id end "
-	"redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) "
+	"local t = redis.call('TIME') "
+	"redis.call('SET', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000), 'PX', ARGV[1]) "
 	"return id";
 
 char *fleet_admit_prefix(const char *channel)
@@ -41,6 +46,25 @@ char *fleet_admit_once_key(const char *prefix, const char *data, size_t len, int
 	struct envelope env;
 	char err[200];
 	*ttl_ms = FLEET_ADMIT_DEFAULT_TTL_MS;
+	/* A signed message: its replay id, kept until its window is over too,
+	 * so that a copy is never admitted twice while it could be accepted. */
+	struct sig_wrapper w;
+	if (sig_parse_wrapper(data, len, &w, err, sizeof(err)) == 1) {
+		char rid[65];
+		sig_replay_id(SIG_COMMAND, &w, rid);
+		char *key = xasprintf("%sonce:sig:%s", prefix, rid);
+		struct envelope inner;
+		int64_t ttl;
+		if (codec_decode_command(w.inner, w.inner_len, &inner, err, sizeof(err)) == 0 &&
+		    check_ttl(&inner, FLEET_ADMIT_DEFAULT_TTL_MS, &ttl, err, sizeof(err)) == 0)
+			*ttl_ms = ttl;
+		codec_envelope_free(&inner);
+		sig_wrapper_free(&w);
+		if (*ttl_ms < 2 * SIG_WINDOW_MS + 1000)
+			*ttl_ms = 2 * SIG_WINDOW_MS + 1000;
+		return key;
+	}
+	sig_wrapper_free(&w);
 	int ok = codec_decode_command(data, len, &env, err, sizeof(err));
 	char *key;
 	if (env.request_id != NULL) {

@@ -109,8 +109,12 @@ struct pm2_proc {
 	char *pm_cwd, *pm_exec_path, *exec_interpreter;
 	char **args; /* nargs strings */
 	size_t nargs;
-	char **env_names; /* the names of the app's env, never the values */
+	char **env_names; /* the names of the app's env, never the values... */
 	size_t nenv;
+	/* ...but for these two, which say who started it through tasker
+	 * (docs/security.md, "Ownership"): TASKER_OWNER and TASKER_OWNER_KEY
+	 * of pm2_env.env; owner NULL: a foreign task (not started by tasker). */
+	char *owner, *owner_key;
 	char *out_log_path, *err_log_path;
 	uint64_t max_memory_restart; /* bytes; 0: none */
 };
@@ -167,6 +171,8 @@ bool pm2_client_connected(const struct pm2_client *c);
 /* Drops the connection; pending calls fail with reason. */
 void pm2_client_disconnect(struct pm2_client *c, const char *reason);
 size_t pm2_client_pending(const struct pm2_client *c);
+/* Calls whose callback got an error so far (for metrics). */
+uint64_t pm2_client_errors(const struct pm2_client *c);
 
 /*
  * Sends one call (pipelined). timeout_ms 0 uses the client default. Returns

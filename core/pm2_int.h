@@ -105,6 +105,7 @@ struct pm2_client {
 	struct loop_timer *fail_timer;
 	char fail_reason[320];
 
+	uint64_t errors; /* calls answered with an error (pm2_client_errors) */
 	int depth; /* callbacks running; free waits for 0 */
 	bool dead;
 };

@@ -62,6 +62,8 @@ enum key {
 	K_OUT_LOG,
 	K_ERR_LOG,
 	K_MMR,
+	K_OWNER,     /* pm2_env.env.TASKER_OWNER */
+	K_OWNER_KEY, /* pm2_env.env.TASKER_OWNER_KEY */
 };
 
 struct key_name {
@@ -234,6 +236,8 @@ static void proc_clear(struct pm2_proc *p)
 	free(p->exec_interpreter);
 	strings_free(p->args, p->nargs);
 	strings_free(p->env_names, p->nenv);
+	free(p->owner);
+	free(p->owner_key);
 	free(p->out_log_path);
 	free(p->err_log_path);
 }
@@ -524,6 +528,10 @@ static int on_scalar(struct pm2_list_parser *lp, bool is_str, bool is_num, const
 		if (lp->in_rec)
 			rec_scalar(lp, t->ctx, t->key, is_str, is_num, s, len);
 		break;
+	case X_APPENV:
+		if (lp->in_rec && is_str && len <= 1024 && (t->key == K_OWNER || t->key == K_OWNER_KEY))
+			set_str(t->key == K_OWNER ? &lp->rec.p.owner : &lp->rec.p.owner_key, s, len);
+		break;
 	case X_PARGS:
 		if (lp->in_rec) {
 			struct pm2_proc *p = &lp->rec.p;
@@ -695,6 +703,10 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 			push_string(&p->env_names, &p->nenv, &lp->rec.env_cap,
 			            PM2_LIST_MAX_ENV_NAMES, xstrndup((const char *)s, len));
 		}
+		/* The one pair of values kept: who started the task. */
+		t->key = len == 12 && memcmp(s, "TASKER_OWNER", 12) == 0       ? K_OWNER
+		         : len == 16 && memcmp(s, "TASKER_OWNER_KEY", 16) == 0 ? K_OWNER_KEY
+		                                                                : K_NONE;
 		break;
 	case X_CAPTURE:
 		if (!lp->gen_full)

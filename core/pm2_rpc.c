@@ -162,6 +162,7 @@ static void pending_drop(struct pm2_pending *p)
 /* Runs the callback of an unlinked call with an error, and frees it. */
 static void pending_fail(struct pm2_client *c, struct pm2_pending *p, const char *msg)
 {
+	c->errors++;
 	if (p->list_fn != NULL)
 		p->list_fn(c, NULL, 0, msg, p->arg);
 	else
@@ -361,6 +362,8 @@ static bool calls_frame(struct pm2_client *c, const struct amp_frame *f, unsigne
 		pm2_reply_free(&rep);
 		return true;
 	}
+	if (rep.error != NULL)
+		c->errors++;
 	p->fn(c, rep.result, rep.error, p->arg);
 	free(p);
 	pm2_reply_free(&rep);
@@ -412,6 +415,8 @@ static bool lists_frame(struct pm2_client *c, const struct amp_frame *f, unsigne
 	else
 		pm2_list_parser_finish(lp, &procs, &n, &err);
 	pm2_list_parser_free(lp);
+	if (err != NULL)
+		c->errors++;
 	p->list_fn(c, procs, n, err, p->arg);
 	free(p);
 	free(err);
@@ -604,6 +609,11 @@ void pm2_client_disconnect(struct pm2_client *c, const char *reason)
 size_t pm2_client_pending(const struct pm2_client *c)
 {
 	return c->npending;
+}
+
+uint64_t pm2_client_errors(const struct pm2_client *c)
+{
+	return c->errors;
 }
 
 uint64_t pm2_client_call(struct pm2_client *c, struct pm2_sock *s, const char *method,

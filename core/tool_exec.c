@@ -12,6 +12,8 @@
 #include "history.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics_exec.h"
+#include "metrics_http.h"
 #include "tools.h"
 #include "util.h"
 
@@ -40,16 +42,25 @@ static const char exec_help[] =
 	"                          stream b00t:{tasker}:status, for tasker watch --since\n"
 	"                          and late readers (TASKER_HISTORY; default 10000;\n"
 	"                          0 keeps none)\n"
+	"  --metrics [ADDR:]PORT   serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+	"                          (TASKER_METRICS; off by default; a port alone listens\n"
+	"                          on 127.0.0.1; an address alone uses port 8275)\n"
+	"  --policy FILE           who may do what: a TOML policy (TASKER_POLICY;\n"
+	"                          docs/security.md); without one the executor is open\n"
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
-	"SIGINT, SIGTERM or SIGHUP: finish the commands in flight, then exit 0.\n";
+	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
+	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
+	"policy in force, and the log says why); without, as SIGTERM.\n";
 
 struct exec_run {
 	struct loop *loop;
 	struct executor *ex;
 	struct config *cfg;
 	bool stopping;
+	bool bus_lost; /* the bus was ready, then lost: its return is a reconnect */
+	bool bus_was_ready;
 };
 
 static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
@@ -68,6 +79,10 @@ static void on_state(struct bus *bus, bool ready, const char *why, void *arg)
 	struct exec_run *r = arg;
 	if (!ready)
 		log_warn("not listening: %s", why);
+	if (ready && r->bus_lost && r->ex != NULL)
+		metrics_exec_reconnect(r->ex);
+	r->bus_lost = !ready && (r->bus_was_ready || r->bus_lost);
+	r->bus_was_ready = ready;
 	if (r->ex != NULL)
 		executor_bus_state(r->ex, ready);
 }
@@ -90,9 +105,13 @@ static void on_drained(void *arg)
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct exec_run *r = arg;
-	if (r->stopping) {
+	if (r->stopping && !(signo == SIGHUP && r->cfg->policy_path != NULL)) {
 		log_warn("second signal: exiting now");
 		loop_stop(loop, EXIT_OK);
+		return;
+	}
+	if (signo == SIGHUP && r->cfg->policy_path != NULL) {
+		executor_reload_policy(r->ex);
 		return;
 	}
 	r->stopping = true;
@@ -101,7 +120,13 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 }
 
 enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART, OPT_TIMEOUT,
-       OPT_HISTORY };
+       OPT_HISTORY, OPT_METRICS, OPT_POLICY };
+
+static char *render_metrics(void *arg, enum metrics_format fmt, size_t *len)
+{
+	struct exec_run *r = arg;
+	return metrics_exec_render(r->ex, fmt, len);
+}
 
 /* --history N and TASKER_HISTORY: 0 (none) to HISTORY_MAX_LEN entries;
  * sets *len as exec_options takes it (negative: none). */
@@ -126,6 +151,8 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		{"no-start-pm2", no_argument, NULL, OPT_NOSTART},
 		{"command-timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"history", required_argument, NULL, OPT_HISTORY},
+		{"metrics", required_argument, NULL, OPT_METRICS},
+		{"policy", required_argument, NULL, OPT_POLICY},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -133,6 +160,8 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	/* An option beats its variable, a bad variable included. */
 	const char *history = getenv("TASKER_HISTORY");
 	const char *history_from = "TASKER_HISTORY";
+	const char *metrics = cfg->metrics;
+	const char *metrics_from = "TASKER_METRICS";
 	if (history != NULL && history[0] == '\0')
 		history = NULL;
 	struct option *opts = config_options(own);
@@ -174,6 +203,14 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 			history = optarg;
 			history_from = "--history";
 			break;
+		case OPT_METRICS:
+			metrics = optarg;
+			metrics_from = "--metrics";
+			break;
+		case OPT_POLICY:
+			free(cfg->policy_path);
+			cfg->policy_path = xstrdup(optarg);
+			break;
 		case 'h':
 			fputs(exec_help, stdout);
 			free(opts);
@@ -192,9 +229,20 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 			 "history) to %ld", history_from, HISTORY_MAX_LEN);
 		return tools_usage_error("exec", msg);
 	}
+	if (metrics != NULL) {
+		struct sockaddr_storage ss;
+		socklen_t sslen;
+		char why[300], msg[340];
+		if (metrics_http_parse_addr(metrics, &ss, &sslen, why, sizeof(why)) < 0) {
+			snprintf(msg, sizeof(msg), "%s%s", metrics_from, why + strlen("--metrics"));
+			return tools_usage_error("exec", msg);
+		}
+		opt.metrics = true;
+	}
 	int rc = tools_finish_config(cfg, "exec");
 	if (rc != 0)
 		return rc;
+	opt.policy_path = cfg->policy_path;
 
 	/* Log lines escape what the locale cannot show: in a UTF-8 locale
 	 * "café" stays "café", not "caf\xc3\xa9". */
@@ -216,10 +264,23 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	executor_on_conflict(r.ex, on_conflict, &r);
+	struct metrics_http *mh = NULL;
+	if (metrics != NULL) {
+		mh = metrics_http_new(r.loop, metrics, render_metrics, &r, err, sizeof(err));
+		if (mh == NULL) {
+			fprintf(stderr, "tasker exec: %s\n", err);
+			bus_free(bus);
+			executor_free(r.ex);
+			loop_free(r.loop);
+			return EXIT_FAIL;
+		}
+		log_info("metrics: serving http://%s/metrics", metrics_http_address(mh));
+	}
 	log_info("tasker %s executor on node %s; connecting to Redis at %s", TASKER_VERSION,
 		 cfg->node, bus_address(bus));
 	bus_subscribe(bus, cfg->channel);
 	rc = loop_run(r.loop);
+	metrics_http_free(mh);
 	/* The bus first: its last callbacks still reach the executor. */
 	bus_free(bus);
 	executor_free(r.ex);

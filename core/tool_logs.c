@@ -264,7 +264,8 @@ static void on_gathered(struct loop *loop, void *arg)
 
 static bool status_fits(const char *status)
 {
-	static const char *const ok[] = {"ok", "not_found", "invalid", "error", "busy", "expired"};
+	static const char *const ok[] = {"ok",	   "not_found",	      "invalid", "error", "busy",
+					 "expired", "denied", "unauthenticated", "replay",  "stale"};
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		if (strcmp(status, ok[i]) == 0)
 			return true;

@@ -75,6 +75,8 @@ static const char send_help[] =
 	"  -r, --raw             print replies as raw JSON\n"
 	"  -v, --verbose         print the envelope and request_id on stderr, and every\n"
 	"                        reply ignored because it does not fit the command\n"
+	"  --key FILE            sign every command with this secret key (TASKER_KEY;\n"
+	"                        docs/security.md): a shared option\n"
 	"  -h, --help            show this help\n"
 	"\n"
 	"Exit status: 0 sent (with --wait: every reply a success), 1 an error reply\n"
@@ -334,7 +336,8 @@ static bool is_one_of(const char *s, const char *const *set)
  */
 static bool reply_fits(const char *verb, const struct status_view *v)
 {
-	static const char *const any[] = {"error", "busy", "expired", NULL};
+	static const char *const any[] = {"error",	 "busy",   "expired", "denied",
+					  "unauthenticated", "replay", "stale",   NULL};
 	static const char *const start[] = {"started", "already_running", NULL};
 	static const char *const stop[] = {"stopped", "not_found", NULL};
 	static const char *const restart[] = {"restarted", "not_found", NULL};
@@ -729,6 +732,14 @@ int tool_send(struct config *cfg, int argc, char **argv)
 
 	if (rc == EXIT_OK && s.nmsgs == 0)
 		rc = tools_usage_error("send", "stdin held no message");
+	/* Signed last, over the exact bytes built above (--key, TASKER_KEY). */
+	for (size_t i = 0; rc == EXIT_OK && i < s.nmsgs; i++) {
+		char err[400];
+		if (tools_sign_command(cfg->key_path, &s.msgs[i].json, err, sizeof(err)) < 0) {
+			fprintf(stderr, "tasker send: %s; nothing was sent\n", err);
+			rc = EXIT_USAGE;
+		}
+	}
 	if (rc == EXIT_OK) {
 		if (s.wait) {
 			char terr[400];

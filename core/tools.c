@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "sig.h"
 #include "text.h"
 #include "util.h"
 
@@ -24,9 +25,37 @@ const struct tool tools_table[] = {
 	{"ls", "list PM2 tasks once (from the PM2 daemon)", tool_ls},
 	{"logs", "print a task's last log lines, and follow them (from the node holding it)",
 	 tool_logs},
+	{"audit", "read the audit stream: who was allowed or refused what (--since, --agent)",
+	 tool_audit},
 	{"parse", "print the parse of a slash line as JSON (no network)", tool_parse},
 	{NULL, NULL, NULL},
 };
+
+int tools_sign_command(const char *key_path, char **json, char *err, size_t errlen)
+{
+	if (key_path == NULL)
+		return 0;
+	if (sig_init() < 0) {
+		snprintf(err, errlen, "libsodium could not start (no randomness source)");
+		return -1;
+	}
+	struct sig_key key;
+	char why[300];
+	if (sig_read_secret(key_path, &key, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "--key: %s", why);
+		return -1;
+	}
+	char *wrapped = sig_wrap(SIG_COMMAND, &key, *json, strlen(*json));
+	sig_key_wipe(&key);
+	if (wrapped == NULL) {
+		snprintf(err, errlen, "the command is too long to sign (at most %d bytes)",
+			 SIG_MAX_INNER);
+		return -1;
+	}
+	free(*json);
+	*json = wrapped;
+	return 0;
+}
 
 const struct tool *tools_find(const char *name)
 {

@@ -28,6 +28,15 @@ int tool_watch(struct config *cfg, int argc, char **argv);
 int tool_exec(struct config *cfg, int argc, char **argv);
 int tool_ls(struct config *cfg, int argc, char **argv);
 int tool_logs(struct config *cfg, int argc, char **argv);
+int tool_audit(struct config *cfg, int argc, char **argv);
+
+/*
+ * Signs a command for sending when key_path is set (--key, TASKER_KEY):
+ * replaces *json (malloc'd) by its signed wrapper (docs/security.md).
+ * Returns 0 (also when key_path is NULL: nothing to do), or -1 with a
+ * sentence in err (the key file unreadable, too open, the command too big).
+ */
+int tools_sign_command(const char *key_path, char **json, char *err, size_t errlen);
 
 /*
  * Shared option loop: returns the next command-specific option code, -1 at

@@ -705,6 +705,13 @@ static void publish_line(struct app *app, const struct slash_line *l)
 		task = slash_param_get(l, "name");
 	char what[160];
 	snprintf(what, sizeof(what), "/%s%s%s", l->verb, task ? " " : "", task ? task : "");
+	/* The operator's key signs it when one is configured (--key). */
+	char serr[400];
+	if (tools_sign_command(app->cfg->key_path, &json, serr, sizeof(serr)) < 0) {
+		app_message(app, MSG_ERROR, "%s not sent: %s", what, serr);
+		free(json);
+		return;
+	}
 	int rc = -1;
 	if (bus_can_command(app->bus)) {
 		char *prefix = fleet_admit_prefix(app->cfg->channel);

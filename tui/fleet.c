@@ -84,6 +84,8 @@ static void proc_copy(struct pm2_proc *dst, const struct pm2_proc *src)
 	dst->err_log_path = dup_or_empty(src->err_log_path);
 	dst->args = strings_dup(src->args, src->nargs);
 	dst->env_names = strings_dup(src->env_names, src->nenv);
+	dst->owner = src->owner ? xstrdup(src->owner) : NULL;
+	dst->owner_key = src->owner_key ? xstrdup(src->owner_key) : NULL;
 }
 
 static struct fleet_node *find_node(const struct app *app, const char *name)

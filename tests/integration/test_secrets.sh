@@ -36,7 +36,9 @@ leaks() {
 	tr '\0' '\n' <"$f" >"$TMP/env.txt" 2>/dev/null || return 0
 	grep -qF "$PW" "$TMP/env.txt" && return 0
 	grep -qF "$MARK" "$TMP/env.txt" && return 0
-	grep -q '^TASKER_\|^REDIS_URL=\|^SECRET_MARKER=' "$TMP/env.txt" && return 0
+	# TASKER_OWNER and TASKER_OWNER_KEY are the task's own record (security.md, 6).
+	grep -v '^TASKER_OWNER=\|^TASKER_OWNER_KEY=' "$TMP/env.txt" |
+		grep -q '^TASKER_\|^REDIS_URL=\|^SECRET_MARKER=' && return 0
 	grep -qF "execkey" "$TMP/env.txt" && return 0
 	return 1
 }
