@@ -140,6 +140,7 @@ struct queued {
 	char *data;
 	size_t len;
 	reply_checked_fn fn;
+	void (*after)(void *arg); /* a marker (reply_trust_after): no data */
 	void *arg;
 };
 
@@ -431,6 +432,16 @@ static void drain(struct reply_trust *t)
 	t->draining = true;
 	while (t->head != NULL) {
 		struct queued *q = t->head;
+		if (q->after != NULL) {
+			t->head = q->next;
+			if (t->head == NULL)
+				t->tail = NULL;
+			q->after(q->arg);
+			free(q);
+			if (t->freed_pending)
+				break;
+			continue;
+		}
 		char node[160];
 		bool has_node;
 		char *body = NULL;
@@ -458,6 +469,24 @@ static void drain(struct reply_trust *t)
 	t->draining = false;
 }
 
+static void enqueue(struct reply_trust *t, struct queued *q)
+{
+	if (t->tail != NULL)
+		t->tail->next = q;
+	else
+		t->head = q;
+	t->tail = q;
+	drain(t);
+}
+
+void reply_trust_after(struct reply_trust *t, void (*fn)(void *arg), void *arg)
+{
+	struct queued *q = xcalloc(1, sizeof(*q));
+	q->after = fn;
+	q->arg = arg;
+	enqueue(t, q);
+}
+
 void reply_trust_check(struct reply_trust *t, const char *data, size_t len, reply_checked_fn fn,
 		       void *arg)
 {
@@ -468,10 +497,5 @@ void reply_trust_check(struct reply_trust *t, const char *data, size_t len, repl
 	q->len = len;
 	q->fn = fn;
 	q->arg = arg;
-	if (t->tail != NULL)
-		t->tail->next = q;
-	else
-		t->head = q;
-	t->tail = q;
-	drain(t);
+	enqueue(t, q);
 }

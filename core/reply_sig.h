@@ -75,6 +75,10 @@ typedef void (*reply_checked_fn)(const char *data, size_t len, const struct repl
 /* path: a trust file, or NULL. NULL with a sentence in err when the file
  * cannot be read or has a bad line. bus may be NULL (pins only). */
 struct reply_trust *reply_trust_new(struct bus *bus, const char *path, char *err, size_t errlen);
+/* Calls fn(arg) once every message given before has reached its
+ * callback: now, or after the lookups those wait for (keeps a caller's
+ * "the replay ended" line after the replayed messages). */
+void reply_trust_after(struct reply_trust *t, void (*fn)(void *arg), void *arg);
 /* Sets the bus presence keys are read through (after a NULL one). */
 void reply_trust_use_bus(struct reply_trust *t, struct bus *bus);
 /* Free the bus first (its last callbacks still reach the trust). */

@@ -109,6 +109,9 @@ check "send published its command" wait_until 20 file_has "$TMP/cut_listener.log
 rid=$(grep -oE 'request_id [0-9a-f]{32}' "$TMP/cut.err" | head -n 1 | cut -d' ' -f2)
 rcli ACL SETUSER sender resetchannels '&cut:cmd' >/dev/null
 check "its subscriber is cut off" wait_until 10 numsub_is cut:status 0
+# An executor older than signed replies: presence without a key, unsigned
+# replies (docs/security.md, 4.6).
+rcli SET b00t:tasker:executor:fake '{"node":"fake","version":"0.0.9"}' EX 300 >/dev/null
 reply="{\"type\":\"task_status\",\"task_name\":\"cutty\",\"status\":\"not_found\",\"timestamp\":\"$(date -u +%Y-%m-%dT%H:%M:%S.000Z)\",\"request_id\":\"$rid\",\"verb\":\"stop\",\"node\":\"fake\",\"error\":\"no task named cutty\"}"
 decoy="{\"type\":\"task_status\",\"task_name\":\"cutty\",\"status\":\"started\",\"request_id\":\"$rid\",\"verb\":\"stop\"}"
 for m in "$decoy" "$reply"; do
