@@ -120,7 +120,9 @@ bool reply_acceptable(const struct reply_check *c)
 {
 	if (c->verdict == REPLY_VERIFIED)
 		return true;
-	return c->verdict == REPLY_UNSIGNED && !c->key_known && c->old_executor;
+	if (c->verdict == REPLY_UNVERIFIED || c->key_known)
+		return false;
+	return !c->strict;
 }
 
 /* --- the trust store ---------------------------------------------------- */
@@ -150,6 +152,7 @@ struct reply_trust {
 	size_t nkeys, capkeys;
 	struct queued *head, *tail;
 	bool draining;
+	bool strict; /* a trust file was given */
 	bool freed_pending; /* lookups in flight hold the trust alive */
 	size_t in_flight;
 };
@@ -236,6 +239,7 @@ struct reply_trust *reply_trust_new(struct bus *bus, const char *path, char *err
 	}
 	struct reply_trust *t = xcalloc(1, sizeof(*t));
 	t->bus = bus;
+	t->strict = path != NULL;
 	if (path != NULL && load_trust(t, path, err, errlen) < 0) {
 		t->freed_pending = true;
 		reply_trust_free(t);
@@ -313,6 +317,7 @@ static void judge(struct reply_trust *t, const char *data, size_t len, const cha
 	c->key_known = known != NULL;
 	c->pinned = k != NULL && k->state == KS_PIN;
 	c->old_executor = k != NULL && k->state == KS_NOKEY;
+	c->strict = t->strict;
 	char *body = NULL;
 	size_t blen = 0;
 	unsigned char pk[SIG_PUBLIC_BYTES], sig[SIG_BYTES];

@@ -57,15 +57,18 @@ struct reply_check {
 	bool key_known;	   /* a key is pinned or published for the node */
 	bool old_executor; /* the node's presence exists and carries no key */
 	bool pinned;	   /* the known key is a pinned one */
+	bool strict;	   /* a trust file is in use: an unknown node is not trusted */
 	const char *node;  /* from the message; NULL when it names none */
 	const char *why;   /* a sentence for unverified ones, else "" */
 };
 
 /* The word shown next to a message: "verified", "unsigned", "UNVERIFIED". */
 const char *reply_verdict_word(const struct reply_check *c);
-/* Whether a tool may take the message as an executor's answer: verified,
- * or unsigned from a node that is known to be an old executor without a
- * key (and is not pinned). */
+/* Whether a tool may take the message as an executor's answer: verified;
+ * or, when no key is pinned or published for its node (an executor older
+ * than signed replies, or one that cannot write its presence), unsigned or
+ * signed by a key nobody vouches for, except under a trust file. A failing
+ * signature never. */
 bool reply_acceptable(const struct reply_check *c);
 
 struct reply_trust;

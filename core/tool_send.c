@@ -408,19 +408,23 @@ static void take_reply(struct sender *s, const char *data, size_t len,
 			char note[900];
 			m->spoofed++;
 			snprintf(note, sizeof(note),
-				 "tasker send: ignored a %s reply for request_id %s claiming node "
+				 "tasker send: ignored an %s reply for request_id %s claiming node "
 				 "%.128s (%s): %.300s; still waiting for a verified one",
 				 reply_verdict_word(chk), m->request_id,
-				 chk->node ? chk->node : "(none)", chk->why[0] ? chk->why : "no key is known for that node", v.status ? v.status : "");
+				 chk->node ? chk->node : "(none)",
+				 chk->why[0] ? chk->why : "the node is not in the trust file",
+				 v.status ? v.status : "");
 			tools_print_human(stderr, note, strlen(note));
 			continue;
 		}
-		if (chk->verdict != REPLY_VERIFIED && s->verbose) {
-			char note[400];
+		if (chk->verdict != REPLY_VERIFIED) {
+			char note[500];
 			snprintf(note, sizeof(note),
-				 "tasker send: request_id %s answered unsigned by node %.128s, an "
-				 "executor that publishes no key",
-				 m->request_id, chk->node ? chk->node : "");
+				 "tasker send: took an %s reply for request_id %s from node %.128s: no "
+				 "key is pinned or published for that node, so anyone could have "
+				 "sent it (pin executors' keys with --trust)",
+				 chk->verdict == REPLY_UNSIGNED ? "unsigned" : "unverified",
+				 m->request_id, chk->node ? chk->node : "(none)");
 			tools_print_human(stderr, note, strlen(note));
 		}
 		if (s->raw) {

@@ -5,8 +5,8 @@
 # history; `send --wait` takes only a verified reply (a spoofed one
 # published first, unsigned or with a changed byte, does not win), `watch`
 # marks what does not verify, a pinned trust file wins over presence, and
-# an unsigned reply from an old executor (presence without a key) still
-# counts.
+# an unsigned reply from an executor that publishes no key still counts
+# (but not under a trust file).
 . "$(dirname "$0")/lib.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
@@ -62,8 +62,8 @@ spoof SPOOFED-UNSIGNED
 # A real signed reply with its request_id changed: one changed byte string.
 forged=${out//$rid/$RID}
 rcli PUBLISH b00t:task:status "$forged" >/dev/null
-check "send saw the unsigned spoof and said so" wait_until 10 file_has "$TMP/$RID.err" "ignored a UNSIGNED (forged?) reply for request_id $RID claiming node n1"
-check "send saw the changed reply and said so" wait_until 10 file_has "$TMP/$RID.err" "ignored a UNVERIFIED (forged?) reply for request_id $RID"
+check "send saw the unsigned spoof and said so" wait_until 10 file_has "$TMP/$RID.err" "ignored an UNSIGNED (forged?) reply for request_id $RID claiming node n1"
+check "send saw the changed reply and said so" wait_until 10 file_has "$TMP/$RID.err" "ignored an UNVERIFIED (forged?) reply for request_id $RID"
 check "send is still waiting" alive "$SEND"
 kill -CONT "$EXEC"
 wait "$SEND"
@@ -111,13 +111,24 @@ kill -CONT "$EXEC"
 check "an unsigned reply from an executor that publishes no key is taken (rc $rc)" [ "$rc" = 1 ]
 check "it is the old executor's reply" grep -q OLD-EXECUTOR "$TMP/$RID.out"
 check "watch shows it as unsigned" wait_until 10 bash -c "grep OLD-EXECUTOR '$TMP/watch.log' | grep -q '  unsigned$'"
+# A node that publishes no presence at all: taken, with a warning, without
+# a trust file; not taken under one (only pinned or published keys count).
 RID="ghost-$RANDOM"
 check "send --wait is waiting (a node nobody knows)" stopped_send
-rcli PUBLISH b00t:task:status "{\"type\":\"task_status\",\"task_name\":\"\",\"status\":\"error\",\"error\":\"GHOST\",\"request_id\":\"$RID\",\"verb\":\"status\",\"node\":\"ghost\"}" >/dev/null
-check "send ignored an unsigned reply from a node without presence" wait_until 10 file_has "$TMP/$RID.err" "claiming node ghost"
+ghost() { rcli PUBLISH b00t:task:status "{\"type\":\"task_status\",\"task_name\":\"\",\"status\":\"error\",\"error\":\"GHOST\",\"request_id\":\"$RID\",\"verb\":\"status\",\"node\":\"ghost\"}" >/dev/null; }
+ghost
+wait "$SEND"
+rc=$?
+kill -CONT "$EXEC"
+check "without a trust file an unknown node's reply is taken (rc $rc)" [ "$rc" = 1 ]
+check "with a warning that anyone could have sent it" grep -q "took an unsigned reply for request_id $RID from node ghost: no key is pinned or published" "$TMP/$RID.err"
+RID="ghost-$RANDOM"
+check "send --wait --trust is waiting (a node nobody knows)" stopped_send --trust "$TMP/trust-right"
+ghost
+check "under a trust file it is ignored" wait_until 10 file_has "$TMP/$RID.err" "ignored an unsigned reply for request_id $RID claiming node ghost (the node is not in the trust file)"
 kill -CONT "$EXEC"
 wait "$SEND"
-check "and took the real one" [ $? = 0 ]
+check "and the real one is taken" [ $? = 0 ]
 
 kill "$EXEC" 2>/dev/null
 finish

@@ -199,10 +199,25 @@ static void test_verdicts(void **state)
 	o = reply_sig_append(&k, ghost, strlen(ghost));
 	reply_trust_check(t, o, strlen(o), on_checked, &s);
 	assert_int_equal(s.v, REPLY_UNKNOWN_KEY);
+	assert_false(s.acceptable); /* under a trust file: not pinned */
+	reply_trust_free(t);
+	unlink(path);
+	/* Without a trust file, a node nobody vouches for is taken (compat),
+	 * a failing signature never. */
+	t = reply_trust_new(NULL, NULL, err, sizeof(err));
+	assert_non_null(t);
+	reply_trust_check(t, o, strlen(o), on_checked, &s);
+	assert_int_equal(s.v, REPLY_UNKNOWN_KEY);
+	assert_true(s.acceptable);
+	reply_trust_check(t, ghost, strlen(ghost), on_checked, &s);
+	assert_int_equal(s.v, REPLY_UNSIGNED);
+	assert_true(s.acceptable);
+	o[20] ^= 1;
+	reply_trust_check(t, o, strlen(o), on_checked, &s);
+	assert_int_equal(s.v, REPLY_UNVERIFIED);
 	assert_false(s.acceptable);
 	free(o);
 	reply_trust_free(t);
-	unlink(path);
 }
 
 int main(void)
