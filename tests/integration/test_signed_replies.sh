@@ -130,5 +130,22 @@ kill -CONT "$EXEC"
 wait "$SEND"
 check "and the real one is taken" [ $? = 0 ]
 
+# --- --key: the executor's own key file --------------------------------------------
+cp "$TMP/other.key" "$TMP/loose.key"
+chmod 644 "$TMP/loose.key"
+"$TASKER" exec --node n2 --key "$TMP/loose.key" >"$TMP/loose.log" 2>&1
+check "an executor refuses a key file others may read (rc $?)" grep -q "key.*chmod 600\|chmod 600" "$TMP/loose.log"
+bg "$TASKER" exec --node n2 --key "$TMP/other.key" --cwd-base "$TMP" >"$TMP/exec2.log" 2>&1
+check "an executor with --key starts" wait_until 30 file_has "$TMP/exec2.log" "ready: listening"
+check "it made no key of its own" test ! -e "$XDG_STATE_HOME/tasker/reply-n2.key"
+n2_key() { rcli GET b00t:tasker:executor:n2 | grep -qF "\"key\":\"$(cat "$TMP/other.pub")\""; }
+check "its presence carries --key's public key" wait_until 15 n2_key
+echo "n2 $(cat "$TMP/other.pub")" >>"$TMP/trust-right"
+kill "$EXEC" 2>/dev/null
+wait "$EXEC" 2>/dev/null
+out=$("$TASKER" send --wait=15 --raw --trust "$TMP/trust-right" /status 2>"$TMP/n2.err")
+check "its replies verify against the pinned key (rc $?)" has "$out" '"node":"n2"'
+check "without a warning" bash -c "! grep -q 'took an\|ignored an' '$TMP/n2.err'"
+
 kill "$EXEC" 2>/dev/null
 finish
