@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "command_check.h"
 #include "util.h"
 
 enum {
@@ -162,6 +163,18 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->log_format = LOG_FMT_TEXT;
 	cfg->agent_id = xasprintf("tasker@%s", host);
+	/* The host name, made a valid node name when it is not one (a node
+	 * name follows the task-name rule: others' views skip any other). */
+	for (char *c = host; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      *c == '.' || *c == '_' || *c == '-'))
+			*c = '-';
+	host[64] = '\0';
+	if (check_task_name(host) != NULL) {
+		char named[80];
+		snprintf(named, sizeof(named), "node-%.58s", host);
+		snprintf(host, sizeof(host), "%s", named);
+	}
 	cfg->node = xstrdup(host);
 	cfg->failover_grace_ms = CONFIG_DEFAULT_FAILOVER_GRACE_MS;
 	/* Checked by `tasker exec`, the one command that serves metrics. */
@@ -211,8 +224,10 @@ static int env_settings(struct config *cfg, char *err, size_t errlen)
 	}
 	cfg->env_error_opt = OPT_NODE;
 	if ((v = getenv("TASKER_NODE")) && *v) {
-		if (strlen(v) > 128) {
-			snprintf(err, errlen, "TASKER_NODE must be at most 128 characters");
+		const char *why = check_task_name(v);
+		if (why != NULL) {
+			snprintf(err, errlen, "TASKER_NODE: a node name follows the task-name rule: %s",
+				 why);
 			return -1;
 		}
 		set_str(&cfg->node, v);
@@ -289,8 +304,11 @@ int config_option(struct config *cfg, int code, const char *arg, char *err, size
 		set_str(&cfg->agent_id, arg);
 		return 1;
 	case OPT_NODE:
-		if (arg[0] == '\0' || strlen(arg) > 128) {
-			snprintf(err, errlen, "--node must be 1 to 128 characters");
+		if (check_task_name(arg) != NULL) {
+			/* Others' views and routing skip a node of another name: its
+			 * commands would be carried out elsewhere. */
+			snprintf(err, errlen, "--node: a node name follows the task-name rule: %s",
+				 check_task_name(arg));
 			return -1;
 		}
 		set_str(&cfg->node, arg);

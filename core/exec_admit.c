@@ -27,6 +27,8 @@
 _Static_assert(FLEET_ADMIT_DEFAULT_TTL_MS == EXEC_DEFAULT_TTL_MS,
 	       "a sender and an executor keep a command's once key equally long");
 
+#define QUEUE_MAX_BYTES (64u << 20) /* what waits for Redis, at most */
+
 struct admit_ctx {
 	struct fleet *f;
 	char *data;
@@ -123,9 +125,9 @@ static void on_admitted(struct bus *bus, redisReply *r, void *arg)
  * makes a second admission of the same message harmless. */
 void fleet_queue_admission(struct fleet *f, const char *data, size_t len)
 {
-	if (f->nqueued >= 10000) {
+	if (f->nqueued >= 10000 || f->queued_bytes + len > QUEUE_MAX_BYTES) {
 		if (!f->queue_full_said)
-			log_error("fleet: 10000 commands wait for Redis; dropping more (other "
+			log_error("fleet: 10000 commands (or 64 MiB) wait for Redis; dropping more (other "
 				  "executors of the fleet may still admit them)");
 		f->queue_full_said = true;
 		return;
@@ -135,12 +137,17 @@ void fleet_queue_admission(struct fleet *f, const char *data, size_t len)
 	f->queued_len = xrealloc(f->queued_len, (f->nqueued + 1) * sizeof(size_t));
 	f->queued[f->nqueued] = xstrndup(data, len);
 	f->queued_len[f->nqueued++] = len;
+	f->queued_bytes += len;
 }
 
 bool exec_fleet_admit(struct executor *ex, const char *data, size_t len)
 {
 	struct fleet *f = ex->fleet;
 	if (f == NULL || !f->usable)
+		return false;
+	/* Too big to be a command: the intake refuses it here (rate-limited),
+	 * and it never reaches the streams. */
+	if (len > CODEC_MAX_MESSAGE)
 		return false;
 	if (!bus_can_command(ex->bus)) {
 		fleet_queue_admission(f, data, len);
@@ -189,8 +196,11 @@ void fleet_flush_admissions(struct fleet *f)
 	f->queued = NULL;
 	f->queued_len = NULL;
 	f->nqueued = 0;
+	f->queued_bytes = 0;
 	for (size_t i = 0; i < n; i++) {
-		exec_fleet_admit(f->ex, q[i], ql[i]);
+		/* The fleet fell back meanwhile: carried out here, as it came. */
+		if (!exec_fleet_admit(f->ex, q[i], ql[i]))
+			exec_intake(f->ex, q[i], ql[i], NULL);
 		free(q[i]);
 	}
 	free(q);

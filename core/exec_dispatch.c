@@ -23,6 +23,23 @@
 #include "loop.h"
 #include "util.h"
 
+/* A dispatcher's own answer in flight: into the history once published. */
+struct answer_ctx {
+	struct fleet *f;
+	char *json;
+};
+
+static void on_answered(struct bus *bus, redisReply *r, void *arg)
+{
+	struct answer_ctx *c = arg;
+	fleet_on_acked(bus, r, c->f);
+	/* 0: the entry was answered already (dispatched twice): not again. */
+	if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+		history_add(c->f->ex->history, c->json, strlen(c->json));
+	free(c->json);
+	free(c);
+}
+
 /* Answers a commands-stream entry from here (the dispatcher), and
  * acknowledges it in the same script. */
 static void dispatch_reply(struct fleet *f, const char *id, cJSON *obj)
@@ -40,8 +57,12 @@ static void dispatch_reply(struct fleet *f, const char *id, cJSON *obj)
 	size_t lens[13];
 	for (int i = 0; i < 13; i++)
 		lens[i] = strlen(argv[i]);
-	if (bus_command(f->ex->bus, 13, argv, lens, fleet_on_acked, f) == 0)
-		history_add(f->ex->history, json, strlen(json));
+	struct answer_ctx *c = xmalloc(sizeof(*c));
+	*c = (struct answer_ctx){f, xstrdup(json)};
+	if (bus_command(f->ex->bus, 13, argv, lens, on_answered, c) < 0) {
+		free(c->json);
+		free(c);
+	}
 	free(no_acting);
 	free(name_key);
 	free(json);
@@ -235,9 +256,15 @@ static void dispatch_route(struct dispatch_ctx *d, const char *holder, const cha
 		/* The view may be a second behind a node that just joined (or
 		 * whose table was late): not_found only from a view begun after
 		 * the entry came. It stays pending meanwhile. */
-		f->deferred = xrealloc(f->deferred, (f->ndeferred + 1) * sizeof(*f->deferred));
-		f->deferred[f->ndeferred++] = (struct deferred_entry){
-			xstrdup(d->id), xstrndup(d->data, d->len), d->len, d->read_at};
+		bool known = false; /* read again (a claim, a re-read): once is enough */
+		for (size_t i = 0; i < f->ndeferred && !known; i++)
+			known = strcmp(f->deferred[i].id, d->id) == 0;
+		if (!known) {
+			f->deferred = xrealloc(f->deferred,
+					       (f->ndeferred + 1) * sizeof(*f->deferred));
+			f->deferred[f->ndeferred++] = (struct deferred_entry){
+				xstrdup(d->id), xstrndup(d->data, d->len), d->len, d->read_at};
+		}
 		fleet_view_refresh(f);
 	} else if (route.kind == FLEET_NOT_FOUND) {
 		char msg[200];

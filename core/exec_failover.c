@@ -93,10 +93,11 @@ static const char move_lua[] =
 	"local since = tonumber(d[4]) "
 	"if not since or now - since < tonumber(ARGV[3]) then return 0 end "
 	"local ep = (tonumber(ARGV[2]) or 0) + 1 "
+	/* The start first: if it cannot be written, nothing has moved. */
+	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'm', ARGV[5], 't', now) "
 	"redis.call('HSET', KEYS[1], 'node', ARGV[4], 'epoch', ep, 'gone:' .. ARGV[1], ARGV[2]) "
 	"redis.call('HDEL', KEYS[1], 'lost_since', 'lost_node', 'gone:' .. ARGV[4]) "
 	"redis.call('SET', KEYS[2], ARGV[4]) "
-	"redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', 'm', ARGV[5], 't', now) "
 	"redis.call('PUBLISH', ARGV[7], ARGV[8]) "
 	"return ep";
 

@@ -50,6 +50,11 @@
  * first node is the name's holder and the others only show it in their
  * tables (their entries carry x=1: a not_found there stays silent). */
 const char fleet_forward_lua[] =
+	/* Nothing is written unless every write can succeed: a node stream key
+	 * of another type would fail its XADD after the XACK (no rollback). */
+	"for i = 3, #KEYS do local t = redis.call('TYPE', KEYS[i]).ok "
+	"if t ~= 'stream' and t ~= 'none' then "
+	"return redis.error_reply('WRONGTYPE ' .. KEYS[i] .. ' is not a stream') end end "
 	"if redis.call('XACK', KEYS[1], 'tasker', ARGV[1]) == 0 then return 0 end "
 	"if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[4]) end "
 	"for i = 3, #KEYS do if i > 3 and ARGV[6] == '1' then "
@@ -218,6 +223,7 @@ static void node_entry(struct fleet *f, const char *id, const char *data, size_t
 struct reply_ctx {
 	struct fleet *f;
 	char id[48];
+	char *json; /* the reply: into the history once Redis published it */
 };
 
 static void on_replied(struct bus *bus, redisReply *r, void *arg)
@@ -225,16 +231,32 @@ static void on_replied(struct bus *bus, redisReply *r, void *arg)
 	(void)bus;
 	struct reply_ctx *c = arg;
 	struct executor *ex = c->f->ex;
-	if (r != NULL && r->type == REDIS_REPLY_ERROR)
+	bool lost = r == NULL || r->type == REDIS_REPLY_ERROR;
+	if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+	    fleet_admit_refused_for_good(r->str)) {
+		/* Redis will never take this script (an ACL without XACK or
+		 * PUBLISH): the fleet is off here, and the reply goes out as a
+		 * plain PUBLISH rather than being tried again for ever. */
+		fleet_fall_back(c->f, r);
+		if (bus_publish(ex->bus, ex->cfg->status_channel, c->json, strlen(c->json), NULL,
+				NULL) == 0)
+			history_add(ex->history, c->json, strlen(c->json));
+		lost = false;
+	} else if (r != NULL && r->type == REDIS_REPLY_ERROR) {
 		log_error("fleet: redis refused a reply: %s", r->str);
+	} else if (r != NULL && r->type == REDIS_REPLY_INTEGER && r->integer == 1) {
+		/* Published (0: the entry was answered already, by another copy). */
+		history_add(ex->history, c->json, strlen(c->json));
+	}
 	/* Success or not, the entry is no longer ours to skip: one whose reply
 	 * did not go out is still pending and is read again. */
 	live_remove(c->f, c->id);
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+	if (lost)
 		c->f->rewind = true;
 	if (ex->unacked > 0)
 		ex->unacked--;
 	exec_drain_check(ex);
+	free(c->json);
 	free(c);
 }
 
@@ -279,13 +301,14 @@ void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, c
 	struct reply_ctx *c = xmalloc(sizeof(*c));
 	c->f = f;
 	snprintf(c->id, sizeof(c->id), "%s", entry->id);
+	c->json = xstrdup(json);
 	if (bus_command(ex->bus, 18, argv, lens, on_replied, c) == 0) {
 		ex->unacked++;
-		history_add(ex->history, json, strlen(json)); /* after its PUBLISH */
 	} else {
 		/* Redis is down: the entry stays pending; it is read again and
 		 * answered once Redis is back (exec_fleet_bus_state). */
 		live_remove(f, entry->id);
+		free(c->json);
 		free(c);
 	}
 	free(name_key);
@@ -382,7 +405,12 @@ static size_t take_entries(struct fleet *f, bool commands, const redisReply *ent
 		} else {
 			size_t tl = 0;
 			const char *t = field(e->element[1], "t", &tl);
-			int64_t arrival = t ? strtoll(t, NULL, 10) : strtoll(id, NULL, 10);
+			/* t is the dispatcher's copy of the intake id's time: untrusted
+			 * bytes, used only when sane (no later than this entry's own id). */
+			int64_t own = strtoll(id, NULL, 10);
+			int64_t arrival = t ? strtoll(t, NULL, 10) : own;
+			if (arrival <= 0 || arrival > own)
+				arrival = own;
 			size_t xl = 0;
 			const char *x = field(e->element[1], "x", &xl);
 			node_entry(f, id, m, len, arrival, pending, x != NULL && xl == 1 && x[0] == '1');
@@ -493,6 +521,7 @@ static void on_group(struct bus *bus, redisReply *r, void *arg)
 	}
 	if (--g->left > 0)
 		return;
+	f->grouping = false;
 	if (!g->failed) {
 		f->groups = true;
 		snprintf(f->cur_commands, sizeof(f->cur_commands), "0");
@@ -516,6 +545,8 @@ void exec_fleet_reader(struct bus *bus, bool up, void *arg)
 		fleet_read_next(f);
 		return;
 	}
+	if (f->grouping)
+		return;
 	struct group_ctx *g = xcalloc(1, sizeof(*g));
 	g->f = f;
 	const char *streams[2] = {f->k_commands, f->k_node};
@@ -527,6 +558,21 @@ void exec_fleet_reader(struct bus *bus, bool up, void *arg)
 	}
 	if (g->left == 0)
 		free(g);
+	else
+		f->grouping = true;
+}
+
+/* Reading stops on a passing refusal (LOADING, BUSY, ...) of a read or of
+ * the groups' creation; the view's tick (every second) starts it again. */
+void fleet_reader_kick(struct fleet *f)
+{
+	struct executor *ex = f->ex;
+	if (!f->usable || f->reading || f->held || !bus_reader_up(ex->bus))
+		return;
+	if (!f->groups)
+		exec_fleet_reader(ex->bus, true, ex);
+	else
+		fleet_read_next(f);
 }
 
 /* Entries a dispatcher that died took and never acknowledged. */
@@ -545,7 +591,8 @@ static void on_claim_timer(struct loop *loop, void *arg)
 {
 	struct fleet *f = arg;
 	f->claim_timer = loop_timer_add(loop, CLAIM_EVERY_MS, on_claim_timer, f);
-	if (!f->usable || !f->groups || !f->view_ready || f->ex->draining)
+	if (!f->usable || !f->groups || !f->view_ready || f->ex->draining || f->ex->conflicted ||
+	    !f->ex->claimed)
 		return;
 	const char *argv[9] = {"XAUTOCLAIM", f->k_commands, GROUP, f->ex->cfg->node, CLAIM_IDLE_MS,
 			       "0-0", "COUNT", READ_COUNT, NULL};

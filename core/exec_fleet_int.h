@@ -72,6 +72,7 @@ struct fleet {
 	int64_t passing_said; /* when a passing refusal was last logged */
 	bool reading;	 /* a read is in flight on the reader connection */
 	bool groups;	 /* both groups exist */
+	bool grouping;	 /* their creation is in flight */
 	bool view_ready; /* a first view of the fleet is in: dispatch may start */
 	bool view_failed; /* a step of the view being gathered failed */
 	char cur_commands[48], cur_node[48]; /* "0" (pending), an id, or ">" */
@@ -81,6 +82,7 @@ struct fleet {
 	/* Pub/sub messages waiting for the publish connection to be admitted. */
 	char **queued;
 	size_t *queued_len, nqueued;
+	size_t queued_bytes;
 	bool queue_full_said;
 	/* Entries of the node stream being carried out here: not again. */
 	char **live;
@@ -114,6 +116,7 @@ bool fleet_refused(const redisReply *r);
  * for now (retried). */
 void fleet_fall_back(struct fleet *f, const redisReply *r);
 void fleet_read_next(struct fleet *f);
+void fleet_reader_kick(struct fleet *f);
 /* The reply to a script that acknowledges: logs a refusal. */
 void fleet_on_acked(struct bus *bus, redisReply *r, void *arg);
 

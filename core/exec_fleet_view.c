@@ -124,13 +124,18 @@ static void on_presence_value(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
 	struct fleet *f = arg;
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
+	/* An error reply to the GET (a key of another type under the pattern:
+	 * WRONGTYPE) is no value; only a lost reply leaves a hole. */
+	if (r == NULL)
 		f->view_failed = true;
 	if (r != NULL && r->type == REDIS_REPLY_STRING) {
 		cJSON *root = cJSON_ParseWithLength(r->str, r->len);
 		const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "node");
 		const cJSON *channel = cJSON_GetObjectItemCaseSensitive(root, "channel");
-		if (cJSON_IsString(node) && cJSON_IsString(channel) &&
+		/* An executor that fell back to direct handling reads no stream:
+		 * nothing is placed or forwarded there. */
+		bool streams = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "fleet"));
+		if (streams && cJSON_IsString(node) && cJSON_IsString(channel) &&
 		    strcmp(channel->valuestring, f->ex->cfg->channel) == 0 &&
 		    check_task_name(node->valuestring) == NULL) {
 			f->v_nodes = xrealloc(f->v_nodes, (f->v_nnodes + 1) * sizeof(char *));
@@ -145,8 +150,8 @@ static void on_table_value(struct bus *bus, redisReply *r, void *arg)
 {
 	(void)bus;
 	struct fleet *f = arg;
-	if (r == NULL || r->type == REDIS_REPLY_ERROR)
-		f->view_failed = true;
+	if (r == NULL)
+		f->view_failed = true; /* an error reply (WRONGTYPE) is no table */
 	if (r != NULL && r->type == REDIS_REPLY_STRING) {
 		f->v_tables = xrealloc(f->v_tables, (f->v_ntables + 1) * sizeof(char *));
 		f->v_tables[f->v_ntables++] = xstrndup(r->str, r->len);
@@ -181,6 +186,8 @@ static void on_scan(struct bus *bus, redisReply *r, void *arg)
 			if (bus_command(bus, 2, argv, lens, tables ? on_table_value : on_presence_value,
 					f) == 0)
 				f->view_pending++;
+			else
+				f->view_failed = true;
 		}
 		if (strcmp(r->element[0]->str, "0") != 0)
 			scan_from(f, tables, r->element[0]->str);
@@ -195,10 +202,12 @@ static void scan_from(struct fleet *f, bool tables, const char *cursor)
 	const char *match = tables ? FLEET_TASKS_MATCH : PRESENCE_MATCH;
 	const char *argv[6] = {"SCAN", cursor, "MATCH", match, "COUNT", "1000"};
 	size_t lens[6] = {4, strlen(cursor), 5, strlen(match), 5, 4};
-	if (bus_command(f->ex->bus, 6, argv, lens, on_scan, ctx) == 0)
+	if (bus_command(f->ex->bus, 6, argv, lens, on_scan, ctx) == 0) {
 		f->view_pending++;
-	else
+	} else {
 		free(ctx);
+		f->view_failed = true;
+	}
 }
 
 void fleet_view_tick(struct loop *loop, void *arg)
@@ -206,6 +215,7 @@ void fleet_view_tick(struct loop *loop, void *arg)
 	struct fleet *f = arg;
 	f->view_timer = loop_timer_add(loop, VIEW_EVERY_MS, fleet_view_tick, f);
 	fleet_flush_admissions(f);
+	fleet_reader_kick(f);
 	fleet_view_refresh(f);
 }
 

@@ -361,6 +361,29 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 			return;
 		}
 	}
+	const char *target = codec_param(&env, "node");
+	if (target != NULL && strcmp(target, ex->cfg->node) != 0) {
+		if (entry == NULL) {
+			/* Straight from pub/sub (no fleet): that node's executor
+			 * answers it, not this one. */
+			log_debug("request %s is for node %.64s: not this one",
+				  env.request_id ? env.request_id : "-", target);
+			codec_envelope_free(&env);
+			exec_auth_id_free(&id);
+			return;
+		}
+		/* Sent here by a dispatcher that could not place it (a node name
+		 * no executor can have): answered, never carried out here. */
+		char msg[300];
+		const char *why = check_task_name(target);
+		snprintf(msg, sizeof(msg), "params.node: %s; nothing was done",
+			 why ? why : "names another node than this one");
+		reply_refused(ex, entry, &env, env.verb, verb == V_STATUS ? NULL : name, "error", msg,
+			      false);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
 	int64_t expires = expiry(&env, ttl_ms, arrival);
 	if (now_wall >= expires && !(entry != NULL && entry->acted)) {
 		char msg[300];

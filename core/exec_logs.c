@@ -90,20 +90,23 @@ struct logs_follow {
  * Caller frees. */
 static char *line_clean(const char *p, size_t len, size_t *outlen)
 {
-	char *out = xmalloc(LOGS_LINE_MAX + 1);
+	/* A byte becomes at most 3 (U+FFFD): no more room than that, not
+	 * 4 KiB for every short line. */
+	size_t room = len > LOGS_LINE_MAX / 3 ? LOGS_LINE_MAX : len * 3;
+	char *out = xmalloc(room + 1);
 	size_t o = 0;
 	for (size_t i = 0; i < len;) {
 		uint32_t cp;
 		size_t n = text_utf8_next(p + i, len - i, &cp);
 		if (n == 0 || cp == 0) {
-			if (o + 3 > LOGS_LINE_MAX)
+			if (o + 3 > room)
 				break;
 			memcpy(out + o, "\xef\xbf\xbd", 3);
 			o += 3;
 			i += n == 0 ? 1 : n;
 			continue;
 		}
-		if (o + n > LOGS_LINE_MAX)
+		if (o + n > room)
 			break;
 		memcpy(out + o, p + i, n);
 		o += n;
@@ -235,7 +238,20 @@ static void read_tail(const char *path, size_t want, size_t budget, struct logs_
 		if (newlines < want)
 			*cut = true;
 	}
-	/* The lines, then the last want of them. */
+	/* Only the last want lines are cleaned and kept: from the end, back
+	 * over want newlines (a trailing one ends the last line). */
+	{
+		const char *q = end;
+		size_t seen = 0;
+		if (q > p && q[-1] == '\n')
+			q--;
+		while (want > 0 && q > p) {
+			if (q[-1] == '\n' && ++seen == want)
+				break;
+			q--;
+		}
+		p = want > 0 ? q : end;
+	}
 	size_t first = ls->n;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));

@@ -148,6 +148,8 @@ static void presence_claim(struct executor *ex, bool force)
 		cJSON_AddNumberToObject(obj, "load", (double)(long)(load[0] * 100 + 0.5) / 100);
 	cJSON_AddStringToObject(obj, "channel", ex->cfg->channel);
 	cJSON_AddStringToObject(obj, "status_channel", ex->cfg->status_channel);
+	if (ex->fleet != NULL && !exec_fleet_active(ex))
+		cJSON_AddFalseToObject(obj, "fleet"); /* fell back: place nothing here */
 	char stamp[40];
 	util_iso_time(util_wall_ms(), stamp, sizeof(stamp));
 	cJSON_AddStringToObject(obj, "seen", stamp);

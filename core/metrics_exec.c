@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -23,7 +24,7 @@ struct metrics_exec {
 	struct metrics *reg;
 	char *node;
 	/* Per task, rebuilt from each listing. */
-	struct metrics_family *t_state, *t_restarts, *t_cpu, *t_mem, *t_start;
+	struct metrics_family *t_state, *t_restarts, *t_cpu, *t_cpu_s, *t_mem, *t_start;
 	/* Per executor. */
 	struct metrics_family *commands, *latency;
 	struct metrics_series *in_flight, *pending, *redelivered, *expired, *policy, *reconnects,
@@ -71,6 +72,11 @@ struct metrics_exec *metrics_exec_new(const char *node)
 		r, "tasker_task_cpu_usage_ratio", METRICS_GAUGE, "ratio",
 		"CPU use of the task's main process as PM2 last sampled it, as a ratio of one "
 		"core (PM2 reports a percentage, not CPU seconds).",
+		NULL, 0);
+	me->t_cpu_s = metrics_family_add(
+		r, "tasker_task_cpu_seconds", METRICS_COUNTER, "seconds",
+		"CPU time (user + system) of the task's main process, read from /proc at the "
+		"last listing (absent while it has no process).",
 		NULL, 0);
 	me->t_mem = metrics_family_add(r, "tasker_task_memory_bytes", METRICS_GAUGE, "bytes",
 				       "Resident memory of the task's main process, as PM2 "
@@ -194,6 +200,32 @@ void metrics_exec_policy_refused(struct executor *ex)
 		metrics_add(ex->metrics->policy, 1);
 }
 
+/* utime + stime of a process of this host, from /proc/PID/stat (fields 14
+ * and 15, counted after the command name's closing parenthesis, which
+ * may itself hold spaces and parentheses). */
+static bool proc_cpu_seconds(int pid, double *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *fp = fopen(path, "re");
+	if (fp == NULL)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return false;
+	unsigned long long utime = 0, stime = 0;
+	/* After ") ": state, then 10 fields, then utime and stime. */
+	if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+		   &stime) != 2)
+		return false;
+	long hz = sysconf(_SC_CLK_TCK);
+	*out = (double)(utime + stime) / (double)(hz > 0 ? hz : 100);
+	return true;
+}
+
 void metrics_exec_tasks(struct executor *ex, const struct pm2_proc *procs, size_t n)
 {
 	struct metrics_exec *me = ex->metrics;
@@ -202,6 +234,7 @@ void metrics_exec_tasks(struct executor *ex, const struct pm2_proc *procs, size_
 	metrics_family_clear(me->t_state);
 	metrics_family_clear(me->t_restarts);
 	metrics_family_clear(me->t_cpu);
+	metrics_family_clear(me->t_cpu_s);
 	metrics_family_clear(me->t_mem);
 	metrics_family_clear(me->t_start);
 	for (size_t i = 0; i < n; i++) {
@@ -217,6 +250,9 @@ void metrics_exec_tasks(struct executor *ex, const struct pm2_proc *procs, size_
 		metrics_set(metrics_series_append(me->t_restarts, l, 3),
 			    p->restart_time > 0 ? p->restart_time : 0);
 		metrics_set(metrics_series_append(me->t_cpu, l, 3), p->cpu / 100.0);
+		double cpu_s;
+		if (p->pid > 0 && proc_cpu_seconds(p->pid, &cpu_s))
+			metrics_set(metrics_series_append(me->t_cpu_s, l, 3), cpu_s);
 		metrics_set(metrics_series_append(me->t_mem, l, 3), (double)p->memory);
 		/* pm_uptime is when the current process started; a stopped task
 		 * has none worth showing. */

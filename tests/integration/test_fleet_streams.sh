@@ -125,5 +125,37 @@ oom_pm2() { local n=0; for node in n1 n2 n3; do PM2_HOME="$TMP/pm2-$node" "$PM2"
 check "and it runs on one node's PM2 ($(oom_pm2) of 3)" [ "$(oom_pm2)" -eq 1 ]
 check "still one reply" bash -c "[ \$(grep -c '\"request_id\":\"o1\"' '$TMP/status.log') -eq 1 ]"
 
-for node in n1 n2 n3; do PM2_HOME="$TMP/pm2-$node" "$PM2" kill >/dev/null 2>&1; done
+# --- Redis refusing for a while (a replica: READONLY): reading starts again ---------
+rcli REPLICAOF 127.0.0.1 1 >/dev/null
+said_ro() { grep -q "READONLY.*trying again" "$TMP"/exec-n*.log; }
+check "a refusal (READONLY) is said" wait_until 20 said_ro
+T0=$(date +%s%N)
+wait_until 5 passed_ms 2500 # every reader's blocking read (2 s) came back refused
+rcli REPLICAOF NO ONE >/dev/null
+pub '{"verb":"status","request_id":"after-readonly"}'
+check "afterwards the fleet reads and answers again" wait_until 30 got_reply after-readonly
+
+# --- a key of another type under the scanned patterns stops nothing -----------------
+rcli HSET 'b00t:{tasker}:tasks:bogus' a b >/dev/null
+rcli HSET 'b00t:tasker:executor:bogus' a b >/dev/null
+pub '{"verb":"status","request_id":"wrongtype"}'
+check "a hash where a task table would be: the fleet still answers" wait_until 30 got_reply wrongtype
+start_node n4
+check "and a new executor still starts reading" wait_until 20 file_has "$TMP/exec-n4.log" "ready: listening"
+pub '{"verb":"status","params":{"node":"n4"},"request_id":"n4-reads"}'
+check "and answers what is sent to it" wait_until 30 got_reply n4-reads
+rcli DEL 'b00t:{tasker}:tasks:bogus' 'b00t:tasker:executor:bogus' >/dev/null
+
+# --- names and sizes -------------------------------------------------------------------
+timeout 20 "$TASKER" exec --node 'web 2' >/dev/null 2>"$TMP/badnode.err"
+check "a node name outside the task-name rule is refused at start (exit 2)" [ $? -eq 2 ]
+check "saying why" grep -q "node name follows the task-name rule" "$TMP/badnode.err"
+before=$(rcli XLEN 'b00t:{tasker}:b00t:k0mmand3r:commands')
+big=$(python3 -c 'import json; print(json.dumps({"verb":"status","request_id":"big-one","params":{"pad":"x"*70000}}))')
+rcli PUBLISH b00t:k0mmand3r "$big" >/dev/null
+pub '{"verb":"status","request_id":"after-big"}'
+wait_until 30 got_reply after-big
+check "a message over 64 KiB is not admitted to the stream" [ "$(rcli XLEN 'b00t:{tasker}:b00t:k0mmand3r:commands')" -eq $((before + 1)) ]
+
+for node in n1 n2 n3 n4; do PM2_HOME="$TMP/pm2-$node" "$PM2" kill >/dev/null 2>&1; done
 finish

@@ -61,10 +61,15 @@ check "the listing after the starts is served (both tasks online)" wait_until 20
 check "web's state series say online, as pm2 jlist does ($(pm2_status web))" bash -c "[ '$(pm2_status web)' = online ] && [ '$(series tasker_task_state "node=\"$(hostname)\",task=\"web\",pm_id=\"$WEB_ID\",state=\"online\"")' = 1 ] && [ '$(series tasker_task_state "node=\"$(hostname)\",task=\"web\",pm_id=\"$WEB_ID\",state=\"stopped\"")' = 0 ]"
 mem=$(series tasker_task_memory_bytes "node=\"$(hostname)\",task=\"web\",pm_id=\"$WEB_ID\"")
 check "web's memory is a byte count above 100 KiB ($mem)" bash -c "[ -n '$mem' ] && [ '$mem' -gt 102400 ]"
+# CPU seconds from /proc: no more than the process has really used (read after).
+cpu=$(series tasker_task_cpu_seconds_total "node=\"$(hostname)\",task=\"web\",pm_id=\"$WEB_ID\"")
+web_pid=$(PM2_HOME="$PM2_HOME" "$PM2" jlist 2>/dev/null | jq -r '.[] | select(.name == "web") | .pid')
+proc_cpu=$(awk '{sub(/.*\) /, ""); print ($12 + $13) / 100}' "/proc/$web_pid/stat" 2>/dev/null)
+check "web's CPU seconds come from /proc ($cpu <= $proc_cpu)" bash -c "[ -n '$cpu' ] && awk -v a='$cpu' -v b='$proc_cpu' 'BEGIN { exit !(a >= 0 && a <= b + 0.001) }'"
 
 scrape >"$TMP/scrape.txt"
 check "promtool check metrics passes on a live scrape" bash -c "promtool check metrics <'$TMP/scrape.txt' >'$TMP/promtool.out' 2>&1"
-check "it has every executor family" bash -c "for f in tasker_build_info tasker_task_restarts_total tasker_task_cpu_usage_ratio tasker_task_start_time_seconds tasker_commands_total tasker_command_duration_seconds_bucket tasker_commands_in_flight tasker_stream_entries_pending tasker_stream_entries_redelivered_total tasker_commands_expired_total tasker_policy_refusals_total tasker_redis_reconnects_total tasker_pm2_call_errors_total; do grep -q \"^\$f\" '$TMP/scrape.txt' || exit 1; done"
+check "it has every executor family" bash -c "for f in tasker_build_info tasker_task_restarts_total tasker_task_cpu_usage_ratio tasker_task_cpu_seconds_total tasker_task_start_time_seconds tasker_commands_total tasker_command_duration_seconds_bucket tasker_commands_in_flight tasker_stream_entries_pending tasker_stream_entries_redelivered_total tasker_commands_expired_total tasker_policy_refusals_total tasker_redis_reconnects_total tasker_pm2_call_errors_total; do grep -q \"^\$f\" '$TMP/scrape.txt' || exit 1; done"
 check "build info carries the version" grep -q "^tasker_build_info{node=\"$(hostname)\",version=\"$("$TASKER" --version | grep -o '[0-9][0-9.]*' | head -n 1)\"} 1$" "$TMP/scrape.txt"
 hdr=$(curl -s --max-time 5 -D - -o /dev/null "$M")
 check "text format: Content-Type version=0.0.4" has "$hdr" "Content-Type: text/plain; version=0.0.4"
