@@ -24,7 +24,7 @@ CXX_PKGS := tomlplusplus
 # Debian packages the build, the tests and the fuzzers need.
 APT_PKGS := libncurses-dev libreadline-dev libhiredis-dev libcjson-dev libyajl-dev \
 	redis-server tmux libcmocka-dev clang libclang-rt-14-dev pkg-config \
-	libsodium-dev libtomlplusplus-dev g++ jq libmicrohttpd-dev prometheus
+	libsodium-dev libtomlplusplus-dev g++ jq systemd libmicrohttpd-dev prometheus
 # Node.js and npm only when the machine has none (an image may ship its own
 # Node.js, whose bundled npm conflicts with Debian's npm package).
 NODE_PKGS := nodejs npm
