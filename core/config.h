@@ -51,6 +51,9 @@ struct config {
 	 * or exec --policy); NULL: none. Read when used. */
 	char *key_path;
 	char *policy_path;
+	/* Pinned executor keys (--trust, TASKER_TRUST): replies are checked
+	 * against them (reply_sig.h); NULL: none. */
+	char *trust_path;
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];
