@@ -43,7 +43,7 @@ out=$(req '{"verb":"stop","params":{"task":"test-echo"}}')
 check "recipe: stop test-echo is stopped" has "$out" '"status":"stopped"'
 out=$(req '{"verb":"status","params":{}}')
 check "recipe: status answers with a task_list" has "$out" '"type":"task_list"'
-check "task_list rows carry the documented fields" has "$out" '"name":"test-echo","pm_id":[0-9]*,"status":"[a-z]*","pid":0,"cpu":[0-9.]*,"memory":[0-9]*,"uptime":0,"restarts":[0-9]*,"mode":"fork","instances":1,"node":"'
+check "task_list rows carry the documented fields" has "$out" '"name":"test-echo","pm_id":[0-9]*,"status":"[a-z]*","pid":0,"cpu":[0-9.]*,"memory":[0-9]*,"uptime":0,"restarts":[0-9]*,"mode":"fork","instances":1,"owner":"unsigned","node":"'
 
 # --- documented examples ---------------------------------------------------------
 PORT=$(free_port)

@@ -119,7 +119,10 @@ check "one entry in the intake for sp1 (an executor's admission)" [ "$(in_stream
 # --- (d) an ACL without EVAL, or without XADD: PUBLISH alone, said once --------------
 rcli ACL SETUSER noeval on '>pw' '~*' '&*' '+@all' '-eval' '-evalsha' >/dev/null
 rcli ACL SETUSER noxadd on '>pw' '~*' '&*' '+@all' '-xadd' >/dev/null
-for u in noeval noxadd; do
+# A script refused halfway (TIME) must leave nothing behind, or the
+# executors admit the command a second time.
+rcli ACL SETUSER notime on '>pw' '~*' '&*' '+@all' '-time' >/dev/null
+for u in noeval noxadd notime; do
 	rid="sd-$u"
 	REDIS_URL="redis://$u:pw@127.0.0.1:$REDIS_PORT" "$TASKER" send --json "$(start_json "qd$u" "$rid")" \
 		>/dev/null 2>"$TMP/d-$u.err"; rc=$?
@@ -130,6 +133,7 @@ for u in noeval noxadd; do
 	settled
 	check "$u: exactly one reply ($(replies "$rid"))" [ "$(replies "$rid")" -eq 1 ]
 	check "$u: started once in the fleet" wait_until 20 fleet_count_is "qd$u" 1
+	check "$u: one entry in the intake" [ "$(in_stream "\"request_id\":\"$rid\"")" -eq 1 ]
 done
 # Two commands in one send: the refusal is said once, both go out.
 printf '%s\n%s\n' "$(start_json qd2a sd2a)" "$(start_json qd2b sd2b)" |

@@ -41,8 +41,8 @@ TASKER_METRICS=$MPORT bg "$TASKER" exec --log-level=debug --cwd-base "$TMP" >"$T
 EXEC=$BG_PID
 check "executor starts and says ready" wait_until 30 file_has "$TMP/exec.log" "ready: listening"
 check "and where it serves metrics" file_has "$TMP/exec.log" "metrics: serving http://127.0.0.1:$MPORT/metrics"
-out=$("$TASKER" exec --metrics "$MPORT" --node other 2>&1); rc=$?
-check "a second executor on the same port fails (exit 1: $rc)" bash -c "[ $rc -eq 1 ] && grep -q 'cannot listen on 127.0.0.1:$MPORT' <<<'$out'"
+"$TASKER" exec --metrics "$MPORT" --node other >"$TMP/second.out" 2>&1; rc=$?
+check "a second executor on the same port fails (exit 1: $rc)" bash -c "[ $rc -eq 1 ] && grep -q 'cannot listen on 127.0.0.1:$MPORT' '$TMP/second.out'"
 
 send() { "$TASKER" send --wait=20 --raw "$@" 2>>"$TMP/send.err"; }
 out=$(send '/start --task=web --command="sleep 600"')

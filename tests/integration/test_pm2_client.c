@@ -34,7 +34,7 @@ extern char **environ;
 
 #define MAX_EVENTS 8192
 #define T_CALL 15000  /* ms: deadline for one call */
-#define T_STATE 20000 /* ms: deadline for the daemon to reach a state */
+#define T_STATE 45000 /* ms: deadline for the daemon to reach a state (its memory check runs every 30 s) */
 
 struct rec_event {
 	enum pm2_event_kind kind;
