@@ -5,7 +5,7 @@
  * A start with failover=true leaves its definition in Redis, written by
  * the reply script in the same step as its reply (FLEET_DEF_LUA):
  * <prefix>def:<task>, a hash of the start (msg), the node that runs it,
- * an epoch, its state (active or stopped), and the set <prefix>defs of
+ * who started it (owner, owner_key), an epoch, its state (active or stopped), and the set <prefix>defs of
  * such names. After each view of the fleet, every executor runs:
  *
  *   check: one script over the definitions: an active one whose node is
@@ -15,7 +15,9 @@
  *          epoch, still active, the grace over, on Redis's clock), then
  *          names the new node (rendezvous over the live nodes) with
  *          epoch + 1, moves the name's holder, appends the start to the
- *          new node's stream and publishes a "failover" status message.
+ *          new node's stream (signed with this executor's key in the
+ *          failover context, for the recorded owner: docs/security.md,
+ *          11) and publishes a "failover" status message.
  *          Only the first executor's script finds the epoch it expects;
  *          the others change nothing;
  *   fence: one script over this node's own tasks: a task whose definition
