@@ -167,13 +167,14 @@ static int open_failover(struct executor *ex, struct sig_wrapper *w, const char 
 	const char *owner = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "owner"));
 	const char *okey = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "owner_key"));
 	const char *by = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "by"));
+	const char *to = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "to"));
 	unsigned char opk[SIG_PUBLIC_BYTES];
 	int rc = -1;
 	if (!cJSON_IsString(verb) || strcmp(verb->valuestring, "start") != 0 || owner == NULL ||
 	    okey == NULL || by == NULL || !has_ts) {
 		snprintf(err, errlen,
 			 "a failover message must be a start with a timestamp and failover.owner, "
-			 "owner_key and by; nothing was done");
+			 "owner_key, by and to; nothing was done");
 		goto done;
 	}
 	snprintf(id->failover_by, sizeof(id->failover_by), "%.64s",
@@ -182,6 +183,14 @@ static int open_failover(struct executor *ex, struct sig_wrapper *w, const char 
 		snprintf(err, errlen,
 			 "failover.by names %.64s but the key is executor %.64s's; nothing was done",
 			 by, exec_node);
+		goto done;
+	}
+	if (to == NULL || strcmp(to, ex->cfg->node) != 0) {
+		/* Bound to the node it was moved to: a copy appended to another
+		 * node's stream is not a second failover. */
+		snprintf(err, errlen, "this failover start is for node %.64s, not this one; nothing "
+				      "was done",
+			 to ? to : "(none)");
 		goto done;
 	}
 	bool owned = strcmp(owner, "unsigned") != 0;

@@ -231,7 +231,7 @@ static void on_moved(struct bus *bus, redisReply *r, void *arg)
  * rather than this executor complaining every second. */
 static char *start_message(struct executor *ex, const char *msg, const char *request_id,
 			   const char *owner, const char *owner_key, const char *from,
-			   long long epoch)
+			   const char *to, long long epoch)
 {
 	cJSON *root = cJSON_Parse(msg);
 	if (!cJSON_IsObject(root)) {
@@ -248,6 +248,7 @@ static char *start_message(struct executor *ex, const char *msg, const char *req
 	cJSON_AddStringToObject(fo, "owner_key", owner_key);
 	cJSON_AddStringToObject(fo, "by", ex->cfg->node);
 	cJSON_AddStringToObject(fo, "from", from);
+	cJSON_AddStringToObject(fo, "to", to);
 	cJSON_AddNumberToObject(fo, "epoch", (double)epoch);
 	char *s = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
@@ -277,7 +278,7 @@ static void move(struct fleet *f, const char *name, const char *from, const char
 	long long ep = strtoll(epoch, NULL, 10);
 	char rid[128];
 	snprintf(rid, sizeof(rid), "failover-%s-%lld", name, ep + 1);
-	char *start = start_message(ex, msg, rid, owner, owner_key, from, ep + 1);
+	char *start = start_message(ex, msg, rid, owner, owner_key, from, to, ep + 1);
 	char note[400];
 	snprintf(note, sizeof(note),
 		 "node %s was lost (its presence expired) for longer than the failover grace of "

@@ -102,6 +102,17 @@ check "... and nothing is started" bash -c "! '$TASKER' ls --pm2-home '$TMP/pm2-
 "$TASKER" audit --since 10m --json >"$TMP/audit.json" 2>/dev/null
 check "... and audited" grep -q '"decision":"deny".*"task":"agent-forged"' "$TMP/audit.json"
 
+# The moved start, captured from its node's stream and appended to the
+# other survivor's: bound to its node, it is refused there.
+moved_start=$(rcli --raw XRANGE "${P}node:$to" - + | grep -F '"signed"' | tail -1)
+mover_key=$(sed -n 's/.*"key":"\([^"]*\)".*/\1/p' <<<"$moved_start")
+check "the moved start in $to's stream is signed by a surviving executor's key" bash -c "[ '$mover_key' = '$(cat "$K/n2.pub")' ] || [ '$mover_key' = '$(cat "$K/n3.pub")' ]"
+other=n2; [ "$to" = n2 ] && other=n3
+rcli XADD "${P}node:$other" '*' m "$moved_start" t "$(date +%s%3N)" >/dev/null
+refused_copy() { grep '"request_id":"failover-agent-fo-2"' "$TMP/status.log" | grep '"node":"'$other'"' | grep -q '"status":"unauthenticated".*not this one'; }
+check "a copy of it appended to $other's stream is refused" wait_until 20 refused_copy
+check "... and agent-fo still runs once" [ "$(copies agent-fo)" -eq 1 ]
+
 # alpha signs (command context) a start carrying failover fields for
 # another owner: the fields grant nothing, it is judged as alpha.
 out=$("$TASKER" send --key "$K/alpha.key" --wait=20 --raw --json '{"verb":"start","params":{"task":"other-x","command":"sleep 600","cwd":"'$SRV'","node":"n2"},"failover":{"owner":"ops","owner_key":"'$(cat "$K/n1.pub")'","by":"n1"}}' 2>&1)
