@@ -30,6 +30,7 @@
 #include "metrics_exec.h"
 #include "policy.h"
 #include "policy_toml.h"
+#include "reply_sig.h"
 #include "sig.h"
 #include "util.h"
 
@@ -45,6 +46,7 @@ struct exec_auth {
 	struct policy *policy; /* NULL: open (no policy) */
 	char *path;	       /* --policy, or NULL */
 	int64_t window_ms;
+	struct reply_trust *trust; /* --trust: executors' pinned keys, or NULL */
 	struct seen_id ring[RING];
 	size_t ring_next;
 	bool audit_refused;
@@ -71,11 +73,21 @@ int exec_auth_new(struct executor *ex, const char *policy_path, char *err, size_
 	}
 	struct exec_auth *a = xcalloc(1, sizeof(*a));
 	a->window_ms = SIG_WINDOW_MS;
+	if (ex->cfg->trust_path != NULL) {
+		char why[600];
+		a->trust = reply_trust_new(NULL, ex->cfg->trust_path, why, sizeof(why));
+		if (a->trust == NULL) {
+			snprintf(err, errlen, "--trust: %s", why);
+			free(a);
+			return -1;
+		}
+	}
 	if (policy_path != NULL && policy_path[0] != '\0') {
 		char why[600];
 		a->policy = policy_toml_load_file(policy_path, getenv("PATH"), why, sizeof(why));
 		if (a->policy == NULL) {
 			snprintf(err, errlen, "the policy cannot be used: %s", why);
+			reply_trust_free(a->trust);
 			free(a);
 			return -1;
 		}
@@ -97,6 +109,7 @@ void exec_auth_free(struct executor *ex)
 	if (ex->auth == NULL)
 		return;
 	policy_free(ex->auth->policy);
+	reply_trust_free(ex->auth->trust);
 	free(ex->auth->path);
 	free(ex->auth);
 	ex->auth = NULL;
@@ -242,6 +255,8 @@ int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at
 	}
 	const struct policy *p = ex->auth ? ex->auth->policy : NULL;
 	const char *exec_node = p ? policy_executor_for_key(p, w.pk) : NULL;
+	if (p != NULL && exec_node == NULL)
+		exec_node = reply_trust_pinned(ex->auth->trust, w.pk);
 	if ((p == NULL || exec_node != NULL) && sig_verify_wrapper(SIG_FAILOVER, &w))
 		return open_failover(ex, &w, exec_node, at_ms, id, status, err, errlen);
 	id->is_signed = true;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Failover under a policy (docs/security.md, "Failover under a policy"):
 # three executors as three nodes, each with its own PM2 daemon and its own
-# key, pinned in the policy's [executors]; unsigned commands refused
+# key, pinned in the policy's [executors] or the trust file; unsigned commands refused
 # (role "none"). A failover task started by the signed agent alpha on n1 is
 # moved, when n1's executor is SIGKILLed, as a start signed by the moving
 # executor in the failover context: it runs once on n2 or n3, owned by
@@ -41,14 +41,15 @@ max_instances = 2
 [executors]
 n1 = "$(cat "$K/n1.pub")"
 n2 = "$(cat "$K/n2.pub")"
-n3 = "$(cat "$K/n3.pub")"
 EOF
+# n3's key is pinned in the trust file instead (either way is accepted).
+printf 'n3 %s\n' "$(cat "$K/n3.pub")" >"$TMP/trust"
 
 declare -A EX
 for node in n1 n2 n3; do
 	mkdir -p "$TMP/pm2-$node"
 	PM2_HOME="$TMP/pm2-$node" bg "$TASKER" exec --node "$node" --pm2-home "$TMP/pm2-$node" \
-		--key "$K/$node.key" --policy "$TMP/policy.toml" --cwd-base "$TMP" \
+		--key "$K/$node.key" --policy "$TMP/policy.toml" --trust "$TMP/trust" --cwd-base "$TMP" \
 		--log-level=debug >>"$TMP/exec-$node.log" 2>&1
 	EX[$node]=$BG_PID
 done
