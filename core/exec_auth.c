@@ -152,8 +152,9 @@ void exec_auth_id_free(struct exec_auth_id *id)
 
 /*
  * A start an executor moved here (exec_failover.c), signed in the failover
- * context by a key the policy lists under [executors] (any executor's when
- * there is no policy: an open executor takes unsigned starts too). It is
+ * context by a key the policy lists under [executors] or the trust file
+ * (--trust) pins (any key when there is no policy: an open executor takes
+ * unsigned starts too), bound to this node (failover.to). It is
  * judged as the owner it records, never as the executor: an agent's name
  * must come with that agent's key, and "unsigned" is judged as unsigned.
  */
