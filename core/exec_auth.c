@@ -30,6 +30,7 @@
 #include "metrics_exec.h"
 #include "policy.h"
 #include "policy_toml.h"
+#include "reply_sig.h"
 #include "sig.h"
 #include "util.h"
 
@@ -45,6 +46,7 @@ struct exec_auth {
 	struct policy *policy; /* NULL: open (no policy) */
 	char *path;	       /* --policy, or NULL */
 	int64_t window_ms;
+	struct reply_trust *trust; /* --trust: executors' pinned keys, or NULL */
 	struct seen_id ring[RING];
 	size_t ring_next;
 	bool audit_refused;
@@ -71,11 +73,21 @@ int exec_auth_new(struct executor *ex, const char *policy_path, char *err, size_
 	}
 	struct exec_auth *a = xcalloc(1, sizeof(*a));
 	a->window_ms = SIG_WINDOW_MS;
+	if (ex->cfg->trust_path != NULL) {
+		char why[600];
+		a->trust = reply_trust_new(NULL, ex->cfg->trust_path, why, sizeof(why));
+		if (a->trust == NULL) {
+			snprintf(err, errlen, "--trust: %s", why);
+			free(a);
+			return -1;
+		}
+	}
 	if (policy_path != NULL && policy_path[0] != '\0') {
 		char why[600];
 		a->policy = policy_toml_load_file(policy_path, getenv("PATH"), why, sizeof(why));
 		if (a->policy == NULL) {
 			snprintf(err, errlen, "the policy cannot be used: %s", why);
+			reply_trust_free(a->trust);
 			free(a);
 			return -1;
 		}
@@ -97,6 +109,7 @@ void exec_auth_free(struct executor *ex)
 	if (ex->auth == NULL)
 		return;
 	policy_free(ex->auth->policy);
+	reply_trust_free(ex->auth->trust);
 	free(ex->auth->path);
 	free(ex->auth);
 	ex->auth = NULL;
@@ -137,6 +150,94 @@ void exec_auth_id_free(struct exec_auth_id *id)
 	id->inner = NULL;
 }
 
+/*
+ * A start an executor moved here (exec_failover.c), signed in the failover
+ * context by a key the policy lists under [executors] or the trust file
+ * (--trust) pins (any key when there is no policy: an open executor takes
+ * unsigned starts too), bound to this node (failover.to). It is
+ * judged as the owner it records, never as the executor: an agent's name
+ * must come with that agent's key, and "unsigned" is judged as unsigned.
+ */
+static int open_failover(struct executor *ex, struct sig_wrapper *w, const char *exec_node,
+			 int64_t at_ms, struct exec_auth_id *id, const char **status, char *err,
+			 size_t errlen)
+{
+	const struct policy *p = ex->auth ? ex->auth->policy : NULL;
+	char why[300];
+	sig_replay_id(SIG_FAILOVER, w, id->replay_id);
+	id->inner = w->inner;
+	id->inner_len = w->inner_len;
+	w->inner = NULL;
+	sig_wrapper_free(w);
+	*status = "unauthenticated";
+	cJSON *root = cJSON_ParseWithLength(id->inner, id->inner_len);
+	const cJSON *fo = cJSON_GetObjectItemCaseSensitive(root, "failover");
+	const cJSON *verb = cJSON_GetObjectItemCaseSensitive(root, "verb");
+	struct envelope env;
+	bool has_ts = codec_decode_command(id->inner, id->inner_len, &env, why, sizeof(why)) == 0 &&
+		      env.has_timestamp;
+	int64_t ts = env.timestamp_ms;
+	codec_envelope_free(&env);
+	const char *owner = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "owner"));
+	const char *okey = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "owner_key"));
+	const char *by = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "by"));
+	const char *to = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(fo, "to"));
+	unsigned char opk[SIG_PUBLIC_BYTES];
+	int rc = -1;
+	if (!cJSON_IsString(verb) || strcmp(verb->valuestring, "start") != 0 || owner == NULL ||
+	    okey == NULL || by == NULL || !has_ts) {
+		snprintf(err, errlen,
+			 "a failover message must be a start with a timestamp and failover.owner, "
+			 "owner_key, by and to; nothing was done");
+		goto done;
+	}
+	snprintf(id->failover_by, sizeof(id->failover_by), "%.64s",
+		 exec_node != NULL ? exec_node : by);
+	if (exec_node != NULL && strcmp(exec_node, by) != 0) {
+		snprintf(err, errlen,
+			 "failover.by names %.64s but the key is executor %.64s's; nothing was done",
+			 by, exec_node);
+		goto done;
+	}
+	if (to == NULL || strcmp(to, ex->cfg->node) != 0) {
+		/* Bound to the node it was moved to: a copy appended to another
+		 * node's stream is not a second failover. */
+		snprintf(err, errlen, "this failover start is for node %.64s, not this one; nothing "
+				      "was done",
+			 to ? to : "(none)");
+		goto done;
+	}
+	bool owned = strcmp(owner, "unsigned") != 0;
+	if (owned && sig_parse_public(okey, opk, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "failover.owner_key: %s; nothing was done", why);
+		goto done;
+	}
+	if (owned && p != NULL && !policy_agent_has_key(p, owner, opk)) {
+		snprintf(err, errlen,
+			 "the failover is for %.64s, which is not the policy's agent for key %.60s; "
+			 "nothing was done",
+			 owner, okey);
+		goto done;
+	}
+	int64_t window = ex->auth ? ex->auth->window_ms : SIG_WINDOW_MS;
+	if (sig_check_window(ts, at_ms, window, why, sizeof(why)) < 0) {
+		*status = "stale";
+		snprintf(err, errlen, "%s; nothing was done", why);
+		goto done;
+	}
+	id->is_signed = owned;
+	if (owned) {
+		snprintf(id->agent, sizeof(id->agent), "%.64s", owner);
+		snprintf(id->key, sizeof(id->key), "%s", okey);
+	}
+	id->replay_ttl_ms = sig_replay_ttl_ms(ts, util_wall_ms(), window);
+	*status = NULL;
+	rc = 0;
+done:
+	cJSON_Delete(root);
+	return rc;
+}
+
 int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at_ms,
 		   struct exec_auth_id *id, const char **status, char *err, size_t errlen)
 {
@@ -153,6 +254,12 @@ int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at
 		snprintf(err, errlen, "%s; nothing was done", why);
 		return -1;
 	}
+	const struct policy *p = ex->auth ? ex->auth->policy : NULL;
+	const char *exec_node = p ? policy_executor_for_key(p, w.pk) : NULL;
+	if (p != NULL && exec_node == NULL)
+		exec_node = reply_trust_pinned(ex->auth->trust, w.pk);
+	if ((p == NULL || exec_node != NULL) && sig_verify_wrapper(SIG_FAILOVER, &w))
+		return open_failover(ex, &w, exec_node, at_ms, id, status, err, errlen);
 	id->is_signed = true;
 	sig_public_text(w.pk, id->key);
 	bool verified = sig_verify_wrapper(SIG_COMMAND, &w);
@@ -160,7 +267,6 @@ int exec_auth_open(struct executor *ex, const char *data, size_t len, int64_t at
 	id->inner = w.inner;
 	id->inner_len = w.inner_len;
 	w.inner = NULL;
-	const struct policy *p = ex->auth ? ex->auth->policy : NULL;
 	const char *agent = p ? policy_agent_for_key(p, w.pk) : NULL;
 	if (p != NULL && agent == NULL) {
 		*status = "unauthenticated";
@@ -289,6 +395,7 @@ struct exec_auth_req *exec_auth_req_new(const struct executor *ex, const struct 
 	r->task = task ? xstrdup(task) : NULL;
 	r->request_id = env->request_id ? xstrdup(env->request_id) : NULL;
 	r->agent_id = env->agent_id ? xstrdup(env->agent_id) : NULL;
+	r->failover_by = id->failover_by[0] != '\0' ? xstrdup(id->failover_by) : NULL;
 	if (spec != NULL) {
 		char prog[4096];
 		const char *from = spec->program ? spec->program : spec->exec_path;
@@ -309,6 +416,7 @@ void exec_auth_req_free(struct exec_auth_req *r)
 	free(r->task);
 	free(r->request_id);
 	free(r->agent_id);
+	free(r->failover_by);
 	free(r->program);
 	free(r->cwd);
 	for (size_t i = 0; i < r->nenv; i++)
@@ -329,6 +437,12 @@ void exec_auth_audit(struct executor *ex, const struct exec_auth_req *r, const c
 {
 	const char *who = r && r->agent ? r->agent : r && r->is_signed ? "unlisted key" : "unsigned";
 	const char *task = r ? r->task : NULL;
+	char fo_reason[600];
+	if (r != NULL && r->failover_by != NULL) {
+		snprintf(fo_reason, sizeof(fo_reason), "failover by executor %s for %s: %s",
+			 r->failover_by, r->agent ? r->agent : "unsigned", reason ? reason : "");
+		reason = fo_reason;
+	}
 	if (allowed)
 		log_info("allowed: %s %s%s%s: %s", who, verb_word, task ? " " : "", task ? task : "",
 			 reason);

@@ -5,7 +5,7 @@
  * A start with failover=true leaves its definition in Redis, written by
  * the reply script in the same step as its reply (FLEET_DEF_LUA):
  * <prefix>def:<task>, a hash of the start (msg), the node that runs it,
- * an epoch, its state (active or stopped), and the set <prefix>defs of
+ * who started it (owner, owner_key), an epoch, its state (active or stopped), and the set <prefix>defs of
  * such names. After each view of the fleet, every executor runs:
  *
  *   check: one script over the definitions: an active one whose node is
@@ -15,7 +15,9 @@
  *          epoch, still active, the grace over, on Redis's clock), then
  *          names the new node (rendezvous over the live nodes) with
  *          epoch + 1, moves the name's holder, appends the start to the
- *          new node's stream and publishes a "failover" status message.
+ *          new node's stream (signed with this executor's key in the
+ *          failover context, for the recorded owner: docs/security.md,
+ *          11) and publishes a "failover" status message.
  *          Only the first executor's script finds the epoch it expects;
  *          the others change nothing;
  *   fence: one script over this node's own tasks: a task whose definition
@@ -41,6 +43,7 @@
 #include "fleet_route.h"
 #include "log.h"
 #include "loop.h"
+#include "sig.h"
 #include "util.h"
 
 #define MAX_MOVES "100"	 /* candidates one check returns */
@@ -57,7 +60,7 @@
 
 /* KEYS: the defs set; ARGV: the def key prefix, the grace in ms, the most
  * candidates to return, the live nodes... Returns name, node, epoch, msg
- * for each definition lost for longer than the grace. A def key of another
+ * owner, owner key for each definition lost for longer than the grace. A def key of another
  * type (not tasker's) is skipped; a name without one leaves the set. */
 static const char check_lua[] =
 	NOW_LUA
@@ -74,9 +77,11 @@ static const char check_lua[] =
 	"local since = tonumber(d[4]) "
 	"if not since or d[5] ~= d[1] then "
 	"redis.call('HSET', k, 'lost_since', now, 'lost_node', d[1]) "
-	"elseif now - since >= tonumber(ARGV[2]) and #out < 4 * tonumber(ARGV[3]) then "
+	"elseif now - since >= tonumber(ARGV[2]) and #out < 6 * tonumber(ARGV[3]) then "
+	"local m = redis.call('HMGET', k, 'msg', 'owner', 'owner_key') "
 	"out[#out + 1] = name out[#out + 1] = d[1] out[#out + 1] = d[2] or '0' "
-	"out[#out + 1] = redis.call('HGET', k, 'msg') or '' end "
+	"out[#out + 1] = m[1] or '' out[#out + 1] = m[2] or 'unsigned' "
+	"out[#out + 1] = m[3] or '' end "
 	"elseif d[4] then redis.call('HDEL', k, 'lost_since', 'lost_node') end "
 	"end "
 	"return out";
@@ -218,10 +223,15 @@ static void on_moved(struct bus *bus, redisReply *r, void *arg)
 }
 
 /* The start the new node carries out: the definition with a request_id of
- * its own, so that its reply can be told apart. A definition that is not
+ * its own, so that its reply can be told apart, a timestamp, and who it is
+ * for ("failover": the recorded owner and key, this node, the lost one,
+ * the epoch), signed with this executor's key in the failover context
+ * (docs/security.md, "Failover under a policy"). A definition that is not
  * a JSON object goes as it is: the new node answers it with an error, once,
  * rather than this executor complaining every second. */
-static char *start_message(const char *msg, const char *request_id)
+static char *start_message(struct executor *ex, const char *msg, const char *request_id,
+			   const char *owner, const char *owner_key, const char *from,
+			   const char *to, long long epoch)
 {
 	cJSON *root = cJSON_Parse(msg);
 	if (!cJSON_IsObject(root)) {
@@ -229,16 +239,32 @@ static char *start_message(const char *msg, const char *request_id)
 		return xstrdup(msg);
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(root, "request_id");
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "timestamp");
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "failover");
 	cJSON_AddStringToObject(root, "request_id", request_id);
+	cJSON_AddNumberToObject(root, "timestamp", (double)util_wall_ms() / 1000.0); /* s */
+	cJSON *fo = cJSON_AddObjectToObject(root, "failover");
+	cJSON_AddStringToObject(fo, "owner", owner);
+	cJSON_AddStringToObject(fo, "owner_key", owner_key);
+	cJSON_AddStringToObject(fo, "by", ex->cfg->node);
+	cJSON_AddStringToObject(fo, "from", from);
+	cJSON_AddStringToObject(fo, "to", to);
+	cJSON_AddNumberToObject(fo, "epoch", (double)epoch);
 	char *s = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	if (s == NULL)
 		abort();
-	return s;
+	if (ex->reply_key == NULL)
+		return s;
+	char *w = sig_wrap(SIG_FAILOVER, ex->reply_key, s, strlen(s));
+	if (w == NULL)
+		return s; /* too long to sign: goes unsigned, judged as such */
+	free(s);
+	return w;
 }
 
 static void move(struct fleet *f, const char *name, const char *from, const char *epoch,
-		 const char *msg)
+		 const char *msg, const char *owner, const char *owner_key)
 {
 	struct executor *ex = f->ex;
 	/* Untrusted: what Redis holds was written by anyone with access. */
@@ -252,7 +278,7 @@ static void move(struct fleet *f, const char *name, const char *from, const char
 	long long ep = strtoll(epoch, NULL, 10);
 	char rid[128];
 	snprintf(rid, sizeof(rid), "failover-%s-%lld", name, ep + 1);
-	char *start = start_message(msg, rid);
+	char *start = start_message(ex, msg, rid, owner, owner_key, from, to, ep + 1);
 	char note[400];
 	snprintf(note, sizeof(note),
 		 "node %s was lost (its presence expired) for longer than the failover grace of "
@@ -313,11 +339,13 @@ static void on_checked(struct bus *bus, redisReply *r, void *arg)
 	}
 	if (f->ex->draining || f->ex->conflicted)
 		return;
-	for (size_t i = 0; i + 3 < r->elements; i += 4) {
+	for (size_t i = 0; i + 5 < r->elements; i += 6) {
 		const char *name = text(r->element[i]), *node = text(r->element[i + 1]);
 		const char *epoch = text(r->element[i + 2]), *msg = text(r->element[i + 3]);
-		if (name != NULL && node != NULL && epoch != NULL && msg != NULL)
-			move(f, name, node, epoch, msg);
+		const char *owner = text(r->element[i + 4]), *okey = text(r->element[i + 5]);
+		if (name != NULL && node != NULL && epoch != NULL && msg != NULL && owner != NULL &&
+		    okey != NULL)
+			move(f, name, node, epoch, msg, owner, okey);
 	}
 }
 

@@ -74,7 +74,7 @@ const char fleet_forward_lua[] =
  * status channel, reply, entry id, "set"/"del"/"gone"/"", node, "1" to let
  * the once key go, what becomes of the failover definition
  * (exec_failover.c: "def", "plain", "stop", "restart", "delete", "forget"
- * or ""), the definition, the task name. The definition goes in the same
+ * or ""), the definition, the task name, its owner and owner key. The definition goes in the same
  * step as the reply, so a failover task never runs without one. */
 const char fleet_reply_lua[] =
 	"if redis.call('XACK', KEYS[1], 'tasker', ARGV[3]) == 0 then return 0 end "
@@ -263,12 +263,13 @@ static void on_replied(struct bus *bus, redisReply *r, void *arg)
 void exec_fleet_reply(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
 		      const char *name, const char *name_op, const char *forget_id)
 {
-	exec_fleet_reply_def(ex, entry, obj, name, name_op, forget_id, "", NULL);
+	exec_fleet_reply_def(ex, entry, obj, name, name_op, forget_id, "", NULL, NULL, NULL);
 }
 
 void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
 			  const char *name, const char *name_op, const char *forget_id,
-			  const char *def_op, const char *definition)
+			  const char *def_op, const char *definition, const char *owner,
+			  const char *owner_key)
 {
 	struct fleet *f = ex->fleet;
 	char *json = exec_status_text(ex, obj);
@@ -277,7 +278,7 @@ void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, c
 	char *name_key = fleet_key(f, "name:", name ? name : "");
 	char *once = fleet_key(f, "once:", forget_id ? forget_id : "");
 	char *def_key = fleet_key(f, "def:", name ? name : "");
-	const char *argv[18] = {"EVAL",
+	const char *argv[20] = {"EVAL",
 				fleet_reply_lua,
 				"6",
 				f->k_node,
@@ -294,15 +295,17 @@ void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, c
 				forget_id ? "1" : "0",
 				name && def_op ? def_op : "",
 				definition ? definition : "",
-				name ? name : ""};
-	size_t lens[18];
-	for (int i = 0; i < 18; i++)
+				name ? name : "",
+				owner ? owner : "unsigned",
+				owner_key ? owner_key : ""};
+	size_t lens[20];
+	for (int i = 0; i < 20; i++)
 		lens[i] = strlen(argv[i]);
 	struct reply_ctx *c = xmalloc(sizeof(*c));
 	c->f = f;
 	snprintf(c->id, sizeof(c->id), "%s", entry->id);
 	c->json = xstrdup(json);
-	if (bus_command(ex->bus, 18, argv, lens, on_replied, c) == 0) {
+	if (bus_command(ex->bus, 20, argv, lens, on_replied, c) == 0) {
 		ex->unacked++;
 	} else {
 		/* Redis is down: the entry stays pending; it is read again and

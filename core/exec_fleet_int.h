@@ -38,7 +38,8 @@ extern const char fleet_reply_lua[];
 /* The failover definition's part of the reply script (exec_failover.c,
  * docs/fleet.md "Failover"): KEYS[5] the def hash, KEYS[6] the set of
  * names with one; ARGV[5] this node, ARGV[7] the op, ARGV[8] the
- * definition, ARGV[9] the task name. A start with failover ("def") writes
+ * definition, ARGV[9] the task name, ARGV[10] and ARGV[11] the start's
+ * owner and owner key (TASKER_OWNER, TASKER_OWNER_KEY). A start with failover ("def") writes
  * it, naming this node (a new epoch when it named another); a start
  * without ("plain") and a delete that deleted ("delete") remove it, a
  * not_found delete only when it names this node ("forget"); stop and
@@ -52,7 +53,7 @@ extern const char fleet_reply_lua[];
 	"local ep = tonumber(redis.call('HGET', KEYS[5], 'epoch')) or 0 " \
 	"if dnode ~= ARGV[5] or ep < 1 then ep = ep + 1 end " \
 	"redis.call('HSET', KEYS[5], 'msg', ARGV[8], 'node', ARGV[5], 'epoch', ep, " \
-	"'state', 'active') " \
+	"'state', 'active', 'owner', ARGV[10], 'owner_key', ARGV[11]) " \
 	"redis.call('HDEL', KEYS[5], 'gone:' .. ARGV[5], 'lost_since', 'lost_node') " \
 	"redis.call('SADD', KEYS[6], ARGV[9]) " \
 	"elseif dop == 'plain' or dop == 'delete' or (dop == 'forget' and dnode == ARGV[5]) then " \

@@ -162,6 +162,15 @@ static void command_finish(struct command *cmd)
 	exec_drain_check(ex);
 }
 
+/* A start's owner, as recorded in its environment (exec_intake.c). */
+static const char *spec_env(const struct start_spec *spec, const char *key)
+{
+	for (size_t i = 0; spec != NULL && i < spec->nenv; i++)
+		if (strcmp(spec->env[i].key, key) == 0)
+			return spec->env[i].value;
+	return NULL;
+}
+
 void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 {
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
@@ -195,7 +204,9 @@ void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 		exec_fleet_reply_def(cmd->ex, &cmd->entry, obj, cmd->name, op,
 				     not_done ? cmd->request_id : NULL,
 				     exec_failover_op(cmd->verb, st, cmd->spec),
-				     cmd->spec ? cmd->spec->definition : NULL);
+				     cmd->spec ? cmd->spec->definition : NULL,
+				     spec_env(cmd->spec, "TASKER_OWNER"),
+				     spec_env(cmd->spec, "TASKER_OWNER_KEY"));
 	} else {
 		metrics_exec_command(cmd->ex, cmd->verb_word, st, cmd->taken_us);
 		exec_publish(cmd->ex, obj);

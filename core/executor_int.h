@@ -154,10 +154,12 @@ bool exec_fleet_admit(struct executor *ex, const char *data, size_t len);
 void exec_fleet_reply(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
 		      const char *name, const char *name_op, const char *forget_id);
 /* The same, and what becomes of the task's failover definition in that
- * step: def_op from exec_failover_op(), definition the start's (or NULL). */
+ * step: def_op from exec_failover_op(), definition the start's (or NULL),
+ * owner and owner_key who started it (TASKER_OWNER, TASKER_OWNER_KEY). */
 void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, cJSON *obj,
 			  const char *name, const char *name_op, const char *forget_id,
-			  const char *def_op, const char *definition);
+			  const char *def_op, const char *definition, const char *owner,
+			  const char *owner_key);
 /* Acknowledges entry without a reply (refused garbage past the rate
  * limit). */
 void exec_fleet_ack(struct executor *ex, const struct exec_entry *entry);
@@ -180,6 +182,10 @@ struct exec_auth_id {
 	char key[SIG_PUBLIC_TEXT]; /* "ed25519:..." when signed */
 	char replay_id[65];
 	int64_t replay_ttl_ms;
+	/* A failover start (docs/security.md, "Failover under a policy"):
+	 * the executor that moved it; agent and key are the recorded owner's
+	 * (is_signed false when it was started unsigned). "" otherwise. */
+	char failover_by[72];
 };
 /* A command as the policy sees it (owned copies). */
 struct exec_auth_req {
@@ -193,6 +199,7 @@ struct exec_auth_req {
 	int instances;
 	char **env_names; /* the env_* params' names */
 	size_t nenv;
+	char *failover_by; /* the executor that moved it here, or NULL */
 };
 /* Loads the policy at policy_path (NULL: none, open, warned); 0 or -1. */
 int exec_auth_new(struct executor *ex, const char *policy_path, char *err, size_t errlen);

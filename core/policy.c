@@ -66,6 +66,8 @@ struct policy {
 	const struct role *unsigned_r;
 	struct agent *agents;
 	size_t nagents;
+	struct agent *execs; /* [executors]: node name and key (no role) */
+	size_t nexecs;
 	struct role *roles;
 	size_t nroles;
 	struct strlist env_deny;
@@ -205,6 +207,9 @@ void policy_free(struct policy *p)
 		free(p->agents[i].role_name);
 	}
 	free(p->agents);
+	for (size_t i = 0; i < p->nexecs; i++)
+		free(p->execs[i].name);
+	free(p->execs);
 	for (size_t i = 0; i < p->nroles; i++) {
 		struct role *r = &p->roles[i];
 		free(r->name);
@@ -522,6 +527,56 @@ const char *policy_agent_for_key(const struct policy *p, const unsigned char pk[
 		if (memcmp(p->agents[i].pk, pk, SIG_PUBLIC_BYTES) == 0)
 			return p->agents[i].name;
 	return NULL;
+}
+
+int policy_add_executor(struct policy *p, const char *node, const char *key, char *err,
+                        size_t errlen)
+{
+	if (!name_ok(node)) {
+		char b[72];
+		snprintf(err, errlen,
+		         "executor name \"%s\" is not a node name (1 to 64 letters, digits, '.', '_' "
+		         "or '-')",
+		         shown(node, b));
+		return -1;
+	}
+	unsigned char pk[SIG_PUBLIC_BYTES];
+	char why[200];
+	if (sig_parse_public(key, pk, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "executor %s: key: %s", node, why);
+		return -1;
+	}
+	for (size_t i = 0; i < p->nexecs; i++) {
+		if (strcmp(p->execs[i].name, node) == 0 ||
+		    memcmp(p->execs[i].pk, pk, SIG_PUBLIC_BYTES) == 0) {
+			snprintf(err, errlen, "executor %s: its name or key is listed twice", node);
+			return -1;
+		}
+	}
+	p->execs = xrealloc(p->execs, (p->nexecs + 1) * sizeof(struct agent));
+	struct agent *a = &p->execs[p->nexecs++];
+	memset(a, 0, sizeof(*a));
+	a->name = xstrdup(node);
+	memcpy(a->pk, pk, SIG_PUBLIC_BYTES);
+	return 0;
+}
+
+const char *policy_executor_for_key(const struct policy *p,
+                                    const unsigned char pk[SIG_PUBLIC_BYTES])
+{
+	for (size_t i = 0; i < p->nexecs; i++)
+		if (memcmp(p->execs[i].pk, pk, SIG_PUBLIC_BYTES) == 0)
+			return p->execs[i].name;
+	return NULL;
+}
+
+bool policy_agent_has_key(const struct policy *p, const char *agent,
+                          const unsigned char pk[SIG_PUBLIC_BYTES])
+{
+	for (size_t i = 0; i < p->nagents; i++)
+		if (strcmp(p->agents[i].name, agent) == 0)
+			return memcmp(p->agents[i].pk, pk, SIG_PUBLIC_BYTES) == 0;
+	return false;
 }
 
 size_t policy_nagents(const struct policy *p)

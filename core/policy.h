@@ -47,6 +47,10 @@ int policy_add_agent(struct policy *p, const char *name, const char *key, const 
                      char *err, size_t errlen);
 int policy_add_role(struct policy *p, const struct policy_role_spec *spec, char *err,
                     size_t errlen);
+/* [executors]: an executor (node name) and its reply key, trusted to
+ * move failover starts (docs/security.md, "Failover under a policy"). */
+int policy_add_executor(struct policy *p, const char *node, const char *key, char *err,
+                        size_t errlen);
 int policy_add_env_deny(struct policy *p, const char *glob, char *err, size_t errlen);
 
 /*
@@ -66,6 +70,12 @@ const char *policy_warnings(const struct policy *p);
 
 /* The agent whose key is pk, or NULL (an unknown key). Owned by p. */
 const char *policy_agent_for_key(const struct policy *p, const unsigned char pk[SIG_PUBLIC_BYTES]);
+/* The node of [executors] whose key is pk, or NULL. Owned by p. */
+const char *policy_executor_for_key(const struct policy *p,
+                                    const unsigned char pk[SIG_PUBLIC_BYTES]);
+/* True when agent is one of the policy's agents and pk its key. */
+bool policy_agent_has_key(const struct policy *p, const char *agent,
+                          const unsigned char pk[SIG_PUBLIC_BYTES]);
 /* Counts, for logs and the bench. */
 size_t policy_nagents(const struct policy *p);
 size_t policy_nroles(const struct policy *p);

@@ -250,7 +250,7 @@ void load_agent(loader &l, const std::string &name, const toml::node &node,
 
 void load(loader &l, const toml::table &root)
 {
-	only_keys(l, root, {"unsigned", "agents", "roles", "env"}, "the policy file");
+	only_keys(l, root, {"unsigned", "agents", "roles", "env", "executors"}, "the policy file");
 	char err[400];
 	std::set<std::string> roles;
 	if (const toml::node *n = root.get("roles")) {
@@ -277,6 +277,15 @@ void load(loader &l, const toml::table &root)
 	if (const toml::node *n = root.get("agents")) {
 		for (auto &&[k, v] : want_table(l, *n, "[agents]"))
 			load_agent(l, std::string(k.str()), v, roles);
+	}
+	if (const toml::node *n = root.get("executors")) {
+		for (auto &&[k, v] : want_table(l, *n, "[executors]")) {
+			std::string node(k.str());
+			std::string key = want_string(l, v, "executors." + shown(node));
+			check(l, v.source(),
+			      policy_add_executor(l.pol, node.c_str(), key.c_str(), err, sizeof(err)),
+			      err);
+		}
 	}
 	if (const toml::node *n = root.get("env")) {
 		const toml::table &t = want_table(l, *n, "[env]");

@@ -296,6 +296,14 @@ static bool message_node(const char *json, size_t len, char *buf, size_t cap)
 	return ok;
 }
 
+const char *reply_trust_pinned(const struct reply_trust *t, const unsigned char pk[SIG_PUBLIC_BYTES])
+{
+	for (size_t i = 0; t != NULL && i < t->nkeys; i++)
+		if (t->keys[i].state == KS_PIN && memcmp(t->keys[i].pk, pk, SIG_PUBLIC_BYTES) == 0)
+			return t->keys[i].node;
+	return NULL;
+}
+
 static bool fresh(const struct node_key *k, int64_t now)
 {
 	if (k->state == KS_PIN)

@@ -78,6 +78,8 @@ typedef void (*reply_checked_fn)(const char *data, size_t len, const struct repl
 /* path: a trust file, or NULL. NULL with a sentence in err when the file
  * cannot be read or has a bad line. bus may be NULL (pins only). */
 struct reply_trust *reply_trust_new(struct bus *bus, const char *path, char *err, size_t errlen);
+/* The node a trust file pins pk for, or NULL (owned by t). */
+const char *reply_trust_pinned(const struct reply_trust *t, const unsigned char pk[SIG_PUBLIC_BYTES]);
 /* Calls fn(arg) once every message given before has reached its
  * callback: now, or after the lookups those wait for (keeps a caller's
  * "the replay ended" line after the replayed messages). */

@@ -303,7 +303,9 @@ int sig_read_public(const char *path, unsigned char pk[SIG_PUBLIC_BYTES], char *
 
 static const char *context_line(enum sig_context ctx)
 {
-	return ctx == SIG_REPLY ? "tasker-reply-v1\n" : "tasker-command-v1\n";
+	return ctx == SIG_REPLY	   ? "tasker-reply-v1\n"
+	       : ctx == SIG_FAILOVER ? "tasker-failover-v1\n"
+				     : "tasker-command-v1\n";
 }
 
 /* The signed bytes: the context line, then msg. Caller frees. */

@@ -35,8 +35,10 @@
  * 64 KiB message limit with room for the key and the signature). */
 #define SIG_MAX_INNER 49000
 
-/* What a signature is for: part of the signed bytes (docs/security.md). */
-enum sig_context { SIG_COMMAND, SIG_REPLY };
+/* What a signature is for: part of the signed bytes (docs/security.md).
+ * SIG_FAILOVER ("tasker-failover-v1\n"): a start an executor moved to
+ * another node (exec_failover.c), signed with its reply key. */
+enum sig_context { SIG_COMMAND, SIG_REPLY, SIG_FAILOVER };
 
 /* A key pair. Secret: wipe with sig_key_wipe() when done. */
 struct sig_key {

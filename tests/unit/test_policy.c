@@ -612,6 +612,29 @@ static void test_thousand_rules(void **state)
 	free(toml);
 }
 
+/* [executors]: node = key; keys for failover starts, no agent of their own. */
+static void test_executors(void **state)
+{
+	(void)state;
+	char toml[1024];
+	snprintf(toml, sizeof(toml),
+	         "[unsigned]\nrole = \"none\"\n[agents.alpha]\nkey = \"%s\"\nrole = \"r\"\n"
+	         "[roles.r]\nverbs = [\"status\"]\n[executors]\nn1 = \"%s\"\n",
+	         alpha_pub, ops_pub);
+	struct policy *p = load(toml, NULL);
+	assert_string_equal(policy_executor_for_key(p, ops_key.pk), "n1");
+	assert_null(policy_executor_for_key(p, alpha_key.pk));
+	assert_null(policy_agent_for_key(p, ops_key.pk));
+	assert_true(policy_agent_has_key(p, "alpha", alpha_key.pk));
+	assert_false(policy_agent_has_key(p, "alpha", ops_key.pk));
+	assert_false(policy_agent_has_key(p, "n1", ops_key.pk));
+	policy_free(p);
+	snprintf(toml, sizeof(toml), "[executors]\nn1 = \"%s\"\nn2 = \"%s\"\n", ops_pub, ops_pub);
+	load_fails(toml, "test.toml:", "listed twice");
+	load_fails("[executors]\nn1 = \"ed25519:nope\"\n", "test.toml:", "executor n1: key");
+	load_fails("[executors]\nn1 = 3\n", "test.toml:", "executors.n1");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +642,7 @@ int main(void)
 	    cmocka_unit_test(test_ownership),          cmocka_unit_test(test_cwd_escapes),
 	    cmocka_unit_test(test_programs),           cmocka_unit_test(test_errors_name_the_line),
 	    cmocka_unit_test(test_load_file),          cmocka_unit_test(test_thousand_rules),
+	    cmocka_unit_test(test_executors),
 	};
 	if (setup(NULL) < 0)
 		return 1;

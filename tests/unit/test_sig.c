@@ -99,6 +99,12 @@ static void test_wrong_key_and_context_fail(void **state)
 	sig_sign(SIG_REPLY, &a, msg, strlen(msg), s);
 	assert_true(sig_verify(SIG_REPLY, a.pk, msg, strlen(msg), s));
 	assert_false(sig_verify(SIG_COMMAND, a.pk, msg, strlen(msg), s));
+	/* A failover start's signature is neither, and neither is one. */
+	assert_false(sig_verify(SIG_FAILOVER, a.pk, msg, strlen(msg), s));
+	sig_sign(SIG_FAILOVER, &a, msg, strlen(msg), s);
+	assert_true(sig_verify(SIG_FAILOVER, a.pk, msg, strlen(msg), s));
+	assert_false(sig_verify(SIG_COMMAND, a.pk, msg, strlen(msg), s));
+	assert_false(sig_verify(SIG_REPLY, a.pk, msg, strlen(msg), s));
 }
 
 static void test_example_matches_other_languages(void **state)
