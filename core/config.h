@@ -51,6 +51,9 @@ struct config {
 	 * or exec --policy); NULL: none. Read when used. */
 	char *key_path;
 	char *policy_path;
+	/* Executors: the datum folder (exec --datum-dir, TASKER_DATUM_DIR,
+	 * else _B00T_Path, else ~/.b00t/_b00t_); NULL: no HOME either. */
+	char *datum_dir;
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];

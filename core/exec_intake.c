@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "datum.h"
 #include "executor_int.h"
 #include "log.h"
 #include "metrics_exec.h"
@@ -343,6 +344,16 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
+	/* A datum start becomes the start the datum describes (core/datum.c):
+	 * resolved before every check, so each applies to the result. */
+	if (verb == V_START && datum_resolve(&env, ex->cfg->datum_dir, err, sizeof(err)) < 0) {
+		reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
+	if (verb == V_START && name == NULL)
+		name = codec_param(&env, "task");
 	int64_t ttl_ms;
 	if (check_text_params(&env, err, sizeof(err)) < 0 ||
 	    check_ttl(&env, EXEC_DEFAULT_TTL_MS, &ttl_ms, err, sizeof(err)) < 0) {
@@ -398,9 +409,8 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
-	if (codec_param(&env, "datum") != NULL)
-		log_debug("datum '%s' given: datum files are not read by this version",
-			  codec_param(&env, "datum"));
+	if (codec_param(&env, "datum") != NULL && verb != V_START)
+		log_debug("datum given to %s: read by start only", env.verb);
 
 	struct start_spec *spec = NULL;
 	cJSON *conf = NULL;

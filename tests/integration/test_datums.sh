@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Datums (docs/protocol.md, "Datums"): start --datum=NAME.TYPE reads
+# NAME.TYPE.toml from the executor's datum folder (written here by the test)
+# and starts what it describes; params in the command win; every bad datum
+# is an error reply and nothing in PM2.
+. "$(dirname "$0")/lib.sh"
+
+PM2="$ROOT/.deps/node_modules/.bin/pm2"
+[ -x "$PM2" ] || { not_ok "pm2 is installed in .deps (run make deps)"; finish; }
+start_redis || { not_ok "redis-server starts"; finish; }
+export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+D="$TMP/datums"
+mkdir -p "$PM2_HOME" "$D/work"
+cp "$ROOT/tests/integration/helpers/record.sh" "$D/rec"
+chmod +x "$D/rec"
+
+bg "$TASKER" watch --json >"$TMP/status.log" 2>/dev/null
+wait_until 10 numsub_is b00t:task:status 1
+# _B00T_Path is the fallback; --datum-dir must win over it.
+_B00T_Path=/nonexistent bg "$TASKER" exec --log-level=debug --cwd-base "$TMP" --datum-dir "$D" >"$TMP/exec.log" 2>&1
+EXEC_PID=$BG_PID
+check "executor starts" wait_until 20 file_has "$TMP/exec.log" "ready: listening"
+
+# pm2_has NAME: PM2's own list names the task.
+pm2_has() { "$PM2" jlist 2>/dev/null | grep -q "\"name\":\"$1\""; }
+
+cat >"$D/api.cli.toml" <<TOML
+[b00t]
+name = "api"
+type = "cli"
+hint = "a test api"
+command = "$D/rec"
+args = ["one", "two words"]
+cwd = "work"
+[b00t.env]
+RECORD_OUT = "$TMP/api.out"
+FROM_DATUM = "datum"
+[env]
+TOP = "top"
+TOML
+
+# --- a datum start: name, command, args, env, cwd from the file ---------------
+out=$(req '{"verb":"start","params":{"datum":"api.cli"}}')
+check "datum start: started" has "$out" '"status":"started"'
+check "datum start: the task is named by the datum's name" has "$out" '"task_name":"api"'
+check "datum start: PM2 lists api" pm2_has api
+check "datum start: the program ran with the datum's args" wait_until 20 bash -c "[ \"\$(cat '$TMP/api.out' 2>/dev/null)\" = \"\$(printf 'one\ntwo words')\" ]"
+check "datum start: the datum's env reached the task" file_has "$TMP/api.out.env" '^FROM_DATUM=datum$'
+check "datum start: the top-level [env] reached the task" file_has "$TMP/api.out.env" '^TOP=top$'
+check "datum start: cwd relative to the datum folder" file_has "$TMP/api.out.cwd" "^$D/work\$"
+
+# --- params in the command override the datum; --task renames ------------------
+out=$(req "{\"verb\":\"start\",\"params\":{\"datum\":\"api.cli\",\"task\":\"api2\",\"args\":\"three\",\"env_FROM_DATUM\":\"param\",\"env_RECORD_OUT\":\"$TMP/api2.out\",\"cwd\":\"$TMP\"}}")
+check "override: started" has "$out" '"status":"started"'
+check "override: --task names the task" has "$out" '"task_name":"api2"'
+check "override: PM2 lists api2" pm2_has api2
+check "override: the command's args replace the datum's" wait_until 20 bash -c "[ \"\$(cat '$TMP/api2.out' 2>/dev/null)\" = three ]"
+check "override: the command's env wins" file_has "$TMP/api2.out.env" '^FROM_DATUM=param$'
+check "override: the datum's other env stays" file_has "$TMP/api2.out.env" '^TOP=top$'
+check "override: the command's cwd wins" file_has "$TMP/api2.out.cwd" "^$TMP\$"
+
+# The slash form too, through tasker send.
+out=$("$TASKER" send --wait=20 --raw "/start --datum=api.cli --task=api3 --env_RECORD_OUT=$TMP/api3.out" 2>&1)
+check "slash: /start --datum=api.cli --task=api3 started" has "$out" '"status":"started"'
+check "slash: PM2 lists api3" wait_until 10 pm2_has api3
+
+# --- every rule of a start applies to what the datum says -----------------------
+cat >"$D/owner.cli.toml" <<TOML
+[b00t]
+name = "owner"
+command = "sleep 600"
+[b00t.env]
+TASKER_OWNER = "someone"
+TOML
+bad "a datum may not set TASKER_ variables" '{"verb":"start","params":{"datum":"owner.cli"}}' 'TASKER_'
+check "TASKER_ datum: nothing in PM2" bash -c "! \"$PM2\" jlist | grep -q '\"name\":\"owner\"'"
+
+# --- bad datums: an error reply, nothing started ---------------------------------
+bad "datum with /" '{"verb":"start","params":{"datum":"../etc/passwd"}}' "must not contain '/'"
+bad "datum with .." '{"verb":"start","params":{"datum":"x..cli"}}' "must not contain '..'"
+bad "datum not a string" '{"verb":"start","params":{"datum":true}}' 'must be a string'
+bad "missing datum file" '{"verb":"start","params":{"datum":"nothere.cli"}}' 'nothere.cli.toml: no such datum file'
+
+printf '[b00t]\nname = "broken"\ncommand = "sleep 600"\nargs = [1, \n' >"$D/broken.cli.toml"
+out=$(req '{"verb":"start","params":{"datum":"broken.cli"}}')
+check "TOML error: an error reply" has "$out" '"status":"error"'
+check "TOML error: file:line:col" has "$out" "broken.cli.toml:[0-9]*:[0-9]*: "
+check "TOML error: nothing in PM2" bash -c "! \"$PM2\" jlist | grep -q '\"name\":\"broken\"'"
+
+printf '[b00t]\nname = "nocmd"\ntype = "cli"\nhint = "no command here"\n' >"$D/nocmd.cli.toml"
+bad "no command" '{"verb":"start","params":{"datum":"nocmd.cli"}}' 'no command'
+check "no command: nothing in PM2" bash -c "! \"$PM2\" jlist | grep -q '\"name\":\"nocmd\"'"
+
+printf '[b00t]\nname = "build"\ntype = "job"\ncommand = "true"\n' >"$D/build.job.toml"
+bad "a type that cannot run" '{"verb":"start","params":{"datum":"build.job"}}' "type 'job' cannot be started"
+check "job type: nothing in PM2" bash -c "! \"$PM2\" jlist | grep -q '\"name\":\"build\"'"
+
+printf '[b00t]\nname = "wrong"\ncommand = ["sleep"]\n' >"$D/wrong.cli.toml"
+bad "command of the wrong type" '{"verb":"start","params":{"datum":"wrong.cli"}}' 'wrong.cli.toml:3:11: b00t.command must be a string'
+
+# Upstream's pm2.cli.toml: aliases as an array, then [[b00t.aliases]].
+cat >"$D/pm2.cli.toml" <<'TOML'
+[b00t]
+name = "pm2"
+type = "cli"
+hint = "Process manager"
+command = "sleep 600"
+aliases = ["pm2-runtime"]
+
+[[b00t.aliases]]
+name = "pm2-dev"
+TOML
+out=$(req '{"verb":"start","params":{"datum":"pm2.cli"}}')
+check "pm2.cli.toml (array defined twice): an error reply" has "$out" '"status":"error"'
+check "pm2.cli.toml: names the file, line and column" has "$out" "pm2.cli.toml:[0-9]*:[0-9]*: "
+check "pm2.cli.toml: says what is wrong (aliases)" has "$out" 'aliases'
+check "pm2.cli.toml: nothing in PM2" bash -c "! \"$PM2\" jlist | grep -q '\"name\":\"pm2\"'"
+check "the executor is still alive" alive "$EXEC_PID"
+
+finish
