@@ -117,4 +117,33 @@ check "pm2.cli.toml: says what is wrong (aliases)" has "$out" 'aliases'
 check "pm2.cli.toml: nothing in PM2" bash -c "! \"$PM2\" jlist | grep -q '\"name\":\"pm2\"'"
 check "the executor is still alive" alive "$EXEC_PID"
 
+# --- results: a one-shot task's end kept in Redis with a TTL and announced --------
+cat >"$D/once.cli.toml" <<'TOML'
+[b00t]
+name = "once"
+type = "cli"
+command = "sh"
+args = ["-c", "i=0; while [ $i -lt 60 ]; do echo out$i; i=$((i+1)); done; echo err1 >&2; exit 3"]
+TOML
+out=$(req '{"verb":"start","params":{"datum":"once.cli","autorestart":"false"}}')
+check "result: the one-shot datum task started" has "$out" '"status":"started"'
+has_result() { [ -n "$(rcli --raw GET 'b00t:{tasker}:result:once')" ]; }
+check "result: kept under b00t:{tasker}:result:once" wait_until 20 has_result
+res=$(rcli --raw GET 'b00t:{tasker}:result:once')
+ttl=$(rcli --raw TTL 'b00t:{tasker}:result:once')
+check "result: its TTL is about 7 days ($ttl s)" [ "$ttl" -gt 604000 -a "$ttl" -le 604800 ]
+check "result: exit code 3" has "$res" '"exit_code":3,'
+check "result: no signal, not ok" has "$res" '"exit_code":3,"signal":null,"ok":false'
+check "result: start, duration, end" has "$res" '"start_time":"20[0-9-]*T[0-9:.]*Z","duration_ms":[0-9]*,"end_time":"20'
+check "result: the last 50 lines of stdout (out10..out59)" bash -c "jq -e '.out | length == 50 and .[0] == \"out10\" and .[49] == \"out59\"' <<<'$res' >/dev/null"
+check "result: stderr" bash -c "jq -e '.err == [\"err1\"]' <<<'$res' >/dev/null"
+check "result: announced on the status channel (task_result)" wait_until 10 file_has "$TMP/status.log" '"type":"task_result","task_name":"once","pm_id":[0-9]*,"node":"[^"]*","exit_code":3'
+out=$(req '{"verb":"start","params":{"task":"killed","command":"sh","args":"-c \"kill -9 $$\"","autorestart":"false"}}')
+has_killed() { [ -n "$(rcli --raw GET 'b00t:{tasker}:result:killed')" ]; }
+check "result: a task a signal ended has a result" wait_until 20 has_killed
+check "result: exit_code null, signal SIGKILL" has "$(rcli --raw GET 'b00t:{tasker}:result:killed')" '"exit_code":null,"signal":"SIGKILL","ok":false'
+out=$(req '{"verb":"start","params":{"task":"forever","command":"sh","args":"-c \"exit 0\""}}')
+check "a task PM2 restarts has no result" wait_until 20 file_has "$TMP/status.log" '"task_name":"forever","status":"exited"'
+check "no result for forever" [ -z "$(rcli --raw GET 'b00t:{tasker}:result:forever')" ]
+
 finish
