@@ -27,6 +27,8 @@ const struct tool tools_table[] = {
 	 tool_logs},
 	{"audit", "read the audit stream: who was allowed or refused what (--since, --agent)",
 	 tool_audit},
+	{"result", "print a one-shot task's result: exit code, times, last lines (from Redis)",
+	 tool_result},
 	{"parse", "print the parse of a slash line as JSON (no network)", tool_parse},
 	{NULL, NULL, NULL},
 };

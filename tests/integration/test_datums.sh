@@ -138,6 +138,17 @@ check "result: start, duration, end" has "$res" '"start_time":"20[0-9-]*T[0-9:.]
 check "result: the last 50 lines of stdout (out10..out59)" bash -c "jq -e '.out | length == 50 and .[0] == \"out10\" and .[49] == \"out59\"' <<<'$res' >/dev/null"
 check "result: stderr" bash -c "jq -e '.err == [\"err1\"]' <<<'$res' >/dev/null"
 check "result: announced on the status channel (task_result)" wait_until 10 file_has "$TMP/status.log" '"type":"task_result","task_name":"once","pm_id":[0-9]*,"node":"[^"]*","exit_code":3'
+out=$("$TASKER" result once 2>&1)
+check "tasker result: exit code, times, kept" has "$out" 'once on [^ ]* exited with code 3; started 20.*, ended 20.* ([0-9.]* s); kept [0-9]* s more'
+check "tasker result: stdout's last line" has "$out" '^  out59$'
+check "tasker result: stderr" has "$out" '^  err1$'
+out=$("$TASKER" result --json once)
+check "tasker result --json: ttl_left" bash -c "jq -e '.ttl_left > 604000 and .exit_code == 3 and .task_name == \"once\"' <<<'$out' >/dev/null"
+"$TASKER" result nosuch >/dev/null 2>"$TMP/nores.err"; rc=$?
+check "tasker result: no result exits 1 ($rc)" [ "$rc" -eq 1 ]
+check "tasker result: says there is none" file_has "$TMP/nores.err" 'no result for nosuch'
+"$TASKER" result 'a b' >/dev/null 2>&1; rc=$?
+check "tasker result: a bad task name is a usage error ($rc)" [ "$rc" -eq 2 ]
 out=$(req '{"verb":"start","params":{"task":"killed","command":"sh","args":"-c \"kill -9 $$\"","autorestart":"false"}}')
 has_killed() { [ -n "$(rcli --raw GET 'b00t:{tasker}:result:killed')" ]; }
 check "result: a task a signal ended has a result" wait_until 20 has_killed
