@@ -36,7 +36,7 @@ int exec_verb_parse(const char *word, enum verb *out)
 	} table[] = {
 		{"start", V_START},   {"run", V_START},	    {"stop", V_STOP},	  {"restart", V_RESTART},
 		{"delete", V_DELETE}, {"remove", V_DELETE}, {"status", V_STATUS}, {"list", V_STATUS},
-		{"ps", V_STATUS},     {"logs", V_LOGS},
+		{"ps", V_STATUS},     {"logs", V_LOGS},	    {"result", V_RESULT},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (strcmp(word, table[i].word) == 0) {
@@ -213,7 +213,7 @@ static void on_replay_claimed(struct executor *ex, int outcome, const char *why,
 		return;
 	}
 	if (outcome == 1 && !ex->draining) {
-		if (p->verb == V_STATUS || p->verb == V_LOGS) {
+		if (p->verb == V_STATUS || p->verb == V_LOGS || p->verb == V_RESULT) {
 			const char *st = NULL;
 			char reason[400];
 			exec_auth_check(ex, p->auth, POLICY_TASK_UNKNOWN, NULL, true, &st, reason,
@@ -326,7 +326,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 	if (!verb_ok) {
 		char msg[300];
 		snprintf(msg, sizeof(msg),
-			 "unknown verb '%.40s' (expected start, stop, restart, delete, status or logs)",
+			 "unknown verb '%.40s' (expected start, stop, restart, delete, status, logs or result)",
 			 env.verb);
 		reply_refused(ex, entry, &env, env.verb, NULL, "error", msg, true);
 		codec_envelope_free(&env);
@@ -505,7 +505,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
-	if (verb == V_STATUS || verb == V_LOGS)
+	if (verb == V_STATUS || verb == V_LOGS || verb == V_RESULT)
 		exec_auth_check(ex, auth, POLICY_TASK_UNKNOWN, NULL, true, &pstatus, reason,
 				sizeof(reason)); /* the final word: audited */
 	if (env.request_id != NULL && entry == NULL)

@@ -24,6 +24,7 @@
 #include "codec.h"
 #include "executor_int.h"
 #include "log.h"
+#include "metrics_exec.h"
 #include "loop.h"
 #include "pm2_conf.h"
 #include "text.h"
@@ -289,4 +290,104 @@ void exec_result_exit(struct executor *ex, const struct pm2_event *ev)
 	p->name = xstrdup(ev->process_name);
 	p->pm_id = ev->pm_id;
 	loop_timer_add(ex->loop, RESULT_DELAY_MS, on_delay, p);
+}
+
+/* --- /result --task=x: the stored result as a reply ------------------------ */
+
+struct answer {
+	struct executor *ex;
+	bool has_entry;
+	struct exec_entry entry;
+	char *verb_word, *name, *request_id, *agent_id;
+	int64_t taken_us;
+};
+
+static void answer_free(struct answer *a)
+{
+	free(a->verb_word);
+	free(a->name);
+	free(a->request_id);
+	free(a->agent_id);
+	free(a);
+}
+
+static void on_answer(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct answer *a = arg;
+	struct executor *ex = a->ex;
+	if (reply == NULL) {
+		/* The connection went (or the executor is stopping): no
+		 * reply; a stream entry stays pending and comes back. */
+		answer_free(a);
+		return;
+	}
+	const char *status = "ok";
+	char msg[300] = "";
+	cJSON *stored = NULL;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		status = "error";
+		snprintf(msg, sizeof(msg), "the result could not be read from Redis: %.200s",
+			 reply->str);
+	} else if (reply->type != REDIS_REPLY_STRING) {
+		status = "not_found";
+		snprintf(msg, sizeof(msg),
+			 "no result for %s (not a one-shot task, not ended yet, or older than "
+			 "its TTL)",
+			 a->name);
+	} else {
+		stored = cJSON_ParseWithLength(reply->str, reply->len);
+		if (!cJSON_IsObject(stored)) {
+			status = "error";
+			snprintf(msg, sizeof(msg), "%s%s does not hold a result", RESULT_PREFIX,
+				 a->name);
+			cJSON_Delete(stored);
+			stored = NULL;
+		}
+	}
+	struct status_msg st = {
+		.task_name = a->name, /* a task_status reply, like logs */
+		.status = status,
+		.pm_id = -1,
+		.request_id = a->request_id,
+		.verb = a->verb_word,
+		.node = ex->cfg->node,
+		.agent_id = a->agent_id,
+		.error = msg[0] ? msg : NULL,
+	};
+	cJSON *obj = codec_status_json(&st, util_wall_ms());
+	if (stored != NULL)
+		cJSON_AddItemToObject(obj, "result", stored);
+	metrics_exec_command(ex, a->verb_word, status, a->taken_us);
+	if (a->has_entry)
+		exec_fleet_reply(ex, &a->entry, obj, a->name, "", NULL);
+	else
+		exec_publish(ex, obj);
+	answer_free(a);
+}
+
+void exec_result_answer(struct executor *ex, const struct exec_entry *entry, const char *verb_word,
+			const char *name, const char *request_id, const char *agent_id)
+{
+	struct answer *a = xcalloc(1, sizeof(*a));
+	a->ex = ex;
+	if (entry != NULL) {
+		a->has_entry = true;
+		a->entry = *entry;
+	}
+	a->verb_word = xstrdup(verb_word ? verb_word : "result");
+	a->name = xstrdup(name ? name : "");
+	a->request_id = request_id ? xstrdup(request_id) : NULL;
+	a->agent_id = agent_id ? xstrdup(agent_id) : NULL;
+	a->taken_us = metrics_exec_now_us();
+	char *key = xasprintf("%s%s", RESULT_PREFIX, a->name);
+	const char *argv[2] = {"GET", key};
+	size_t lens[2] = {3, strlen(key)};
+	int rc = bus_command(ex->bus, 2, argv, lens, on_answer, a);
+	free(key);
+	if (rc < 0) {
+		static char why[] = "Redis is not reachable";
+		struct redisReply fake = {.type = REDIS_REPLY_ERROR, .str = why, .len = sizeof(why) - 1};
+		on_answer(ex->bus, &fake, a);
+	}
 }

@@ -31,4 +31,12 @@ void exec_result_exit(struct executor *ex, const struct pm2_event *ev);
  * (empty when the file cannot be read). */
 cJSON *result_tail_lines(const char *path, size_t max);
 
+/* A result command (/result --task=x, judged by the policy already):
+ * answers with the stored result (a task_status reply, status ok with
+ * "result", or not_found) once Redis has answered; entry (may be NULL):
+ * the stream entry to acknowledge with the reply. */
+struct exec_entry;
+void exec_result_answer(struct executor *ex, const struct exec_entry *entry, const char *verb_word,
+			const char *name, const char *request_id, const char *agent_id);
+
 #endif

@@ -52,7 +52,7 @@ static const char exec_help[] =
 	"                          ~/.b00t/_b00t_)\n"
 	"  -h, --help              show this help\n"
 	"\n"
-	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
+	"Verbs: start|run, stop, restart, delete|remove, status|list|ps, logs, result.\n"
 	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
 	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
 	"policy in force, and the log says why); without, as SIGTERM.\n";

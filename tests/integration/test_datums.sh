@@ -149,6 +149,14 @@ check "tasker result: no result exits 1 ($rc)" [ "$rc" -eq 1 ]
 check "tasker result: says there is none" file_has "$TMP/nores.err" 'no result for nosuch'
 "$TASKER" result 'a b' >/dev/null 2>&1; rc=$?
 check "tasker result: a bad task name is a usage error ($rc)" [ "$rc" -eq 2 ]
+out=$(req '{"verb":"result","params":{"task":"once"}}')
+check "/result: an ok reply" has "$out" '"type":"task_status","task_name":"once","status":"ok"'
+check "/result: carries the stored result" has "$out" '"result":{"type":"task_result","task_name":"once","pm_id":[0-9]*,"node":"[^"]*","exit_code":3'
+out=$(req '{"verb":"result","params":{"task":"nosuch"}}')
+check "/result of a task without one: not_found" has "$out" '"type":"task_status","task_name":"nosuch","status":"not_found"'
+out=$("$TASKER" send --wait=20 --raw '/result --task=once' 2>&1); rc=$?
+check "tasker send --wait /result --task=once: exit 0 ($rc)" [ "$rc" -eq 0 ]
+check "tasker send --wait /result: the reply" has "$out" '"exit_code":3'
 out=$(req '{"verb":"start","params":{"task":"killed","command":"sh","args":"-c \"kill -9 $$\"","autorestart":"false"}}')
 has_killed() { [ -n "$(rcli --raw GET 'b00t:{tasker}:result:killed')" ]; }
 check "result: a task a signal ended has a result" wait_until 20 has_killed
