@@ -472,6 +472,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 			.cluster = spec->cluster,
 			.max_memory_restart = spec->max_memory,
 			.autorestart = spec->autorestart,
+			.cron_restart = spec->cron,
 		};
 		conf = pm2_conf_build(&pc, ex->pm2_home, err, sizeof(err));
 		if (conf == NULL) {

@@ -165,4 +165,22 @@ out=$(req '{"verb":"start","params":{"task":"forever","command":"sh","args":"-c 
 check "a task PM2 restarts has no result" wait_until 20 file_has "$TMP/status.log" '"task_name":"forever","status":"exited"'
 check "no result for forever" [ -z "$(rcli --raw GET 'b00t:{tasker}:result:forever')" ]
 
+# --- schedules: --cron checked before PM2, PM2's cron_restart with autorestart off ----
+out=$(req "{\"verb\":\"start\",\"params\":{\"task\":\"tick\",\"command\":\"sh\",\"args\":\"-c 'date +%s%N >>$TMP/tick.out'\",\"cron\":\"*/2 * * * * *\"}}")
+check "cron: a start with a schedule is started" has "$out" '"status":"started"'
+jl() { "$PM2" jlist 2>/dev/null; }
+check "cron: PM2 has cron_restart and autorestart false" bash -c "\"$PM2\" jlist | jq -e '.[] | select(.name==\"tick\") | .pm2_env.cron_restart == \"*/2 * * * * *\" and .pm2_env.autorestart == false' >/dev/null"
+check "cron: the task ran on schedule at least once more (2 runs)" wait_until 20 lines_in "$TMP/tick.out" 2
+out=$(req '{"verb":"status","params":{}}')
+check "cron: status shows the schedule" has "$out" '"name":"tick",[^}]*"cron":"\*/2 \* \* \* \* \*"'
+check "cron: each run leaves a result" wait_until 10 bash -c "[ -n \"\$(redis-cli -p $REDIS_PORT --raw GET 'b00t:{tasker}:result:tick')\" ]"
+out=$("$TASKER" send --wait=20 --raw '/start --task=tick5 --command="sleep 1" --cron="*/5 * * * *"' 2>&1)
+check "cron: a 5-field schedule is accepted" has "$out" '"status":"started"'
+bad "cron: a bad minute" '{"verb":"start","params":{"task":"badcron","command":"true","cron":"61 * * * *"}}' 'minute field'
+bad "cron: too few fields" '{"verb":"start","params":{"task":"badcron","command":"true","cron":"* * *"}}' 'cron needs 5 fields'
+bad "cron: croner-only syntax" '{"verb":"start","params":{"task":"badcron","command":"true","cron":"0 0 L * *"}}' 'day-of-month field'
+bad "cron: with autorestart=true" '{"verb":"start","params":{"task":"badcron","command":"true","cron":"* * * * *","autorestart":"true"}}' 'autorestart must be false'
+check "cron: nothing of the bad ones in PM2" bash -c "! \"$PM2\" jlist | grep -q '\"name\":\"badcron\"'"
+check "the executor is still alive at the end" alive "$EXEC_PID"
+
 finish
