@@ -219,13 +219,14 @@ static void on_delay(struct loop *loop, void *arg)
 		snprintf(ttl, sizeof(ttl), "%d", RESULT_TTL_S);
 		const char *argv[5] = {"SET", key, s, "EX", ttl};
 		size_t lens[5] = {3, strlen(key), strlen(s), 2, strlen(ttl)};
-		bus_command(ex->bus, 5, argv, lens, on_stored, NULL);
+		if (bus_command(ex->bus, 5, argv, lens, on_stored, NULL) == 0)
+			log_info("result of %s (pm_id %d): kept for %d s", p->name, p->pm_id,
+				 RESULT_TTL_S);
 		free(key);
 	} else if (s != NULL) {
 		log_warn("result of %s: Redis is not reachable, not kept", p->name);
 	}
 	free(s);
-	log_info("result of %s (pm_id %d) kept for %d s", p->name, p->pm_id, RESULT_TTL_S);
 	exec_publish(ex, p->obj); /* takes obj */
 	free(p->name);
 	free(p);
