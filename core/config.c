@@ -22,6 +22,7 @@ enum {
 	OPT_PRESENCE_TTL,
 	OPT_FAILOVER_GRACE,
 	OPT_KEY,
+	OPT_TRUST,
 };
 
 static const struct option shared_options[] = {
@@ -35,6 +36,7 @@ static const struct option shared_options[] = {
 	{"presence-ttl", required_argument, NULL, OPT_PRESENCE_TTL},
 	{"failover-grace", required_argument, NULL, OPT_FAILOVER_GRACE},
 	{"key", required_argument, NULL, OPT_KEY},
+	{"trust", required_argument, NULL, OPT_TRUST},
 	{NULL, 0, NULL, 0},
 };
 
@@ -55,7 +57,11 @@ const char config_help[] =
 	"                         has its failover=true tasks started on another node\n"
 	"                         (TASKER_FAILOVER_GRACE; default 30; 0 to 86400)\n"
 	"  --key FILE             sign the commands sent (send, the console) with this\n"
-	"                         secret key, NAME.key of tasker key new (TASKER_KEY)\n";
+	"                         secret key, NAME.key of tasker key new (TASKER_KEY)\n"
+	"                         (an executor signs its status messages with it; without\n"
+	"                         one it makes a key in ~/.local/state/tasker/)\n"
+	"  --trust FILE           pinned executor keys, lines \"NODE ed25519:...\"\n"
+	"                         (TASKER_TRUST): replies are checked against them\n";
 
 static void set_str(char **dst, const char *value)
 {
@@ -240,6 +246,8 @@ static int env_settings(struct config *cfg, char *err, size_t errlen)
 	if ((v = getenv("TASKER_FAILOVER_GRACE")) && *v &&
 	    set_failover_grace(cfg, v, "TASKER_FAILOVER_GRACE", err, errlen) < 0)
 		return -1;
+	if ((v = getenv("TASKER_TRUST")) && *v)
+		set_str(&cfg->trust_path, v);
 	cfg->env_error_opt = 0;
 	return 0;
 }
@@ -259,6 +267,7 @@ void config_free(struct config *cfg)
 	free(cfg->key_path);
 	free(cfg->policy_path);
 	free(cfg->datum_dir);
+	free(cfg->trust_path);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -321,6 +330,13 @@ int config_option(struct config *cfg, int code, const char *arg, char *err, size
 			return -1;
 		}
 		set_str(&cfg->key_path, arg);
+		return 1;
+	case OPT_TRUST:
+		if (arg[0] == '\0') {
+			snprintf(err, errlen, "--trust takes the path of a trust file");
+			return -1;
+		}
+		set_str(&cfg->trust_path, arg);
 		return 1;
 	default:
 		return 0;

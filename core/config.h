@@ -54,6 +54,9 @@ struct config {
 	/* Executors: the datum folder (exec --datum-dir, TASKER_DATUM_DIR,
 	 * else _B00T_Path, else ~/.b00t/_b00t_); NULL: no HOME either. */
 	char *datum_dir;
+	/* Pinned executor keys (--trust, TASKER_TRUST): replies are checked
+	 * against them (reply_sig.h); NULL: none. */
+	char *trust_path;
 	/* A bad environment variable, reported by config_finish() so that
 	 * --help and --version still work with LOG_LEVEL=loud. */
 	char env_error[300];

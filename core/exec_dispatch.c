@@ -44,8 +44,9 @@ static void on_answered(struct bus *bus, redisReply *r, void *arg)
  * acknowledges it in the same script. */
 static void dispatch_reply(struct fleet *f, const char *id, cJSON *obj)
 {
-	char *json = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
+	char *json = exec_status_text(f->ex, obj);
+	if (json == NULL)
+		return;
 	char *name_key = fleet_key(f, "name:", "");
 	/* Ids of different streams may be equal: no acting record of a node
 	 * is this entry's. */

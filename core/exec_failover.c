@@ -272,8 +272,7 @@ static void move(struct fleet *f, const char *name, const char *from, const char
 	cJSON_AddNumberToObject(obj, "epoch", (double)(ep + 1));
 	cJSON_AddStringToObject(obj, "by_node", ex->cfg->node);
 	cJSON_AddStringToObject(obj, "note", note);
-	char *status = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
+	char *status = exec_status_text(ex, obj);
 	if (status == NULL)
 		abort();
 	char *def_key = fleet_key(f, "def:", name);

@@ -271,8 +271,9 @@ void exec_fleet_reply_def(struct executor *ex, const struct exec_entry *entry, c
 			  const char *def_op, const char *definition)
 {
 	struct fleet *f = ex->fleet;
-	char *json = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
+	char *json = exec_status_text(ex, obj);
+	if (json == NULL)
+		return;
 	char *name_key = fleet_key(f, "name:", name ? name : "");
 	char *once = fleet_key(f, "once:", forget_id ? forget_id : "");
 	char *def_key = fleet_key(f, "def:", name ? name : "");

@@ -153,6 +153,9 @@ static void presence_claim(struct executor *ex, bool force)
 	char stamp[40];
 	util_iso_time(util_wall_ms(), stamp, sizeof(stamp));
 	cJSON_AddStringToObject(obj, "seen", stamp);
+	/* The key its status messages are signed with (docs/security.md). */
+	if (ex->reply_key != NULL)
+		cJSON_AddStringToObject(obj, "key", ex->reply_pub);
 	char *value = cJSON_PrintUnformatted(obj);
 	cJSON_Delete(obj);
 	char ttl[16];

@@ -33,8 +33,7 @@ static void on_reply_acked(struct bus *bus, long long receivers, void *arg)
 
 void exec_publish(struct executor *ex, cJSON *obj)
 {
-	char *s = cJSON_PrintUnformatted(obj);
-	cJSON_Delete(obj);
+	char *s = exec_status_text(ex, obj);
 	if (s == NULL)
 		return;
 	if (bus_publish(ex->bus, ex->cfg->status_channel, s, strlen(s), on_reply_acked, ex) == 0)

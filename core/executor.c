@@ -135,6 +135,10 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 		log_warn("pm2: %s; tasker can use a running daemon but cannot start one", why);
 	}
 
+	if (exec_sign_setup(ex, err, errlen) < 0) {
+		executor_free(ex);
+		return NULL;
+	}
 	ex->pm2 = pm2_client_new(loop, ex->pm2_home, NULL, ex);
 	/* A command's own deadline, not a PM2 call's, decides when it is
 	 * answered: calls may take a little longer than that. */
@@ -234,6 +238,7 @@ void executor_free(struct executor *ex)
 	if (ex == NULL)
 		return;
 	exec_commands_free(ex);
+	exec_sign_free(ex);
 	exec_logs_free(ex);
 	exec_orphans_free(ex);
 	exec_fleet_free(ex);

@@ -59,6 +59,10 @@ struct executor {
 	struct loop *loop;
 	struct bus *bus;
 	const struct config *cfg;
+	/* Its own key: every status message it publishes is signed with it
+	 * (exec_sign.c); reply_pub is its "ed25519:..." text for presence. */
+	struct sig_key *reply_key;
+	char reply_pub[53];
 	struct pm2_client *pm2;
 	struct pm2_events *events;
 	struct loop_timer *events_retry;
@@ -272,6 +276,13 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 const char *exec_verb_name(enum verb v);
 /* Publishes a status object (and deletes it); counted until Redis acks. */
 void exec_publish(struct executor *ex, cJSON *obj);
+/* exec_sign.c: loads --key (TASKER_KEY) or the key made at first start in
+ * the state directory (made now when missing); 0, or -1 with err. */
+int exec_sign_setup(struct executor *ex, char *err, size_t errlen);
+void exec_sign_free(struct executor *ex);
+/* A status message's published bytes: obj printed (and deleted) and signed
+ * (reply_sig.h). A malloc'd string; NULL only when obj cannot be printed. */
+char *exec_status_text(struct executor *ex, cJSON *obj);
 /* The daemon launch finished: wake or fail the commands that waited. */
 void exec_daemon_started(struct pm2_launch *l, bool ok, const char *error, void *arg);
 /* Frees every live command without replying (teardown only). */

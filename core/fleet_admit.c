@@ -21,19 +21,23 @@
 /* The first to see a message appends it and sets its once key; the others
  * find the key and drop their copy. KEYS: once key, commands stream; ARGV:
  * ttl ms, message, MAXLEN. A script runs alone, so EXISTS then SET is as
- * good as SET NX; the XADD goes first so that a refused XADD (an ACL
- * without streams, a Redis without them) leaves no once key behind: a
- * sender that then only publishes must not find its command dropped by
- * the executors as admitted already. The once key holds the admission's
- * time (Redis's clock, ms): a signed command admitted again long after is
- * a replay, answered as one (exec_admit.c). */
+ * good as SET NX. Redis does not undo a script that fails halfway, so
+ * what an ACL may refuse comes in an order that leaves nothing behind:
+ * the reads (EXISTS, TIME) first, then the once key, then the XADD; a
+ * refused XADD (an ACL without streams, a Redis without them) takes the
+ * once key back, so that a sender that then only publishes does not find
+ * its command dropped by the executors as admitted already, and nothing
+ * is ever appended without its once key (which would let the same command
+ * be admitted twice). The once key holds the admission's time (Redis's
+ * clock, ms): a signed command admitted again long after is a replay,
+ * answered as one (exec_admit.c). */
 const char fleet_admit_lua[] =
 	"if redis.replicate_commands then redis.replicate_commands() end "
 	"if redis.call('EXISTS', KEYS[1]) == 1 then return false end "
-	"local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) "
-	"if type(id) == 'table' and id.err then return id end "
 	"local t = redis.call('TIME') "
 	"redis.call('SET', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000), 'PX', ARGV[1]) "
+	"local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) "
+	"if type(id) == 'table' and id.err then redis.pcall('DEL', KEYS[1]) return id end "
 	"return id";
 
 char *fleet_admit_prefix(const char *channel)

@@ -2,7 +2,8 @@
  * pm2_daemon: see pm2.h. Owns finding the pm2 command and PM2_HOME, and
  * the `pm2 ping` child that starts a daemon: spawned without a shell, in
  * its own process group with a clean signal mask, watched from the loop
- * (a pidfd, else a 20 ms waitpid timer) and killed at its deadline. It
+ * (a pidfd, else a 20 ms waitpid timer) and killed at its deadline, with
+ * a minimal environment (launch_env: no secret of the executor's). It
  * must not run pm2 in steady state, nor wait for a running child (the one
  * blocking wait is the reap right after a SIGKILL).
  */
@@ -194,9 +195,30 @@ static void launch_deadline_cb(struct loop *loop, void *arg)
 	launch_finish(l, false, msg);
 }
 
-/* environ without PM2_HOME and PM2_DISCRETE_MODE, plus ours. The strings
- * are borrowed from environ except the two added, which the caller frees
- * (they are the last two entries). */
+/*
+ * The daemon's environment: only what node and pm2 need, never the
+ * executor's own (REDIS_URL with its password, TASKER_* settings, key
+ * paths). The daemon passes its environment on: to cluster-mode apps
+ * (node's cluster.fork merges process.env), and to anyone who asks it for
+ * a report. Kept: PATH, HOME, USER, LOGNAME, SHELL, LANG, LC_*, TZ, TMPDIR;
+ * then PM2_HOME and PM2_DISCRETE_MODE=1. The strings are borrowed from
+ * environ except the last two, which the caller frees.
+ */
+static bool daemon_keeps(const char *entry)
+{
+	static const char *const names[] = {"PATH", "HOME", "USER",	"LOGNAME",
+					    "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR"};
+	size_t n = strcspn(entry, "=");
+	if (entry[n] != '=')
+		return false;
+	if (n > 3 && strncmp(entry, "LC_", 3) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == n && strncmp(entry, names[i], n) == 0)
+			return true;
+	return false;
+}
+
 static char **launch_env(const char *home)
 {
 	size_t n = 0;
@@ -204,12 +226,9 @@ static char **launch_env(const char *home)
 		n++;
 	char **envp = xcalloc(n + 3, sizeof(*envp));
 	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		if (strncmp(environ[i], "PM2_HOME=", 9) == 0 ||
-		    strncmp(environ[i], "PM2_DISCRETE_MODE=", 18) == 0)
-			continue;
-		envp[k++] = environ[i];
-	}
+	for (size_t i = 0; i < n; i++)
+		if (daemon_keeps(environ[i]))
+			envp[k++] = environ[i];
 	envp[k++] = xasprintf("PM2_HOME=%s", home);
 	envp[k++] = xstrdup("PM2_DISCRETE_MODE=1");
 	envp[k] = NULL;

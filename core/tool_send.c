@@ -35,6 +35,7 @@
 #include "log.h"
 #include "loop.h"
 #include "slash.h"
+#include "reply_sig.h"
 #include "tools.h"
 #include "util.h"
 
@@ -102,6 +103,7 @@ struct outgoing {
 	int tries;	/* admissions sent (one more after a lost reply) */
 	char life[32];	/* how long it waits in the stream (its ttl), seconds */
 	int outcome;	/* -1 pending, 0 error, 1 success */
+	int spoofed;	/* replies refused as unverified (docs/security.md) */
 };
 
 /* The history is read from this long before the first publish: the clock
@@ -112,6 +114,7 @@ struct sender {
 	struct loop *loop;
 	struct bus *bus;
 	struct history_read *history; /* --wait only */
+	struct reply_trust *trust;    /* --wait only: checks replies' signatures */
 	int64_t sent_ms;	      /* wall clock of the first publish */
 	struct config *cfg;
 	struct outgoing *msgs;
@@ -375,11 +378,12 @@ static void on_unresolved(struct bus *bus, const char *why, void *arg)
 
 /* A status message, live or from the history: ours if it carries one of
  * our request ids, fits that command, and the command has no answer yet. */
-static void take_reply(struct sender *s, const char *data, size_t len)
+static void take_reply(struct sender *s, const char *data, size_t len,
+		       const struct reply_check *chk)
 {
 	struct status_view v;
 	char err[200];
-	if (codec_decode_status(data, len, &v, err, sizeof(err)) < 0)
+	if (loop_stopped(s->loop) || codec_decode_status(data, len, &v, err, sizeof(err)) < 0)
 		return;
 	for (size_t i = 0; v.request_id != NULL && i < s->nmsgs; i++) {
 		struct outgoing *m = &s->msgs[i];
@@ -397,6 +401,31 @@ static void take_reply(struct sender *s, const char *data, size_t len)
 				tools_print_human(stderr, note, strlen(note));
 			}
 			continue;
+		}
+		/* A reply that is not the node's own (docs/security.md, "Checking
+		 * replies") is not the answer: keep waiting for the real one. */
+		if (!reply_acceptable(chk)) {
+			char note[900];
+			m->spoofed++;
+			snprintf(note, sizeof(note),
+				 "tasker send: ignored an %s reply for request_id %s claiming node "
+				 "%.128s (%s): %.300s; still waiting for a verified one",
+				 reply_verdict_word(chk), m->request_id,
+				 chk->node ? chk->node : "(none)",
+				 chk->why[0] ? chk->why : "the node is not in the trust file",
+				 v.status ? v.status : "");
+			tools_print_human(stderr, note, strlen(note));
+			continue;
+		}
+		if (chk->verdict != REPLY_VERIFIED) {
+			char note[500];
+			snprintf(note, sizeof(note),
+				 "tasker send: took an %s reply for request_id %s from node %.128s: no "
+				 "key is pinned or published for that node, so anyone could have "
+				 "sent it (pin executors' keys with --trust)",
+				 chk->verdict == REPLY_UNSIGNED ? "unsigned" : "unverified",
+				 m->request_id, chk->node ? chk->node : "(none)");
+			tools_print_human(stderr, note, strlen(note));
 		}
 		if (s->raw) {
 			fwrite(data, 1, len, stdout);
@@ -420,19 +449,25 @@ static void take_reply(struct sender *s, const char *data, size_t len)
 	codec_status_view_free(&v);
 }
 
+static void on_checked(const char *data, size_t len, const struct reply_check *c, void *arg)
+{
+	take_reply(arg, data, len, c);
+}
+
 static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
 		       void *arg)
 {
 	(void)bus;
 	(void)channel;
-	take_reply(arg, data, len);
+	struct sender *s = arg;
+	reply_trust_check(s->trust, data, len, on_checked, s);
 }
 
 static void on_history_message(const char *data, size_t len, void *arg)
 {
 	struct sender *s = arg;
 	if (!loop_stopped(s->loop))
-		take_reply(s, data, len);
+		reply_trust_check(s->trust, data, len, on_checked, s);
 }
 
 static void on_history_done(const char *error, size_t replayed, void *arg)
@@ -459,6 +494,13 @@ static void on_timeout(struct loop *loop, void *arg)
 		"(tasker exec) running on %s?\n",
 		(long long)(s->timeout_ms / 1000), s->nmsgs - s->nanswered, s->nmsgs,
 		s->cfg->channel);
+	for (size_t i = 0; i < s->nmsgs; i++)
+		if (s->msgs[i].outcome < 0 && s->msgs[i].spoofed > 0)
+			fprintf(stderr,
+				"tasker send: request_id %s had %d unverified reply(ies) and no "
+				"verified one (a forgery, or an executor whose key is not the one "
+				"pinned or published)\n",
+				s->msgs[i].request_id, s->msgs[i].spoofed);
 	finish(s, EXIT_TIMEOUT);
 }
 
@@ -703,6 +745,15 @@ int tool_send(struct config *cfg, int argc, char **argv)
 		}
 	}
 	if (rc == EXIT_OK) {
+		if (s.wait) {
+			char terr[400];
+			s.trust = reply_trust_new(NULL, cfg->trust_path, terr, sizeof(terr));
+			if (s.trust == NULL) {
+				fprintf(stderr, "tasker send: %s\n", terr);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+		}
 		s.loop = loop_new();
 		loop_signal(s.loop, SIGINT, on_signal, NULL);
 		loop_signal(s.loop, SIGTERM, on_signal, NULL);
@@ -712,6 +763,8 @@ int tool_send(struct config *cfg, int argc, char **argv)
 					 .on_unresolved = on_unresolved};
 		s.prefix = fleet_admit_prefix(cfg->channel);
 		s.bus = bus_new(s.loop, &cfg->redis, &h, &s);
+		if (s.trust != NULL)
+			reply_trust_use_bus(s.trust, s.bus);
 		/* Everything goes out once the bus is ready (on_state): the
 		 * admissions need the connection up, not just a queue. */
 		if (s.wait) {
@@ -727,9 +780,11 @@ int tool_send(struct config *cfg, int argc, char **argv)
 		rc = loop_run(s.loop);
 		bus_free(s.bus);
 		history_read_free(s.history);
+		reply_trust_free(s.trust);
 		loop_free(s.loop);
 		free(s.prefix);
 	}
+out:
 	for (size_t i = 0; i < s.nmsgs; i++)
 		free(s.msgs[i].json);
 	free(s.msgs);

@@ -15,6 +15,7 @@
 #include "history_read.h"
 #include "log.h"
 #include "loop.h"
+#include "reply_sig.h"
 #include "tools.h"
 #include "util.h"
 
@@ -49,9 +50,11 @@ struct watch {
 	bool ready_once;
 	struct history_read *history; /* --since only */
 	int64_t since_ms;
+	struct reply_trust *trust; /* checks status messages' signatures */
 };
 
-static void print_message(struct watch *w, const char *channel, const char *data, size_t len)
+static void print_message(struct watch *w, const char *channel, const char *data, size_t len,
+			  const struct reply_check *chk)
 {
 	/* Everything but --json is for a person: what came from Redis goes
 	 * through tools_print_human, escapes and all. */
@@ -78,6 +81,12 @@ static void print_message(struct watch *w, const char *channel, const char *data
 			tools_describe_status(&v, desc, sizeof(desc));
 			snprintf(line, sizeof(line), "%s  %s%s%.200s%s", clock, desc, v.node ? "  [" : "",
 				 v.node ? v.node : "", v.node ? "]" : "");
+			/* Verified messages go unmarked; any other says what it is. */
+			if (chk != NULL && chk->verdict != REPLY_VERIFIED) {
+				size_t used = strlen(line);
+				snprintf(line + used, sizeof(line) - used, "  %s%s%s",
+					 reply_verdict_word(chk), chk->why[0] ? ": " : "", chk->why);
+			}
 			codec_status_view_free(&v);
 		}
 		tools_print_human(stdout, line, strlen(line));
@@ -85,14 +94,31 @@ static void print_message(struct watch *w, const char *channel, const char *data
 	fflush(stdout);
 }
 
-static void show(struct watch *w, const char *channel, const char *data, size_t len)
+static void emit(struct watch *w, const char *channel, const char *data, size_t len,
+		 const struct reply_check *chk)
 {
 	if (w->count > 0 && w->seen >= w->count)
 		return;
-	print_message(w, channel, data, len);
+	print_message(w, channel, data, len, chk);
 	w->seen++;
 	if (w->count > 0 && w->seen >= w->count)
 		loop_stop(w->loop, EXIT_OK);
+}
+
+static void on_checked(const char *data, size_t len, const struct reply_check *chk, void *arg)
+{
+	struct watch *w = arg;
+	emit(w, w->cfg->status_channel, data, len, chk);
+}
+
+/* Status messages shown to a person are checked first (a presence lookup
+ * may delay them, in order); --json prints the bytes as published. */
+static void show(struct watch *w, const char *channel, const char *data, size_t len)
+{
+	if (!w->json && strcmp(channel, w->cfg->status_channel) == 0)
+		reply_trust_check(w->trust, data, len, on_checked, w);
+	else
+		emit(w, channel, data, len, NULL);
 }
 
 static void on_message(struct bus *bus, const char *channel, const char *data, size_t len,
@@ -220,6 +246,12 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	tools_use_locale();
+	char terr[400];
+	w.trust = reply_trust_new(NULL, cfg->trust_path, terr, sizeof(terr));
+	if (w.trust == NULL) {
+		fprintf(stderr, "tasker watch: %s\n", terr);
+		return EXIT_USAGE;
+	}
 
 	w.loop = loop_new();
 	loop_signal(w.loop, SIGINT, on_signal, NULL);
@@ -229,6 +261,7 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 				 .on_state = on_state,
 				 .on_unresolved = on_unresolved};
 	struct bus *bus = bus_new(w.loop, &cfg->redis, &h, &w);
+	reply_trust_use_bus(w.trust, bus);
 	if (since != NULL)
 		w.history = history_read_new(bus, cfg->status_channel, true, on_history_message,
 					     on_history_done, &w);
@@ -238,6 +271,7 @@ int tool_watch(struct config *cfg, int argc, char **argv)
 	rc = loop_run(w.loop);
 	bus_free(bus);
 	history_read_free(w.history);
+	reply_trust_free(w.trust);
 	loop_free(w.loop);
 	return rc < 0 ? EXIT_FAIL : rc;
 }

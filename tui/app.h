@@ -55,6 +55,7 @@ struct app {
 	struct loop *loop;
 	struct bus *bus;
 	struct backlog *backlog; /* the history read at start (backlog.h) */
+	struct reply_trust *trust; /* checks status messages (reply_sig.h) */
 	struct pm2_client *pm2;
 	struct pm2_events *pmev;
 	struct executor *ex; /* --local only, and only while no other serves the node */

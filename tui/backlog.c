@@ -9,6 +9,7 @@
 
 #include "app.h"
 #include "history_read.h"
+#include "reply_sig.h"
 #include "util.h"
 
 struct backlog {
@@ -16,6 +17,8 @@ struct backlog {
 	backlog_show_fn show;
 	struct history_read *read;
 	bool started;
+	char done_error[300]; /* the end of the read, said in order */
+	size_t done_replayed;
 };
 
 static void on_entry(const char *data, size_t len, void *arg)
@@ -24,9 +27,26 @@ static void on_entry(const char *data, size_t len, void *arg)
 	b->show(b->app, data, len);
 }
 
+static void say_done(struct backlog *b, const char *error, size_t replayed);
+
+/* After the replayed messages, which the signature checks may still hold
+ * (reply_sig.h): the line that says "above" must come below them. */
+static void done_in_order(void *arg)
+{
+	struct backlog *b = arg;
+	say_done(b, b->done_error[0] ? b->done_error : NULL, b->done_replayed);
+}
+
 static void on_done(const char *error, size_t replayed, void *arg)
 {
 	struct backlog *b = arg;
+	snprintf(b->done_error, sizeof(b->done_error), "%s", error ? error : "");
+	b->done_replayed = replayed;
+	reply_trust_after(b->app->trust, done_in_order, b);
+}
+
+static void say_done(struct backlog *b, const char *error, size_t replayed)
+{
 	char line[400];
 	if (error != NULL) {
 		snprintf(line, sizeof(line), "no earlier messages: cannot read the history: %.300s",

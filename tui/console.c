@@ -42,6 +42,7 @@
 #include "fleet_admit.h"
 #include "keys.h"
 #include "log.h"
+#include "reply_sig.h"
 #include "slash.h"
 #include "terminal.h"
 #include "tools.h"
@@ -303,9 +304,21 @@ static void on_pm2_events_state(struct pm2_events *r, bool connected, const char
 
 /* --- Redis: status feed, outcomes, executors ------------------------------------ */
 
+static void status_checked(const char *data, size_t len, const struct reply_check *chk,
+			   void *arg);
+
+/* Every status message is checked against its node's key first
+ * (reply_sig.h; a presence lookup may delay it, in order). */
 static void handle_status(struct app *app, const char *data, size_t len)
 {
 	remote_logs_reply(app, data, len);
+	reply_trust_check(app->trust, data, len, status_checked, app);
+}
+
+static void status_checked(const char *data, size_t len, const struct reply_check *chk,
+			   void *arg)
+{
+	struct app *app = arg;
 	struct status_view v;
 	char err[200];
 	if (codec_decode_status(data, len, &v, err, sizeof(err)) < 0) {
@@ -328,10 +341,18 @@ static void handle_status(struct app *app, const char *data, size_t len)
 		snprintf(text, sizeof(text), "%s  [%s]", line, v.node);
 	else
 		snprintf(text, sizeof(text), "%s", line);
+	/* Not the node's own words: marked, and never the answer awaited. */
+	bool trusted = reply_acceptable(chk);
+	if (chk->verdict != REPLY_VERIFIED) {
+		size_t used = strlen(text);
+		snprintf(text + used, sizeof(text) - used, "  %s", reply_verdict_word(chk));
+		if (!trusted)
+			kind = FEED_ERROR;
+	}
 	feed_add(&app->feed, clock, kind, text);
 
 	bool ours = false;
-	for (size_t i = 0; v.request_id != NULL && i < app->npending; i++) {
+	for (size_t i = 0; trusted && v.request_id != NULL && i < app->npending; i++) {
 		if (strcmp(app->pending[i].id, v.request_id) != 0 || outcome < 0)
 			continue;
 		set_message(app, outcome ? MSG_OK : MSG_ERROR, "%s", line);
@@ -343,7 +364,7 @@ static void handle_status(struct app *app, const char *data, size_t len)
 	}
 	/* A task that crashes right after our "started" or "restarted": the
 	 * bar must not keep a success the feed has already contradicted. */
-	if (!ours && kind == FEED_ERROR && app->message_kind == MSG_OK && v.task_name != NULL &&
+	if (!ours && trusted && kind == FEED_ERROR && app->message_kind == MSG_OK && v.task_name != NULL &&
 	    app->message_task[0] != '\0' && strcmp(v.task_name, app->message_task) == 0) {
 		set_message(app, MSG_ERROR, "%s", line);
 		snprintf(app->message_task, sizeof(app->message_task), "%s", v.task_name);
@@ -1454,6 +1475,12 @@ int console_main(struct config *cfg, int argc, char **argv)
 		fprintf(stderr, "tasker: neither PM2_HOME nor HOME is set\n");
 		return EXIT_USAGE;
 	}
+	app->trust = reply_trust_new(NULL, cfg->trust_path, err, sizeof(err));
+	if (app->trust == NULL) {
+		fprintf(stderr, "tasker: %s\n", err);
+		free(app->pm2_home);
+		return EXIT_USAGE;
+	}
 	if (app->local && !cfg->redis_explicit && !local_redis_answers(&cfg->redis)) {
 		if (local_redis_start(app, &cfg->redis, err, sizeof(err)) < 0) {
 			fprintf(stderr, "tasker: no Redis at %s and %s\n", CONFIG_DEFAULT_REDIS, err);
@@ -1480,6 +1507,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	tasks_init(&app->tasks);
 	struct bus_handlers h = {.on_message = on_message, .on_state = on_bus_state};
 	app->bus = bus_new(app->loop, &cfg->redis, &h, app);
+	reply_trust_use_bus(app->trust, app->bus);
 	app->backlog = backlog_new(app, handle_status);
 	bus_subscribe(app->bus, cfg->status_channel);
 	app->pm2 = pm2_client_new(app->loop, app->pm2_home, NULL, app);
@@ -1550,6 +1578,7 @@ out:
 		cmdbar_free(app->bar);
 	remote_logs_close(app);
 	bus_free(app->bus);
+	reply_trust_free(app->trust);
 	fleet_free(app);
 	backlog_free(app->backlog);
 	if (app->ex != NULL)

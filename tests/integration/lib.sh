@@ -20,6 +20,9 @@ REDIS_PORT=
 export PM2_HOME="$TMP/pm2"
 export PM2_DISCRETE_MODE=1
 unset REDIS_URL PM2_TASKER_CHANNEL TASKER_STATUS_CHANNEL LOG_LEVEL B00T_AGENT_ID
+# An executor without --key makes its reply key in its state directory.
+export XDG_STATE_HOME="$TMP/state"
+unset TASKER_KEY TASKER_TRUST
 # Sanitizer builds: leaks are checked by the unit tests; here we want
 # crashes and UB reported, and the child's exit code kept.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
