@@ -15,7 +15,8 @@ cp "$ROOT/tests/integration/helpers/record.sh" "$D/rec"
 chmod +x "$D/rec"
 
 bg "$TASKER" watch --json >"$TMP/status.log" 2>/dev/null
-wait_until 10 numsub_is b00t:task:status 1
+bg "$TASKER" watch >"$TMP/human.log" 2>/dev/null
+wait_until 10 numsub_is b00t:task:status 2
 # _B00T_Path is the fallback; --datum-dir must win over it.
 _B00T_Path=/nonexistent bg "$TASKER" exec --log-level=debug --cwd-base "$TMP" --datum-dir "$D" >"$TMP/exec.log" 2>&1
 EXEC_PID=$BG_PID
@@ -137,6 +138,7 @@ check "result: no signal, not ok" has "$res" '"exit_code":3,"signal":null,"ok":f
 check "result: start, duration, end" has "$res" '"start_time":"20[0-9-]*T[0-9:.]*Z","duration_ms":[0-9]*,"end_time":"20'
 check "result: the last 50 lines of stdout (out10..out59)" bash -c "jq -e '.out | length == 50 and .[0] == \"out10\" and .[49] == \"out59\"' <<<'$res' >/dev/null"
 check "result: stderr" bash -c "jq -e '.err == [\"err1\"]' <<<'$res' >/dev/null"
+check "result: tasker watch says it in words" wait_until 10 file_has "$TMP/human.log" 'result once (pm_id [0-9]*): exited with code 3 after [0-9.]* s'
 check "result: announced on the status channel (task_result)" wait_until 10 file_has "$TMP/status.log" '"type":"task_result","task_name":"once","pm_id":[0-9]*,"node":"[^"]*","exit_code":3'
 out=$("$TASKER" result once 2>&1)
 check "tasker result: exit code, times, kept" has "$out" 'once on [^ ]* exited with code 3; started 20.*, ended 20.* ([0-9.]* s); kept [0-9]* s more'
@@ -160,6 +162,7 @@ check "tasker send --wait /result: the reply" has "$out" '"exit_code":3'
 out=$(req '{"verb":"start","params":{"task":"killed","command":"sh","args":"-c \"kill -9 $$\"","autorestart":"false"}}')
 has_killed() { [ -n "$(rcli --raw GET 'b00t:{tasker}:result:killed')" ]; }
 check "result: a task a signal ended has a result" wait_until 20 has_killed
+check "result: tasker watch names the signal" wait_until 10 file_has "$TMP/human.log" 'result killed (pm_id [0-9]*): ended by SIGKILL'
 check "result: exit_code null, signal SIGKILL" has "$(rcli --raw GET 'b00t:{tasker}:result:killed')" '"exit_code":null,"signal":"SIGKILL","ok":false'
 out=$(req '{"verb":"start","params":{"task":"forever","command":"sh","args":"-c \"exit 0\""}}')
 check "a task PM2 restarts has no result" wait_until 20 file_has "$TMP/status.log" '"task_name":"forever","status":"exited"'
