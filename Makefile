@@ -18,8 +18,9 @@ MANDIR   := $(PREFIX)/share/man/man1
 SHAREDIR := $(PREFIX)/share/tasker
 
 PKGS := ncursesw readline hiredis libcjson yajl libsodium libmicrohttpd
-# toml++ (C++17) is read by one C++ file, core/policy_toml.cpp, behind a C
-# interface; its flags go to that file only, its library to every link.
+# toml++ (C++17) is read by two C++ files, core/policy_toml.cpp and
+# core/datum_toml.cpp, each behind a C interface; its flags go to those
+# files only, its library to every link.
 CXX_PKGS := tomlplusplus
 # Debian packages the build, the tests and the fuzzers need.
 APT_PKGS := libncurses-dev libreadline-dev libhiredis-dev libcjson-dev libyajl-dev \
@@ -65,7 +66,7 @@ LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
 
 CORE_SRC := $(filter-out core/main.c,$(wildcard core/*.c))
 TUI_SRC  := $(wildcard tui/*.c)
-CORE_CXX := core/policy_toml.cpp
+CORE_CXX := core/policy_toml.cpp core/datum_toml.cpp
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/%.o) $(CORE_CXX:%.cpp=$(BUILD)/%.o)
 TUI_OBJ  := $(TUI_SRC:%.c=$(BUILD)/%.o)
 MAIN_OBJ := $(BUILD)/core/main.o
@@ -167,12 +168,17 @@ build-fuzz/policy_toml.o: core/policy_toml.cpp core/policy_toml.h core/policy.h
 	clang++ -std=c++17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
 		-fno-sanitize=vptr -fno-sanitize-recover=undefined -Icore $(PKG_CXXFLAGS) -c -o $@ $<
 
-build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/policy_toml.o
+build-fuzz/datum_toml.o: core/datum_toml.cpp core/datum_toml.h
+	@mkdir -p build-fuzz
+	clang++ -std=c++17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+		-fno-sanitize=vptr -fno-sanitize-recover=undefined -Icore $(PKG_CXXFLAGS) -c -o $@ $<
+
+build-fuzz/%: tests/fuzz/%.c $(CORE_SRC) build-fuzz/policy_toml.o build-fuzz/datum_toml.o
 	@mkdir -p build-fuzz
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
 		-fno-sanitize-recover=undefined -Icore \
 		$(PKG_CFLAGS) -DTASKER_VERSION='"$(VERSION)"' -DTASKER_SHAREDIR='"$(SHAREDIR)"' \
-		-o $@ $< $(CORE_SRC) build-fuzz/policy_toml.o $(PKG_LIBS)
+		-o $@ $< $(CORE_SRC) build-fuzz/policy_toml.o build-fuzz/datum_toml.o $(PKG_LIBS)
 
 fuzz-build: deps
 	@$(MAKE) --no-print-directory $(FUZZ_BIN)

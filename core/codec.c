@@ -734,6 +734,8 @@ cJSON *codec_task_json(const struct pm2_proc *p, int64_t now_ms, const char *nod
 		cJSON_AddStringToObject(t, "owner", p->owner);
 	else
 		cJSON_AddNullToObject(t, "owner");
+	if (p->cron != NULL)
+		cJSON_AddStringToObject(t, "cron", p->cron);
 	if (node != NULL)
 		cJSON_AddStringToObject(t, "node", node);
 	return t;

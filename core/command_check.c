@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cron_check.h"
 #include "slash.h"
 #include "util.h"
 
@@ -231,6 +232,31 @@ static int parse_autorestart(const struct envelope *env, bool *out, char *err, s
 	return -1;
 }
 
+/* cron: a schedule for a one-shot task (cron_check.h); autorestart=true
+ * with it is refused (PM2 would both restart it and run it on time). */
+static int parse_cron(const struct envelope *env, struct start_spec *spec, char *err,
+		      size_t errlen)
+{
+	const char *s = codec_param(env, "cron");
+	if (s == NULL)
+		return 0;
+	if (codec_param_kind(env, "cron") != CODEC_STRING) {
+		snprintf(err, errlen, "params.cron must be a string (e.g. \"*/5 * * * *\")");
+		return -1;
+	}
+	if (cron_check(s, err, errlen) < 0)
+		return -1;
+	const char *ar = codec_param(env, "autorestart");
+	if (ar != NULL && strcmp(ar, "false") != 0) {
+		snprintf(err, errlen,
+			 "cron runs a one-shot task: autorestart must be false (or absent) with it");
+		return -1;
+	}
+	spec->autorestart = false;
+	spec->cron = xstrdup(s);
+	return 0;
+}
+
 /* failover: true/false as JSON booleans or text; a bare slash flag is true. */
 static int parse_failover(const struct envelope *env, bool *out, char *err, size_t errlen)
 {
@@ -337,6 +363,7 @@ void start_spec_free(struct start_spec *spec)
 		free(spec->argv[i]);
 	free(spec->argv);
 	free(spec->cwd);
+	free(spec->cron);
 	for (size_t i = 0; i < spec->nenv; i++) {
 		free((char *)(uintptr_t)spec->env[i].key);
 		free((char *)(uintptr_t)spec->env[i].value);
@@ -564,7 +591,8 @@ struct start_spec *check_start(const struct envelope *env, const struct start_de
 	}
 	if (parse_memory(env, &spec->max_memory, err, errlen) < 0 ||
 	    parse_autorestart(env, &spec->autorestart, err, errlen) < 0 ||
-	    parse_failover(env, &spec->failover, err, errlen) < 0)
+	    parse_failover(env, &spec->failover, err, errlen) < 0 ||
+	    parse_cron(env, spec, err, errlen) < 0)
 		goto fail;
 	if (spec->failover)
 		spec->definition = start_definition(env);

@@ -41,6 +41,7 @@ struct start_spec {
 	uint64_t max_memory; /* bytes; 0: none */
 	bool autorestart;
 	bool failover; /* params.failover: start it elsewhere when its node is lost */
+	char *cron;    /* params.cron, checked (autorestart then false); NULL: none */
 	/* failover only: the start as it is kept in Redis to be carried out
 	 * on another node (docs/fleet.md, "Failover"): the verb, params but
 	 * node and ttl, args, agent_id; JSON text. */

@@ -155,6 +155,12 @@ int config_init(struct config *cfg, char *err, size_t errlen)
 		set_str(&cfg->key_path, v);
 	if ((v = getenv("TASKER_POLICY")) && *v)
 		set_str(&cfg->policy_path, v);
+	if ((v = getenv("TASKER_DATUM_DIR")) && *v)
+		set_str(&cfg->datum_dir, v);
+	else if ((v = getenv("_B00T_Path")) && *v)
+		set_str(&cfg->datum_dir, v);
+	else if ((v = getenv("HOME")) && *v)
+		cfg->datum_dir = xasprintf("%s/.b00t/_b00t_", v);
 	v = getenv("REDIS_URL");
 	cfg->redis_explicit = v != NULL && v[0] != '\0';
 	cfg->redis_text = xstrdup(cfg->redis_explicit ? v : CONFIG_DEFAULT_REDIS);
@@ -260,6 +266,7 @@ void config_free(struct config *cfg)
 	free(cfg->metrics);
 	free(cfg->key_path);
 	free(cfg->policy_path);
+	free(cfg->datum_dir);
 	free(cfg->trust_path);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -51,6 +51,9 @@ struct config {
 	 * or exec --policy); NULL: none. Read when used. */
 	char *key_path;
 	char *policy_path;
+	/* Executors: the datum folder (exec --datum-dir, TASKER_DATUM_DIR,
+	 * else _B00T_Path, else ~/.b00t/_b00t_); NULL: no HOME either. */
+	char *datum_dir;
 	/* Pinned executor keys (--trust, TASKER_TRUST): replies are checked
 	 * against them (reply_sig.h); NULL: none. */
 	char *trust_path;

@@ -34,6 +34,7 @@
 #include "bus.h"
 #include "codec.h"
 #include "exec_command_int.h"
+#include "exec_result.h"
 #include "executor_int.h"
 #include "log.h"
 #include "metrics_exec.h"
@@ -46,7 +47,7 @@
 
 const char *exec_verb_name(enum verb v)
 {
-	static const char *const names[] = {"start", "stop", "restart", "delete", "status", "logs"};
+	static const char *const names[] = {"start", "stop", "restart", "delete", "status", "logs", "result"};
 	return names[v];
 }
 
@@ -294,6 +295,7 @@ static void act_more(struct command *cmd)
 			break;
 		case V_STATUS:
 		case V_LOGS:
+		case V_RESULT:
 			break;
 		}
 		if (call == 0) {
@@ -632,6 +634,14 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 		       struct start_spec *spec, cJSON *conf, int64_t expires,
 		       const struct exec_entry *entry, struct exec_auth_req *auth)
 {
+	if (verb == V_RESULT) {
+		/* Read-only, from Redis: no PM2 call, no slot (exec_result.c). */
+		exec_result_answer(ex, entry, verb_word, name, request_id, agent_id);
+		exec_auth_req_free(auth);
+		start_spec_free(spec);
+		cJSON_Delete(conf);
+		return;
+	}
 	struct command *cmd = xcalloc(1, sizeof(*cmd));
 	cmd->auth = auth;
 	if (entry != NULL) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "datum.h"
 #include "executor_int.h"
 #include "log.h"
 #include "metrics_exec.h"
@@ -35,7 +36,7 @@ int exec_verb_parse(const char *word, enum verb *out)
 	} table[] = {
 		{"start", V_START},   {"run", V_START},	    {"stop", V_STOP},	  {"restart", V_RESTART},
 		{"delete", V_DELETE}, {"remove", V_DELETE}, {"status", V_STATUS}, {"list", V_STATUS},
-		{"ps", V_STATUS},     {"logs", V_LOGS},
+		{"ps", V_STATUS},     {"logs", V_LOGS},	    {"result", V_RESULT},
 	};
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
 		if (strcmp(word, table[i].word) == 0) {
@@ -212,7 +213,7 @@ static void on_replay_claimed(struct executor *ex, int outcome, const char *why,
 		return;
 	}
 	if (outcome == 1 && !ex->draining) {
-		if (p->verb == V_STATUS || p->verb == V_LOGS) {
+		if (p->verb == V_STATUS || p->verb == V_LOGS || p->verb == V_RESULT) {
 			const char *st = NULL;
 			char reason[400];
 			exec_auth_check(ex, p->auth, POLICY_TASK_UNKNOWN, NULL, true, &st, reason,
@@ -325,7 +326,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 	if (!verb_ok) {
 		char msg[300];
 		snprintf(msg, sizeof(msg),
-			 "unknown verb '%.40s' (expected start, stop, restart, delete, status or logs)",
+			 "unknown verb '%.40s' (expected start, stop, restart, delete, status, logs or result)",
 			 env.verb);
 		reply_refused(ex, entry, &env, env.verb, NULL, "error", msg, true);
 		codec_envelope_free(&env);
@@ -343,6 +344,16 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
+	/* A datum start becomes the start the datum describes (core/datum.c):
+	 * resolved before every check, so each applies to the result. */
+	if (verb == V_START && datum_resolve(&env, ex->cfg->datum_dir, err, sizeof(err)) < 0) {
+		reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
+	if (verb == V_START && name == NULL)
+		name = codec_param(&env, "task");
 	int64_t ttl_ms;
 	if (check_text_params(&env, err, sizeof(err)) < 0 ||
 	    check_ttl(&env, EXEC_DEFAULT_TTL_MS, &ttl_ms, err, sizeof(err)) < 0) {
@@ -398,9 +409,8 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
-	if (codec_param(&env, "datum") != NULL)
-		log_debug("datum '%s' given: datum files are not read by this version",
-			  codec_param(&env, "datum"));
+	if (codec_param(&env, "datum") != NULL && verb != V_START)
+		log_debug("datum given to %s: read by start only", env.verb);
 
 	struct start_spec *spec = NULL;
 	cJSON *conf = NULL;
@@ -462,6 +472,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 			.cluster = spec->cluster,
 			.max_memory_restart = spec->max_memory,
 			.autorestart = spec->autorestart,
+			.cron_restart = spec->cron,
 		};
 		conf = pm2_conf_build(&pc, ex->pm2_home, err, sizeof(err));
 		if (conf == NULL) {
@@ -495,7 +506,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
-	if (verb == V_STATUS || verb == V_LOGS)
+	if (verb == V_STATUS || verb == V_LOGS || verb == V_RESULT)
 		exec_auth_check(ex, auth, POLICY_TASK_UNKNOWN, NULL, true, &pstatus, reason,
 				sizeof(reason)); /* the final word: audited */
 	if (env.request_id != NULL && entry == NULL)

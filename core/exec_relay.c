@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "exec_result.h"
 #include "executor_int.h"
 #include "log.h"
 #include "loop.h"
@@ -108,6 +109,7 @@ void exec_relay_event(struct pm2_events *r, const struct pm2_event *ev, void *ar
 			}
 			m->errored = true;
 		} else {
+			exec_result_exit(ex, ev); /* a one-shot task's result */
 			int64_t now = loop_now(ex->loop);
 			if (m->exit_at != 0 && now - m->exit_at < EXIT_RELAY_MS) {
 				m->suppressed++;

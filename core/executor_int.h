@@ -30,7 +30,7 @@
 #define EXEC_DEFAULT_TTL_MS 60000 /* params.ttl when absent */
 #define EXEC_MAX_COMMANDS 1000    /* live commands; more are refused ("busy") */
 
-enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS, V_LOGS };
+enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS, V_LOGS, V_RESULT };
 
 struct command;
 struct exec_auth;

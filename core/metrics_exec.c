@@ -144,7 +144,7 @@ static const char *fold_verb(const char *verb)
 		{"start", "start"},   {"run", "start"},	    {"stop", "stop"},
 		{"restart", "restart"}, {"delete", "delete"}, {"remove", "delete"},
 		{"status", "status"}, {"list", "status"},   {"ps", "status"},
-		{"logs", "logs"},
+		{"logs", "logs"},     {"result", "result"},
 	};
 	for (size_t i = 0; verb != NULL && i < sizeof(table) / sizeof(table[0]); i++)
 		if (strcasecmp(verb, table[i][0]) == 0)

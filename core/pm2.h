@@ -117,6 +117,7 @@ struct pm2_proc {
 	char *owner, *owner_key;
 	char *out_log_path, *err_log_path;
 	uint64_t max_memory_restart; /* bytes; 0: none */
+	char *cron;		     /* pm2_env.cron_restart; NULL: none */
 };
 
 /*

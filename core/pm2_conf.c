@@ -344,6 +344,8 @@ cJSON *pm2_conf_build(const struct pm2_conf *conf, const char *pm2_home, char *e
 
 	add_bool(o, "autostart", true);
 	add_bool(o, "autorestart", conf->autorestart);
+	if (conf->cron_restart != NULL)
+		add_string(o, "cron_restart", conf->cron_restart);
 	/* Without treekill the children of the main pid survive a stop. */
 	add_bool(o, "treekill", true);
 	add_bool(o, "merge_logs", merge);

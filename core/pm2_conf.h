@@ -44,6 +44,7 @@ struct pm2_conf {
 	bool cluster;                /* node cluster mode (node scripts only) */
 	uint64_t max_memory_restart; /* bytes; 0: none */
 	bool autorestart;
+	const char *cron_restart; /* checked (cron_check.h); NULL: none */
 };
 
 /*

@@ -62,6 +62,7 @@ enum key {
 	K_OUT_LOG,
 	K_ERR_LOG,
 	K_MMR,
+	K_CRON,
 	K_OWNER,     /* pm2_env.env.TASKER_OWNER */
 	K_OWNER_KEY, /* pm2_env.env.TASKER_OWNER_KEY */
 };
@@ -99,6 +100,7 @@ static const struct key_name penv_keys[] = {
     {"pm_out_log_path", K_OUT_LOG},
     {"pm_err_log_path", K_ERR_LOG},
     {"max_memory_restart", K_MMR},
+    {"cron_restart", K_CRON},
     {NULL, K_NONE},
 };
 
@@ -240,6 +242,7 @@ static void proc_clear(struct pm2_proc *p)
 	free(p->owner_key);
 	free(p->out_log_path);
 	free(p->err_log_path);
+	free(p->cron);
 }
 
 void pm2_procs_free(struct pm2_proc *procs, size_t n)
@@ -371,6 +374,10 @@ static void rec_scalar(struct pm2_list_parser *lp, enum ctx ctx, enum key key, b
 			break;
 		case K_ERR_LOG:
 			set_str(&p->err_log_path, s, len);
+			break;
+		case K_CRON:
+			if (len > 0 && len <= 200)
+				set_str(&p->cron, s, len);
 			break;
 		case K_MMR: {
 			/* Older confs may carry digits as a string. */

@@ -25,7 +25,7 @@
 
 /* The verbs a role may name; the executor's aliases (run, remove, list,
  * ps) are refused with the word to write instead. */
-static const char *const known_verbs[] = {"start", "stop", "restart", "delete", "status", "logs"};
+static const char *const known_verbs[] = {"start", "stop", "restart", "delete", "status", "logs", "result"};
 #define NVERBS (sizeof(known_verbs) / sizeof(known_verbs[0]))
 
 struct strlist {
@@ -318,7 +318,7 @@ static int role_verbs(struct role *r, const char *const *verbs, char *err, size_
 		char b[72];
 		snprintf(err, errlen,
 		         "role %s: unknown verb \"%s\" (expected start, stop, restart, delete, "
-		         "status, logs or \"*\")",
+		         "status, logs, result or \"*\")",
 		         r->name, shown(v, b));
 		return -1;
 	}

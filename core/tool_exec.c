@@ -47,9 +47,12 @@ static const char exec_help[] =
 	"                          on 127.0.0.1; an address alone uses port 8275)\n"
 	"  --policy FILE           who may do what: a TOML policy (TASKER_POLICY;\n"
 	"                          docs/security.md); without one the executor is open\n"
+	"  --datum-dir DIR         where start --datum=NAME.TYPE reads NAME.TYPE.toml\n"
+	"                          (TASKER_DATUM_DIR, else $_B00T_Path, else\n"
+	"                          ~/.b00t/_b00t_)\n"
 	"  -h, --help              show this help\n"
 	"\n"
-	"Verbs: start|run, stop, restart, delete|remove, status|list|ps.\n"
+	"Verbs: start|run, stop, restart, delete|remove, status|list|ps, logs, result.\n"
 	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
 	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
 	"policy in force, and the log says why); without, as SIGTERM.\n";
@@ -120,7 +123,7 @@ static void on_signal(struct loop *loop, int signo, void *arg)
 }
 
 enum { OPT_PM2 = 1, OPT_PM2_HOME, OPT_PASS_ENV, OPT_CWD_BASE, OPT_MAXMEM, OPT_NOSTART, OPT_TIMEOUT,
-       OPT_HISTORY, OPT_METRICS, OPT_POLICY };
+       OPT_HISTORY, OPT_METRICS, OPT_POLICY, OPT_DATUM_DIR };
 
 static char *render_metrics(void *arg, enum metrics_format fmt, size_t *len)
 {
@@ -153,6 +156,7 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		{"history", required_argument, NULL, OPT_HISTORY},
 		{"metrics", required_argument, NULL, OPT_METRICS},
 		{"policy", required_argument, NULL, OPT_POLICY},
+		{"datum-dir", required_argument, NULL, OPT_DATUM_DIR},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -210,6 +214,10 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 		case OPT_POLICY:
 			free(cfg->policy_path);
 			cfg->policy_path = xstrdup(optarg);
+			break;
+		case OPT_DATUM_DIR:
+			free(cfg->datum_dir);
+			cfg->datum_dir = xstrdup(optarg);
 			break;
 		case 'h':
 			fputs(exec_help, stdout);

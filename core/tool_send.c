@@ -360,7 +360,7 @@ static bool reply_fits(const char *verb, const struct status_view *v)
 		return is_one_of(v->status, restart);
 	if (strcmp(canon, "delete") == 0)
 		return is_one_of(v->status, del);
-	if (strcmp(canon, "logs") == 0)
+	if (strcmp(canon, "logs") == 0 || strcmp(canon, "result") == 0)
 		return is_one_of(v->status, logs);
 	return false;
 }

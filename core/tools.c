@@ -27,6 +27,8 @@ const struct tool tools_table[] = {
 	 tool_logs},
 	{"audit", "read the audit stream: who was allowed or refused what (--since, --agent)",
 	 tool_audit},
+	{"result", "print a one-shot task's result: exit code, times, last lines (from Redis)",
+	 tool_result},
 	{"parse", "print the parse of a slash line as JSON (no network)", tool_parse},
 	{NULL, NULL, NULL},
 };
@@ -153,6 +155,22 @@ void tools_describe_status(const struct status_view *v, char *buf, size_t size)
 			snprintf(id + o, sizeof(id) - o, ")");
 	} else if (v->pm_id >= 0) {
 		snprintf(id, sizeof(id), " (pm_id %ld)", v->pm_id);
+	}
+	if (v->type != NULL && strcmp(v->type, "task_result") == 0 && v->status == NULL) {
+		/* A one-shot task ended (docs/protocol.md, section 14). */
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(v->root, "exit_code");
+		const cJSON *sig = cJSON_GetObjectItemCaseSensitive(v->root, "signal");
+		const cJSON *dur = cJSON_GetObjectItemCaseSensitive(v->root, "duration_ms");
+		long c = 0;
+		char how[80];
+		if (codec_json_long(code, -2147483648L, 2147483647L, &c))
+			snprintf(how, sizeof(how), "exited with code %ld", c);
+		else
+			snprintf(how, sizeof(how), "ended by %.32s",
+				 cJSON_IsString(sig) ? sig->valuestring : "a signal");
+		snprintf(buf, size, "result %s%s: %s after %.3f s", task, id, how,
+			 cJSON_IsNumber(dur) ? dur->valuedouble / 1000.0 : 0.0);
+		return;
 	}
 	const char *status = v->status ? v->status : (v->type ? v->type : "?");
 	const cJSON *lines = cJSON_GetObjectItemCaseSensitive(v->root, "lines");

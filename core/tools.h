@@ -29,6 +29,7 @@ int tool_exec(struct config *cfg, int argc, char **argv);
 int tool_ls(struct config *cfg, int argc, char **argv);
 int tool_logs(struct config *cfg, int argc, char **argv);
 int tool_audit(struct config *cfg, int argc, char **argv);
+int tool_result(struct config *cfg, int argc, char **argv);
 
 /*
  * Signs a command for sending when key_path is set (--key, TASKER_KEY):
