@@ -222,6 +222,10 @@ wait_until 30 file_has "$TMP/exec6.log" "ready: listening"
 "$TASKER" send --redis "redis://b00t-agent:pw-b00t-agent@127.0.0.1:$REDIS_PORT" --wait=60 \
 	'/stop --task=acl-ghost' >"$TMP/acl_send.out" 2>&1
 check "tasker-exec answers b00t-agent's send --wait" grep -q "not_found acl-ghost" "$TMP/acl_send.out"
+check "b00t-agent may admit its command to the fleet's stream" bash -c "! grep -q 'publishing only' '$TMP/acl_send.out'"
+check "b00t-agent may not write a failover definition" bash -c "redis-cli -p $REDIS_PORT --user b00t-agent --pass pw-b00t-agent --no-auth-warning SET 'b00t:{tasker}:b00t:k0mmand3r:def:x' 1 | grep -q NOPERM"
+check "nor a node's stream" bash -c "redis-cli -p $REDIS_PORT --user b00t-agent --pass pw-b00t-agent --no-auth-warning XADD 'b00t:{tasker}:b00t:k0mmand3r:node:n1' '*' m x | grep -q NOPERM"
+check "nor a presence key" bash -c "redis-cli -p $REDIS_PORT --user b00t-agent --pass pw-b00t-agent --no-auth-warning SET 'b00t:tasker:executor:n1' x | grep -q NOPERM"
 check "tasker-exec may add to the history" wait_until 10 xlen_is "$K" 1
 check "and nothing was refused" bash -c "! grep -q refused '$TMP/exec6.log'"
 timeout 30 "$TASKER" watch --redis "redis://b00t-watch:pw-b00t-watch@127.0.0.1:$REDIS_PORT" --since 1h \
