@@ -45,7 +45,7 @@
 #define SCRAPE_ROUNDS 7
 #define SCRAPES_PER_ROUND 20
 #define START_ROUNDS 6
-#define STARTS_PER_ROUND 12
+#define ROUND_STARTS 12
 #define T_REPLY 30000
 
 static struct {
@@ -241,9 +241,9 @@ static void phase_start(int ntasks)
 		for (int k = 0; k < 2; k++) {
 			int side = (r + k) % 2; /* 0 not scraped, 1 scraped every second */
 			pid_t sc = side == 1 ? scraper_start() : -1;
-			double lat[STARTS_PER_ROUND];
+			double lat[ROUND_STARTS];
 			size_t n = 0;
-			for (int i = 0; i < STARTS_PER_ROUND; i++) {
+			for (int i = 0; i < ROUND_STARTS; i++) {
 				char name[48];
 				snprintf(name, sizeof(name), "bm-%d-%d-%d", r, side, i);
 				double ms = request("start", name, "started");
@@ -263,7 +263,7 @@ static void phase_start(int ntasks)
 	double lo, hi, dlo, dhi;
 	printf("start (publish -> reply, then delete), %d tasks in PM2, %d rounds of %d starts a side, "
 	       "interleaved (%d of %d started)\n",
-	       ntasks, START_ROUNDS, STARTS_PER_ROUND, done, 2 * START_ROUNDS * STARTS_PER_ROUND);
+	       ntasks, START_ROUNDS, ROUND_STARTS, done, 2 * START_ROUNDS * ROUND_STARTS);
 	range(p50[0], START_ROUNDS, &lo, &hi);
 	printf("  not scraped            p50 %.2f ms (rounds %.2f-%.2f)\n",
 	       median(p50[0], START_ROUNDS), lo, hi);
