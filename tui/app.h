@@ -16,13 +16,14 @@
 #include "config.h"
 #include "executor.h"
 #include "feed.h"
+#include "logview.h"
 #include "loop.h"
 #include "pm2.h"
 #include "slash.h"
 #include "tasks.h"
 #include "theme.h"
 
-enum app_mode { MODE_TABLE, MODE_HELP, MODE_DETAIL, MODE_CONFIRM };
+enum app_mode { MODE_TABLE, MODE_HELP, MODE_DETAIL, MODE_CONFIRM, MODE_LOGS };
 enum app_focus { FOCUS_TABLE, FOCUS_FEED };
 enum msg_kind { MSG_INFO, MSG_OK, MSG_ERROR, MSG_WAIT };
 
@@ -103,6 +104,10 @@ struct app {
 	unsigned logs_read_gen;	 /* logs_gen when it was sent */
 	bool reader_on;		 /* the bus's reader connection was asked for */
 	char logs_state[160];	 /* what the view says about the request */
+	/* The full-screen log view (l, logview.h). */
+	struct logview lv;
+	char lv_task[128];	 /* the task it shows */
+	int lv_rows;		 /* lines of it last drawn */
 	enum app_mode mode;
 	enum app_focus focus;
 	char message[512]; /* without its mark: draw.c adds one for the kind */

@@ -860,6 +860,10 @@ static void on_log_timer(struct loop *loop, void *arg)
 	loop_timer_add(loop, LOG_POLL_MS, on_log_timer, app);
 	if (app->mode == MODE_DETAIL)
 		reload_logs(app);
+	if (app->mode == MODE_LOGS || (app->mode == MODE_CONFIRM && app->confirm_back == MODE_LOGS)) {
+		if (!app->detail_remote && logview_local_poll(&app->lv))
+			mark(app);
+	}
 }
 
 static void free_env_pairs(struct app *app)
@@ -925,6 +929,54 @@ static void open_detail(struct app *app, const struct pm2_proc *p)
 		remote_logs_open(app, app->detail_node, p->name);
 	else
 		reload_logs(app);
+	mark(app);
+}
+
+static void ask(struct app *app, const char *verb, const struct pm2_proc *p);
+
+/* The full-screen log view (l): the local PM2's files, read here, or
+ * another node's `logs` verb (remote_logs.c feeds app->lv). */
+static void open_logs(struct app *app, const struct pm2_proc *p)
+{
+	if (p == NULL)
+		return;
+	free_env_pairs(app);
+	remote_logs_close(app);
+	logview_clear(&app->lv);
+	snprintf(app->lv_task, sizeof(app->lv_task), "%s", p->name);
+	app->detail_pm_id = p->pm_id;
+	snprintf(app->detail_node, sizeof(app->detail_node), "%s", tasks_node_of(&app->tasks, p));
+	app->detail_remote = fleet_row_remote(app, p);
+	app->logs_state[0] = '\0';
+	app->mode = MODE_LOGS;
+	if (app->detail_remote)
+		remote_logs_open(app, app->detail_node, p->name);
+	else
+		logview_local_open(&app->lv, p->out_log_path, p->err_log_path);
+	logview_clamp(&app->lv, (size_t)(app->lv_rows > 0 ? app->lv_rows : 1));
+	mark(app);
+}
+
+static void key_logs(struct app *app, int key)
+{
+	size_t rows = (size_t)(app->lv_rows > 0 ? app->lv_rows : 1);
+	if (!app->lv.searching && (key == 'q' || key == KEYC_ESC || key == KEYC_F10)) {
+		app->mode = MODE_TABLE;
+		remote_logs_close(app);
+		logview_clear(&app->lv);
+	} else if (!app->lv.searching && key == 3) {
+		quit(app);
+	} else if (!app->lv.searching && (key == 's' || key == 'r')) {
+		ask(app, key == 's' ? "stop" : "restart",
+		    tasks_find(&app->tasks, app->detail_node, app->detail_pm_id));
+		return;
+	} else if (!app->lv.searching && (key == '?' || key == KEYC_F1)) {
+		app->mode = MODE_HELP;
+		remote_logs_close(app);
+		logview_clear(&app->lv);
+	} else if (!logview_key(&app->lv, key, rows)) {
+		return;
+	}
 	mark(app);
 }
 
@@ -1063,7 +1115,7 @@ static void key_table(struct app *app, int key)
 		open_detail(app, sel);
 		break;
 	case 'l':
-		open_detail(app, sel);
+		open_logs(app, sel);
 		break;
 	case 's':
 		ask(app, "stop", sel);
@@ -1179,6 +1231,9 @@ static void handle_key(struct app *app, int key)
 		break;
 	case MODE_DETAIL:
 		key_detail(app, key);
+		break;
+	case MODE_LOGS:
+		key_logs(app, key);
 		break;
 	case MODE_TABLE:
 		key_table(app, key);
@@ -1380,6 +1435,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	struct app app_s;
 	struct app *app = &app_s;
 	memset(app, 0, sizeof(*app));
+	logview_init(&app->lv);
 	app->cfg = cfg;
 	app->interval_ms = 1000;
 	app->executors = -1;
@@ -1559,6 +1615,7 @@ out:
 	tasks_free(&app->tasks);
 	feed_free(&app->feed);
 	free_env_pairs(app);
+	logview_free(&app->lv);
 	free(app->log_out);
 	free(app->log_err);
 	loop_free(app->loop);

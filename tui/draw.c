@@ -415,6 +415,11 @@ static void draw_hints(struct app *app, int y)
 	case MODE_CONFIRM:
 		hints = " y go on  any other key: cancel";
 		break;
+	case MODE_LOGS:
+		hints = app->lv.searching ? " Enter search  Esc cancel"
+					  : " q back  PgUp PgDn page  g/G top/end  / search  n/N next/prev  "
+					    "F follow  s stop  r restart  ? help";
+		break;
 	default:
 		if (cmdbar_active(app->bar))
 			hints = " Enter send  Esc/^G cancel  Tab complete  ^R history search  ↑↓ history";
@@ -516,6 +521,8 @@ static const char *const help_lines[] = {
 	"          s, r and d ask first (y goes on) and act on every instance of the name",
 	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
 	"  n       one node at a time (again: the next; after the last: every node)",
+	"Keys (log view, l): PgUp PgDn b Space  g/G top/end  / search  n/N next/prev",
+	"  F follow live   s stop   r restart   q/Esc back   (stdout and stderr merged)",
 	"          a row of another node: s, r, d name that node; l asks it for the logs",
 	"",
 	"Command bar: type / (or :) anywhere",
@@ -670,6 +677,85 @@ static void draw_detail(struct app *app)
 	draw_tail(row, in, iw, left - half - 2, draw_attr(app, TH_FEED_ERROR), app->log_err);
 }
 
+/* One log line at y: its stream mark, then the text with the matches of
+ * the last search in reverse video. Only visible lines get here. */
+static void draw_log_line(struct app *app, int y, const struct logview_line *l)
+{
+	int ea = draw_attr(app, TH_FEED_ERROR), oa = draw_attr(app, TH_DEFAULT);
+	int ma = draw_attr(app, l->err ? TH_FEED_ERROR : TH_FEED_TIME);
+	put(y, 0, 4, ma, l->err ? "err" : "out");
+	put(y, 3, 1, draw_attr(app, TH_BORDER), ascii_only ? "|" : "│");
+	int x0 = 4, w = COLS - x0;
+	int a = l->err ? ea : oa;
+	put(y, x0, w, a, l->text);
+	const char *pat = app->lv.pattern;
+	size_t plen = strlen(pat);
+	if (plen == 0)
+		return;
+	const char *from = l->text;
+	const char *m;
+	char pre[LOGVIEW_LINE_MAX + 1], buf[LOGVIEW_LINE_MAX * 3 + 8];
+	while ((m = logview_match(from, pat)) != NULL) {
+		size_t off = (size_t)(m - l->text);
+		memcpy(pre, l->text, off);
+		pre[off] = '\0';
+		int col = (int)fmt_fit(pre, 100000, buf, sizeof(buf));
+		if (col >= w - 1)
+			break;
+		snprintf(pre, sizeof(pre), "%.*s", (int)plen, m);
+		put(y, x0 + col, w - col, a | A_REVERSE, pre);
+		from = m + plen;
+	}
+}
+
+/* The full-screen log view (l): a title, the visible window, the prompt. */
+static int draw_logs(struct app *app)
+{
+	struct logview *lv = &app->lv;
+	int rows = LINES - 4;
+	if (rows < 1)
+		rows = 1;
+	app->lv_rows = rows;
+	logview_clamp(lv, (size_t)rows);
+	int ta = draw_attr(app, TH_TABLE_HEAD);
+	fill(1, 0, ta);
+	char title[700];
+	char on[TASKS_NODE_MAX + 16] = "";
+	if (app->detail_remote)
+		snprintf(on, sizeof(on), " on node %s", app->detail_node);
+	size_t last = lv->top + (size_t)rows < lv->count ? lv->top + (size_t)rows : lv->count;
+	snprintf(title, sizeof(title), " logs of %s%s · %zu-%zu/%zu%s%s%s", app->lv_task, on,
+		 lv->count ? lv->top + 1 : 0, last, lv->count, lv->follow ? " · following (F)" : "",
+		 lv->pattern[0] ? " · search: " : "", lv->pattern);
+	int x = put(1, 0, COLS, ta, title);
+	if (app->detail_remote && app->logs_state[0]) {
+		char st[200];
+		snprintf(st, sizeof(st), " · logs %s", app->logs_state);
+		put(1, x, COLS - x, ta, st);
+	}
+	for (int r = 0; r < rows; r++) {
+		const struct logview_line *l = logview_at(lv, lv->top + (size_t)r);
+		if (l == NULL)
+			break;
+		draw_log_line(app, 2 + r, l);
+	}
+	if (lv->count == 0)
+		put(2, 1, COLS - 1, draw_attr(app, TH_FEED_INFO),
+		    app->detail_remote ? "(waiting for the node's lines)" : "(no log lines yet)");
+	int ba = draw_attr(app, TH_BAR);
+	if (lv->searching) {
+		fill(LINES - 1, 0, ba);
+		put(LINES - 1, 0, 1, draw_attr(app, TH_BAR_PROMPT), "/");
+		int used = put(LINES - 1, 1, COLS - 2, ba, lv->input);
+		return 1 + used;
+	}
+	if (lv->note[0]) {
+		fill(LINES - 1, 0, ba);
+		put(LINES - 1, 0, COLS, draw_attr(app, TH_BAR_ERROR), lv->note);
+	}
+	return -1;
+}
+
 void draw_screen(struct app *app)
 {
 	ascii_only = app->ascii;
@@ -706,6 +792,12 @@ void draw_screen(struct app *app)
 		draw_help(app);
 	else if (view == MODE_DETAIL)
 		draw_detail(app);
+	else if (view == MODE_LOGS && app->mode == MODE_LOGS) {
+		int c = draw_logs(app);
+		if (c >= 0)
+			cur = c;
+	} else if (view == MODE_LOGS)
+		draw_logs(app);
 	if (cur >= 0) {
 		curs_set(1);
 		move(LINES - 1, cur);

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# The console, second pass (issue 12), driven through a private tmux server
+# against a real redis-server, a real PM2 daemon (private PM2_HOME) and a
+# real executor: the full-screen log view (l).
+. "$(dirname "$0")/lib.sh"
+
+PM2="$ROOT/.deps/node_modules/.bin/pm2"
+command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
+start_redis || { not_ok "redis-server starts"; finish; }
+R="redis://127.0.0.1:$REDIS_PORT"
+mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
+SOCK="tasker-test-$$"
+T=(tmux -L "$SOCK" -f /dev/null)
+
+
+cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
+trap 'cleanup_tmux; cleanup' EXIT
+
+# console [ENV=VALUE...] -- [ARGS...]: starts the console in a new tmux server.
+console() {
+	local envs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	"${T[@]}" kill-server 2>/dev/null
+	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+	local try
+	for try in 1 2 3; do
+		"${T[@]}" new-session -d -x "${COLS_:-100}" -y "${ROWS_:-30}" -s main \
+			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
+			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "${envs[@]}" \
+			"$TASKER" --redis "$R" "$@" && return 0
+	done
+	return 1
+}
+screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
+screen_esc() { "${T[@]}" capture-pane -e -p -t main 2>/dev/null; }
+screen_has() { screen | grep -q -- "$1"; }
+screen_lacks() { ! screen | grep -q -- "$1"; }
+screen_re() { screen | grep -qE -- "$1"; }
+# row N: the screen's line N (1 = the top line).
+row() { screen | sed -n "${1}p"; }
+row_has() { row "$1" | grep -qE -- "$2"; }
+type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
+key() { "${T[@]}" send-keys -t main "$@"; }
+dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+
+# --- the log view of a local task ------------------------------------------------
+# gen writes one stderr line, then (a second later, so PM2's stamps order
+# them) 30,000 stdout lines, then a stderr marker, then a tick every 200 ms.
+# PM2 stamps each line (--time): the view merges the two files by stamp.
+cat >"$TMP/gen.js" <<'JS'
+console.error('err early');
+setTimeout(() => {
+	let s = '';
+	for (let i = 1; i <= 30000; i++) s += `out line ${i}\n`;
+	process.stdout.write(s);
+	setTimeout(() => {
+		console.error('err marker');
+		let t = 0;
+		setInterval(() => console.log(`tick ${++t}`), 200);
+	}, 1100);
+}, 1100);
+JS
+# big writes 70,000 lines: more than the view keeps (50,000).
+cat >"$TMP/big.js" <<'JS'
+let s = '';
+for (let i = 1; i <= 70000; i++) s += `big ${i}\n`;
+process.stdout.write(s);
+setInterval(() => {}, 1 << 30);
+JS
+"$PM2" start "$TMP/gen.js" --time --name gen >/dev/null 2>&1
+"$PM2" start "$TMP/big.js" --name big >/dev/null 2>&1
+wait_until 20 file_has "$PM2_HOME/logs/gen-error.log" "err marker"
+wait_until 20 file_has "$PM2_HOME/logs/big-out.log" "big 70000"
+# The executor after the PM2 daemon is up: two starting it at once race.
+bg "$TASKER" exec --redis "$R" >"$TMP/exec.log" 2>&1
+wait_until 20 file_has "$TMP/exec.log" "ready: listening"
+
+console --
+check "the console starts" wait_until 15 screen_has "Redis up"
+type_text "/filter gen"
+key Enter
+check "gen is the one row shown" wait_until 15 screen_re "gen +online"
+key l
+check "l opens the log view of gen" wait_until 10 screen_has "logs of gen"
+check "it opens at the end, following" wait_until 10 screen_has "following (F)"
+check "the stderr marker shows, marked err" wait_until 10 screen_re "^err│.*err marker"
+check "a stdout line shows, marked out" wait_until 10 screen_re "^out│.*tick [0-9]+"
+check "the position says how many lines it holds" screen_re "logs of gen · [0-9]+-[0-9]+/3[0-9]{4}"
+t1=$(screen | grep -oE "tick [0-9]+" | tail -n 1)
+check "following: newer lines come in at the bottom" wait_until 10 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -oE 'tick [0-9]+' | tail -n 1 | grep -vqx '$t1'"
+
+key g
+check "g goes to the first line: 1-26" wait_until 10 screen_re "· 1-26/"
+check "g stops following" screen_lacks "following (F)"
+check "stdout and stderr merged by PM2's stamps: err early comes first" row_has 3 "^err│.*err early"
+check "then out line 1" row_has 4 "^out│.*out line 1$"
+check "the last stdout line sits before the later stderr line" bash -c "grep -n 'out line 30000\$' '$PM2_HOME/logs/gen-out.log' >/dev/null"
+key NPage
+check "PgDn pages down: 26-51" wait_until 10 screen_re "· 26-51/"
+check "the window shows those lines" screen_re "out line 49$"
+key PPage
+check "PgUp pages up: 1-26" wait_until 10 screen_re "· 1-26/"
+key G
+check "G goes to the end" wait_until 10 screen_re "tick [0-9]+"
+check "G alone does not follow" screen_lacks "following (F)"
+
+# Search: /, n and N, the matches highlighted.
+key g
+wait_until 10 screen_re "· 1-26/"
+key /
+check "/ opens the search prompt" wait_until 10 screen_has "Enter search"
+type_text "line 1499"
+key Enter
+check "the search moves to the first match: out line 1499 at the top" wait_until 10 screen_re "· 1500-"
+check "it shows at the top row" row_has 3 "out line 1499$"
+check "the search is named in the title" screen_has "search: line 1499"
+check "the match is in reverse video" bash -c "tmux -L $SOCK capture-pane -e -p -t main | sed -n 3p | grep -qE $'\\e\\\\[[0-9;]*7m''line 1499'"
+key n
+check "n goes to the next match (out line 14990)" wait_until 10 row_has 3 "out line 14990$"
+key n
+check "n again: out line 14991" wait_until 10 row_has 3 "out line 14991$"
+key N
+check "N goes back (out line 14990)" wait_until 10 row_has 3 "out line 14990$"
+key /
+type_text "no such text anywhere"
+key Enter
+check "a search without a match says so" wait_until 10 screen_has "pattern not found below: no such text anywhere"
+check "and the window stays" row_has 3 "out line 14990$"
+key F
+check "F follows again, at the end" wait_until 10 screen_has "following (F)"
+check "following shows the newest tick" wait_until 10 screen_re "tick [0-9]+"
+key q
+check "q goes back to the table" wait_until 10 screen_has "Status feed"
+
+# More lines than the view keeps: the newest 50,000.
+type_text "/filter big"
+key Enter
+wait_until 15 screen_re "big +online"
+key l
+check "a 70,000-line log holds the newest 50,000" wait_until 10 screen_re "logs of big · 49975-50000/50000"
+check "its last line shows" screen_re "out│big 70000$"
+key g
+check "the oldest kept is line 20001" wait_until 10 row_has 3 "out│big 20001$"
+key Escape
+check "Esc goes back too" wait_until 10 screen_has "Status feed"
+
+finish
