@@ -18,6 +18,9 @@ typedef void (*cmdbar_line_fn)(char *line, void *arg);
 typedef size_t (*cmdbar_complete_fn)(const char *line, size_t point, char ***out, size_t *start,
 				     void *arg);
 
+/* line with the value of every --env_NAME flag replaced by *** (as the
+ * history keeps it: "--env_TOKEN=***"). Returns a new string. */
+char *cmdbar_mask_secrets(const char *line);
 /* history_path may be NULL (no history kept). */
 struct cmdbar *cmdbar_new(const char *history_path, cmdbar_line_fn on_line,
 			  cmdbar_complete_fn on_complete, void *arg);

@@ -529,6 +529,7 @@ static const char *const help_lines[] = {
 	"  /start --task=api --command=\"node api.js\" --env_PORT=8080 --instances=2",
 	"  /stop --task=api    /restart --task=api    /delete --task=api    /status",
 	"  Tab completes verbs, flags and task names; ^R searches history; Esc leaves.",
+	"  The history file keeps --env_ values masked (--env_TOKEN=***): retype them.",
 	"",
 	"Console commands (not sent)",
 	"  /help  /quit  /filter TEXT  /node NAME (alone: every node)  /sort COLUMN",

@@ -145,4 +145,23 @@ check "the oldest kept is line 20001" wait_until 10 row_has 3 "out│big 20001$"
 key Escape
 check "Esc goes back too" wait_until 10 screen_has "Status feed"
 
+# --- secrets in the history ------------------------------------------------------
+type_text "/filter"
+key Enter
+type_text "/start --task=sec --command=\"sleep 600\" --env_TOKEN=hunter2 --env_PASS = \"two words\" --env_EMPTY= --tag=x"
+key Enter
+check "the line with secrets is sent and the task starts" wait_until 20 screen_has "✓ started sec"
+check "the task got the real value" bash -c "'$PM2' jlist 2>/dev/null | grep -q hunter2"
+H="$TMP/state/tasker/history"
+check "the history file has the line, masked" wait_until 10 file_has "$H" '--env_TOKEN=\*\*\* --env_PASS=\*\*\* --env_EMPTY= --tag=x'
+check "the history file never holds the values" bash -c "! grep -qE 'hunter2|two words' '$H'"
+key /
+key Up
+check "recalled from the history, the line shows masked" wait_until 10 screen_has '--env_TOKEN=\*\*\*'
+key C-g
+wait_until 10 screen_lacks "Enter send"
+key ?
+check "the help says the history masks --env_ values" wait_until 10 screen_has "keeps --env_ values masked"
+key Escape
+
 finish
