@@ -108,6 +108,10 @@ struct app {
 	struct logview lv;
 	char lv_task[128];	 /* the task it shows */
 	int lv_rows;		 /* lines of it last drawn */
+	/* The filter as typed (/filter TEXT in the bar, opened by f or \\):
+	 * applied at every key; Esc puts back the one before. */
+	bool live_filter;
+	char filter_before[128];
 	enum app_mode mode;
 	enum app_focus focus;
 	char message[512]; /* without its mark: draw.c adds one for the kind */

@@ -440,3 +440,8 @@ void cmdbar_resize(struct cmdbar *bar, int cols)
 	(void)bar;
 	rl_set_screen_size(1, cols);
 }
+
+const char *cmdbar_text(const struct cmdbar *bar)
+{
+	return bar->active && rl_line_buffer ? rl_line_buffer : "";
+}

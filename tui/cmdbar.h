@@ -48,6 +48,9 @@ bool cmdbar_dirty(const struct cmdbar *bar);
 /* The matches last listed by Tab (for the console to show); may be "". */
 const char *cmdbar_matches(const struct cmdbar *bar);
 
+/* The line being typed ("" when the bar is closed). */
+const char *cmdbar_text(const struct cmdbar *bar);
+
 void cmdbar_resize(struct cmdbar *bar, int cols);
 
 #endif

@@ -577,6 +577,7 @@ static bool console_command(struct app *app, const struct slash_line *l)
 	} else if (strcmp(v, "quit") == 0 || strcmp(v, "q") == 0 || strcmp(v, "exit") == 0) {
 		quit(app);
 	} else if (strcmp(v, "filter") == 0) {
+		app->live_filter = false; /* typed to the end: it stays */
 		tasks_set_filter(&app->tasks, arg);
 		if (arg[0])
 			set_message(app, MSG_INFO, "filter: %s (/filter alone clears it)", arg);
@@ -1048,6 +1049,7 @@ static void key_table(struct app *app, int key)
 		cmdbar_open(app->bar, "/");
 		break;
 	case '\\':
+	case 'f':
 	case KEYC_F4:
 		cmdbar_open(app->bar, "/filter ");
 		break;
@@ -1241,6 +1243,29 @@ static void handle_key(struct app *app, int key)
 	}
 }
 
+/* The filter follows the bar while it holds "/filter TEXT"; a bar closed
+ * any other way than by sending that line puts the filter back. */
+static void live_filter(struct app *app)
+{
+	const char *t = cmdbar_text(app->bar);
+	bool filtering = cmdbar_active(app->bar) && strncmp(t, "/filter", 7) == 0 &&
+			 (t[7] == '\0' || t[7] == ' ');
+	if (filtering) {
+		if (!app->live_filter) {
+			app->live_filter = true;
+			snprintf(app->filter_before, sizeof(app->filter_before), "%s",
+				 app->tasks.filter);
+		}
+		const char *f = t + 7;
+		f += strspn(f, " ");
+		if (strcmp(f, app->tasks.filter) != 0)
+			tasks_set_filter(&app->tasks, f);
+	} else if (app->live_filter) {
+		app->live_filter = false;
+		tasks_set_filter(&app->tasks, app->filter_before);
+	}
+}
+
 static void drop_held(struct app *app)
 {
 	app->nheld = 0;
@@ -1279,6 +1304,7 @@ static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
 		if (cmdbar_active(app->bar)) {
 			size_t seg = until_marker(buf + off, n - off);
 			size_t took = cmdbar_feed(app->bar, buf + off, seg);
+			live_filter(app);
 			mark(app);
 			off += took > 0 ? took : seg;
 			continue;

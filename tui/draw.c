@@ -521,6 +521,7 @@ static const char *const help_lines[] = {
 	"          s, r and d ask first (y goes on) and act on every instance of the name",
 	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
 	"  n       one node at a time (again: the next; after the last: every node)",
+	"  f or \\  filter as you type (!TEXT: every row but TEXT); Enter keeps, Esc drops",
 	"Keys (log view, l): PgUp PgDn b Space  g/G top/end  / search  n/N next/prev",
 	"  F follow live   s stop   r restart   q/Esc back   (stdout and stderr merged)",
 	"          a row of another node: s, r, d name that node; l asks it for the logs",
@@ -757,6 +758,23 @@ static int draw_logs(struct app *app)
 	return -1;
 }
 
+/* "17/209" (the selected row of the rows shown) at the right of row y,
+ * with the filter when one hides rows: "3/3 of 209 · filter !gen". */
+static void draw_position(struct app *app, int y)
+{
+	const struct tasks *t = &app->tasks;
+	long row = tasks_selected_row(t);
+	char buf[220];
+	if (t->filter[0] || t->node_filter[0])
+		snprintf(buf, sizeof(buf), " %ld/%zu of %zu%s%s ", row >= 0 ? row + 1 : 0,
+			     t->nview, t->nprocs, t->filter[0] ? " · filter " : "", t->filter);
+	else
+		snprintf(buf, sizeof(buf), " %ld/%zu ", row >= 0 ? row + 1 : 0, t->nview);
+	char fit[400];
+	int w = (int)fmt_fit(buf, COLS / 2, fit, sizeof(fit));
+	put(y, COLS - w, w, draw_attr(app, TH_TABLE_HEAD), fit);
+}
+
 void draw_screen(struct app *app)
 {
 	ascii_only = app->ascii;
@@ -784,6 +802,7 @@ void draw_screen(struct app *app)
 	if (view == MODE_TABLE) {
 		draw_table(app, 1, table_rows);
 		draw_feed(app, 2 + table_rows, feed_rows);
+		draw_position(app, 2 + table_rows);
 	}
 	draw_hints(app, LINES - 2);
 	int cur = draw_bar(app, LINES - 1);
