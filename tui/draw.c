@@ -367,6 +367,13 @@ static void draw_feed(struct app *app, int y0, int rows)
 	else if (app->tasks.node_filter[0] != '\0')
 		snprintf(label, sizeof(label), " node %s only (%zu of %zu) ", app->tasks.node_filter,
 			 app->tasks.nview, app->tasks.nprocs);
+	/* Then where the selection stands among the rows shown: 17/209. */
+	long row = tasks_selected_row(&app->tasks);
+	char pos[40];
+	snprintf(pos, sizeof(pos), "%s%ld/%zu ", label[0] ? "· " : " ", row >= 0 ? row + 1 : 0,
+		 app->tasks.nview);
+	size_t ll = strlen(label);
+	snprintf(label + ll, sizeof(label) - ll, "%s", pos);
 	int lw = (int)strlen(label);
 	if (lw > COLS / 2)
 		lw = COLS / 2;
@@ -758,23 +765,6 @@ static int draw_logs(struct app *app)
 	return -1;
 }
 
-/* "17/209" (the selected row of the rows shown) at the right of row y,
- * with the filter when one hides rows: "3/3 of 209 · filter !gen". */
-static void draw_position(struct app *app, int y)
-{
-	const struct tasks *t = &app->tasks;
-	long row = tasks_selected_row(t);
-	char buf[220];
-	if (t->filter[0] || t->node_filter[0])
-		snprintf(buf, sizeof(buf), " %ld/%zu of %zu%s%s ", row >= 0 ? row + 1 : 0,
-			     t->nview, t->nprocs, t->filter[0] ? " · filter " : "", t->filter);
-	else
-		snprintf(buf, sizeof(buf), " %ld/%zu ", row >= 0 ? row + 1 : 0, t->nview);
-	char fit[400];
-	int w = (int)fmt_fit(buf, COLS / 2, fit, sizeof(fit));
-	put(y, COLS - w, w, draw_attr(app, TH_TABLE_HEAD), fit);
-}
-
 void draw_screen(struct app *app)
 {
 	ascii_only = app->ascii;
@@ -802,7 +792,6 @@ void draw_screen(struct app *app)
 	if (view == MODE_TABLE) {
 		draw_table(app, 1, table_rows);
 		draw_feed(app, 2 + table_rows, feed_rows);
-		draw_position(app, 2 + table_rows);
 	}
 	draw_hints(app, LINES - 2);
 	int cur = draw_bar(app, LINES - 1);

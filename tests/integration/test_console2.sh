@@ -169,20 +169,20 @@ check "the position shows the selected row of all rows" wait_until 10 screen_re 
 key f
 check "f opens the bar on /filter" wait_until 10 screen_re "^/filter *$"
 type_text "gen"
-check "the filter applies as it is typed (no Enter)" wait_until 10 screen_re "1/1 of 3 · filter gen"
+check "the filter applies as it is typed (no Enter)" wait_until 10 screen_re "table filter: gen \\(1 of 3\\) · 1/1"
 check "only gen shows" bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E ' (gen|big|sec) +online' | grep -c . | grep -qx 1"
 key BSpace BSpace BSpace
 type_text "!gen"
-check "! inverts it: every row but gen" wait_until 10 screen_re "[12]/2 of 3 · filter !gen"
+check "! inverts it: every row but gen" wait_until 10 screen_re "table filter: !gen \\(2 of 3\\) · [12]/2"
 check "gen is hidden, big and sec show" bash -c "s=\$(tmux -L $SOCK capture-pane -p -t main); ! grep -qE ' gen +online' <<<\"\$s\" && grep -qE ' big +online' <<<\"\$s\" && grep -qE ' sec +online' <<<\"\$s\""
 key C-g
 check "cancelled, the filter before comes back" wait_until 10 screen_re " [123]/3 *$"
 key f
 type_text "!sec"
 key Enter
-check "sent, the filter stays" wait_until 10 screen_re "[12]/2 of 3 · filter !sec"
+check "sent, the filter stays" wait_until 10 screen_re "table filter: !sec \\(2 of 3\\) · [12]/2"
 key j
-check "the position follows the selection" wait_until 10 screen_re "2/2 of 3 · filter !sec"
+check "the position follows the selection" wait_until 10 screen_re "table filter: !sec \\(2 of 3\\) · 2/2"
 type_text "/stat"
 check "/ still opens the command bar" wait_until 10 screen_re "^/stat *$"
 key C-g
