@@ -62,6 +62,7 @@ struct app {
 	struct cmdbar *bar;
 	bool local;
 	bool ascii; /* no UTF-8 locale: draw with ASCII only */
+	bool mouse; /* xterm mouse reports on (off: --no-mouse, TASKER_NO_MOUSE=1) */
 
 	/* What the header says. */
 	char *pm2_home;
@@ -218,6 +219,8 @@ bool remote_logs_reply(struct app *app, const char *data, size_t len);
 /* Publishes a slash line as a typed line is (console.c's publish_line). */
 void console_publish(struct app *app, const struct slash_line *l);
 
+/* The table column under screen column x, or -1 (draw.c). */
+int draw_column_at(int x);
 /* Draws the whole screen from the state (draw.c). */
 void draw_screen(struct app *app);
 /* Curses attributes for a theme element (draw.c). */

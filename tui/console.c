@@ -61,6 +61,7 @@ const struct option console_options[] = {
 	{"theme", required_argument, NULL, 'T'},
 	{"interval", required_argument, NULL, 'I'},
 	{"pm2-home", required_argument, NULL, 'P'},
+	{"no-mouse", no_argument, NULL, 'M'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -79,10 +80,23 @@ static void bracketed_paste(bool on)
 	}
 }
 
+/* Mouse reports (xterm 1000, SGR encoding 1006): clicks and the wheel. */
+static bool mouse_on;
+static void mouse_mode(bool on)
+{
+	const char *seq = on ? "\033[?1000h\033[?1006h" : "\033[?1006l\033[?1000l";
+	mouse_on = on;
+	if (write(STDOUT_FILENO, seq, strlen(seq)) < 0) {
+		/* a terminal that is gone needs no mode */
+	}
+}
+
 static void restore_terminal(void)
 {
 	if (curses_on) {
 		curses_on = false;
+		if (mouse_on)
+			mouse_mode(false);
 		bracketed_paste(false);
 		endwin();
 	}
@@ -91,7 +105,7 @@ static void restore_terminal(void)
 /* Async-signal-safe: put the terminal back and die with the same signal. */
 static void fatal_signal(int sig)
 {
-	static const char leave[] = "\033[?2004l\033[?1049l\033[?25h\r\n";
+	static const char leave[] = "\033[?1006l\033[?1000l\033[?2004l\033[?1049l\033[?25h\r\n";
 	if (saved_termios_ok)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
 	if (write(STDOUT_FILENO, leave, sizeof(leave) - 1) < 0) {
@@ -1206,8 +1220,47 @@ static void key_detail(struct app *app, int key)
 	mark(app);
 }
 
+/* A click selects a row or sorts by a column; the wheel scrolls. */
+static void handle_mouse(struct app *app)
+{
+	const struct keys_mouse *m = keys_mouse_last();
+	int b = m->button & ~(4 | 8 | 16); /* shift, meta, ctrl */
+	if (b == 64 || b == 65) {
+		int k = b == 64 ? KEYC_UP : KEYC_DOWN;
+		for (int i = 0; i < 3; i++) {
+			if (app->mode == MODE_LOGS)
+				logview_key(&app->lv, k, (size_t)(app->lv_rows > 0 ? app->lv_rows : 1));
+			else if (app->mode == MODE_TABLE)
+				key_table(app, k);
+		}
+		mark(app);
+		return;
+	}
+	if (b != 0 || m->release || app->mode != MODE_TABLE)
+		return;
+	if (m->y == 1) {
+		int c = draw_column_at(m->x);
+		if (c >= 0) {
+			tasks_sort_by(&app->tasks, (enum tasks_col)c);
+			set_message(app, MSG_INFO, "sorted by %s%s", tasks_col_name((enum tasks_col)c),
+				    app->tasks.descending ? " (reversed)" : "");
+		}
+	} else if (m->y >= 2 && m->y < 2 + app->table_rows) {
+		long want = (long)app->tasks.top + (m->y - 2);
+		long at = tasks_selected_row(&app->tasks);
+		if (want < (long)app->tasks.nview && at >= 0)
+			tasks_move(&app->tasks, want - at);
+		app->focus = FOCUS_TABLE;
+	}
+	mark(app);
+}
+
 static void handle_key(struct app *app, int key)
 {
+	if (key == KEYC_MOUSE) {
+		handle_mouse(app);
+		return;
+	}
 	switch (app->mode) {
 	case MODE_HELP:
 		if (key == 3)
@@ -1299,6 +1352,13 @@ static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
 		if (m > 0) {
 			app->pasting = begin != 0;
 			off += m;
+			continue;
+		}
+		if (cmdbar_active(app->bar) && n - off >= 3 && memcmp(buf + off, "\033[<", 3) == 0) {
+			/* A mouse report while typing: not text for the bar. */
+			int mk;
+			size_t k = keys_decode(buf + off, n - off, 1, &mk);
+			off += k > 0 ? k : n - off;
 			continue;
 		}
 		if (cmdbar_active(app->bar)) {
@@ -1466,6 +1526,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	app->interval_ms = 1000;
 	app->executors = -1;
 	const char *theme_name = NULL, *pm2_home = NULL;
+	bool no_mouse = false;
 
 	struct option *opts = config_options(console_options);
 	int c;
@@ -1491,6 +1552,9 @@ int console_main(struct config *cfg, int argc, char **argv)
 			break;
 		case 'P':
 			pm2_home = optarg;
+			break;
+		case 'M':
+			no_mouse = true;
 			break;
 		case 'I':
 			secs = strtod(optarg, &end);
@@ -1607,6 +1671,10 @@ int console_main(struct config *cfg, int argc, char **argv)
 	log_set_sink(log_to_feed, app);
 
 	bracketed_paste(true);
+	const char *nm = getenv("TASKER_NO_MOUSE");
+	app->mouse = !no_mouse && !(nm != NULL && nm[0] != '\0' && strcmp(nm, "0") != 0);
+	if (app->mouse)
+		mouse_mode(true);
 	util_fd_nonblock(STDIN_FILENO);
 	loop_watch_fd(app->loop, STDIN_FILENO, POLLIN, on_tty, app);
 	loop_set_idle(app->loop, on_idle, app);

@@ -269,6 +269,21 @@ static void put_cell(int y, int x, int w, int attr, const char *text, bool right
 			addch(' ');
 }
 
+int draw_column_at(int x)
+{
+	int widths[COL_COUNT];
+	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
+	int at = 1;
+	for (int c = 0; c < COL_COUNT; c++) {
+		if (widths[c] == 0)
+			continue;
+		if (x >= at && x < at + widths[c] + 1)
+			return c;
+		at += widths[c] + 1;
+	}
+	return -1;
+}
+
 static void draw_table(struct app *app, int y0, int rows)
 {
 	int widths[COL_COUNT];
@@ -529,6 +544,7 @@ static const char *const help_lines[] = {
 	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
 	"  n       one node at a time (again: the next; after the last: every node)",
 	"  f or \\  filter as you type (!TEXT: every row but TEXT); Enter keeps, Esc drops",
+	"  mouse   click a row: select; a heading: sort; wheel: scroll (off: --no-mouse)",
 	"Keys (log view, l): PgUp PgDn b Space  g/G top/end  / search  n/N next/prev",
 	"  F follow live   s stop   r restart   q/Esc back   (stdout and stderr merged)",
 	"          a row of another node: s, r, d name that node; l asks it for the logs",

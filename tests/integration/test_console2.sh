@@ -191,4 +191,36 @@ type_text '\'
 check "\\ opens the filter too" wait_until 10 screen_re "^/filter *$"
 key C-g
 
+# --- the mouse ------------------------------------------------------------------------
+flag() { "${T[@]}" display -p -t main '#{mouse_standard_flag}#{mouse_sgr_flag}' 2>/dev/null; }
+type_text "/filter"
+key Enter
+wait_until 10 screen_re " [123]/3 *$"
+check "the console asks the terminal for SGR mouse reports" wait_until 10 bash -c "[ \"\$(tmux -L $SOCK display -p -t main '#{mouse_standard_flag}#{mouse_sgr_flag}')\" = 11 ]"
+# click (press, release) at 1-based column;row: the third row of the table is row 5.
+click() { type_text $'\e[<0;'"$1;$2"'M'; type_text $'\e[<0;'"$1;$2"'m'; }
+click 30 5
+check "a click selects the row under it" wait_until 10 screen_re " 3/3 *$"
+type_text $'\e[<64;30;5M'
+check "the wheel scrolls the selection up" wait_until 10 screen_re " 1/3 *$"
+type_text $'\e[<65;30;5M'
+check "and down" wait_until 10 screen_re " 3/3 *$"
+col=$(screen | sed -n 2p | grep -ob "NAME" | head -n 1 | cut -d: -f1)
+click $((col + 2)) 2
+check "a click on the NAME heading sorts by it" wait_until 10 screen_re "NAME▲"
+check "the bar says so" screen_has "sorted by"
+check "the rows follow: big first" bash -c "tmux -L $SOCK capture-pane -p -t main | sed -n 3p | grep -q ' big '"
+click $((col + 2)) 2
+check "a second click reverses it" wait_until 10 screen_re "NAME▼"
+key /
+click 30 5
+check "a click while typing puts nothing in the bar" wait_until 10 screen_re "^/ *$"
+key C-g
+console -- --no-mouse
+wait_until 15 screen_has "Redis up"
+check "--no-mouse leaves the terminal's mouse alone" bash -c "[ \"\$(tmux -L $SOCK display -p -t main '#{mouse_standard_flag}#{mouse_sgr_flag}')\" = 00 ]"
+console TASKER_NO_MOUSE=1 --
+wait_until 15 screen_has "Redis up"
+check "TASKER_NO_MOUSE=1 too" bash -c "[ \"\$(tmux -L $SOCK display -p -t main '#{mouse_standard_flag}#{mouse_sgr_flag}')\" = 00 ]"
+
 finish
