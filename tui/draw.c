@@ -128,10 +128,17 @@ static void draw_header(struct app *app)
 	/* The clock keeps the right edge; segments fill from the left in order
 	 * of importance, the Redis address last since it is the longest. */
 	int room = COLS - cw;
-	int x = put(0, 0, room, ha | A_BOLD, " tasker ");
+	/* The errored count is kept whatever the width (80x24 too): the
+	 * segments before it are cut first. */
+	int on, st, er, ot;
+	tasks_count(&app->tasks, &on, &st, &er, &ot);
+	char erbuf[40];
+	snprintf(erbuf, sizeof(erbuf), "%d errored ", er);
+	int lim = room - (er > 0 ? (int)strlen(erbuf) : 0);
+	int x = put(0, 0, lim, ha | A_BOLD, " tasker ");
 	char buf[512];
 
-	x += put(0, x, room - x, app->redis_ok ? ha : alert,
+	x += put(0, x, lim - x, app->redis_ok ? ha : alert,
 		 app->redis_ok ? " Redis up " : " Redis DOWN ");
 	/* With a fleet to show, no local PM2 is a way of working (a console
 	 * on an operator's laptop), not an alarm. */
@@ -140,21 +147,17 @@ static void draw_header(struct app *app)
 		snprintf(buf, sizeof(buf), "│ PM2 %s ", app->pm2_version[0] ? app->pm2_version : "up");
 	else
 		snprintf(buf, sizeof(buf), fleet ? "│ no local PM2 " : "│ PM2 DOWN ");
-	x += put(0, x, room - x, app->pm2_ok || fleet ? ha : alert, buf);
+	x += put(0, x, lim - x, app->pm2_ok || fleet ? ha : alert, buf);
 	if (app->executors >= 0) {
 		/* Subscribers of the command channel: none is worth a look
 		 * (several are the nodes of a fleet). */
 		snprintf(buf, sizeof(buf), "│ exec %lld%s ", app->executors, app->ex ? " (local)" : "");
-		x += put(0, x, room - x, app->executors >= 1 ? ha : alert, buf);
+		x += put(0, x, lim - x, app->executors >= 1 ? ha : alert, buf);
 	}
-	int on, st, er, ot;
-	tasks_count(&app->tasks, &on, &st, &er, &ot);
 	snprintf(buf, sizeof(buf), "│ %d online %d stopped ", on, st);
-	x += put(0, x, room - x, ha, buf);
-	if (er > 0) {
-		snprintf(buf, sizeof(buf), "%d errored ", er);
-		x += put(0, x, room - x, alert, buf);
-	}
+	x += put(0, x, lim - x, ha, buf);
+	if (er > 0)
+		x += put(0, x, room - x, alert, erbuf);
 	if (ot > 0) {
 		snprintf(buf, sizeof(buf), "%d other ", ot);
 		x += put(0, x, room - x, ha, buf);
@@ -175,6 +178,9 @@ static void draw_header(struct app *app)
 	if (COLS >= cw)
 		put(0, COLS - cw, cw, ha, clock);
 }
+
+/* The longest name among the rows shown (bytes), set by draw_table. */
+static int need_name;
 
 static const struct column table_cols[COL_COUNT] = {
 	/* name, min, want, priority (0 stays), right-aligned */
@@ -269,10 +275,55 @@ static void put_cell(int y, int x, int w, int attr, const char *text, bool right
 			addch(' ');
 }
 
+/* The table's column widths. NAME takes what is left, but no more than its
+ * longest name needs (at least its want, at most 48): on a wide terminal
+ * the rest goes to NODE and OWNER, then stays empty at the right. */
+static void table_widths(int *widths)
+{
+	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
+	int need = table_cols[COL_NAME].want;
+	if (need_name > need)
+		need = need_name < 48 ? need_name : 48;
+	int extra = widths[COL_NAME] - need;
+	if (extra <= 0)
+		return;
+	widths[COL_NAME] = need;
+	static const int give[] = {COL_NODE, COL_OWNER};
+	for (size_t i = 0; i < sizeof(give) / sizeof(give[0]) && extra > 0; i++) {
+		int c = give[i];
+		if (widths[c] == 0)
+			continue;
+		int more = 24 - widths[c];
+		if (more > extra)
+			more = extra;
+		if (more > 0) {
+			widths[c] += more;
+			extra -= more;
+		}
+	}
+}
+
+/* A name too long for its cell keeps both ends: "payments-rec…-eu-west-1"
+ * (instances often differ only at the end). Plain ASCII only; other
+ * names are cut at the end by put_cell. */
+static void cut_middle(char *text, int w)
+{
+	size_t n = strlen(text);
+	if (w < 5 || (int)n <= w)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] >= 0x80 || (unsigned char)text[i] < 0x20)
+			return;
+	int head = (w - 1) / 2, tail = w - 1 - head;
+	char out[256];
+	snprintf(out, sizeof(out), "%.*s%s%s", head, text, ascii_only ? "~" : "…", text + n - (size_t)tail);
+	snprintf(text, 256, "%s", out);
+}
+
 int draw_column_at(int x)
 {
 	int widths[COL_COUNT];
-	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
+	table_widths(widths);
 	int at = 1;
 	for (int c = 0; c < COL_COUNT; c++) {
 		if (widths[c] == 0)
@@ -286,8 +337,14 @@ int draw_column_at(int x)
 
 static void draw_table(struct app *app, int y0, int rows)
 {
+	need_name = 0;
+	for (size_t i = 0; i < app->tasks.nview; i++) {
+		int l = (int)strlen(app->tasks.procs[app->tasks.view[i]].name);
+		if (l > need_name)
+			need_name = l;
+	}
 	int widths[COL_COUNT];
-	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
+	table_widths(widths);
 	int head = draw_attr(app, TH_TABLE_HEAD);
 	if (app->focus == FOCUS_TABLE)
 		head |= A_BOLD;
@@ -353,6 +410,8 @@ static void draw_table(struct app *app, int y0, int rows)
 				continue;
 			char text[256];
 			cell_text(&app->tasks, p, (enum tasks_col)c, now, text, sizeof(text));
+			if (c == COL_NAME)
+				cut_middle(text, widths[c]);
 			int a = base;
 			if (c == COL_STATUS && !sel && !lost)
 				a = draw_attr(app, status_elem(p));
@@ -452,6 +511,15 @@ static void draw_hints(struct app *app, int y)
 			/* l (logs) is Enter's twin; the help overlay names it. */
 			hints = " / command  ↑↓ select  Enter details  s stop  r restart  d delete  n node  "
 				"Tab feed  ? help  q quit";
+	}
+	/* Too narrow for every hint: the middle ones go, "? help  q quit" stays. */
+	const char *tail = strstr(hints, "  ? help");
+	char buf[400];
+	if (tail != NULL && fmt_fit(hints, 10000, buf, sizeof(buf)) > (size_t)COLS) {
+		int tw = (int)fmt_fit(tail, 10000, buf, sizeof(buf));
+		int x = put(y, 0, COLS - tw, a, hints);
+		put(y, x, COLS - x, a, tail);
+		return;
 	}
 	put(y, 0, COLS, a, hints);
 }

@@ -223,4 +223,21 @@ console TASKER_NO_MOUSE=1 --
 wait_until 15 screen_has "Redis up"
 check "TASKER_NO_MOUSE=1 too" bash -c "[ \"\$(tmux -L $SOCK display -p -t main '#{mouse_standard_flag}#{mouse_sgr_flag}')\" = 00 ]"
 
+# --- narrow and wide terminals ------------------------------------------------------
+"$PM2" start /bin/sleep --name payments-reconciliation-worker-eu-west-1 -- 600 >/dev/null 2>&1
+"$PM2" start /bin/false --name bad --max-restarts 1 >/dev/null 2>&1
+check "PM2 has an errored task" wait_until 30 bash -c "'$PM2' jlist 2>/dev/null | grep -q '\"status\":\"errored\"'"
+COLS_=80 ROWS_=24 console --
+wait_until 15 screen_has "Redis up"
+check "80x24: the header still shows the errored count" wait_until 15 bash -c "tmux -L $SOCK capture-pane -p -t main | sed -n 1p | grep -q '1 errored'"
+check "80x24: the hint line ends with ? help  q quit" bash -c "tmux -L $SOCK capture-pane -p -t main | sed -n 23p | grep -qE '\\? help  q quit *$'"
+check "80x24: a long name is cut in the middle" wait_until 10 screen_re "paymen[a-z-]*…[a-z-]*west-1"
+COLS_=200 ROWS_=30 console --
+wait_until 15 screen_has "Redis up"
+check "200 columns: the whole name shows" wait_until 10 screen_has "payments-reconciliation-worker-eu-west-1 "
+head200=$(screen | sed -n 2p)
+n_at=$(grep -ob "NAME" <<<"$head200" | head -n 1 | cut -d: -f1)
+s_at=$(grep -ob "STATUS" <<<"$head200" | head -n 1 | cut -d: -f1)
+check "200 columns: NAME is as wide as its longest name, not 130 ($n_at..$s_at)" bash -c "[ $((s_at - n_at)) -le 50 ]"
+
 finish
