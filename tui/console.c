@@ -580,6 +580,8 @@ static void quit(struct app *app)
 
 static void open_detail(struct app *app, const struct pm2_proc *p);
 
+static void theme_remember(const char *name);
+
 /* Handles /help, /quit, /filter, /node, /sort, /theme, /clear; false when the
  * verb is not a console command. */
 static bool console_command(struct app *app, const struct slash_line *l)
@@ -642,7 +644,8 @@ static bool console_command(struct app *app, const struct slash_line *l)
 		app->theme = t;
 		snprintf(app->theme_name, sizeof(app->theme_name), "%s", arg);
 		draw_apply_theme(app);
-		set_message(app, MSG_INFO, "theme %s", arg);
+		theme_remember(arg);
+		set_message(app, MSG_INFO, "theme %s (remembered)", arg);
 	} else if (strcmp(v, "clear") == 0) {
 		feed_clear(&app->feed);
 		app->message[0] = '\0';
@@ -1492,9 +1495,60 @@ static char *history_path(void)
 	return path;
 }
 
+/* The theme chosen with /theme, remembered next to the history. */
+static char *theme_state_path(void)
+{
+	char *h = history_path();
+	if (h == NULL)
+		return NULL;
+	size_t n = strlen(h);
+	if (n >= 7 && strcmp(h + n - 7, "history") == 0)
+		snprintf(h + n - 7, 8, "theme");
+	return h;
+}
+
+static void theme_remember(const char *name)
+{
+	char *path = theme_state_path();
+	if (path == NULL)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(path);
+	if (fd < 0)
+		return;
+	if (write(fd, name, strlen(name)) < 0 || write(fd, "\n", 1) < 0) {
+		/* not remembered: the next start uses the default */
+	}
+	close(fd);
+}
+
+/* The remembered name into buf, or false (none, or not a plain name). */
+static bool theme_remembered(char *buf, size_t size)
+{
+	char *path = theme_state_path();
+	if (path == NULL)
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (buf[0] == '\0' || buf[strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] != '\0')
+		return false;
+	return true;
+}
+
 static int setup_theme(struct app *app, const char *name, char *err, size_t errlen)
 {
 	const char *want = name ? name : getenv("TASKER_THEME");
+	char saved[64];
+	if ((want == NULL || want[0] == '\0') && theme_remembered(saved, sizeof(saved)))
+		want = saved;
 	if (want == NULL || want[0] == '\0')
 		want = "default";
 	snprintf(app->theme_name, sizeof(app->theme_name), "%s", want);

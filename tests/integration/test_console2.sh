@@ -240,4 +240,20 @@ n_at=$(grep -ob "NAME" <<<"$head200" | head -n 1 | cut -d: -f1)
 s_at=$(grep -ob "STATUS" <<<"$head200" | head -n 1 | cut -d: -f1)
 check "200 columns: NAME is as wide as its longest name, not 130 ($n_at..$s_at)" bash -c "[ $((s_at - n_at)) -le 50 ]"
 
+# --- the theme is remembered ------------------------------------------------------------
+type_text "/theme light"
+key Enter
+check "/theme light says it is remembered" wait_until 10 screen_has "theme light (remembered)"
+check "in the state directory" file_has "$TMP/state/tasker/theme" "light"
+console --
+wait_until 15 screen_has "Redis up"
+type_text "/theme"
+key Enter
+check "a new console starts with the remembered theme" wait_until 10 screen_has "theme light; available"
+console -- --theme mono
+wait_until 15 screen_has "Redis up"
+type_text "/theme"
+key Enter
+check "--theme still wins" wait_until 10 screen_has "theme mono; available"
+
 finish
