@@ -16,13 +16,14 @@
 #include "config.h"
 #include "executor.h"
 #include "feed.h"
+#include "logview.h"
 #include "loop.h"
 #include "pm2.h"
 #include "slash.h"
 #include "tasks.h"
 #include "theme.h"
 
-enum app_mode { MODE_TABLE, MODE_HELP, MODE_DETAIL, MODE_CONFIRM };
+enum app_mode { MODE_TABLE, MODE_HELP, MODE_DETAIL, MODE_CONFIRM, MODE_LOGS };
 enum app_focus { FOCUS_TABLE, FOCUS_FEED };
 enum msg_kind { MSG_INFO, MSG_OK, MSG_ERROR, MSG_WAIT };
 
@@ -62,6 +63,7 @@ struct app {
 	struct cmdbar *bar;
 	bool local;
 	bool ascii; /* no UTF-8 locale: draw with ASCII only */
+	bool mouse; /* xterm mouse reports on (off: --no-mouse, TASKER_NO_MOUSE=1) */
 
 	/* What the header says. */
 	char *pm2_home;
@@ -104,6 +106,14 @@ struct app {
 	unsigned logs_read_gen;	 /* logs_gen when it was sent */
 	bool reader_on;		 /* the bus's reader connection was asked for */
 	char logs_state[160];	 /* what the view says about the request */
+	/* The full-screen log view (l, logview.h). */
+	struct logview lv;
+	char lv_task[128];	 /* the task it shows */
+	int lv_rows;		 /* lines of it last drawn */
+	/* The filter as typed (/filter TEXT in the bar, opened by f or \\):
+	 * applied at every key; Esc puts back the one before. */
+	bool live_filter;
+	char filter_before[128];
 	enum app_mode mode;
 	enum app_focus focus;
 	char message[512]; /* without its mark: draw.c adds one for the kind */
@@ -210,6 +220,8 @@ bool remote_logs_reply(struct app *app, const char *data, size_t len);
 /* Publishes a slash line as a typed line is (console.c's publish_line). */
 void console_publish(struct app *app, const struct slash_line *l);
 
+/* The table column under screen column x, or -1 (draw.c). */
+int draw_column_at(int x);
 /* Draws the whole screen from the state (draw.c). */
 void draw_screen(struct app *app);
 /* Curses attributes for a theme element (draw.c). */

@@ -76,6 +76,59 @@ static int bar_cancel(int count, int key)
 	return 0;
 }
 
+char *cmdbar_mask_secrets(const char *line)
+{
+	size_t n = strlen(line);
+	char *out = xmalloc(n + 4 * (n / 8 + 1) + 1);
+	size_t o = 0, i = 0;
+	while (i < n) {
+		bool start = i == 0 || line[i - 1] == ' ' || line[i - 1] == '\t';
+		if (!start || strncmp(line + i, "--env_", 6) != 0) {
+			out[o++] = line[i++];
+			continue;
+		}
+		size_t j = i + 6;
+		while (j < n && line[j] != '=' && line[j] != ' ' && line[j] != '\t' &&
+		       line[j] != '"' && line[j] != '\'')
+			j++;
+		size_t k = j;
+		while (k < n && (line[k] == ' ' || line[k] == '\t'))
+			k++;
+		if (k < n && line[k] == '=') {
+			k++;
+			while (k < n && (line[k] == ' ' || line[k] == '\t'))
+				k++;
+			if (strncmp(line + k, "--", 2) == 0)
+				k = n + 1; /* "--a= --b": no value */
+		} else if (!(j == k && j < n && (line[j] == '"' || line[j] == '\''))) {
+			k = n + 1; /* no value follows the key */
+		}
+		memcpy(out + o, line + i, j - i); /* --env_NAME */
+		o += j - i;
+		if (k > n) {
+			i = j;
+			continue;
+		}
+		/* The value: quoted (with backslash escapes) or up to a blank. */
+		size_t v = k;
+		if (v < n && (line[v] == '"' || line[v] == '\'')) {
+			char q = line[v++];
+			while (v < n && line[v] != q)
+				v += line[v] == '\\' && v + 1 < n ? 2 : 1;
+			if (v < n)
+				v++;
+		} else {
+			while (v < n && line[v] != ' ' && line[v] != '\t')
+				v++;
+		}
+		memcpy(out + o, "=***", 4);
+		o += 4;
+		i = v;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 static void bar_line(char *line)
 {
 	struct cmdbar *bar = current;
@@ -83,9 +136,14 @@ static void bar_line(char *line)
 	bar->active = false;
 	bar->dirty = true;
 	if (line != NULL && line[strspn(line, " \t")] != '\0') {
-		add_history(line);
-		if (bar->history_path != NULL)
-			append_history(1, bar->history_path);
+		/* Values of --env_ flags are often secrets: the history (in
+		 * memory and in its file) keeps them masked. */
+		char *masked = cmdbar_mask_secrets(line);
+		add_history(masked);
+		free(masked);
+		/* append_history does not create the file: the first line does. */
+		if (bar->history_path != NULL && append_history(1, bar->history_path) != 0)
+			write_history(bar->history_path);
 	}
 	bar->on_line(line, bar->arg);
 }
@@ -381,4 +439,9 @@ void cmdbar_resize(struct cmdbar *bar, int cols)
 {
 	(void)bar;
 	rl_set_screen_size(1, cols);
+}
+
+const char *cmdbar_text(const struct cmdbar *bar)
+{
+	return bar->active && rl_line_buffer ? rl_line_buffer : "";
 }

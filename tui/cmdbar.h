@@ -18,6 +18,9 @@ typedef void (*cmdbar_line_fn)(char *line, void *arg);
 typedef size_t (*cmdbar_complete_fn)(const char *line, size_t point, char ***out, size_t *start,
 				     void *arg);
 
+/* line with the value of every --env_NAME flag replaced by *** (as the
+ * history keeps it: "--env_TOKEN=***"). Returns a new string. */
+char *cmdbar_mask_secrets(const char *line);
 /* history_path may be NULL (no history kept). */
 struct cmdbar *cmdbar_new(const char *history_path, cmdbar_line_fn on_line,
 			  cmdbar_complete_fn on_complete, void *arg);
@@ -44,6 +47,9 @@ bool cmdbar_dirty(const struct cmdbar *bar);
 
 /* The matches last listed by Tab (for the console to show); may be "". */
 const char *cmdbar_matches(const struct cmdbar *bar);
+
+/* The line being typed ("" when the bar is closed). */
+const char *cmdbar_text(const struct cmdbar *bar);
 
 void cmdbar_resize(struct cmdbar *bar, int cols);
 

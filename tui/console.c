@@ -62,6 +62,7 @@ const struct option console_options[] = {
 	{"theme", required_argument, NULL, 'T'},
 	{"interval", required_argument, NULL, 'I'},
 	{"pm2-home", required_argument, NULL, 'P'},
+	{"no-mouse", no_argument, NULL, 'M'},
 	{NULL, 0, NULL, 0},
 };
 
@@ -80,10 +81,23 @@ static void bracketed_paste(bool on)
 	}
 }
 
+/* Mouse reports (xterm 1000, SGR encoding 1006): clicks and the wheel. */
+static bool mouse_on;
+static void mouse_mode(bool on)
+{
+	const char *seq = on ? "\033[?1000h\033[?1006h" : "\033[?1006l\033[?1000l";
+	mouse_on = on;
+	if (write(STDOUT_FILENO, seq, strlen(seq)) < 0) {
+		/* a terminal that is gone needs no mode */
+	}
+}
+
 static void restore_terminal(void)
 {
 	if (curses_on) {
 		curses_on = false;
+		if (mouse_on)
+			mouse_mode(false);
 		bracketed_paste(false);
 		endwin();
 	}
@@ -92,7 +106,7 @@ static void restore_terminal(void)
 /* Async-signal-safe: put the terminal back and die with the same signal. */
 static void fatal_signal(int sig)
 {
-	static const char leave[] = "\033[?2004l\033[?1049l\033[?25h\r\n";
+	static const char leave[] = "\033[?1006l\033[?1000l\033[?2004l\033[?1049l\033[?25h\r\n";
 	if (saved_termios_ok)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_termios);
 	if (write(STDOUT_FILENO, leave, sizeof(leave) - 1) < 0) {
@@ -587,6 +601,8 @@ static void quit(struct app *app)
 
 static void open_detail(struct app *app, const struct pm2_proc *p);
 
+static void theme_remember(const char *name);
+
 /* Handles /help, /quit, /filter, /node, /sort, /theme, /clear; false when the
  * verb is not a console command. */
 static bool console_command(struct app *app, const struct slash_line *l)
@@ -598,6 +614,7 @@ static bool console_command(struct app *app, const struct slash_line *l)
 	} else if (strcmp(v, "quit") == 0 || strcmp(v, "q") == 0 || strcmp(v, "exit") == 0) {
 		quit(app);
 	} else if (strcmp(v, "filter") == 0) {
+		app->live_filter = false; /* typed to the end: it stays */
 		tasks_set_filter(&app->tasks, arg);
 		if (arg[0])
 			set_message(app, MSG_INFO, "filter: %s (/filter alone clears it)", arg);
@@ -648,7 +665,8 @@ static bool console_command(struct app *app, const struct slash_line *l)
 		app->theme = t;
 		snprintf(app->theme_name, sizeof(app->theme_name), "%s", arg);
 		draw_apply_theme(app);
-		set_message(app, MSG_INFO, "theme %s", arg);
+		theme_remember(arg);
+		set_message(app, MSG_INFO, "theme %s (remembered)", arg);
 	} else if (strcmp(v, "clear") == 0) {
 		feed_clear(&app->feed);
 		app->message[0] = '\0';
@@ -881,6 +899,10 @@ static void on_log_timer(struct loop *loop, void *arg)
 	loop_timer_add(loop, LOG_POLL_MS, on_log_timer, app);
 	if (app->mode == MODE_DETAIL)
 		reload_logs(app);
+	if (app->mode == MODE_LOGS || (app->mode == MODE_CONFIRM && app->confirm_back == MODE_LOGS)) {
+		if (!app->detail_remote && logview_local_poll(&app->lv))
+			mark(app);
+	}
 }
 
 static void free_env_pairs(struct app *app)
@@ -946,6 +968,54 @@ static void open_detail(struct app *app, const struct pm2_proc *p)
 		remote_logs_open(app, app->detail_node, p->name);
 	else
 		reload_logs(app);
+	mark(app);
+}
+
+static void ask(struct app *app, const char *verb, const struct pm2_proc *p);
+
+/* The full-screen log view (l): the local PM2's files, read here, or
+ * another node's `logs` verb (remote_logs.c feeds app->lv). */
+static void open_logs(struct app *app, const struct pm2_proc *p)
+{
+	if (p == NULL)
+		return;
+	free_env_pairs(app);
+	remote_logs_close(app);
+	logview_clear(&app->lv);
+	snprintf(app->lv_task, sizeof(app->lv_task), "%s", p->name);
+	app->detail_pm_id = p->pm_id;
+	snprintf(app->detail_node, sizeof(app->detail_node), "%s", tasks_node_of(&app->tasks, p));
+	app->detail_remote = fleet_row_remote(app, p);
+	app->logs_state[0] = '\0';
+	app->mode = MODE_LOGS;
+	if (app->detail_remote)
+		remote_logs_open(app, app->detail_node, p->name);
+	else
+		logview_local_open(&app->lv, p->out_log_path, p->err_log_path);
+	logview_clamp(&app->lv, (size_t)(app->lv_rows > 0 ? app->lv_rows : 1));
+	mark(app);
+}
+
+static void key_logs(struct app *app, int key)
+{
+	size_t rows = (size_t)(app->lv_rows > 0 ? app->lv_rows : 1);
+	if (!app->lv.searching && (key == 'q' || key == KEYC_ESC || key == KEYC_F10)) {
+		app->mode = MODE_TABLE;
+		remote_logs_close(app);
+		logview_clear(&app->lv);
+	} else if (!app->lv.searching && key == 3) {
+		quit(app);
+	} else if (!app->lv.searching && (key == 's' || key == 'r')) {
+		ask(app, key == 's' ? "stop" : "restart",
+		    tasks_find(&app->tasks, app->detail_node, app->detail_pm_id));
+		return;
+	} else if (!app->lv.searching && (key == '?' || key == KEYC_F1)) {
+		app->mode = MODE_HELP;
+		remote_logs_close(app);
+		logview_clear(&app->lv);
+	} else if (!logview_key(&app->lv, key, rows)) {
+		return;
+	}
 	mark(app);
 }
 
@@ -1017,6 +1087,7 @@ static void key_table(struct app *app, int key)
 		cmdbar_open(app->bar, "/");
 		break;
 	case '\\':
+	case 'f':
 	case KEYC_F4:
 		cmdbar_open(app->bar, "/filter ");
 		break;
@@ -1084,7 +1155,7 @@ static void key_table(struct app *app, int key)
 		open_detail(app, sel);
 		break;
 	case 'l':
-		open_detail(app, sel);
+		open_logs(app, sel);
 		break;
 	case 's':
 		ask(app, "stop", sel);
@@ -1173,8 +1244,47 @@ static void key_detail(struct app *app, int key)
 	mark(app);
 }
 
+/* A click selects a row or sorts by a column; the wheel scrolls. */
+static void handle_mouse(struct app *app)
+{
+	const struct keys_mouse *m = keys_mouse_last();
+	int b = m->button & ~(4 | 8 | 16); /* shift, meta, ctrl */
+	if (b == 64 || b == 65) {
+		int k = b == 64 ? KEYC_UP : KEYC_DOWN;
+		for (int i = 0; i < 3; i++) {
+			if (app->mode == MODE_LOGS)
+				logview_key(&app->lv, k, (size_t)(app->lv_rows > 0 ? app->lv_rows : 1));
+			else if (app->mode == MODE_TABLE)
+				key_table(app, k);
+		}
+		mark(app);
+		return;
+	}
+	if (b != 0 || m->release || app->mode != MODE_TABLE)
+		return;
+	if (m->y == 1) {
+		int c = draw_column_at(m->x);
+		if (c >= 0) {
+			tasks_sort_by(&app->tasks, (enum tasks_col)c);
+			set_message(app, MSG_INFO, "sorted by %s%s", tasks_col_name((enum tasks_col)c),
+				    app->tasks.descending ? " (reversed)" : "");
+		}
+	} else if (m->y >= 2 && m->y < 2 + app->table_rows) {
+		long want = (long)app->tasks.top + (m->y - 2);
+		long at = tasks_selected_row(&app->tasks);
+		if (want < (long)app->tasks.nview && at >= 0)
+			tasks_move(&app->tasks, want - at);
+		app->focus = FOCUS_TABLE;
+	}
+	mark(app);
+}
+
 static void handle_key(struct app *app, int key)
 {
+	if (key == KEYC_MOUSE) {
+		handle_mouse(app);
+		return;
+	}
 	switch (app->mode) {
 	case MODE_HELP:
 		if (key == 3)
@@ -1201,9 +1311,35 @@ static void handle_key(struct app *app, int key)
 	case MODE_DETAIL:
 		key_detail(app, key);
 		break;
+	case MODE_LOGS:
+		key_logs(app, key);
+		break;
 	case MODE_TABLE:
 		key_table(app, key);
 		break;
+	}
+}
+
+/* The filter follows the bar while it holds "/filter TEXT"; a bar closed
+ * any other way than by sending that line puts the filter back. */
+static void live_filter(struct app *app)
+{
+	const char *t = cmdbar_text(app->bar);
+	bool filtering = cmdbar_active(app->bar) && strncmp(t, "/filter", 7) == 0 &&
+			 (t[7] == '\0' || t[7] == ' ');
+	if (filtering) {
+		if (!app->live_filter) {
+			app->live_filter = true;
+			snprintf(app->filter_before, sizeof(app->filter_before), "%s",
+				 app->tasks.filter);
+		}
+		const char *f = t + 7;
+		f += strspn(f, " ");
+		if (strcmp(f, app->tasks.filter) != 0)
+			tasks_set_filter(&app->tasks, f);
+	} else if (app->live_filter) {
+		app->live_filter = false;
+		tasks_set_filter(&app->tasks, app->filter_before);
 	}
 }
 
@@ -1242,9 +1378,17 @@ static void dispatch_input(struct app *app, const unsigned char *buf, size_t n)
 			off += m;
 			continue;
 		}
+		if (cmdbar_active(app->bar) && n - off >= 3 && memcmp(buf + off, "\033[<", 3) == 0) {
+			/* A mouse report while typing: not text for the bar. */
+			int mk;
+			size_t k = keys_decode(buf + off, n - off, 1, &mk);
+			off += k > 0 ? k : n - off;
+			continue;
+		}
 		if (cmdbar_active(app->bar)) {
 			size_t seg = until_marker(buf + off, n - off);
 			size_t took = cmdbar_feed(app->bar, buf + off, seg);
+			live_filter(app);
 			mark(app);
 			off += took > 0 ? took : seg;
 			continue;
@@ -1372,9 +1516,60 @@ static char *history_path(void)
 	return path;
 }
 
+/* The theme chosen with /theme, remembered next to the history. */
+static char *theme_state_path(void)
+{
+	char *h = history_path();
+	if (h == NULL)
+		return NULL;
+	size_t n = strlen(h);
+	if (n >= 7 && strcmp(h + n - 7, "history") == 0)
+		snprintf(h + n - 7, 8, "theme");
+	return h;
+}
+
+static void theme_remember(const char *name)
+{
+	char *path = theme_state_path();
+	if (path == NULL)
+		return;
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(path);
+	if (fd < 0)
+		return;
+	if (write(fd, name, strlen(name)) < 0 || write(fd, "\n", 1) < 0) {
+		/* not remembered: the next start uses the default */
+	}
+	close(fd);
+}
+
+/* The remembered name into buf, or false (none, or not a plain name). */
+static bool theme_remembered(char *buf, size_t size)
+{
+	char *path = theme_state_path();
+	if (path == NULL)
+		return false;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (buf[0] == '\0' || buf[strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")] != '\0')
+		return false;
+	return true;
+}
+
 static int setup_theme(struct app *app, const char *name, char *err, size_t errlen)
 {
 	const char *want = name ? name : getenv("TASKER_THEME");
+	char saved[64];
+	if ((want == NULL || want[0] == '\0') && theme_remembered(saved, sizeof(saved)))
+		want = saved;
 	if (want == NULL || want[0] == '\0')
 		want = "default";
 	snprintf(app->theme_name, sizeof(app->theme_name), "%s", want);
@@ -1401,10 +1596,12 @@ int console_main(struct config *cfg, int argc, char **argv)
 	struct app app_s;
 	struct app *app = &app_s;
 	memset(app, 0, sizeof(*app));
+	logview_init(&app->lv);
 	app->cfg = cfg;
 	app->interval_ms = 1000;
 	app->executors = -1;
 	const char *theme_name = NULL, *pm2_home = NULL;
+	bool no_mouse = false;
 
 	struct option *opts = config_options(console_options);
 	int c;
@@ -1430,6 +1627,9 @@ int console_main(struct config *cfg, int argc, char **argv)
 			break;
 		case 'P':
 			pm2_home = optarg;
+			break;
+		case 'M':
+			no_mouse = true;
 			break;
 		case 'I':
 			secs = strtod(optarg, &end);
@@ -1553,6 +1753,10 @@ int console_main(struct config *cfg, int argc, char **argv)
 	log_set_sink(log_to_feed, app);
 
 	bracketed_paste(true);
+	const char *nm = getenv("TASKER_NO_MOUSE");
+	app->mouse = !no_mouse && !(nm != NULL && nm[0] != '\0' && strcmp(nm, "0") != 0);
+	if (app->mouse)
+		mouse_mode(true);
 	util_fd_nonblock(STDIN_FILENO);
 	loop_watch_fd(app->loop, STDIN_FILENO, POLLIN, on_tty, app);
 	loop_set_idle(app->loop, on_idle, app);
@@ -1588,6 +1792,7 @@ out:
 	tasks_free(&app->tasks);
 	feed_free(&app->feed);
 	free_env_pairs(app);
+	logview_free(&app->lv);
 	free(app->log_out);
 	free(app->log_err);
 	loop_free(app->loop);

@@ -128,10 +128,17 @@ static void draw_header(struct app *app)
 	/* The clock keeps the right edge; segments fill from the left in order
 	 * of importance, the Redis address last since it is the longest. */
 	int room = COLS - cw;
-	int x = put(0, 0, room, ha | A_BOLD, " tasker ");
+	/* The errored count is kept whatever the width (80x24 too): the
+	 * segments before it are cut first. */
+	int on, st, er, ot;
+	tasks_count(&app->tasks, &on, &st, &er, &ot);
+	char erbuf[40];
+	snprintf(erbuf, sizeof(erbuf), "%d errored ", er);
+	int lim = room - (er > 0 ? (int)strlen(erbuf) : 0);
+	int x = put(0, 0, lim, ha | A_BOLD, " tasker ");
 	char buf[512];
 
-	x += put(0, x, room - x, app->redis_ok ? ha : alert,
+	x += put(0, x, lim - x, app->redis_ok ? ha : alert,
 		 app->redis_ok ? " Redis up " : " Redis DOWN ");
 	/* With a fleet to show, no local PM2 is a way of working (a console
 	 * on an operator's laptop), not an alarm. */
@@ -140,21 +147,17 @@ static void draw_header(struct app *app)
 		snprintf(buf, sizeof(buf), "│ PM2 %s ", app->pm2_version[0] ? app->pm2_version : "up");
 	else
 		snprintf(buf, sizeof(buf), fleet ? "│ no local PM2 " : "│ PM2 DOWN ");
-	x += put(0, x, room - x, app->pm2_ok || fleet ? ha : alert, buf);
+	x += put(0, x, lim - x, app->pm2_ok || fleet ? ha : alert, buf);
 	if (app->executors >= 0) {
 		/* Subscribers of the command channel: none is worth a look
 		 * (several are the nodes of a fleet). */
 		snprintf(buf, sizeof(buf), "│ exec %lld%s ", app->executors, app->ex ? " (local)" : "");
-		x += put(0, x, room - x, app->executors >= 1 ? ha : alert, buf);
+		x += put(0, x, lim - x, app->executors >= 1 ? ha : alert, buf);
 	}
-	int on, st, er, ot;
-	tasks_count(&app->tasks, &on, &st, &er, &ot);
 	snprintf(buf, sizeof(buf), "│ %d online %d stopped ", on, st);
-	x += put(0, x, room - x, ha, buf);
-	if (er > 0) {
-		snprintf(buf, sizeof(buf), "%d errored ", er);
-		x += put(0, x, room - x, alert, buf);
-	}
+	x += put(0, x, lim - x, ha, buf);
+	if (er > 0)
+		x += put(0, x, room - x, alert, erbuf);
 	if (ot > 0) {
 		snprintf(buf, sizeof(buf), "%d other ", ot);
 		x += put(0, x, room - x, ha, buf);
@@ -175,6 +178,9 @@ static void draw_header(struct app *app)
 	if (COLS >= cw)
 		put(0, COLS - cw, cw, ha, clock);
 }
+
+/* The longest name among the rows shown (bytes), set by draw_table. */
+static int need_name;
 
 static const struct column table_cols[COL_COUNT] = {
 	/* name, min, want, priority (0 stays), right-aligned */
@@ -269,10 +275,76 @@ static void put_cell(int y, int x, int w, int attr, const char *text, bool right
 			addch(' ');
 }
 
-static void draw_table(struct app *app, int y0, int rows)
+/* The table's column widths. NAME takes what is left, but no more than its
+ * longest name needs (at least its want, at most 48): on a wide terminal
+ * the rest goes to NODE and OWNER, then stays empty at the right. */
+static void table_widths(int *widths)
+{
+	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
+	int need = table_cols[COL_NAME].want;
+	if (need_name > need)
+		need = need_name < 48 ? need_name : 48;
+	int extra = widths[COL_NAME] - need;
+	if (extra <= 0)
+		return;
+	widths[COL_NAME] = need;
+	static const int give[] = {COL_NODE, COL_OWNER};
+	for (size_t i = 0; i < sizeof(give) / sizeof(give[0]) && extra > 0; i++) {
+		int c = give[i];
+		if (widths[c] == 0)
+			continue;
+		int more = 24 - widths[c];
+		if (more > extra)
+			more = extra;
+		if (more > 0) {
+			widths[c] += more;
+			extra -= more;
+		}
+	}
+}
+
+/* A name too long for its cell keeps both ends: "payments-rec…-eu-west-1"
+ * (instances often differ only at the end). Plain ASCII only; other
+ * names are cut at the end by put_cell. */
+static void cut_middle(char *text, int w)
+{
+	size_t n = strlen(text);
+	if (w < 5 || (int)n <= w)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] >= 0x80 || (unsigned char)text[i] < 0x20)
+			return;
+	int head = (w - 1) / 2, tail = w - 1 - head;
+	char out[256];
+	snprintf(out, sizeof(out), "%.*s%s%s", head, text, ascii_only ? "~" : "…", text + n - (size_t)tail);
+	snprintf(text, 256, "%s", out);
+}
+
+int draw_column_at(int x)
 {
 	int widths[COL_COUNT];
-	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
+	table_widths(widths);
+	int at = 1;
+	for (int c = 0; c < COL_COUNT; c++) {
+		if (widths[c] == 0)
+			continue;
+		if (x >= at && x < at + widths[c] + 1)
+			return c;
+		at += widths[c] + 1;
+	}
+	return -1;
+}
+
+static void draw_table(struct app *app, int y0, int rows)
+{
+	need_name = 0;
+	for (size_t i = 0; i < app->tasks.nview; i++) {
+		int l = (int)strlen(app->tasks.procs[app->tasks.view[i]].name);
+		if (l > need_name)
+			need_name = l;
+	}
+	int widths[COL_COUNT];
+	table_widths(widths);
 	int head = draw_attr(app, TH_TABLE_HEAD);
 	if (app->focus == FOCUS_TABLE)
 		head |= A_BOLD;
@@ -338,6 +410,8 @@ static void draw_table(struct app *app, int y0, int rows)
 				continue;
 			char text[256];
 			cell_text(&app->tasks, p, (enum tasks_col)c, now, text, sizeof(text));
+			if (c == COL_NAME)
+				cut_middle(text, widths[c]);
 			int a = base;
 			if (c == COL_STATUS && !sel && !lost)
 				a = draw_attr(app, status_elem(p));
@@ -367,6 +441,13 @@ static void draw_feed(struct app *app, int y0, int rows)
 	else if (app->tasks.node_filter[0] != '\0')
 		snprintf(label, sizeof(label), " node %s only (%zu of %zu) ", app->tasks.node_filter,
 			 app->tasks.nview, app->tasks.nprocs);
+	/* Then where the selection stands among the rows shown: 17/209. */
+	long row = tasks_selected_row(&app->tasks);
+	char pos[40];
+	snprintf(pos, sizeof(pos), "%s%ld/%zu ", label[0] ? "· " : " ", row >= 0 ? row + 1 : 0,
+		 app->tasks.nview);
+	size_t ll = strlen(label);
+	snprintf(label + ll, sizeof(label) - ll, "%s", pos);
 	int lw = (int)strlen(label);
 	if (lw > COLS / 2)
 		lw = COLS / 2;
@@ -415,6 +496,11 @@ static void draw_hints(struct app *app, int y)
 	case MODE_CONFIRM:
 		hints = " y go on  any other key: cancel";
 		break;
+	case MODE_LOGS:
+		hints = app->lv.searching ? " Enter search  Esc cancel"
+					  : " q back  PgUp PgDn page  g/G top/end  / search  n/N next/prev  "
+					    "F follow  s stop  r restart  ? help";
+		break;
 	default:
 		if (cmdbar_active(app->bar))
 			hints = " Enter send  Esc/^G cancel  Tab complete  ^R history search  ↑↓ history";
@@ -425,6 +511,15 @@ static void draw_hints(struct app *app, int y)
 			/* l (logs) is Enter's twin; the help overlay names it. */
 			hints = " / command  ↑↓ select  Enter details  s stop  r restart  d delete  n node  "
 				"Tab feed  ? help  q quit";
+	}
+	/* Too narrow for every hint: the middle ones go, "? help  q quit" stays. */
+	const char *tail = strstr(hints, "  ? help");
+	char buf[400];
+	if (tail != NULL && fmt_fit(hints, 10000, buf, sizeof(buf)) > (size_t)COLS) {
+		int tw = (int)fmt_fit(tail, 10000, buf, sizeof(buf));
+		int x = put(y, 0, COLS - tw, a, hints);
+		put(y, x, COLS - x, a, tail);
+		return;
 	}
 	put(y, 0, COLS, a, hints);
 }
@@ -516,12 +611,17 @@ static const char *const help_lines[] = {
 	"          s, r and d ask first (y goes on) and act on every instance of the name",
 	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
 	"  n       one node at a time (again: the next; after the last: every node)",
+	"  f or \\  filter as you type (!TEXT: every row but TEXT); Enter keeps, Esc drops",
+	"  mouse   click a row: select; a heading: sort; wheel: scroll (off: --no-mouse)",
+	"Keys (log view, l): PgUp PgDn b Space  g/G top/end  / search  n/N next/prev",
+	"  F follow live   s stop   r restart   q/Esc back   (stdout and stderr merged)",
 	"          a row of another node: s, r, d name that node; l asks it for the logs",
 	"",
 	"Command bar: type / (or :) anywhere",
 	"  /start --task=api --command=\"node api.js\" --env_PORT=8080 --instances=2",
 	"  /stop --task=api    /restart --task=api    /delete --task=api    /status",
 	"  Tab completes verbs, flags and task names; ^R searches history; Esc leaves.",
+	"  The history file keeps --env_ values masked (--env_TOKEN=***): retype them.",
 	"",
 	"Console commands (not sent)",
 	"  /help  /quit  /filter TEXT  /node NAME (alone: every node)  /sort COLUMN",
@@ -670,6 +770,85 @@ static void draw_detail(struct app *app)
 	draw_tail(row, in, iw, left - half - 2, draw_attr(app, TH_FEED_ERROR), app->log_err);
 }
 
+/* One log line at y: its stream mark, then the text with the matches of
+ * the last search in reverse video. Only visible lines get here. */
+static void draw_log_line(struct app *app, int y, const struct logview_line *l)
+{
+	int ea = draw_attr(app, TH_FEED_ERROR), oa = draw_attr(app, TH_DEFAULT);
+	int ma = draw_attr(app, l->err ? TH_FEED_ERROR : TH_FEED_TIME);
+	put(y, 0, 4, ma, l->err ? "err" : "out");
+	put(y, 3, 1, draw_attr(app, TH_BORDER), ascii_only ? "|" : "│");
+	int x0 = 4, w = COLS - x0;
+	int a = l->err ? ea : oa;
+	put(y, x0, w, a, l->text);
+	const char *pat = app->lv.pattern;
+	size_t plen = strlen(pat);
+	if (plen == 0)
+		return;
+	const char *from = l->text;
+	const char *m;
+	char pre[LOGVIEW_LINE_MAX + 1], buf[LOGVIEW_LINE_MAX * 3 + 8];
+	while ((m = logview_match(from, pat)) != NULL) {
+		size_t off = (size_t)(m - l->text);
+		memcpy(pre, l->text, off);
+		pre[off] = '\0';
+		int col = (int)fmt_fit(pre, 100000, buf, sizeof(buf));
+		if (col >= w - 1)
+			break;
+		snprintf(pre, sizeof(pre), "%.*s", (int)plen, m);
+		put(y, x0 + col, w - col, a | A_REVERSE, pre);
+		from = m + plen;
+	}
+}
+
+/* The full-screen log view (l): a title, the visible window, the prompt. */
+static int draw_logs(struct app *app)
+{
+	struct logview *lv = &app->lv;
+	int rows = LINES - 4;
+	if (rows < 1)
+		rows = 1;
+	app->lv_rows = rows;
+	logview_clamp(lv, (size_t)rows);
+	int ta = draw_attr(app, TH_TABLE_HEAD);
+	fill(1, 0, ta);
+	char title[700];
+	char on[TASKS_NODE_MAX + 16] = "";
+	if (app->detail_remote)
+		snprintf(on, sizeof(on), " on node %s", app->detail_node);
+	size_t last = lv->top + (size_t)rows < lv->count ? lv->top + (size_t)rows : lv->count;
+	snprintf(title, sizeof(title), " logs of %s%s · %zu-%zu/%zu%s%s%s", app->lv_task, on,
+		 lv->count ? lv->top + 1 : 0, last, lv->count, lv->follow ? " · following (F)" : "",
+		 lv->pattern[0] ? " · search: " : "", lv->pattern);
+	int x = put(1, 0, COLS, ta, title);
+	if (app->detail_remote && app->logs_state[0]) {
+		char st[200];
+		snprintf(st, sizeof(st), " · logs %s", app->logs_state);
+		put(1, x, COLS - x, ta, st);
+	}
+	for (int r = 0; r < rows; r++) {
+		const struct logview_line *l = logview_at(lv, lv->top + (size_t)r);
+		if (l == NULL)
+			break;
+		draw_log_line(app, 2 + r, l);
+	}
+	if (lv->count == 0)
+		put(2, 1, COLS - 1, draw_attr(app, TH_FEED_INFO),
+		    app->detail_remote ? "(waiting for the node's lines)" : "(no log lines yet)");
+	int ba = draw_attr(app, TH_BAR);
+	if (lv->searching) {
+		fill(LINES - 1, 0, ba);
+		put(LINES - 1, 0, 1, draw_attr(app, TH_BAR_PROMPT), "/");
+		int used = put(LINES - 1, 1, COLS - 2, ba, lv->input);
+		return 1 + used;
+	}
+	if (lv->note[0]) {
+		fill(LINES - 1, 0, ba);
+		put(LINES - 1, 0, COLS, draw_attr(app, TH_BAR_ERROR), lv->note);
+	}
+	return -1;
+}
+
 void draw_screen(struct app *app)
 {
 	ascii_only = app->ascii;
@@ -706,6 +885,12 @@ void draw_screen(struct app *app)
 		draw_help(app);
 	else if (view == MODE_DETAIL)
 		draw_detail(app);
+	else if (view == MODE_LOGS && app->mode == MODE_LOGS) {
+		int c = draw_logs(app);
+		if (c >= 0)
+			cur = c;
+	} else if (view == MODE_LOGS)
+		draw_logs(app);
 	if (cur >= 0) {
 		curs_set(1);
 		move(LINES - 1, cur);

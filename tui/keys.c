@@ -19,6 +19,39 @@ static const struct {
 	{"\033[21~", KEYC_F10},
 };
 
+static struct keys_mouse last_mouse;
+
+const struct keys_mouse *keys_mouse_last(void)
+{
+	return &last_mouse;
+}
+
+/* "B;X;Y" of an SGR report (1-based cells); bad numbers leave it unknown. */
+static void parse_mouse(const unsigned char *p, size_t n, bool release, int *key)
+{
+	long v[3] = {0, 0, 0};
+	int k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == ';') {
+			if (++k > 2)
+				return;
+		} else if (p[i] >= '0' && p[i] <= '9') {
+			if (v[k] > 100000)
+				return;
+			v[k] = v[k] * 10 + (p[i] - '0');
+		} else {
+			return;
+		}
+	}
+	if (k != 2 || v[1] < 1 || v[2] < 1)
+		return;
+	last_mouse.button = (int)v[0];
+	last_mouse.x = (int)v[1] - 1;
+	last_mouse.y = (int)v[2] - 1;
+	last_mouse.release = release;
+	*key = KEYC_MOUSE;
+}
+
 size_t keys_decode(const unsigned char *buf, size_t len, int final, int *key)
 {
 	*key = KEYC_NONE;
@@ -50,6 +83,8 @@ size_t keys_decode(const unsigned char *buf, size_t len, int final, int *key)
 		for (size_t i = 2; i < len; i++) {
 			if (buf[i] >= 0x40 && buf[i] <= 0x7e) {
 				*key = KEYC_UNKNOWN;
+				if (len > 2 && buf[2] == '<' && (buf[i] == 'M' || buf[i] == 'm'))
+					parse_mouse(buf + 3, i - 3, buf[i] == 'm', key);
 				return i + 1;
 			}
 			if (buf[i] < 0x20 || buf[i] > 0x3f)

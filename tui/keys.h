@@ -6,6 +6,7 @@
 #ifndef TASKER_TUI_KEYS_H
 #define TASKER_TUI_KEYS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum {
@@ -26,7 +27,17 @@ enum {
 	KEYC_ESC,
 	KEYC_ENTER,
 	KEYC_UNKNOWN, /* a well-formed sequence we do not use */
+	KEYC_MOUSE,   /* an SGR mouse report (xterm 1006): keys_mouse_last() */
 };
+
+/* The last mouse report keys_decode() read: button code (0 left, 1
+ * middle, 2 right, 64 wheel up, 65 wheel down; +32 while moving), the
+ * cell (0-based), and whether it was a release. */
+struct keys_mouse {
+	int button, x, y;
+	bool release;
+};
+const struct keys_mouse *keys_mouse_last(void);
 
 /*
  * Decodes one key from buf[0..len). Returns the bytes consumed (>= 1) and

@@ -56,6 +56,8 @@ static void append_line(char **buf, const char *line, size_t len)
 static void add_line(struct app *app, bool err, const char *line, size_t len)
 {
 	append_line(err ? &app->log_err : &app->log_out, line, len);
+	if (app->mode == MODE_LOGS || (app->mode == MODE_CONFIRM && app->confirm_back == MODE_LOGS))
+		logview_add(&app->lv, err, line, len);
 	app->dirty = true;
 }
 

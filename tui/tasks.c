@@ -181,7 +181,13 @@ static bool matches(const struct tasks *t, const struct pm2_proc *p)
 		return false;
 	if (t->filter[0] == '\0')
 		return true;
-	return strcasestr(p->name, t->filter) != NULL || strcasestr(p->status, t->filter) != NULL;
+	/* "!TEXT": every row that does not match TEXT. */
+	bool invert = t->filter[0] == '!';
+	const char *f = t->filter + (invert ? 1 : 0);
+	if (f[0] == '\0')
+		return true;
+	bool hit = strcasestr(p->name, f) != NULL || strcasestr(p->status, f) != NULL;
+	return invert ? !hit : hit;
 }
 
 static void rebuild(struct tasks *t)
