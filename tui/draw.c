@@ -276,19 +276,21 @@ static void put_cell(int y, int x, int w, int attr, const char *text, bool right
 }
 
 /* The table's column widths. NAME takes what is left, but no more than its
- * longest name needs (at least its want, at most 48): on a wide terminal
- * the rest goes to NODE and OWNER, then stays empty at the right. */
+ * longest name needs (at least its minimum, at most 48): the rest goes to
+ * OWNER and NODE (up to 24 each), then stays empty at the right. */
 static void table_widths(int *widths)
 {
 	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
-	int need = table_cols[COL_NAME].want;
-	if (need_name > need)
-		need = need_name < 48 ? need_name : 48;
+	/* As wide as the longest name shown (never under NAME's minimum or the
+	 * title, never over 48): short names leave their room to the others. */
+	int need = need_name < 48 ? need_name : 48;
+	if (need < table_cols[COL_NAME].min)
+		need = table_cols[COL_NAME].min;
 	int extra = widths[COL_NAME] - need;
 	if (extra <= 0)
 		return;
 	widths[COL_NAME] = need;
-	static const int give[] = {COL_NODE, COL_OWNER};
+	static const int give[] = {COL_OWNER, COL_NODE};
 	for (size_t i = 0; i < sizeof(give) / sizeof(give[0]) && extra > 0; i++) {
 		int c = give[i];
 		if (widths[c] == 0)
