@@ -29,6 +29,7 @@ started() {
 	has "$out" '"status":"started"'
 }
 LOGS="$PM2_HOME/logs"
+mkfifo "$TMP/flag"
 check "task lg starts" started lg "lines $TMP/flag"
 check "task odd starts" started odd odd
 check "task big starts" started big big
@@ -100,7 +101,7 @@ rcli PUBLISH b00t:k0mmand3r '{"verb":"logs","params":{"task":"lg","lines":"0","f
 check "a follow is answered at once" wait_until 10 file_has "$TMP/status.log" '"request_id":"fol-1"'
 out=$(grep '"request_id":"fol-1"' "$TMP/status.log" | head -n 1)
 check "with its stream" [ "$(jq -r .stream <<<"$out")" = "b00t:{tasker}:logs:fol-1" ]
-touch "$TMP/flag"
+timeout 10 sh -c 'echo go >"$1"' _ "$TMP/flag" # the task goes on
 stream() { rcli XRANGE "b00t:{tasker}:logs:fol-1" - + | tr '\n' ' '; }
 stream_has() { grep -q -- "$1" <<<"$(stream)"; }
 check "lines printed after it come on the stream" wait_until 10 stream_has 's out l late-1 [^ ]* s out l late-2'
