@@ -32,6 +32,7 @@ static void print_help(void)
 	       "  --theme NAME           colour theme (TASKER_THEME; default, light, mono,\n"
 	       "                         high-contrast); NO_COLOR turns colour off\n"
 	       "  --interval SECONDS     task table refresh (default 1)\n"
+	       "  --no-mouse             leave the mouse to the terminal (TASKER_NO_MOUSE=1)\n"
 	       "  --pm2-home DIR         the PM2 daemon to show (PM2_HOME; default ~/.pm2)\n"
 	       "                         Press ? in the console for its keys.\n"
 	       "\n"
