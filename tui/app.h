@@ -38,6 +38,7 @@ struct pending {
 };
 
 struct backlog;
+struct procview;
 struct fleet_scan;
 
 /* A node of the fleet as the console last saw it (fleet.c). */
@@ -59,6 +60,7 @@ struct app {
 	struct reply_trust *trust; /* checks status messages (reply_sig.h) */
 	struct pm2_client *pm2;
 	struct pm2_events *pmev;
+	struct procview *pv; /* the local rows between listings (procview.h) */
 	struct executor *ex; /* --local only, and only while no other serves the node */
 	struct cmdbar *bar;
 	bool local;

@@ -42,6 +42,7 @@
 #include "fleet_admit.h"
 #include "keys.h"
 #include "log.h"
+#include "procview.h"
 #include "reply_sig.h"
 #include "slash.h"
 #include "terminal.h"
@@ -212,6 +213,7 @@ static void on_idle(struct loop *loop, void *arg)
 /* --- PM2: the task table ------------------------------------------------------ */
 
 static void refresh_tasks(struct app *app);
+static void refresh_soon(struct app *app);
 
 static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
 		    void *arg)
@@ -219,6 +221,8 @@ static void on_list(struct pm2_client *c, struct pm2_proc *procs, size_t n, cons
 	(void)c;
 	struct app *app = arg;
 	app->pm2_listing = false;
+	if (procview_listed(app, error == NULL))
+		refresh_soon(app);
 	if (error != NULL) {
 		bool was = app->pm2_ok;
 		if (app->pm2_ok || strcmp(app->pm2_why, error) != 0)
@@ -250,6 +254,7 @@ static void refresh_tasks(struct app *app)
 	if (app->pm2_listing)
 		return;
 	app->pm2_listing = true;
+	procview_listing(app);
 	pm2_list(app->pm2, on_list, app);
 	if (app->pm2_version[0] == '\0')
 		pm2_version(app->pm2, on_version, app);
@@ -273,7 +278,10 @@ static void on_refresh_timer(struct loop *loop, void *arg)
 {
 	struct app *app = arg;
 	loop_timer_add(loop, app->interval_ms, on_refresh_timer, app);
-	refresh_tasks(app);
+	/* Between listings, the rows follow PM2's events and /proc
+	 * (procview.h); a listing every interval only without events. */
+	if (procview_tick(app))
+		refresh_tasks(app);
 	/* The bus reports changes; a Redis that was never up is said here once. */
 	if (!app->redis_ok && !app->redis_reported && loop_now(loop) - app->started > 1000) {
 		report_redis_down(app, bus_status(app->bus));
@@ -291,11 +299,16 @@ static void on_soon(struct loop *loop, void *arg)
 	refresh_tasks(arg);
 }
 
-/* Refreshes shortly, coalescing a burst of events into one listing. */
-static void refresh_soon(struct app *app)
+/* Refreshes in ms, coalescing a burst of events into one listing. */
+static void refresh_in(struct app *app, int64_t ms)
 {
 	if (soon_timer == NULL)
-		soon_timer = loop_timer_add(app->loop, 100, on_soon, app);
+		soon_timer = loop_timer_add(app->loop, ms, on_soon, app);
+}
+
+static void refresh_soon(struct app *app)
+{
+	refresh_in(app, 100);
 }
 
 static void on_pm2_event(struct pm2_events *r, const struct pm2_event *ev, void *arg)
@@ -303,7 +316,7 @@ static void on_pm2_event(struct pm2_events *r, const struct pm2_event *ev, void 
 	(void)r;
 	struct app *app = arg;
 	if (ev->kind == PM2_EV_PROCESS)
-		refresh_soon(app);
+		refresh_in(app, procview_event(app, ev));
 }
 
 static void on_pm2_events_state(struct pm2_events *r, bool connected, const char *reason,
@@ -311,9 +324,12 @@ static void on_pm2_events_state(struct pm2_events *r, bool connected, const char
 {
 	(void)r;
 	(void)reason;
-	(void)arg;
-	(void)connected;
-	/* Reconnected by the next successful listing (on_list). */
+	struct app *app = arg;
+	/* Reconnected by the next successful listing (on_list) or refresh
+	 * (procview_tick); a listing at once after any gap. */
+	procview_events_state(app, connected);
+	if (connected)
+		refresh_soon(app);
 }
 
 /* --- Redis: status feed, outcomes, executors ------------------------------------ */
@@ -1712,6 +1728,7 @@ int console_main(struct config *cfg, int argc, char **argv)
 	bus_subscribe(app->bus, cfg->status_channel);
 	app->pm2 = pm2_client_new(app->loop, app->pm2_home, NULL, app);
 	app->pmev = pm2_events_new(app->loop, app->pm2_home, 0, on_pm2_event, on_pm2_events_state, app);
+	procview_new(app);
 	/* --local: the in-process executor starts once Redis has said that no
 	 * other executor of this node serves the channel (local.c). */
 
@@ -1788,6 +1805,7 @@ out:
 	if (app->ex != NULL)
 		executor_free(app->ex);
 	pm2_events_free(app->pmev);
+	procview_free(app);
 	pm2_client_free(app->pm2);
 	tasks_free(&app->tasks);
 	feed_free(&app->feed);

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The console's task table between listings (issue 12, item 12), through a
+# private tmux server against a real redis-server and a real PM2 daemon
+# (private PM2_HOME): while the daemon's events flow, the console does not
+# list every interval (its counters, TASKER_CONSOLE_STATS), yet a stop, a
+# restart, a delete and a new task made with the pm2 CLI show within a
+# couple of intervals, and CPU and memory of a busy task come from /proc
+# and agree with what PM2's own listing says. The old behaviour
+# (TASKER_CONSOLE_LIST=every) lists every interval: the counter can tell.
+. "$(dirname "$0")/lib.sh"
+
+PM2="$ROOT/.deps/node_modules/.bin/pm2"
+command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
+start_redis || { not_ok "redis-server starts"; finish; }
+R="redis://127.0.0.1:$REDIS_PORT"
+mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
+SOCK="tasker-test-$$"
+T=(tmux -L "$SOCK" -f /dev/null)
+STATS="$TMP/console-stats"
+
+cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
+trap 'cleanup_tmux; cleanup' EXIT
+
+# console [ENV=VALUE...] -- [ARGS...]: starts the console in a new tmux server.
+console() {
+	local envs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	"${T[@]}" kill-server 2>/dev/null
+	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+	rm -f "$STATS"
+	local try
+	for try in 1 2 3; do
+		"${T[@]}" new-session -d -x 140 -y 30 -s main \
+			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
+			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" \
+			TASKER_CONSOLE_STATS="$STATS" "${envs[@]}" \
+			"$TASKER" --redis "$R" --interval 1 "$@" && return 0
+	done
+	return 1
+}
+screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
+screen_has() { screen | grep -q -- "$1"; }
+screen_lacks() { ! screen | grep -q -- "$1"; }
+screen_re() { screen | grep -qE -- "$1"; }
+dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+# stat NAME: a counter of the console's view (lists, sampled, events).
+stat() { grep -oE "$1=[0-9a-z]+" "$STATS" 2>/dev/null | cut -d= -f2; }
+stat_is() { [ "$(stat "$1")" = "$2" ]; }
+stat_ge() { local v; v=$(stat "$1"); [ -n "$v" ] && [ "$v" -ge "$2" ]; }
+# cell NAME COLUMN: NAME's value in COLUMN (STATUS, PID, CPU, MEM, UPTIME,
+# RESTARTS), counted in fields from the name (names here have no spaces).
+cell() {
+	screen | awk -v name="$1" -v col="$2" '
+		BEGIN { off["STATUS"] = 1; off["PID"] = 2; off["CPU"] = 3; off["MEM"] = 4; off["UPTIME"] = 5; off["RESTARTS"] = 6 }
+		{ for (i = 1; i <= NF; i++) if ($i == name) { print $(i + off[col]); exit } }'
+}
+# row_of NAME: NAME's row.
+row_of() { screen | grep -E " $1 " | head -n 1; }
+row_re() { row_of "$1" | grep -qE -- "$2"; }
+# listed NAME FIELD: FIELD of NAME in PM2's own listing (tasker ls --json).
+listed() {
+	"$TASKER" ls --json --pm2-home "$PM2_HOME" 2>/dev/null | node -e '
+		let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+			const l = JSON.parse(s), t = (l.tasks || l).find(x => x.name === process.argv[1]);
+			if (t) console.log(t[process.argv[2]]);
+		})' "$1" "$2"
+}
+pause() { wait_until "$1" false; return 0; } # a deadline nothing ends early
+
+# busy burns about a fifth of a core; the others idle.
+cat >"$TMP/busy.js" <<'JS'
+setInterval(() => { const t = Date.now(); while (Date.now() - t < 100); }, 500);
+JS
+cat >"$TMP/idle.js" <<'JS'
+setInterval(() => {}, 1 << 30);
+JS
+for n in busy idle1 idle2; do
+	s=idle.js
+	[ "$n" = busy ] && s=busy.js
+	"$PM2" start "$TMP/$s" --name "$n" >/dev/null 2>&1
+done
+
+console --
+check "the console starts" wait_until 15 screen_has "Redis up"
+check "the tasks show" wait_until 15 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -qE ' idle2 +online'"
+check "the view follows the daemon's events" wait_until 10 stat_is mode events
+
+# Steady state: 5 intervals, at most one listing (none is due).
+l0=$(stat lists)
+s0=$(stat sampled)
+pause 5
+l1=$(stat lists)
+s1=$(stat sampled)
+check "no listing every interval: $((l1 - l0)) in 5 s" test "$((l1 - l0))" -le 1
+check "the rows were refreshed from /proc meanwhile: $((s1 - s0)) times" test "$((s1 - s0))" -ge 3
+
+# CPU and memory of the busy task, from /proc, against PM2's listing.
+check "busy shows a CPU above 0%" wait_until 5 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | grep -E ' busy ' | grep -oE '[0-9]+%' | head -n 1 | tr -d %)\" -gt 0 ]"
+mem_screen=$(cell busy MEM)
+mem_pm2=$(listed busy memory)
+check "busy shows its memory ($mem_screen; PM2 says $mem_pm2 bytes)" \
+	awk -v s="$mem_screen" -v p="$mem_pm2" 'BEGIN {
+		u = substr(s, length(s)); v = substr(s, 1, length(s) - 1) + 0
+		m = (u == "K") ? 1024 : (u == "M") ? 1048576 : (u == "G") ? 1073741824 : 1
+		b = v * m; exit !(p > 0 && b > p * 0.8 && b < p * 1.25)
+	}'
+pid_screen=$(cell busy PID)
+check "the pid is PM2's ($pid_screen)" test "$pid_screen" = "$(listed busy pid)"
+
+# A stop with the pm2 CLI.
+l0=$(stat lists)
+"$PM2" stop idle1 >/dev/null 2>&1
+check "a stop shows within 2 s" wait_until 2 row_re idle1 "stopped"
+# A restart: the restart count and the new pid.
+"$PM2" restart busy >/dev/null 2>&1
+cell_is() { [ "$(cell "$1" "$2")" = "$3" ]; }
+check "a restart shows its count within 2 s" wait_until 2 cell_is busy RESTARTS 1
+new_pid=$(listed busy pid)
+check "the restarted task's new pid ($new_pid) shows within 2 s" wait_until 2 cell_is busy PID "$new_pid"
+check "its restarts agree with PM2's listing" test "$(cell busy RESTARTS)" = "$(listed busy restarts)"
+check "so does its status" test "$(cell busy STATUS)" = "$(listed busy status)"
+# A delete of a running task, and a new task.
+"$PM2" delete idle2 >/dev/null 2>&1
+check "a delete shows within 2 s" wait_until 2 bash -c "! tmux -L $SOCK capture-pane -p -t main | grep -qE ' idle2 '"
+"$PM2" start "$TMP/idle.js" --name fresh1 >/dev/null 2>&1
+check "a new task shows within 2 s" wait_until 2 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -qE ' fresh1 +online +[0-9]+'"
+l1=$(stat lists)
+check "those took a few listings, not one per event ($((l1 - l0)) for $(stat events) events)" test "$((l1 - l0))" -le 8
+check "the view still follows the events" stat_is mode events
+[ "$FAIL" -eq 0 ] || dump
+
+# No event socket (as with a daemon that has none): the console lists every
+# interval, as before, and follows the events again once the socket is back.
+mv "$PM2_HOME/pub.sock" "$PM2_HOME/pub.sock.away"
+console --
+check "without the event socket the console still shows the tasks" wait_until 15 screen_re " fresh1 +online"
+l0=$(stat lists)
+pause 4
+l1=$(stat lists)
+check "without it, it lists every interval ($((l1 - l0)) in 4 s)" test "$((l1 - l0))" -ge 3
+check "and says so in its counters" stat_is mode list
+mv "$PM2_HOME/pub.sock.away" "$PM2_HOME/pub.sock"
+check "once the socket is back, the view follows the events again" wait_until 5 stat_is mode events
+"$PM2" stop fresh1 >/dev/null 2>&1
+check "and a stop shows within 2 s" wait_until 2 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -qE ' fresh1 +stopped'"
+
+# The old behaviour, kept behind a switch: a listing every interval.
+console TASKER_CONSOLE_LIST=every --
+check "the console starts (listing every interval)" wait_until 15 screen_re " fresh1 +stopped"
+l0=$(stat lists)
+pause 4
+l1=$(stat lists)
+check "TASKER_CONSOLE_LIST=every lists every interval ($((l1 - l0)) in 4 s)" test "$((l1 - l0))" -ge 3
+
+finish
