@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
 # bench_console.sh: sourced by tests/bench/run.sh once Redis is up (lib.sh's
 # helpers, $TMP, $REDIS_PORT, the private PM2_HOME). The console side by
-# side with `pm2 monit`, same daemon, same tasks, same terminal size:
-#   1. `pm2 start` starts 100 tasks (sleep 600) in the private PM2_HOME from
-#      one ecosystem file; afterwards only the monitor under test talks to
-#      the daemon;
-#   2. the daemon alone, no client, over one window (its own idle cost);
-#   3. rounds (BENCH_CONSOLE_ROUNDS, default 3), each measuring both
-#      monitors one after the other, their order alternating, each started
+# side with its previous behaviour and `pm2 monit`, same daemon, same tasks,
+# same terminal size:
+#   1. `pm2 start` starts BENCH_CONSOLE_TASKS tasks (default 500, sleep 600)
+#      in the private PM2_HOME from one ecosystem file; afterwards only the
+#      monitor under test talks to the daemon;
+#   2. rounds (BENCH_CONSOLE_ROUNDS, default 3), each measuring, one after
+#      the other in an order that rotates from round to round, each started
 #      afresh and alone in a private tmux server for a window
 #      (BENCH_CONSOLE_SECONDS, default 15 s after a 3 s settle):
+#      - the daemon alone (no client): its idle cost in that round (PM2
+#        samples its apps itself);
 #      - the console (tasker --interval 1): its CPU (utime+stime from
 #        /proc), its memory (VmRSS, VmHWM) and the daemon's CPU in the same
-#        window (the console asks it for getMonitorData once a second);
+#        window; between listings it follows the daemon's events and reads
+#        CPU and memory from /proc (tui/procview.h), listing every 30 s;
+#      - the console as before (TASKER_CONSOLE_LIST=every: getMonitorData
+#        once a second), the same figures;
 #      - `pm2 monit` (.deps pm2; it asks for getMonitorData 800 ms after
 #        it has drawn the previous reply, and listens on the daemon's bus),
 #        the same figures;
-#   4. each side's medians, and the ratios pm2 monit / tasker taken round
-#      by round (median, min, max): the machine is shared, so only figures
-#      from the same round are compared.
+#   3. each side's medians: own CPU, the daemon's CPU meanwhile, the extra
+#      daemon CPU it causes (minus the idle daemon of the same round) and
+#      their sum; the ratios (previous / now, pm2 monit / now) taken round by
+#      round (median, min, max): the machine is shared, so only figures from
+#      the same round are compared.
 # Ends with `pm2 kill`, so a later bench file starts with no daemon. Prints
 # figures; asserts nothing. Run on its own: BUILD=build tests/bench/bench_console.sh
 
@@ -33,7 +40,8 @@ fi
 
 BC_WINDOW=${BENCH_CONSOLE_SECONDS:-15}
 BC_ROUNDS=${BENCH_CONSOLE_ROUNDS:-3}
-BC_TASKS=100
+BC_TASKS=${BENCH_CONSOLE_TASKS:-500}
+BC_TMUX_C="tasker-bench-console-old-$$"
 BC_TMUX_A="tasker-bench-console-$$"
 BC_TMUX_B="tasker-bench-monit-$$"
 
@@ -46,6 +54,7 @@ bc_kill_tmux() {
 
 bc_cleanup_tmux() {
 	bc_kill_tmux "$BC_TMUX_A"
+	bc_kill_tmux "$BC_TMUX_C"
 	bc_kill_tmux "$BC_TMUX_B"
 }
 
@@ -196,22 +205,25 @@ bc_dump() { # NAME: the pane's last lines, blank ones left out
 	tmux -L "$1" capture-pane -p -t main -S -100 2>/dev/null | grep -v '^ *$' | tail -n 12 | sed 's/^/  # /'
 }
 
-# bc_round_console URL DAEMON: one window of the console, started afresh;
-# sets BC_* as bc_measure does; fails when it could not be measured.
+# bc_round_console URL DAEMON [TMUX ENV=VALUE...]: one window of the console,
+# started afresh (in tmux server TMUX, with ENV); sets BC_* as bc_measure
+# does; fails when it could not be measured.
 bc_round_console() {
-	local url=$1 daemon=$2 cpid ok=1
-	if bc_tmux "$BC_TMUX_A" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" &&
-		wait_until 20 bc_screen_has "$BC_TMUX_A" "idle0"; then
-		cpid=$(bc_pane_pid "$BC_TMUX_A")
+	local url=$1 daemon=$2 tm=${3:-$BC_TMUX_A} cpid ok=1
+	shift 2
+	[ $# -gt 0 ] && shift
+	if bc_tmux "$tm" env "$@" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" &&
+		wait_until 20 bc_screen_has "$tm" "idle0"; then
+		cpid=$(bc_pane_pid "$tm")
 		if [ -n "$cpid" ] && [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" = tasker ]; then
 			bc_pause 3 # settle after the first draw (a deadline, not a poll)
 			bc_measure "tasker" "$cpid" "$daemon"
 			[ -n "$BC_CPU" ] && ok=0
-			if bc_pane_dead "$BC_TMUX_A"; then
+			if bc_pane_dead "$tm"; then
 				echo "  tasker: the console exited during the window:"
-				bc_dump "$BC_TMUX_A"
+				bc_dump "$tm"
 				ok=1
-			elif ! bc_screen_has "$BC_TMUX_A" "idle0"; then
+			elif ! bc_screen_has "$tm" "idle0"; then
 				echo "  tasker: the table is no longer on screen at the end of the window"
 			fi
 			[ "$BC_NPROC" -gt 1 ] && echo "  tasker: $BC_NPROC processes in its tree"
@@ -220,9 +232,9 @@ bc_round_console() {
 		fi
 	else
 		echo "  tasker: the console did not show the table within 20 s; screen:"
-		bc_dump "$BC_TMUX_A"
+		bc_dump "$tm"
 	fi
-	bc_kill_tmux "$BC_TMUX_A"
+	bc_kill_tmux "$tm"
 	return $ok
 }
 
@@ -252,12 +264,24 @@ bc_round_monit() {
 	return $ok
 }
 
-# bc_side_by_side LABEL UNIT "A1 A2..." "B1 B2..." [DIVISOR]: tasker's
-# median, pm2 monit's median, and the ratio B/A in each round where both
-# were measured ("-": not measured that round): its median, min and max.
-# Values are divided by DIVISOR (kB to MB).
+# bc_median "V1 V2...": the median of the values that are not "-".
+bc_median() {
+	awk -v a="$1" 'BEGIN {
+		n = split(a, v, " "); k = 0
+		for (i = 1; i <= n; i++) if (v[i] != "-") m[++k] = v[i] + 0
+		if (k == 0) { print "?"; exit }
+		for (i = 2; i <= k; i++) for (j = i; j > 1 && m[j - 1] > m[j]; j--) { t = m[j]; m[j] = m[j - 1]; m[j - 1] = t }
+		printf "%.2f", k % 2 ? m[(k + 1) / 2] : (m[k / 2] + m[k / 2 + 1]) / 2
+	}'
+}
+
+# bc_side_by_side LABEL UNIT "A1 A2..." "B1 B2..." [DIVISOR [NAME_A NAME_B]]:
+# A's median, B's median, and the ratio B/A in each round where both were
+# measured ("-": not measured that round): its median, min and max. Values
+# are divided by DIVISOR (kB to MB).
 bc_side_by_side() {
-	awk -v label="$1" -v unit="$2" -v a="$3" -v b="$4" -v div="${5:-1}" '
+	awk -v label="$1" -v unit="$2" -v a="$3" -v b="$4" -v div="${5:-1}" \
+		-v an="${6:-tasker}" -v bn="${7:-pm2 monit}" '
 	function median(v, n,   i, j, t) {
 		for (i = 2; i <= n; i++)
 			for (j = i; j > 1 && v[j - 1] > v[j]; j--) { t = v[j]; v[j] = v[j - 1]; v[j - 1] = t }
@@ -272,14 +296,14 @@ bc_side_by_side() {
 			if (va[i] != "-" && vb[i] != "-" && va[i] > 0) r[++k] = vb[i] / va[i]
 		}
 		if (na == 0 || nb == 0) {
-			printf "  %-22s not measured (tasker in %d rounds, pm2 monit in %d)\n", label, na, nb
+			printf "  %-22s not measured (%s in %d rounds, %s in %d)\n", label, an, na, bn, nb
 			exit
 		}
-		printf "  %-22s tasker %.2f %s   pm2 monit %.2f %s   ", label, median(ma, na), unit, median(mb, nb), unit
-		if (k == 0) { printf "pm2 monit / tasker: no ratio (no round with both, tasker above 0)\n"; exit }
+		printf "  %-22s %s %.2f %s   %s %.2f %s   ", label, an, median(ma, na), unit, bn, median(mb, nb), unit
+		if (k == 0) { printf "%s / %s: no ratio (no round with both, %s above 0)\n", bn, an, an; exit }
 		lo = hi = r[1]
 		for (i = 2; i <= k; i++) { if (r[i] < lo) lo = r[i]; if (r[i] > hi) hi = r[i] }
-		printf "pm2 monit / tasker: median %.1fx (min %.1fx, max %.1fx; %d rounds)\n", median(r, k), lo, hi, k
+		printf "%s / %s: median %.1fx (min %.1fx, max %.1fx; %d rounds)\n", bn, an, median(r, k), lo, hi, k
 	}'
 }
 
@@ -288,7 +312,7 @@ bench_console_main() {
 	local url="redis://127.0.0.1:$REDIS_PORT"
 	local log="$TMP/bench-console-start.log"
 	echo
-	echo "== console ($BC_TASKS tasks running sleep 600, 160x50 tmux; tasker --interval 1 beside pm2 monit, $BC_ROUNDS interleaved rounds of ${BC_WINDOW} s)"
+	echo "== console ($BC_TASKS tasks running sleep 600, 160x50 tmux; tasker --interval 1 now and as before, beside pm2 monit and the idle daemon, $BC_ROUNDS interleaved rounds of ${BC_WINDOW} s)"
 	if [ ! -x "$pm2" ]; then
 		echo "  skipped: pm2 is not installed in .deps (run make deps)"
 		return 0
@@ -353,45 +377,64 @@ bench_console_main() {
 			} catch (err) { console.log("  each refresh: pm2 jlist did not parse: " + err.message); }
 		})' 2>/dev/null
 
-	# 2. The daemon with nobody asking: its own cost over the same window.
 	bc_pause 2 # let the last starts' aftermath settle (a deadline, not a poll)
-	bc_measure "daemon" "" "$daemon"
-	local idle_d=$BC_DCPU
-	echo "  idle daemon (no client, ${BC_SECS} s): CPU ${idle_d:-?}% of a core"
 
-	# 3. Rounds: both monitors, one after the other, order alternating.
-	local r side a_cpus='' a_dcpus='' a_rsss='' b_cpus='' b_dcpus='' b_rsss=''
-	local a_detail='' b_detail=''
+	# 2. Rounds: the idle daemon and the three monitors, one after the
+	# other, the order rotating from round to round.
+	local r k side idle_d
+	local -A cpu=() dcpu=() extra=() total=() rss=() detail=()
+	local sides=(new old monit)
 	for ((r = 0; r < BC_ROUNDS; r++)); do
-		for side in 0 1; do
-			if [ $(((side + r) % 2)) -eq 0 ]; then
-				if bc_round_console "$url" "$daemon"; then
-					a_cpus+=" $BC_CPU" a_dcpus+=" ${BC_DCPU:--}" a_rsss+=" $BC_RSS"
-					a_detail="${BC_SECS} s: $BC_DETAIL"
-				else
-					a_cpus+=" -" a_dcpus+=" -" a_rsss+=" -"
-				fi
+		idle_d=''
+		# The idle window first in each round, so that each monitor's
+		# extra is taken against this round's idle daemon.
+		local order=(idle)
+		for ((k = 0; k < 3; k++)); do order+=("${sides[$(((k + r) % 3))]}"); done
+		for side in "${order[@]}"; do
+			local got=1
+			case $side in
+			idle)
+				bc_measure "daemon" "" "$daemon"
+				idle_d=$BC_DCPU
+				[ -n "$idle_d" ] && got=0
+				;;
+			new) bc_round_console "$url" "$daemon" "$BC_TMUX_A" && got=0 ;;
+			old) bc_round_console "$url" "$daemon" "$BC_TMUX_C" TASKER_CONSOLE_LIST=every && got=0 ;;
+			monit) bc_round_monit "$pm2" "$daemon" && got=0 ;;
+			esac
+			if [ "$side" = idle ]; then
+				dcpu[idle]+=" ${idle_d:--}"
+				continue
+			fi
+			if [ "$got" -eq 0 ] && [ -n "$BC_DCPU" ] && [ -n "$idle_d" ]; then
+				cpu[$side]+=" $BC_CPU" dcpu[$side]+=" $BC_DCPU" rss[$side]+=" $BC_RSS"
+				extra[$side]+=" $(awk -v d="$BC_DCPU" -v i="$idle_d" 'BEGIN { printf "%.2f", d - i }')"
+				total[$side]+=" $(awk -v c="$BC_CPU" -v d="$BC_DCPU" -v i="$idle_d" 'BEGIN { printf "%.2f", c + d - i }')"
+				detail[$side]="${BC_SECS} s: $BC_DETAIL$([ "$BC_NPROC" -gt 1 ] && echo ", $BC_NPROC processes")"
 			else
-				if bc_round_monit "$pm2" "$daemon"; then
-					b_cpus+=" $BC_CPU" b_dcpus+=" ${BC_DCPU:--}" b_rsss+=" $BC_RSS"
-					b_detail="${BC_SECS} s: $BC_DETAIL$([ "$BC_NPROC" -gt 1 ] && echo ", $BC_NPROC processes")"
-				else
-					b_cpus+=" -" b_dcpus+=" -" b_rsss+=" -"
-				fi
+				cpu[$side]+=" -" dcpu[$side]+=" -" rss[$side]+=" -" extra[$side]+=" -" total[$side]+=" -"
 			fi
 		done
 	done
 
-	# 4. Medians, and ratios pm2 monit / tasker round by round.
-	echo "console ($BC_TASKS tasks, 1 s refresh), medians of $BC_ROUNDS rounds of ${BC_WINDOW} s, tasker beside pm2 monit:"
-	bc_side_by_side "CPU, % of a core" "%" "$a_cpus" "$b_cpus"
-	bc_side_by_side "daemon CPU meanwhile" "%" "$a_dcpus" "$b_dcpus"
-	bc_side_by_side "RSS, MB" "MB" "$a_rsss" "$b_rsss" 1024
-	echo "  goal for tasker: <= 12 MB, < 1% of a core"
-	[ -n "$a_detail" ] && echo "  tasker, last round    ${a_detail}"
-	[ -n "$b_detail" ] && echo "  pm2 monit, last round ${b_detail}"
-	echo "  (daemon figures include its idle ${idle_d:-?}%; tasker asks for getMonitorData once a second; pm2 monit asks 800 ms"
-	echo "   after it has drawn the previous reply, so less often when drawing is slow, and listens on the bus)"
+	# 3. Medians, and ratios round by round.
+	echo "console ($BC_TASKS tasks, 1 s refresh), medians of $BC_ROUNDS rounds of ${BC_WINDOW} s (measured on a shared, loaded machine):"
+	echo "  idle daemon (no client): CPU $(bc_median "${dcpu[idle]}")% of a core (rounds:${dcpu[idle]})"
+	local what
+	for what in "CPU, % of a core|cpu|%|1" "daemon CPU meanwhile|dcpu|%|1" \
+		"extra daemon CPU|extra|%|1" "own + extra daemon|total|%|1" "RSS, MB|rss|MB|1024"; do
+		IFS='|' read -r label arr unit div <<<"$what"
+		local -n ref=$arr
+		bc_side_by_side "$label" "$unit" "${ref[new]:-}" "${ref[old]:-}" "$div" "now" "before"
+		bc_side_by_side "$label" "$unit" "${ref[new]:-}" "${ref[monit]:-}" "$div" "now" "pm2 monit"
+		unset -n ref
+	done
+	echo "  goal for tasker at 500 tasks: own CPU + extra daemon CPU <= 1% of a core; RSS <= 20 MB"
+	[ -n "${detail[new]:-}" ] && echo "  tasker now, last round    ${detail[new]}"
+	[ -n "${detail[old]:-}" ] && echo "  tasker before, last round ${detail[old]}"
+	[ -n "${detail[monit]:-}" ] && echo "  pm2 monit, last round     ${detail[monit]}"
+	echo "  (now: lists every 30 s and on events, CPU and memory from /proc; before: getMonitorData once a"
+	echo "   second; pm2 monit asks 800 ms after it has drawn the previous reply, and listens on the bus)"
 
 	"$pm2" kill >/dev/null 2>&1
 	trap cleanup EXIT
