@@ -441,5 +441,6 @@ bench_console_main() {
 	return 0
 }
 
-bench_console_main
+# bench_console_logs.sh sources this file for its helpers alone.
+[ -n "${BENCH_CONSOLE_HELPERS_ONLY:-}" ] || bench_console_main
 if [ -n "${BENCH_STANDALONE:-}" ]; then exit 0; fi
