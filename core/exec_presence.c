@@ -180,13 +180,14 @@ static void on_presence_list(struct pm2_client *c, struct pm2_proc *procs, size_
 		ex->task_count = (int)n;
 		exec_orphans_seen_daemon(ex);
 		exec_tasks_publish(ex, procs, n);
-		pm2_procs_free(procs, n);
+		exec_table_listed(ex, procs, n);
 		exec_events_connect(ex);
 		if (ex->pm2_version == NULL) {
 			pm2_version(ex->pm2, on_version, ex); /* writes the presence */
 			return;
 		}
 	} else {
+		exec_table_listed(ex, NULL, 0);
 		ex->task_count = -1;
 		/* An executor exists to drive PM2: start the daemon once, at
 		 * start-up, rather than on the first command. */
@@ -216,7 +217,15 @@ void exec_presence_timer(struct loop *loop, void *arg)
 
 void exec_presence_refresh(struct executor *ex)
 {
-	pm2_list(ex->pm2, on_presence_list, ex);
+	/* Nothing changed since the last listing (exec_table.c): the table's
+	 * figures come from /proc, and the daemon is not asked. */
+	if (ex->pm2_version != NULL && exec_table_refresh(ex)) {
+		exec_presence_write(ex);
+		return;
+	}
+	exec_table_asking(ex);
+	if (pm2_list(ex->pm2, on_presence_list, ex) == 0)
+		exec_table_listed(ex, NULL, 0);
 }
 
 static void on_tasks_set(struct bus *bus, struct redisReply *reply, void *arg)
@@ -258,10 +267,12 @@ static void on_tasks_list(struct pm2_client *c, struct pm2_proc *procs, size_t n
 {
 	(void)c;
 	struct executor *ex = arg;
-	if (error != NULL)
+	if (error != NULL) {
+		exec_table_listed(ex, NULL, 0);
 		return;
+	}
 	exec_tasks_publish(ex, procs, n);
-	pm2_procs_free(procs, n);
+	exec_table_listed(ex, procs, n);
 }
 
 static void on_tasks_timer(struct loop *loop, void *arg)
@@ -269,11 +280,14 @@ static void on_tasks_timer(struct loop *loop, void *arg)
 	(void)loop;
 	struct executor *ex = arg;
 	ex->tasks_timer = NULL;
-	pm2_list(ex->pm2, on_tasks_list, ex);
+	exec_table_asking(ex);
+	if (pm2_list(ex->pm2, on_tasks_list, ex) == 0)
+		exec_table_listed(ex, NULL, 0);
 }
 
 void exec_tasks_soon(struct executor *ex)
 {
+	exec_table_changed(ex);
 	if (ex->tasks_timer == NULL && !ex->draining)
 		ex->tasks_timer = loop_timer_add(ex->loop, TASKS_SOON_MS, on_tasks_timer, ex);
 }

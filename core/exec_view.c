@@ -62,6 +62,7 @@ void exec_view_free(struct executor *ex)
 	pm2_view_free(ex->view->v);
 	free(ex->view);
 	ex->view = NULL;
+	exec_table_free(ex);
 }
 
 bool exec_view_fresh(const struct executor *ex)
@@ -108,13 +109,16 @@ static void on_view_list(struct pm2_client *c, struct pm2_proc *procs, size_t n,
 	struct exec_view *w = ex->view;
 	w->listing = false;
 	if (error != NULL) {
+		exec_table_listed(ex, NULL, 0);
 		log_debug("pm2 view: listing failed: %s", error);
 		if (w->events_up)
 			view_arm(ex, VIEW_RETRY_MS);
 		return;
 	}
 	exec_view_listed(ex, w->own, procs, n);
-	pm2_procs_free(procs, n);
+	/* The safety net's listing serves the task table too (exec_table.c). */
+	exec_tasks_publish(ex, procs, n);
+	exec_table_listed(ex, procs, n);
 	if (!exec_view_fresh(ex) && w->events_up)
 		view_arm(ex, VIEW_SOON_MS); /* a gap while it was on its way */
 }
@@ -128,8 +132,11 @@ static void view_list(struct executor *ex, const char *why)
 	w->own = exec_view_mark(ex);
 	w->lists++;
 	log_debug("pm2 view: listing (%s; %lu so far)", why, w->lists);
-	if (pm2_list(ex->pm2, on_view_list, ex) == 0)
+	exec_table_asking(ex);
+	if (pm2_list(ex->pm2, on_view_list, ex) == 0) {
 		w->listing = false;
+		exec_table_listed(ex, NULL, 0);
+	}
 }
 
 static void on_view_timer(struct loop *loop, void *arg)

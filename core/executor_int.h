@@ -36,6 +36,7 @@ struct command;
 struct exec_auth;
 struct exec_auth_req;
 struct exec_view;
+struct exec_table;
 struct exit_mark;
 struct logs_follow;
 struct fleet;
@@ -103,6 +104,7 @@ struct executor {
 	int64_t tasks_at; /* when it was last written (monotonic ms) */
 	bool tasks_refused;
 	struct loop_timer *tasks_timer; /* a listing for the table, soon */
+	struct exec_table *table;       /* the last listing, between listings (exec_table.c) */
 	struct loop_timer *presence_timer;
 	int task_count;
 	int self_pm_id; /* our own pm_id when PM2 runs us; -1 otherwise */
@@ -337,6 +339,17 @@ void exec_tasks_publish(struct executor *ex, const struct pm2_proc *procs, size_
 /* A PM2 event: list again shortly (bursts share one listing) and publish
  * the table if it changed. */
 void exec_tasks_soon(struct executor *ex);
+
+/* exec_table.c: the task table between listings. changed: a process
+ * event (the held listing may be stale); asking/listed: a listing for the
+ * table was sent, and came (procs NULL: it failed; else owned from now).
+ * refresh: republishes the held listing with CPU and memory from /proc
+ * when the view says nothing changed since; false: list instead. */
+void exec_table_changed(struct executor *ex);
+void exec_table_asking(struct executor *ex);
+void exec_table_listed(struct executor *ex, struct pm2_proc *procs, size_t n);
+bool exec_table_refresh(struct executor *ex);
+void exec_table_free(struct executor *ex);
 
 /* exec_orphans.c */
 /* Looks for processes a dead daemon of our PM2_HOME left running, SIGTERMs
