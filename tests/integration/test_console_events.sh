@@ -130,6 +130,37 @@ check "those took a few listings, not one per event ($((l1 - l0)) for $(stat eve
 check "the view still follows the events" stat_is mode events
 [ "$FAIL" -eq 0 ] || dump
 
+# The executor's task table (fleet_tasks.h): between listings its refresh
+# republishes the last listing with CPU and memory from /proc, and a change
+# made with the pm2 CLI still reaches the table at once.
+bg "$TASKER" exec --redis "$R" --log-level debug >"$TMP/exec.log" 2>&1
+check "the executor starts" wait_until 20 file_has "$TMP/exec.log" "ready: listening"
+table() { rcli GET "$(rcli --scan --pattern 'b00t:{tasker}:tasks:*' | head -n 1)"; }
+# tfield NAME FIELD: FIELD of NAME in the executor's published table.
+tfield() {
+	table | node -e '
+		let s = ""; process.stdin.on("data", d => s += d).on("end", () => {
+			try { const t = JSON.parse(s).tasks.find(x => x.name === process.argv[1]);
+				if (t) console.log(t[process.argv[2]]); } catch (e) {}
+		})' "$1" "$2"
+}
+tfield_is() { [ "$(tfield "$1" "$2")" = "$3" ]; }
+table_there() { [ -n "$(rcli --scan --pattern 'b00t:{tasker}:tasks:*')" ]; }
+check "the table is published" wait_until 15 table_there
+check "a refresh republishes it from the view and /proc, without listing" \
+	wait_until 20 file_has "$TMP/exec.log" "task table: refreshed from the view and /proc"
+tmem=$(tfield busy memory)
+lmem=$(listed busy memory)
+check "busy's memory in the table ($tmem bytes) agrees with PM2's listing ($lmem)" \
+	awk -v t="$tmem" -v p="$lmem" 'BEGIN { exit !(p > 0 && t > p * 0.8 && t < p * 1.25) }'
+tcpu_up() { awk -v c="$(tfield busy cpu)" 'BEGIN { exit !(c > 0) }'; }
+check "busy's CPU in the table is above 0" wait_until 10 tcpu_up
+"$PM2" restart busy >/dev/null 2>&1
+check "a restart with the pm2 CLI reaches the table within 2 s" wait_until 2 tfield_is busy restarts 2
+check "with the new pid" wait_until 2 tfield_is busy pid "$(listed busy pid)"
+n0=$(grep -c "task table: refreshed from the view and /proc" "$TMP/exec.log")
+check "and the refreshes from /proc go on" wait_until 15 bash -c "[ \$(grep -c 'task table: refreshed from the view and /proc' '$TMP/exec.log') -gt $n0 ]"
+
 # No event socket (as with a daemon that has none): the console lists every
 # interval, as before, and follows the events again once the socket is back.
 mv "$PM2_HOME/pub.sock" "$PM2_HOME/pub.sock.away"
