@@ -98,7 +98,7 @@ bool exec_table_refresh(struct executor *ex)
 		t->samples = xrealloc(t->samples, t->cap * sizeof(*t->samples));
 	}
 	if (t->ps == NULL)
-		t->ps = proc_stat_new();
+		t->ps = proc_stat_new(0); /* every 5 s: no files held */
 	for (size_t i = 0; i < t->n; i++)
 		t->pids[i] = t->procs[i].state == PM2_ST_ONLINE ? t->procs[i].pid : 0;
 	proc_stat_sample(t->ps, t->pids, t->n, proc_stat_now(), t->samples);

@@ -17,6 +17,8 @@
 
 struct ps_entry {
 	int pid;
+	int fd; /* /proc/PID/stat kept open, or -1 */
+	bool taken; /* carried into the next table */
 	unsigned long long start, ticks;
 	int64_t at_ms;
 };
@@ -24,6 +26,7 @@ struct ps_entry {
 struct proc_stat {
 	struct ps_entry *prev, *cur; /* prev sorted by pid */
 	size_t nprev, cap;
+	size_t max_fds, nfds; /* files kept open, at most max_fds */
 	long hz, page;
 };
 
@@ -87,27 +90,40 @@ int proc_stat_parse(const char *buf, size_t len, struct proc_stat_line *out)
 	return 0;
 }
 
-int proc_stat_read(int pid, struct proc_stat_line *out)
+/* Reads and parses pid's line from fd (from its start). */
+static int read_fd(int fd, int pid, struct proc_stat_line *out)
 {
-	if (pid <= 0) {
-		errno = ESRCH;
-		return -1;
-	}
-	char path[32], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
+	char buf[1024];
 	ssize_t n;
 	do
-		n = read(fd, buf, sizeof(buf));
+		n = pread(fd, buf, sizeof(buf), 0);
 	while (n < 0 && errno == EINTR);
-	close(fd);
 	if (n <= 0 || proc_stat_parse(buf, (size_t)n, out) < 0 || out->pid != pid) {
 		errno = ESRCH;
 		return -1;
 	}
 	return 0;
+}
+
+static int open_stat(int pid)
+{
+	if (pid <= 0) {
+		errno = ESRCH;
+		return -1;
+	}
+	char path[32];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+int proc_stat_read(int pid, struct proc_stat_line *out)
+{
+	int fd = open_stat(pid);
+	if (fd < 0)
+		return -1;
+	int rc = read_fd(fd, pid, out);
+	close(fd);
+	return rc;
 }
 
 int64_t proc_stat_now(void)
@@ -118,9 +134,10 @@ int64_t proc_stat_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct proc_stat *proc_stat_new(void)
+struct proc_stat *proc_stat_new(size_t max_fds)
 {
 	struct proc_stat *ps = xcalloc(1, sizeof(*ps));
+	ps->max_fds = max_fds;
 	ps->hz = sysconf(_SC_CLK_TCK);
 	if (ps->hz <= 0)
 		ps->hz = 100;
@@ -134,6 +151,9 @@ void proc_stat_free(struct proc_stat *ps)
 {
 	if (ps == NULL)
 		return;
+	for (size_t i = 0; i < ps->nprev; i++)
+		if (ps->prev[i].fd >= 0)
+			close(ps->prev[i].fd);
 	free(ps->prev);
 	free(ps->cur);
 	free(ps);
@@ -145,10 +165,48 @@ static int cmp_entry(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static const struct ps_entry *find_prev(const struct proc_stat *ps, int pid)
+static struct ps_entry *find_prev(struct proc_stat *ps, int pid)
 {
 	struct ps_entry key = {.pid = pid};
 	return bsearch(&key, ps->prev, ps->nprev, sizeof(key), cmp_entry);
+}
+
+/*
+ * Reads pid's line, through the file kept open from the previous sample
+ * when there is one (a pread: no path lookup), else by opening it, kept
+ * open while fewer than max_fds are. A file kept open stays bound to the
+ * process it was opened for: once that process is gone it reads nothing,
+ * even if the pid is reused. Returns the fd to keep (-1: none), and
+ * whether the line was read in *ok.
+ */
+static int read_pid(struct proc_stat *ps, struct ps_entry *p, int pid, struct proc_stat_line *l,
+		    bool *ok)
+{
+	int fd = -1;
+	if (p != NULL && !p->taken && p->fd >= 0) {
+		fd = p->fd;
+		p->fd = -1;
+		if (read_fd(fd, pid, l) == 0) {
+			*ok = true;
+			return fd;
+		}
+		close(fd);
+		ps->nfds--;
+		*ok = false;
+		return -1;
+	}
+	fd = open_stat(pid);
+	if (fd < 0) {
+		*ok = false;
+		return -1;
+	}
+	*ok = read_fd(fd, pid, l) == 0;
+	if (!*ok || ps->nfds >= ps->max_fds) {
+		close(fd);
+		return -1;
+	}
+	ps->nfds++;
+	return fd;
 }
 
 size_t proc_stat_sample(struct proc_stat *ps, const int *pids, size_t n, int64_t now_ms,
@@ -161,15 +219,26 @@ size_t proc_stat_sample(struct proc_stat *ps, const int *pids, size_t n, int64_t
 		ps->prev = xrealloc(ps->prev, ps->cap * sizeof(*ps->prev));
 	}
 	size_t k = 0, alive = 0;
+	for (size_t i = 0; i < ps->nprev; i++)
+		ps->prev[i].taken = false;
 	for (size_t i = 0; i < n; i++) {
 		out[i] = (struct proc_sample){0};
 		struct proc_stat_line l;
-		if (proc_stat_read(pids[i], &l) < 0 || l.state == 'Z' || l.state == 'X')
+		struct ps_entry *p = pids[i] > 0 ? find_prev(ps, pids[i]) : NULL;
+		bool ok = false;
+		int fd = pids[i] > 0 ? read_pid(ps, p, pids[i], &l, &ok) : -1;
+		if (p != NULL)
+			p->taken = true;
+		if (!ok || l.state == 'Z' || l.state == 'X') {
+			if (fd >= 0) {
+				close(fd);
+				ps->nfds--;
+			}
 			continue;
+		}
 		out[i].alive = true;
 		alive++;
 		out[i].rss = l.rss_pages > 0 ? (uint64_t)l.rss_pages * (uint64_t)ps->page : 0;
-		const struct ps_entry *p = find_prev(ps, pids[i]);
 		double secs, used;
 		if (p != NULL && p->start == l.start && l.ticks >= p->ticks && now_ms > p->at_ms) {
 			secs = (double)(now_ms - p->at_ms) / 1000.0;
@@ -183,8 +252,15 @@ size_t proc_stat_sample(struct proc_stat *ps, const int *pids, size_t n, int64_t
 		out[i].cpu = secs > 0.001 ? used / secs * 100.0 : 0.0;
 		if (out[i].cpu < 0)
 			out[i].cpu = 0;
-		ps->cur[k++] = (struct ps_entry){pids[i], l.start, l.ticks, now_ms};
+		ps->cur[k++] = (struct ps_entry){.pid = pids[i], .fd = fd, .start = l.start,
+		                                 .ticks = l.ticks, .at_ms = now_ms};
 	}
+	/* The files of pids no longer asked for. */
+	for (size_t i = 0; i < ps->nprev; i++)
+		if (ps->prev[i].fd >= 0) {
+			close(ps->prev[i].fd);
+			ps->nfds--;
+		}
 	qsort(ps->cur, k, sizeof(*ps->cur), cmp_entry);
 	struct ps_entry *t = ps->prev;
 	ps->prev = ps->cur;

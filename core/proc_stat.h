@@ -10,7 +10,7 @@
  * the process started, on its first sample), and the resident set size in
  * bytes of the pid alone.
  *
- * One open and one read per pid per sample (/proc/PID/stat carries both
+ * At most one open and one read per pid per sample (/proc/PID/stat carries both
  * the ticks, field 14+15, and the RSS, field 24, which is what
  * /proc/PID/statm's second field says). A pid that vanished reads as
  * gone; a pid reused by another process (a different start time, field
@@ -50,8 +50,10 @@ struct proc_sample {
 
 struct proc_stat;
 
-/* A new sampler; free with proc_stat_free. */
-struct proc_stat *proc_stat_new(void);
+/* A new sampler; free with proc_stat_free. It keeps up to max_fds files
+ * of /proc open between samples (a pread instead of a path lookup each
+ * time: the lookup is most of the cost); 0 opens and closes every time. */
+struct proc_stat *proc_stat_new(size_t max_fds);
 void proc_stat_free(struct proc_stat *ps);
 
 /*

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -46,7 +47,15 @@ void procview_new(struct app *app)
 	const char *stats = getenv("TASKER_CONSOLE_STATS");
 	if (stats != NULL && stats[0] != '\0')
 		pv->stats_path = xstrdup(stats);
-	pv->ps = proc_stat_new();
+	/* Files of /proc held open between samples (proc_stat.h): at most
+	 * half of what the process may open, and no more than 4096. */
+	struct rlimit rl;
+	size_t max_fds = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		max_fds = (size_t)rl.rlim_cur / 2;
+	else
+		max_fds = 4096;
+	pv->ps = proc_stat_new(max_fds > 4096 ? 4096 : max_fds);
 	app->pv = pv;
 }
 
@@ -89,6 +98,30 @@ static void write_stats(const struct app *app)
 	close(fd);
 }
 
+/* Copies the new figures into the table's rows in place, when its first
+ * rows are the local listing's (fleet_merge puts them there) and the order
+ * does not depend on the figures: a merge deep-copies every row, which at
+ * 500 tasks costs more than reading /proc. False: merge instead. */
+static bool patch_rows(struct app *app)
+{
+	struct tasks *t = &app->tasks;
+	if (t->sort == COL_CPU || t->sort == COL_MEMORY || t->nprocs < app->nlocal ||
+	    t->nodes == NULL || app->pv->merge_timer != NULL)
+		return false;
+	for (size_t i = 0; i < app->nlocal; i++) {
+		const struct pm2_proc *src = &app->local_procs[i];
+		struct pm2_proc *dst = &t->procs[i];
+		if (dst->pm_id != src->pm_id || strcmp(t->nodes[i], app->cfg->node) != 0 ||
+		    strcmp(dst->name, src->name) != 0)
+			return false;
+	}
+	for (size_t i = 0; i < app->nlocal; i++) {
+		t->procs[i].cpu = app->local_procs[i].cpu;
+		t->procs[i].memory = app->local_procs[i].memory;
+	}
+	return true;
+}
+
 /* CPU and memory of every online row's pid, from /proc. */
 static void sample(struct app *app)
 {
@@ -111,7 +144,9 @@ static void sample(struct app *app)
 		p->memory = pv->samples[i].alive ? pv->samples[i].rss : 0;
 	}
 	pv->ticks_sampled++;
-	fleet_merge(app);
+	if (!patch_rows(app))
+		fleet_merge(app);
+	app->dirty = true;
 }
 
 bool procview_tick(struct app *app)

@@ -50,7 +50,7 @@ static double cpu_seconds(void)
 static void samples_itself(void **state)
 {
 	(void)state;
-	struct proc_stat *ps = proc_stat_new();
+	struct proc_stat *ps = proc_stat_new(4);
 	int me = (int)getpid();
 	struct proc_sample s;
 	assert_int_equal(proc_stat_sample(ps, &me, 1, proc_stat_now(), &s), 1);
@@ -91,7 +91,7 @@ static void vanished_and_bogus_pids(void **state)
 	if (child == 0)
 		_exit(0);
 	assert_int_equal(waitpid(child, NULL, 0), child);
-	struct proc_stat *ps = proc_stat_new();
+	struct proc_stat *ps = proc_stat_new(0);
 	int pids[4] = {(int)child, 0, -5, (int)getpid()};
 	struct proc_sample s[4];
 	assert_int_equal(proc_stat_sample(ps, pids, 4, proc_stat_now(), s), 1);
@@ -114,7 +114,7 @@ static void a_zombie_is_gone(void **state)
 	if (child == 0)
 		_exit(0);
 	/* Until reaped it is a zombie: gone for the sampler. */
-	struct proc_stat *ps = proc_stat_new();
+	struct proc_stat *ps = proc_stat_new(4);
 	int pid = (int)child;
 	struct proc_sample s;
 	struct proc_stat_line l;
@@ -129,6 +129,56 @@ static void a_zombie_is_gone(void **state)
 	proc_stat_free(ps);
 }
 
+static size_t open_fds(void)
+{
+	size_t n = 0;
+	char path[64];
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n += access(path, F_OK) == 0;
+	}
+	return n;
+}
+
+/* Files kept open between samples: a process that dies while its file is
+ * held reads as gone, the files of pids dropped from the set are closed,
+ * no more than the limit are held, and none once the sampler is freed. */
+static void kept_files(void **state)
+{
+	(void)state;
+	size_t before = open_fds();
+	pid_t kids[3];
+	for (int i = 0; i < 3; i++) {
+		kids[i] = fork();
+		assert_true(kids[i] >= 0);
+		if (kids[i] == 0) {
+			pause();
+			_exit(0);
+		}
+	}
+	int pids[3] = {(int)kids[0], (int)kids[1], (int)kids[2]};
+	struct proc_sample s[3];
+	struct proc_stat *ps = proc_stat_new(2);
+	assert_int_equal(proc_stat_sample(ps, pids, 3, proc_stat_now(), s), 3);
+	assert_int_equal(open_fds(), before + 2);
+	assert_int_equal(proc_stat_sample(ps, pids, 3, proc_stat_now(), s), 3);
+	assert_int_equal(open_fds(), before + 2);
+	kill(kids[0], SIGKILL);
+	waitpid(kids[0], NULL, 0);
+	assert_int_equal(proc_stat_sample(ps, pids, 3, proc_stat_now(), s), 2);
+	assert_false(s[0].alive);
+	assert_true(s[1].alive && s[2].alive);
+	assert_true(open_fds() <= before + 2);
+	assert_int_equal(proc_stat_sample(ps, pids + 2, 1, proc_stat_now(), s), 1);
+	assert_true(open_fds() <= before + 1);
+	proc_stat_free(ps);
+	assert_int_equal(open_fds(), before);
+	for (int i = 1; i < 3; i++) {
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -137,6 +187,7 @@ int main(void)
 	    cmocka_unit_test(samples_itself),
 	    cmocka_unit_test(vanished_and_bogus_pids),
 	    cmocka_unit_test(a_zombie_is_gone),
+	    cmocka_unit_test(kept_files),
 	};
 	UNIT_RUN("test_proc_stat", tests);
 }
