@@ -16,6 +16,8 @@
 #        /proc), its memory (VmRSS, VmHWM) and the daemon's CPU in the same
 #        window; between listings it follows the daemon's events and reads
 #        CPU and memory from /proc (tui/procview.h), listing every 30 s;
+#      - the same with --local (its in-process executor publishing the
+#        task table, which the console's fleet scan reads back);
 #      - the console as before (TASKER_CONSOLE_LIST=every: getMonitorData
 #        once a second), the same figures;
 #      - `pm2 monit` (.deps pm2; it asks for getMonitorData 800 ms after
@@ -205,16 +207,22 @@ bc_dump() { # NAME: the pane's last lines, blank ones left out
 	tmux -L "$1" capture-pane -p -t main -S -100 2>/dev/null | grep -v '^ *$' | tail -n 12 | sed 's/^/  # /'
 }
 
-# bc_round_console URL DAEMON [TMUX ENV=VALUE...]: one window of the console,
-# started afresh (in tmux server TMUX, with ENV); sets BC_* as bc_measure
-# does; fails when it could not be measured.
+# bc_round_console URL DAEMON [TMUX [ENV=VALUE...]]: one window of the
+# console, started afresh (in tmux server TMUX, with ENV); with
+# BC_CONSOLE_LOCAL=1, `tasker --local`, measured once its in-process
+# executor has started. Sets BC_* as bc_measure does; fails when it could
+# not be measured.
 bc_round_console() {
-	local url=$1 daemon=$2 tm=${3:-$BC_TMUX_A} cpid ok=1
+	local url=$1 daemon=$2 tm=${3:-$BC_TMUX_A} cpid ok=1 opts=()
 	shift 2
 	[ $# -gt 0 ] && shift
-	if bc_tmux "$tm" env "$@" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" &&
+	[ -n "${BC_CONSOLE_LOCAL:-}" ] && opts=(--local)
+	if bc_tmux "$tm" env "$@" "$TASKER" --redis "$url" --interval 1 --pm2-home "$PM2_HOME" "${opts[@]}" &&
 		wait_until 20 bc_screen_has "$tm" "idle0"; then
 		cpid=$(bc_pane_pid "$tm")
+		if [ -n "${BC_CONSOLE_LOCAL:-}" ] && ! wait_until 30 bc_screen_has "$tm" "local executor started"; then
+			echo "  tasker --local: its executor did not start within 30 s"
+		fi
 		if [ -n "$cpid" ] && [ "$(cat "/proc/$cpid/comm" 2>/dev/null)" = tasker ]; then
 			bc_pause 3 # settle after the first draw (a deadline, not a poll)
 			bc_measure "tasker" "$cpid" "$daemon"
@@ -383,13 +391,13 @@ bench_console_main() {
 	# other, the order rotating from round to round.
 	local r k side idle_d
 	local -A cpu=() dcpu=() extra=() total=() rss=() detail=()
-	local sides=(new old monit)
+	local sides=(new local old monit)
 	for ((r = 0; r < BC_ROUNDS; r++)); do
 		idle_d=''
 		# The idle window first in each round, so that each monitor's
 		# extra is taken against this round's idle daemon.
 		local order=(idle)
-		for ((k = 0; k < 3; k++)); do order+=("${sides[$(((k + r) % 3))]}"); done
+		for ((k = 0; k < 4; k++)); do order+=("${sides[$(((k + r) % 4))]}"); done
 		for side in "${order[@]}"; do
 			local got=1
 			case $side in
@@ -399,6 +407,13 @@ bench_console_main() {
 				[ -n "$idle_d" ] && got=0
 				;;
 			new) bc_round_console "$url" "$daemon" "$BC_TMUX_A" && got=0 ;;
+			local)
+				# --local: the in-process executor too (its presence
+				# and task table, which the console's fleet scan
+				# reads back); its keys go with the round.
+				BC_CONSOLE_LOCAL=1 bc_round_console "$url" "$daemon" "$BC_TMUX_A" && got=0
+				rcli FLUSHDB >/dev/null 2>&1
+				;;
 			old) bc_round_console "$url" "$daemon" "$BC_TMUX_C" TASKER_CONSOLE_LIST=every && got=0 ;;
 			monit) bc_round_monit "$pm2" "$daemon" && got=0 ;;
 			esac
@@ -427,11 +442,13 @@ bench_console_main() {
 		local -n ref=$arr
 		bc_side_by_side "$label" "$unit" "${ref[new]:-}" "${ref[old]:-}" "$div" "now" "before"
 		bc_side_by_side "$label" "$unit" "${ref[new]:-}" "${ref[monit]:-}" "$div" "now" "pm2 monit"
+		bc_side_by_side "$label" "$unit" "${ref[new]:-}" "${ref[local]:-}" "$div" "now" "now --local"
 		unset -n ref
 	done
 	echo "  goal for tasker at 500 tasks: own CPU + extra daemon CPU <= 1% of a core; RSS <= 20 MB"
 	[ -n "${detail[new]:-}" ] && echo "  tasker now, last round    ${detail[new]}"
 	[ -n "${detail[old]:-}" ] && echo "  tasker before, last round ${detail[old]}"
+	[ -n "${detail[local]:-}" ] && echo "  tasker --local, last round ${detail[local]}"
 	[ -n "${detail[monit]:-}" ] && echo "  pm2 monit, last round     ${detail[monit]}"
 	echo "  (now: lists every 30 s and on events, CPU and memory from /proc; before: getMonitorData once a"
 	echo "   second; pm2 monit asks 800 ms after it has drawn the previous reply, and listens on the bus)"
