@@ -80,6 +80,8 @@ struct command {
 	struct loop_timer *deadline;
 	struct loop_timer *settle; /* redelivered: the next listing, PM2 still moving */
 	int settle_tries;
+	exec_done_fn done; /* told the reply's status (exec_command_take_then) */
+	void *done_arg;
 };
 
 /* A pending acting record: the command may be gone when Redis answers. */

@@ -151,6 +151,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 					 opt->history_len == 0 ? HISTORY_DEFAULT_LEN : opt->history_len);
 	ex->presence_timer = loop_timer_add(loop, 0, exec_presence_timer, ex);
 	exec_fleet_new(ex);
+	exec_job_new(ex);
 	return ex;
 }
 
@@ -238,6 +239,7 @@ void executor_free(struct executor *ex)
 	if (ex == NULL)
 		return;
 	exec_commands_free(ex);
+	exec_job_free(ex);
 	exec_sign_free(ex);
 	exec_logs_free(ex);
 	exec_orphans_free(ex);

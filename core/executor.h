@@ -50,6 +50,13 @@ void executor_free(struct executor *ex);
 
 /* A message from the command channel (untrusted bytes). */
 void executor_handle(struct executor *ex, const char *data, size_t len);
+
+/* The job protocol of b00t-cli (docs/protocol.md, "Jobs"): commands on
+ * EXEC_JOB_CHANNEL, job_status replies on EXEC_JOB_STATUS_CHANNEL. */
+#define EXEC_JOB_CHANNEL "b00t:job"
+#define EXEC_JOB_STATUS_CHANNEL "b00t:job:status"
+/* A message from EXEC_JOB_CHANNEL (untrusted bytes). */
+void executor_handle_job(struct executor *ex, const char *data, size_t len);
 /* The bus became ready or stopped being ready. */
 void executor_bus_state(struct executor *ex, bool ready);
 

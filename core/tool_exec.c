@@ -70,9 +70,10 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 		       void *arg)
 {
 	(void)bus;
-	(void)channel;
 	struct exec_run *r = arg;
-	if (r->ex != NULL)
+	if (r->ex != NULL && strcmp(channel, EXEC_JOB_CHANNEL) == 0)
+		executor_handle_job(r->ex, data, len);
+	else if (r->ex != NULL)
 		executor_handle(r->ex, data, len);
 }
 
@@ -287,6 +288,8 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	log_info("tasker %s executor on node %s; connecting to Redis at %s", TASKER_VERSION,
 		 cfg->node, bus_address(bus));
 	bus_subscribe(bus, cfg->channel);
+	if (strcmp(cfg->channel, EXEC_JOB_CHANNEL) != 0)
+		bus_subscribe(bus, EXEC_JOB_CHANNEL);
 	rc = loop_run(r.loop);
 	metrics_http_free(mh);
 	/* The bus first: its last callbacks still reach the executor. */
