@@ -398,6 +398,82 @@ fin=$(final "$RID")
 check "fleet: params.node picks the executor" is "$(field "$fin" 'd["node"]')" n2
 check "fleet: n2's own PM2 ran it" is "$(PM2_HOME="$TMP/pm2b" "$PM2" jlist | python3 -c 'import json,sys; print(sum(p["name"] == "job.once.mark" for p in json.load(sys.stdin)))')" 1
 
+# --- datum steps run another datum ---------------------------------------------
+cat >"$D/mark.cli.toml" <<TOML
+[b00t]
+name = "mark"
+type = "cli"
+command = "touch $TMP/datum.ran"
+TOML
+cat >"$D/bydatum.job.toml" <<TOML
+[b00t]
+type = "job"
+[[b00t.job.steps]]
+name = "viadatum"
+[b00t.job.steps.task]
+type = "datum"
+datum = "mark.cli"
+TOML
+jreq '{"name":"bydatum","node":"n1"}'
+fin=$(final "$RID")
+check "datum step: completed" is "$(field "$fin" 'd["params"]["status"]')" completed
+check "datum step: the datum's command ran" test -e "$TMP/datum.ran"
+check "datum step: its task name is the step's" is "$(state bydatum 'd["steps"][0]["task"] + " " + d["steps"][0]["kind"]')" "job.bydatum.viadatum datum"
+
+# --- the policy judges the job and each step's start ------------------------------
+cat >"$TMP/policy.toml" <<TOML
+[unsigned]
+role = "runner"
+
+[roles.runner]
+verbs = ["job", "start", "stop", "status"]
+tasks = ["okjob", "job.okjob.*", "progjob", "job.progjob.*"]
+programs = ["bash"]
+
+[env]
+deny = ["LD_*"]
+TOML
+cat >"$D/okjob.job.toml" <<TOML
+[b00t]
+type = "job"
+[[b00t.job.steps]]
+name = "fine"
+[b00t.job.steps.task]
+type = "bash"
+command = "touch $TMP/okjob.ran"
+TOML
+cat >"$D/progjob.job.toml" <<TOML
+[b00t]
+type = "job"
+[[b00t.job.steps]]
+name = "first"
+[b00t.job.steps.task]
+type = "bash"
+command = "touch $TMP/progjob.ran"
+[[b00t.job.steps]]
+name = "viadatum"
+[b00t.job.steps.task]
+type = "datum"
+datum = "mark.cli"
+TOML
+mkdir -p "$TMP/pm2c"
+PM2_HOME="$TMP/pm2c" bg "$TASKER" exec --node=n3 --policy "$TMP/policy.toml" --cwd-base "$TMP" --datum-dir "$D" >"$TMP/exec3.log" 2>&1
+check "an executor with a policy starts" wait_until 30 file_has "$TMP/exec3.log" "ready: listening"
+wait_until 10 numsub_is b00t:job 3
+jreq '{"name":"okjob","node":"n3"}'
+fin=$(final "$RID")
+check "policy: a job the role names runs" is "$(field "$fin" 'd["params"]["status"]')" completed
+check "policy: its step ran" test -e "$TMP/okjob.ran"
+jreq '{"name":"diamond","node":"n3"}'; out=$OUT
+check "policy: a job the role does not name is refused" has "$(field "$out" 'd["content"]')" "denied: the task diamond is outside role runner's task globs"
+jreq '{"name":"progjob","node":"n3"}'; out=$OUT
+check "policy: a step whose program the role refuses refuses the job" has "$(field "$out" 'd["content"]')" "step viadatum (task job.progjob.viadatum): denied"
+check "policy: nothing of that job ran" test ! -e "$TMP/progjob.ran"
+jreq '{"name":"okjob","node":"n3","env_LD_PRELOAD":"x"}'; out=$OUT
+check "policy: [env] deny holds for env_ params" has "$(field "$out" 'd["content"]')" "the environment variable LD_PRELOAD is denied by"
+jreq '{"action":"plan","name":"okjob","node":"n3"}'; out=$OUT
+check "policy: plan is a status (allowed)" is "$(field "$out" 'd["params"]["status"]')" plan_response
+
 check "the executor is still alive" alive "$EXEC_PID"
-check "no crash in the log" bash -c "! grep -qiE 'AddressSanitizer|runtime error|segmentation' '$TMP/exec.log' '$TMP/exec2.log'"
+check "no crash in the log" bash -c "! grep -qiE 'AddressSanitizer|runtime error|segmentation' '$TMP/exec.log' '$TMP/exec2.log' '$TMP/exec3.log'"
 finish
