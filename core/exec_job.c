@@ -47,6 +47,16 @@ void exec_job_free(struct executor *ex)
 	ex->jobs = NULL;
 }
 
+void exec_job_drain(struct executor *ex)
+{
+	for (struct job_run *r = ex->jobs ? ex->jobs->runs : NULL; r != NULL; r = r->next) {
+		if (r->status != RUN_RUNNING || r->stopping)
+			continue;
+		log_info("shutdown: stopping job %s (run %s)", r->job, r->run_id);
+		job_run_stop(r, NULL, NULL);
+	}
+}
+
 /* --- replies --------------------------------------------------------------- */
 
 static void on_job_reply_acked(struct bus *bus, long long receivers, void *arg)

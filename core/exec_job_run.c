@@ -491,8 +491,10 @@ static void finish(struct job_run *run, enum job_run_status status)
 										 : "failed",
 			 (double)(run->ended_ms - run->started_ms) / 1000.0, ok, bad, skipped);
 	if (run->rolling_back && o > 0 && (size_t)o < sizeof(text))
-		snprintf(text + o, sizeof(text) - (size_t)o, "; %zu rollback step(s) ran",
-			 run->def.nrollback);
+		o += snprintf(text + o, sizeof(text) - (size_t)o, "; %zu rollback step(s) ran",
+			      run->def.nrollback);
+	if (status == RUN_STOPPED && run->ex->draining && o > 0 && (size_t)o < sizeof(text))
+		snprintf(text + o, sizeof(text) - (size_t)o, " (the executor is shutting down)");
 	log_info("%s (run %s)", text, run->run_id);
 	if (status == RUN_STOPPED) {
 		job_reply(run->ex, "stopped", run->job, text,

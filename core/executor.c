@@ -228,6 +228,7 @@ void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg)
 	loop_timer_cancel(ex->presence_timer);
 	ex->presence_timer = NULL;
 	exec_logs_end_all(ex, "error: the executor is shutting down");
+	exec_job_drain(ex);
 	if (ex->commands != NULL)
 		log_info("shutdown: finishing %zu command(s) in flight", executor_inflight(ex));
 	ex->drain_deadline = loop_timer_add(ex->loop, DRAIN_DEADLINE_MS, on_drain_deadline, ex);

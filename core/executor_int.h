@@ -378,6 +378,9 @@ void exec_logs_free(struct executor *ex);
 /* exec_job.c: the b00t:job channel (docs/protocol.md, "Jobs") */
 void exec_job_new(struct executor *ex);
 void exec_job_free(struct executor *ex);
+/* Shutdown: every running job is stopped (its steps stopped in PM2, a
+ * stopped reply), since no other executor can carry its run on. */
+void exec_job_drain(struct executor *ex);
 /* A one-shot task's result (exec_result.c), before it is published: ends
  * the job step that runs as that task, if any. */
 void exec_job_result(struct executor *ex, const char *task, const cJSON *result);

@@ -376,6 +376,7 @@ check "stop of a job not running: error" has "$(field "$out" 'd["content"]')" "i
 # --- two executors on one Redis: a job runs once ---------------------------------
 mkdir -p "$TMP/pm2b"
 PM2_HOME="$TMP/pm2b" bg "$TASKER" exec --node=n2 --cwd-base "$TMP" --datum-dir "$D" >"$TMP/exec2.log" 2>&1
+EXEC2_PID=$BG_PID
 check "a second executor starts" wait_until 30 file_has "$TMP/exec2.log" "ready: listening"
 check "both listen on b00t:job" wait_until 10 numsub_is b00t:job 2
 cat >"$D/once.job.toml" <<TOML
@@ -473,6 +474,17 @@ jreq '{"name":"okjob","node":"n3","env_LD_PRELOAD":"x"}'; out=$OUT
 check "policy: [env] deny holds for env_ params" has "$(field "$out" 'd["content"]')" "the environment variable LD_PRELOAD is denied by"
 jreq '{"action":"plan","name":"okjob","node":"n3"}'; out=$OUT
 check "policy: plan is a status (allowed)" is "$(field "$out" 'd["params"]["status"]')" plan_response
+
+# --- shutdown: a running job is stopped, nothing left running -----------------
+jreq '{"name":"long","node":"n2"}'
+SR=$RID
+check "shutdown: n2 runs the long job" wait_until 20 bash -c "[ \$(PM2_HOME='$TMP/pm2b' '$PM2' jlist | python3 -c 'import json,sys; print(sum(p[\"name\"].startswith(\"job.long.\") and p[\"pm2_env\"][\"status\"] == \"online\" for p in json.load(sys.stdin)))') = 2 ]"
+kill -TERM "$EXEC2_PID"
+fin=$(final "$SR" 20)
+check "shutdown: a stopped reply" is "$(field "$fin" 'd["params"]["status"]')" stopped
+check "shutdown: it says why" has "$(field "$fin" 'd["content"]')" "the executor is shutting down"
+check "shutdown: nothing of the job online in n2's PM2" is "$(PM2_HOME="$TMP/pm2b" "$PM2" jlist | python3 -c 'import json,sys; print(sum(p["name"].startswith("job.long.") and p["pm2_env"]["status"] == "online" for p in json.load(sys.stdin)))')" 0
+check "shutdown: the executor exits" wait_until 20 bash -c "! kill -0 $EXEC2_PID 2>/dev/null"
 
 check "the executor is still alive" alive "$EXEC_PID"
 check "no crash in the log" bash -c "! grep -qiE 'AddressSanitizer|runtime error|segmentation' '$TMP/exec.log' '$TMP/exec2.log' '$TMP/exec3.log'"
