@@ -53,6 +53,9 @@ static const char exec_help[] =
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps, logs, result.\n"
+	"Jobs: also serves b00t-cli's job protocol on b00t:job (actions run, status,\n"
+	"stop, plan, list; replies on b00t:job:status): NAME.job.toml from the datum\n"
+	"folder, its steps run as one-shot tasks job.NAME.STEP (docs/protocol.md 16).\n"
 	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
 	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
 	"policy in force, and the log says why); without, as SIGTERM.\n";
