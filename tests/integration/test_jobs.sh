@@ -422,9 +422,17 @@ check "datum step: the datum's command ran" test -e "$TMP/datum.ran"
 check "datum step: its task name is the step's" is "$(state bydatum 'd["steps"][0]["task"] + " " + d["steps"][0]["kind"]')" "job.bydatum.viadatum datum"
 
 # --- the policy judges the job and each step's start ------------------------------
+(cd "$TMP" && "$TASKER" key new ops >/dev/null)
 cat >"$TMP/policy.toml" <<TOML
 [unsigned]
 role = "runner"
+
+[agents.ops]
+key = "$(cat "$TMP/ops.pub")"
+role = "captain"
+
+[roles.captain]
+verbs = ["*"]
 
 [roles.runner]
 verbs = ["job", "start", "stop", "status"]
@@ -474,6 +482,11 @@ jreq '{"name":"okjob","node":"n3","env_LD_PRELOAD":"x"}'; out=$OUT
 check "policy: [env] deny holds for env_ params" has "$(field "$out" 'd["content"]')" "the environment variable LD_PRELOAD is denied by"
 jreq '{"action":"plan","name":"okjob","node":"n3"}'; out=$OUT
 check "policy: plan is a status (allowed)" is "$(field "$out" 'd["params"]["status"]')" plan_response
+# A signed command: verified, then judged as its signer's (ops, captain).
+"$TASKER" send --channel b00t:job --publish-only --key "$TMP/ops.key" --agent-id ops \
+	'/job --name=okjob --node=n3 --env_SIGNED=yes' >"$TMP/signed.out" 2>&1
+check "signed: a job_status reply for ops" wait_until 20 bash -c "grep '\"agent_id\":\"ops\"' '$TMP/job.log' | grep -q '\"status\":\"completed\"'"
+check "signed: the audit records ops's job" wait_until 10 bash -c "redis-cli -p $REDIS_PORT --raw XRANGE 'b00t:{tasker}:audit' - + | grep -q '\"agent\":\"ops\".*\"verb\":\"job\"'"
 
 # --- shutdown: a running job is stopped, nothing left running -----------------
 jreq '{"name":"long","node":"n2"}'
