@@ -25,6 +25,7 @@
 #define JOB_STATE_TTL_S (7 * 24 * 3600)
 #define JOB_MAX_RUNS 64 /* runs kept in memory (the finished ones are dropped first) */
 #define JOB_MAX_ENV 64	/* env_* params of one command */
+#define JOB_WATCH_MS 3000 /* how often running steps are compared with the view */
 
 enum job_run_status { RUN_RUNNING, RUN_COMPLETED, RUN_FAILED, RUN_STOPPED };
 
@@ -40,6 +41,9 @@ struct job_step_run {
 	bool stop_sent;
 	struct loop_timer *timeout;
 	void *timeout_ticket; /* the timer's argument, freed when it is cancelled */
+	bool confirmed;	      /* its start was answered started */
+	int idle_polls;	      /* watch passes that found its task not running */
+	bool checking;	      /* its stored result is being read (the watch) */
 };
 
 /* Who asked for a run: the steps' starts are judged with this identity. */
@@ -69,6 +73,7 @@ struct job_run {
 	struct slash_param *env; /* env_* params of the command (key without env_) */
 	size_t nenv;
 	struct loop_timer *kick;
+	struct loop_timer *watch; /* every JOB_WATCH_MS: a step whose end was missed */
 	int tickets; /* commands and timers that point at it: it is not freed before 0 */
 };
 

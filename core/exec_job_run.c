@@ -24,6 +24,7 @@
 #include "command_check.h"
 #include "datum.h"
 #include "exec_job_int.h"
+#include "exec_result.h"
 #include "log.h"
 #include "loop.h"
 #include "pm2_conf.h"
@@ -333,8 +334,10 @@ static void on_step_command(void *arg, const char *status, const char *error)
 	struct job_run *run = t->run;
 	struct job_step_run *r = step_of(run, t->i, t->rollback);
 	bool current = r->attempt == t->attempt && r->state == JS_RUNNING;
-	if (current && !t->stop && strcmp(status, "started") != 0 &&
-	    strcmp(status, "already_running") != 0) {
+	bool started = strcmp(status, "started") == 0 || strcmp(status, "already_running") == 0;
+	if (current && !t->stop && started) {
+		r->confirmed = true;
+	} else if (current && !t->stop) {
 		/* The start failed: nothing ran. */
 		snprintf(r->error, sizeof(r->error), "the start was answered %s%s%.240s", status,
 			 error ? ": " : "", error ? error : "");
@@ -370,7 +373,8 @@ static void step_launch(struct job_run *run, size_t i, bool rollback)
 	r->ended_ms = 0;
 	r->has_code = false;
 	r->signal[0] = r->error[0] = '\0';
-	r->timed_out = r->stop_sent = false;
+	r->timed_out = r->stop_sent = r->confirmed = r->checking = false;
+	r->idle_polls = 0;
 	struct start_spec *spec;
 	cJSON *conf;
 	struct exec_auth_req *auth;
@@ -439,6 +443,21 @@ static void step_end(struct job_run *run, size_t i, bool rollback, enum job_stat
 	kick(run);
 }
 
+/* Ends step i (rollback: of the rollback steps) from a task result. */
+static void step_from_result(struct job_run *run, size_t i, bool rb, const cJSON *result)
+{
+	struct job_step_run *r = step_of(run, i, rb);
+	long code;
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(result, "exit_code");
+	const cJSON *sig = cJSON_GetObjectItemCaseSensitive(result, "signal");
+	r->has_code = codec_json_long(c, -2147483648L, 2147483647L, &code);
+	r->exit_code = r->has_code ? code : 0;
+	if (cJSON_IsString(sig))
+		snprintf(r->signal, sizeof(r->signal), "%s", sig->valuestring);
+	bool ok = r->has_code && code == 0;
+	step_end(run, i, rb, r->timed_out ? JS_TIMED_OUT : ok ? JS_SUCCEEDED : JS_FAILED);
+}
+
 void exec_job_result(struct executor *ex, const char *task, const cJSON *result)
 {
 	if (ex->jobs == NULL)
@@ -453,20 +472,98 @@ void exec_job_result(struct executor *ex, const char *task, const cJSON *result)
 				struct job_step_run *r = step_of(run, i, rb);
 				if (r->state != JS_RUNNING || strcmp(task_of(run, i, rb), task) != 0)
 					continue;
-				long code;
-				const cJSON *c = cJSON_GetObjectItemCaseSensitive(result, "exit_code");
-				const cJSON *sig = cJSON_GetObjectItemCaseSensitive(result, "signal");
-				r->has_code = codec_json_long(c, -2147483648L, 2147483647L, &code);
-				r->exit_code = r->has_code ? code : 0;
-				if (cJSON_IsString(sig))
-					snprintf(r->signal, sizeof(r->signal), "%s", sig->valuestring);
-				bool ok = r->has_code && code == 0;
-				step_end(run, i, rb,
-					 r->timed_out ? JS_TIMED_OUT : ok ? JS_SUCCEEDED : JS_FAILED);
+				step_from_result(run, i, rb, result);
 				return;
 			}
 		}
 	}
+}
+
+/* --- the watch: a step whose end was not seen ------------------------------ */
+
+/*
+ * A step ends when its task's result arrives, which needs PM2's exit event.
+ * An event lost while the event socket was down would leave the step
+ * running for ever: every JOB_WATCH_MS the running steps are compared with
+ * the live view, and a step whose task has not been running for two passes
+ * ends from its stored result (written by this run), else as failed.
+ */
+static void on_stored_result(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct ticket *t = arg;
+	struct job_run *run = t->run;
+	struct job_step_run *r = step_of(run, t->i, t->rollback);
+	r->checking = false;
+	if (reply != NULL && r->state == JS_RUNNING && r->attempt == t->attempt) {
+		cJSON *res = reply->type == REDIS_REPLY_STRING
+				     ? cJSON_ParseWithLength(reply->str, reply->len)
+				     : NULL;
+		const cJSON *end = cJSON_GetObjectItemCaseSensitive(res, "end_time");
+		int64_t end_ms = -1;
+		if (cJSON_IsString(end))
+			codec_parse_iso_time(end->valuestring, &end_ms);
+		if (cJSON_IsObject(res) && end_ms >= r->started_ms - 2000) {
+			step_from_result(run, t->i, t->rollback, res);
+		} else {
+			snprintf(r->error, sizeof(r->error),
+				 "its task stopped running and no result of this run was seen");
+			step_end(run, t->i, t->rollback, JS_FAILED);
+		}
+		cJSON_Delete(res);
+	}
+	ticket_free(t);
+}
+
+static void watch_step(struct job_run *run, size_t i, bool rb)
+{
+	struct executor *ex = run->ex;
+	struct job_step_run *r = step_of(run, i, rb);
+	if (r->state != JS_RUNNING || !r->confirmed || r->stop_sent || r->checking)
+		return;
+	struct pm2_proc found[4];
+	bool uncertain = false;
+	size_t n = exec_view_find(ex, task_of(run, i, rb), found, 4, &uncertain);
+	bool active = uncertain;
+	for (size_t k = 0; k < n && k < 4; k++)
+		active = active || found[k].state == PM2_ST_ONLINE ||
+			 found[k].state == PM2_ST_LAUNCHING || found[k].state == PM2_ST_STOPPING ||
+			 found[k].state == PM2_ST_WAITING_RESTART ||
+			 found[k].state == PM2_ST_ONE_LAUNCH;
+	if (active) {
+		r->idle_polls = 0;
+		return;
+	}
+	if (++r->idle_polls < 2 || !bus_can_command(ex->bus))
+		return;
+	log_warn("job %s: step %s: its task is not running and its end was not seen; reading "
+		 "its result",
+		 run->job, def_of(run, i, rb)->name);
+	char *key = xasprintf("%s%s", RESULT_PREFIX, task_of(run, i, rb));
+	const char *argv[2] = {"GET", key};
+	size_t lens[2] = {3, strlen(key)};
+	struct ticket *t = ticket_new(run, i, rb, false);
+	if (bus_command(ex->bus, 2, argv, lens, on_stored_result, t) == 0)
+		r->checking = true;
+	else
+		ticket_free(t);
+	free(key);
+}
+
+static void on_watch(struct loop *loop, void *arg)
+{
+	struct job_run *run = arg;
+	run->watch = NULL;
+	if (run->status != RUN_RUNNING)
+		return;
+	if (exec_view_fresh(run->ex)) {
+		for (size_t i = 0; i < run->plan.n; i++)
+			watch_step(run, i, false);
+		for (size_t i = 0; i < run->def.nrollback; i++)
+			watch_step(run, i, true);
+	}
+	if (run->status == RUN_RUNNING)
+		run->watch = loop_timer_add(loop, JOB_WATCH_MS, on_watch, run);
 }
 
 /* --- the run ------------------------------------------------------------- */
@@ -610,6 +707,7 @@ void job_run_begin(struct job_run *run)
 	run->rb = xcalloc(run->def.nrollback + 1, sizeof(*run->rb));
 	store_state(run);
 	kick(run);
+	run->watch = loop_timer_add(run->ex->loop, JOB_WATCH_MS, on_watch, run);
 }
 
 void job_run_stop(struct job_run *run, const char *request_id, const char *agent_id)
@@ -633,6 +731,7 @@ void job_run_free(struct job_run *run)
 	/* Only at teardown (the commands are gone) or once no command or
 	 * timer points at it (exec_job.c keeps it until then). */
 	loop_timer_cancel(run->kick);
+	loop_timer_cancel(run->watch);
 	for (size_t i = 0; run->steps != NULL && i < run->plan.n; i++) {
 		loop_timer_cancel(run->steps[i].timeout);
 		free(run->steps[i].timeout_ticket);

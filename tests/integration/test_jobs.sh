@@ -421,6 +421,23 @@ check "datum step: completed" is "$(field "$fin" 'd["params"]["status"]')" compl
 check "datum step: the datum's command ran" test -e "$TMP/datum.ran"
 check "datum step: its task name is the step's" is "$(state bydatum 'd["steps"][0]["task"] + " " + d["steps"][0]["kind"]')" "job.bydatum.viadatum datum"
 
+# --- a step whose task vanishes without a result (its end not seen) -------------
+cat >"$D/vanish.job.toml" <<TOML
+[b00t]
+type = "job"
+[[b00t.job.steps]]
+name = "gone"
+[b00t.job.steps.task]
+type = "bash"
+command = "read -t 60 <> $FIFO"
+TOML
+jreq '{"name":"vanish","node":"n1"}'
+check "vanish: the step runs" wait_until 20 bash -c "[ \$('$PM2' jlist | python3 -c 'import json,sys; print(sum(p[\"name\"] == \"job.vanish.gone\" and p[\"pm2_env\"][\"status\"] == \"online\" for p in json.load(sys.stdin)))') = 1 ]"
+"$PM2" delete job.vanish.gone >/dev/null 2>&1
+fin=$(final "$RID" 30)
+check "vanish: the job ends in error (the watch saw it gone)" is "$(field "$fin" 'd["params"]["status"]')" error
+check "vanish: the step says why" has "$(state vanish 'd["steps"][0]["error"]')" "no result of this run was seen"
+
 # --- the policy judges the job and each step's start ------------------------------
 (cd "$TMP" && "$TASKER" key new ops >/dev/null)
 cat >"$TMP/policy.toml" <<TOML
