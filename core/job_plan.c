@@ -217,8 +217,6 @@ int job_plan_build(const struct job_def *def, const char *job, const char *from,
 			}
 			if (!ready)
 				continue;
-			/* Placed in the next pass at the earliest: a level is
-			 * whole before the next one starts. */
 			out->level[i] = lvl;
 			placed[i] = true;
 			nplaced++;

@@ -172,6 +172,22 @@ void tools_describe_status(const struct status_view *v, char *buf, size_t size)
 			 cJSON_IsNumber(dur) ? dur->valuedouble / 1000.0 : 0.0);
 		return;
 	}
+	if (v->type != NULL && strcmp(v->type, "job_step") == 0) {
+		/* A job's step started or ended (docs/protocol.md, section 16). */
+		const cJSON *job = cJSON_GetObjectItemCaseSensitive(v->root, "job");
+		const cJSON *step = cJSON_GetObjectItemCaseSensitive(v->root, "step");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(v->root, "exit_code");
+		long c = 0;
+		char how[64] = "";
+		if (codec_json_long(code, -2147483648L, 2147483647L, &c))
+			snprintf(how, sizeof(how), ", exit code %ld", c);
+		snprintf(buf, size, "job %.64s step %.64s: %s (task %s%s)%s%.200s",
+			 cJSON_IsString(job) ? job->valuestring : "?",
+			 cJSON_IsString(step) ? step->valuestring : "?",
+			 v->status ? v->status : "?", task, how, v->error ? ": " : "",
+			 v->error ? v->error : "");
+		return;
+	}
 	const char *status = v->status ? v->status : (v->type ? v->type : "?");
 	const cJSON *lines = cJSON_GetObjectItemCaseSensitive(v->root, "lines");
 	if (v->error == NULL && v->verb != NULL && strcmp(v->verb, "logs") == 0 &&

@@ -18,8 +18,9 @@ FIFO="$TMP/never"
 mkfifo "$FIFO"
 
 bg "$TASKER" watch --json >"$TMP/status.log" 2>/dev/null
+bg "$TASKER" watch >"$TMP/human.log" 2>/dev/null
 bg redis-cli -p "$REDIS_PORT" --raw SUBSCRIBE b00t:job:status >"$TMP/job.log"
-wait_until 10 numsub_is b00t:task:status 1
+wait_until 10 numsub_is b00t:task:status 2
 wait_until 10 numsub_is b00t:job:status 1
 bg "$TASKER" exec --log-level=debug --node=n1 --cwd-base "$TMP" --datum-dir "$D" >"$TMP/exec.log" 2>&1
 EXEC_PID=$BG_PID
@@ -126,6 +127,7 @@ check "state record: node and run_id" is "$(state diamond 'd["node"] + " " + d["
 check "state record: a TTL of 7 days" bash -c "[ \$(redis-cli -p $REDIS_PORT TTL 'b00t:{tasker}:job:diamond') -gt 604000 ]"
 check "status channel: each step's start" is "$(grep '"type":"job_step"' "$TMP/status.log" | grep -c '"status":"started"')" 5
 check "status channel: each step's end" is "$(grep '"type":"job_step"' "$TMP/status.log" | grep -c '"status":"succeeded"')" 5
+check "tasker watch shows a step's end" file_has "$TMP/human.log" "job diamond step d: succeeded (task job.diamond.d, exit code 0)"
 check "steps ran as one-shot PM2 tasks (none online after)" none_online job.diamond.
 check "PM2 lists the steps' tasks" is "$(pm2_count job.diamond. any)" 5
 check "a step's result is kept" wait_until 10 bash -c "redis-cli -p $REDIS_PORT --raw GET 'b00t:{tasker}:result:job.diamond.d' | grep -q '\"exit_code\":0'"
