@@ -637,11 +637,17 @@ static const char *const help_lines[] = {
 static void draw_help(struct app *app)
 {
 	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
-	int y, x, h = n + 4, w = 88;
+	int y, x, h = n + 6, w = 88;
 	box_at(app, &h, &w, &y, &x);
 	put(y, x + 2, w - 4, draw_attr(app, TH_OVERLAY_TITLE), " tasker help ");
-	for (int i = 0; i < n && 2 + i < h - 1; i++)
-		put(y + 2 + i, x + 2, w - 4,
+	/* Where the tools find this console (a --local Redis is a socket
+	 * nobody could guess): first, so a short terminal still shows it. */
+	char addr[600];
+	snprintf(addr, sizeof(addr), "Redis: %s  (tasker send/watch/logs given no address find a "
+				     "--local console's by themselves)", bus_address(app->bus));
+	put(y + 1, x + 2, w - 4, draw_attr(app, TH_OVERLAY), addr);
+	for (int i = 0; i < n && 3 + i < h - 1; i++)
+		put(y + 3 + i, x + 2, w - 4,
 		    draw_attr(app, help_lines[i][0] != ' ' && help_lines[i][0] ? TH_OVERLAY_TITLE
 										: TH_OVERLAY),
 		    help_lines[i]);

@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The console's look and the tools around it (issue 12, items 4, 8, 11),
+# driven through a private tmux server against a real redis-server and a
+# real PM2 daemon (private PM2_HOME): the tools finding a --local console's
+# Redis by themselves, `tasker ls` colours and cuts, sparklines and meters,
+# and the small fixes (i says the sort, Esc in Ctrl-R keeps the line).
+. "$(dirname "$0")/lib.sh"
+
+PM2="$ROOT/.deps/node_modules/.bin/pm2"
+command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
+mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config" "$TMP/run" "$TMP/home"
+chmod 700 "$TMP/run"
+SOCK="tasker-test-$$"
+T=(tmux -L "$SOCK" -f /dev/null)
+
+cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
+trap 'cleanup_tmux; cleanup' EXIT
+
+# console [ENV=VALUE...] -- [ARGS...]: starts the console in a new tmux
+# server (no --redis: the test gives it when it wants one).
+console() {
+	local envs=()
+	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+	shift
+	"${T[@]}" kill-server 2>/dev/null
+	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+	local try
+	for try in 1 2 3; do
+		"${T[@]}" new-session -d -x "${COLS_:-100}" -y "${ROWS_:-30}" -s main \
+			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
+			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "${envs[@]}" \
+			"$TASKER" "$@" && return 0
+	done
+	return 1
+}
+screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
+screen_esc() { "${T[@]}" capture-pane -e -p -t main 2>/dev/null; }
+screen_has() { screen | grep -q -- "$1"; }
+screen_lacks() { ! screen | grep -q -- "$1"; }
+screen_re() { screen | grep -qE -- "$1"; }
+row() { screen | sed -n "${1}p"; }
+row_has() { row "$1" | grep -qE -- "$2"; }
+type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
+key() { "${T[@]}" send-keys -t main "$@"; }
+dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+session_gone() { ! "${T[@]}" has-session 2>/dev/null; }
+
+# --- item 11: the tools find a --local console's Redis ----------------------------------
+# Only when nothing answers at the default address: that port is not ours.
+LOCALF="$TMP/run/tasker/local.json"
+if (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
+	for n in "send finds the --local console's Redis" "the file goes at exit" "a stale file is ignored"; do
+		echo "ok - $n # SKIP 127.0.0.1:6379 answers here"
+		PASS=$((PASS + 1))
+	done
+else
+	console XDG_RUNTIME_DIR="$TMP/run" HOME="$TMP/home" -- --local
+	check "the --local console writes its address file" wait_until 20 test -s "$LOCALF"
+	wait_until 20 screen_has "Redis up"
+	out=$(XDG_RUNTIME_DIR="$TMP/run" HOME="$TMP/home" timeout 30 "$TASKER" send --wait=20 '/status' 2>"$TMP/send.err")
+	rc=$?
+	if [ "$rc" -eq 0 ] && grep -q "using the Redis of the --local console" "$TMP/send.err"; then
+		ok "send finds the --local console's Redis"
+	else
+		not_ok "send finds the --local console's Redis" "rc $rc" "out: $out" "err: $(cat "$TMP/send.err")"
+	fi
+	check "the file names the console's socket" grep -q '"url":"unix://' "$LOCALF"
+	key '?'
+	check "the help box shows the address" wait_until 10 screen_re 'unix://.*redis-[0-9]+\.sock'
+	key Escape
+	key q
+	check "the console quits" wait_until 15 session_gone
+	check "the file goes at exit" wait_until 10 bash -c "! test -e '$LOCALF'"
+
+	# A stale file: a dead pid naming a Redis that answers (ours). The
+	# tools must not follow it.
+	start_redis || { not_ok "redis-server starts"; finish; }
+	true &
+	DEAD=$!
+	wait "$DEAD"
+	printf '{"url":"redis://127.0.0.1:%s","pid":%s}\n' "$REDIS_PORT" "$DEAD" >"$LOCALF"
+	XDG_RUNTIME_DIR="$TMP/run" HOME="$TMP/home" timeout 30 "$TASKER" send --wait=3 '/status' >/dev/null 2>"$TMP/send2.err"
+	rc=$?
+	if [ "$rc" -ne 0 ] && ! grep -q "using the Redis" "$TMP/send2.err"; then
+		ok "a stale file is ignored"
+	else
+		not_ok "a stale file is ignored" "rc $rc" "err: $(cat "$TMP/send2.err")"
+	fi
+	# The same file naming a live pid (ours) is followed: the check above
+	# could fail.
+	printf '{"url":"redis://127.0.0.1:%s","pid":%s}\n' "$REDIS_PORT" "$$" >"$LOCALF"
+	XDG_RUNTIME_DIR="$TMP/run" timeout 10 "$TASKER" send -P '/status' >/dev/null 2>"$TMP/send3.err"
+	check "a live file is followed" grep -q "using the Redis of the --local console (pid $$): redis://127.0.0.1:$REDIS_PORT" "$TMP/send3.err"
+	rm -f "$LOCALF"
+fi
+
+finish
