@@ -18,6 +18,7 @@
 
 #include "app.h"
 #include "format.h"
+#include "text_cut.h"
 #include "util.h"
 
 int draw_attr(const struct app *app, enum theme_elem el)
@@ -305,21 +306,12 @@ static void table_widths(int *widths)
 	}
 }
 
-/* A name too long for its cell keeps both ends: "payments-rec…-eu-west-1"
- * (instances often differ only at the end). Plain ASCII only; other
- * names are cut at the end by put_cell. */
+/* A name too long for its cell keeps both ends (core/text_cut.h). */
 static void cut_middle(char *text, int w)
 {
-	size_t n = strlen(text);
-	if (w < 5 || (int)n <= w)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)text[i] >= 0x80 || (unsigned char)text[i] < 0x20)
-			return;
-	int head = (w - 1) / 2, tail = w - 1 - head;
 	char out[256];
-	snprintf(out, sizeof(out), "%.*s%s%s", head, text, ascii_only ? "~" : "…", text + n - (size_t)tail);
-	snprintf(text, 256, "%s", out);
+	if (text_cut_middle(text, w, ascii_only, out, sizeof(out)))
+		snprintf(text, 256, "%s", out);
 }
 
 int draw_column_at(int x)

@@ -94,4 +94,41 @@ else
 	rm -f "$LOCALF"
 fi
 
+# --- item 8: tasker ls ------------------------------------------------------------------
+# burn spends CPU for the sparklines below; the rest are for ls.
+cat >"$TMP/burn.js" <<'JS'
+setInterval(() => { const end = Date.now() + 150; while (Date.now() < end); }, 200);
+JS
+"$PM2" start "$TMP/burn.js" --name burn >/dev/null 2>&1
+"$PM2" start /bin/sleep --name payments-reconciliation-worker-eu-west-1 -- 600 >/dev/null 2>&1
+"$PM2" start /bin/sleep --name idle -- 600 >/dev/null 2>&1
+"$PM2" stop idle >/dev/null 2>&1
+"$PM2" start /bin/false --name bad --max-restarts 1 >/dev/null 2>&1
+check "PM2 has an errored task" wait_until 30 bash -c "'$PM2' jlist 2>/dev/null | grep -q '\"status\":\"errored\"'"
+check "PM2 has a stopped task" wait_until 30 bash -c "'$PM2' jlist 2>/dev/null | grep -q '\"status\":\"stopped\"'"
+ESC=$'\e'
+LC_ALL=C.UTF-8 "$TASKER" ls --color=always >"$TMP/ls.color" 2>&1
+check "ls --color=always: errored in red" grep -q "${ESC}\[1;31merrored${ESC}\[0m" "$TMP/ls.color"
+check "ls --color=always: online in green" grep -q "${ESC}\[32monline${ESC}\[0m" "$TMP/ls.color"
+check "ls --color=always: even with NO_COLOR" bash -c "NO_COLOR=1 '$TASKER' ls --color=always | grep -q \$'\\e\\[1;31m'"
+LC_ALL=C.UTF-8 "$TASKER" ls >"$TMP/ls.plain" 2>&1
+check "ls into a pipe: no colour" bash -c "! grep -q \$'\\e' '$TMP/ls.plain'"
+check "ls --color=never: no colour" bash -c "! '$TASKER' ls --color=never | grep -q \$'\\e'"
+check "ls --color=sometimes is refused" bash -c "'$TASKER' ls --color=sometimes 2>&1 >/dev/null | grep -q 'auto, always or never'"
+check "ls: the console's column names" grep -qE '^ +ID +NAME +OWNER +STATUS +PID +CPU +MEM +UPTIME +↺ +MODE' "$TMP/ls.plain"
+check "ls: a long name is cut in the middle" grep -qE 'payments-re…er-eu-west-1 ' "$TMP/ls.plain"
+check "ls: - for a stopped task's PID and memory" grep -qE '^ *[0-9]+  idle +- +stopped +- +[0-9]+% +- ' "$TMP/ls.plain"
+check "ls: an online task has both" grep -qE '^ *[0-9]+  burn +- +online +[0-9]+ +[0-9]+% +[0-9.]+[BKMG] ' "$TMP/ls.plain"
+check "ls --json unchanged: the full name" bash -c "'$TASKER' ls --json | grep -q '\"name\":\"payments-reconciliation-worker-eu-west-1\"'"
+# On a terminal: colours unless NO_COLOR (auto).
+"${T[@]}" kill-server 2>/dev/null
+wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+"${T[@]}" new-session -d -x 150 -y 20 -s main env LC_ALL=C.UTF-8 TERM=xterm-256color PM2_HOME="$PM2_HOME" bash --norc --noprofile
+key "'$TASKER' ls; echo LS-DONE-\$((40+1))" Enter
+wait_until 15 screen_has "LS-DONE-41"
+check "ls on a terminal: colours" bash -c "tmux -L $SOCK capture-pane -e -p -t main | grep -q \$'\\e\\[[0-9;]*31m'errored"
+key "clear; NO_COLOR=1 '$TASKER' ls; echo LS-DONE-\$((40+2))" Enter
+wait_until 15 screen_has "LS-DONE-42"
+check "ls on a terminal with NO_COLOR: none" bash -c "! tmux -L $SOCK capture-pane -e -p -t main | grep -q \$'\\e\\[[0-9;]*31m'"
+
 finish
