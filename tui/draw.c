@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "app.h"
+#include "draw_history.h"
 #include "format.h"
 #include "text_cut.h"
 #include "util.h"
@@ -173,6 +174,18 @@ static void draw_header(struct app *app)
 			any_lost |= app->nodes[i].lost;
 		x += put(0, x, room - x, any_lost ? alert : ha, buf);
 	}
+	/* The meter of the rows shown, whole or not at all. */
+	char meter[300];
+	history_meter(app, ascii_only, meter, sizeof(meter));
+	if (meter[0] != '\0') {
+		char mb[1024];
+		snprintf(buf, sizeof(buf), "│ %s ", meter);
+		if ((int)fmt_fit(buf, 10000, mb, sizeof(mb)) <= room - x) {
+			x += put(0, x, 2, ha, "│ ");
+			x += put(0, x, room - x, draw_attr(app, TH_HEADER_METER), meter);
+			x += put(0, x, room - x, ha, " ");
+		}
+	}
 	snprintf(buf, sizeof(buf), "│ %s ", bus_address(app->bus));
 	if ((int)strlen(buf) <= room - x)
 		put(0, x, room - x, ha, buf);
@@ -182,6 +195,9 @@ static void draw_header(struct app *app)
 
 /* The longest name among the rows shown (bytes), set by draw_table. */
 static int need_name;
+/* The CPU HISTORY column at the right of the table: 0 when there is no
+ * room (draw_history.h); set by table_widths. */
+static int spark_w;
 
 static const struct column table_cols[COL_COUNT] = {
 	/* name, min, want, priority (0 stays), right-aligned */
@@ -281,6 +297,7 @@ static void put_cell(int y, int x, int w, int attr, const char *text, bool right
  * OWNER and NODE (up to 24 each), then stays empty at the right. */
 static void table_widths(int *widths)
 {
+	spark_w = 0;
 	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
 	/* As wide as the longest name shown (never under NAME's minimum or the
 	 * title, never over 48): short names leave their room to the others. */
@@ -291,6 +308,9 @@ static void table_widths(int *widths)
 	if (extra <= 0)
 		return;
 	widths[COL_NAME] = need;
+	/* The history column first: a trend says more than a wider OWNER. */
+	spark_w = history_column_width(extra);
+	extra -= spark_w > 0 ? spark_w + 1 : 0;
 	static const int give[] = {COL_OWNER, COL_NODE};
 	for (size_t i = 0; i < sizeof(give) / sizeof(give[0]) && extra > 0; i++) {
 		int c = give[i];
@@ -354,6 +374,8 @@ static void draw_table(struct app *app, int y0, int rows)
 		put_cell(y0, x, widths[c], head, title, table_cols[c].right);
 		x += widths[c] + 1;
 	}
+	if (spark_w > 0)
+		put_cell(y0, x, spark_w, head, HISTORY_TITLE, false);
 
 	int rowattr = draw_attr(app, TH_ROW);
 	for (int r = 0; r < rows; r++)
@@ -412,6 +434,8 @@ static void draw_table(struct app *app, int y0, int rows)
 			put_cell(y, x, widths[c], a, text, table_cols[c].right);
 			x += widths[c] + 1;
 		}
+		if (spark_w > 0)
+			history_draw_cell(app, y, x, spark_w, p, sel || lost ? base : -1);
 	}
 }
 
@@ -711,6 +735,7 @@ static void draw_detail(struct app *app)
 		put(row++, in, iw, draw_attr(app, status_elem(p)), buf);
 		snprintf(buf, sizeof(buf), "logs     %s", app->logs_state);
 		put(row++, in, iw, oa, buf);
+		row += history_draw_detail(app, p, row, in, iw, y + h - 1 - row - 6);
 		int rleft = y + h - 1 - row;
 		if (rleft < 4)
 			return;
@@ -758,6 +783,7 @@ static void draw_detail(struct app *app)
 	put(row++, in, iw, oa, buf);
 	snprintf(buf, sizeof(buf), "err log  %s", p->err_log_path);
 	put(row++, in, iw, oa, buf);
+	row += history_draw_detail(app, p, row, in, iw, y + h - 1 - row - 6);
 
 	int left = y + h - 1 - row;
 	if (left < 4)
