@@ -1176,6 +1176,8 @@ static void key_table(struct app *app, int key)
 		break;
 	case 'i':
 		tasks_sort_by(&app->tasks, app->tasks.sort);
+		set_message(app, MSG_INFO, "sort: %s, %s", tasks_col_name(app->tasks.sort),
+			    app->tasks.descending ? "descending" : "ascending");
 		break;
 	case '?':
 	case 'h':

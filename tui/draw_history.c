@@ -83,6 +83,7 @@ int history_draw_detail(const struct app *app, const struct pm2_proc *p, int y, 
 	int ca = draw_attr(app, TH_SPARK_CPU), ma = draw_attr(app, TH_SPARK_MEM);
 	float cmax = spark_scale(cpu, n, HISTORY_CPU_FLOOR);
 	float mmax = spark_scale(mem, n, 1.0f), mmin = mem[0];
+	float mrel[HIST_SAMPLES];
 	int restarts = 0;
 	for (size_t i = 0; i < n; i++) {
 		if (mem[i] < mmin)
@@ -100,19 +101,28 @@ int history_draw_detail(const struct app *app, const struct pm2_proc *p, int y, 
 	put_text(app, y + used++, x, w, ta, line);
 	for (int r = 0; r < crow; r++) {
 		spark_rows(cpu, n, cmax, crow, r, app->ascii, buf, sizeof(buf));
-		put_right(y + used++, x, (int)max, (int)n, ca, buf);
+		put_right(y + used++, x, w, (int)n, ca, buf);
 	}
 	if (avail < 6)
 		return used;
-	char lo[16], hi[16], cur[16];
+	/* Memory moves little against its size: the graph starts as far
+	 * below the minimum as the range is wide, so a slow leak shows. */
+	float base = mmin - (mmax - mmin);
+	if (base < 0 || mmax <= mmin)
+		base = 0;
+	for (size_t i = 0; i < n; i++)
+		mrel[i] = mem[i] - base;
+	char lo[16], hi[16], cur[16], from[16];
 	fmt_bytes((uint64_t)mem[n - 1] * 1024, cur, sizeof(cur));
 	fmt_bytes((uint64_t)mmin * 1024, lo, sizeof(lo));
 	fmt_bytes((uint64_t)mmax * 1024, hi, sizeof(hi));
-	snprintf(line, sizeof(line), "memory   now %s, min %s, max %s", cur, lo, hi);
+	fmt_bytes((uint64_t)base * 1024, from, sizeof(from));
+	snprintf(line, sizeof(line), "memory   now %s, min %s, max %s (the graph from %s)", cur, lo, hi,
+		 base > 0 ? from : "0");
 	put_text(app, y + used++, x, w, ta, line);
 	for (int r = 0; r < mrow; r++) {
-		spark_rows(mem, n, mmax, mrow, r, app->ascii, buf, sizeof(buf));
-		put_right(y + used++, x, (int)max, (int)n, ma, buf);
+		spark_rows(mrel, n, mmax - base, mrow, r, app->ascii, buf, sizeof(buf));
+		put_right(y + used++, x, w, (int)n, ma, buf);
 	}
 	/* Restarts on the same timeline: a mark under the sample that saw one. */
 	if (!tall)
@@ -126,7 +136,7 @@ int history_draw_detail(const struct app *app, const struct pm2_proc *p, int y, 
 		o += l;
 	}
 	marks[o] = '\0';
-	put_right(y + used, x, (int)max, (int)n, restarts ? draw_attr(app, TH_SPARK_RESTART) : oa,
+	put_right(y + used, x, w, (int)n, restarts ? draw_attr(app, TH_SPARK_RESTART) : oa,
 		  marks);
 	used++;
 	snprintf(line, sizeof(line), "restarts %d in this window%s", restarts,

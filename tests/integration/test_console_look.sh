@@ -141,6 +141,50 @@ check "wide: the table has a CPU HISTORY column" wait_until 10 bash -c "tmux -L 
 check "burn's sparkline grows, high blocks for a busy task" wait_until 20 blocks_on " burn " '[▅▆▇█]{3,}'
 check "a stopped task's line stays flat" blocks_on " idle " '▁{3,} *$'
 check "the header meter: CPU bar and memory of the tasks shown" wait_until 10 bash -c "tmux -L $SOCK capture-pane -p -t main | sed -n 1p | grep -qE 'cpu ▕[ ▏▎▍▌▋▊▉█]{5}▏ [0-9]+% mem [0-9.]+[BKMG]'"
-dump
+key f
+type_text "burn"
+key Enter
+wait_until 10 screen_has "table filter: burn"
+key Enter
+check "the detail view shows the CPU graph" wait_until 10 screen_has "cpu      now"
+check "... several rows tall" bash -c "[ \$(tmux -L $SOCK capture-pane -p -t main | LC_ALL=C.UTF-8 grep -cE '^│? *[ ▁▂▃▄▅▆▇█]*[▁▂▃▄▅▆▇█]+ *│?\$') -ge 3 ]"
+check "... and the memory graph" screen_re "memory   now [0-9.]+[BKMG], min [0-9.]+[BKMG], max"
+check "... and no restart yet" screen_has "restarts 0 in this window"
+"$PM2" restart burn >/dev/null 2>&1
+check "a restart is marked on the timeline" wait_until 15 screen_has "restarts 1 in this window (↺ on the line above)"
+check "... with its mark" screen_re "─+↺─*"
+key Escape
+wait_until 10 screen_has "Status feed"
+type_text "/filter"
+key Enter
+wait_until 10 screen_has " idle "
+
+# --- the small fixes: i says the sort; Esc in ^R keeps the line -------------------------
+key i
+check "i says the sort and its direction" wait_until 5 bash -c "tmux -L $SOCK capture-pane -p -t main | tail -n 1 | grep -qE 'sort: id, (ascending|descending)'"
+first=$(screen | tail -n 1)
+key i
+check "i again says the other direction" wait_until 5 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | tail -n 1)\" != '$first' ] && tmux -L $SOCK capture-pane -p -t main | tail -n 1 | grep -qE 'sort: id, (ascending|descending)'"
+type_text "/sort cpu"
+key Enter
+wait_until 5 screen_has "sorted by cpu"
+type_text "/"
+wait_until 5 row_has 29 "Enter send"
+key C-r
+type_text "sort c"
+check "^R finds the earlier line" wait_until 5 bash -c "tmux -L $SOCK capture-pane -p -t main | tail -n 1 | grep -q 'reverse-i-search.*/sort cpu'"
+key Escape
+check "Esc ends the search and keeps the line found" wait_until 5 bash -c "tmux -L $SOCK capture-pane -p -t main | tail -n 1 | grep -qE '^/sort cpu *\$'"
+check "... in the bar, still open" row_has 29 "Enter send"
+key Escape
+check "a second Esc leaves the bar" wait_until 5 bash -c "! tmux -L $SOCK capture-pane -p -t main | sed -n 29p | grep -q 'Enter send'"
+
+# --- 80x24: the header keeps the errored count, the hints end with ? help  q quit --------
+COLS_=80 ROWS_=24 console -- --redis "$R"
+wait_until 15 screen_has "Redis up"
+check "80x24: the header still shows the errored count" wait_until 10 row_has 1 '1 errored'
+check "80x24: the hint line ends with ? help  q quit" row_has 23 '\? help  q quit *$'
+check "80x24: no history column (no room)" bash -c "! tmux -L $SOCK capture-pane -p -t main | grep -q 'CPU HISTORY'"
+key q
 
 finish
