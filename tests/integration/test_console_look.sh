@@ -131,9 +131,22 @@ key "clear; NO_COLOR=1 '$TASKER' ls; echo LS-DONE-\$((40+2))" Enter
 wait_until 15 screen_has "LS-DONE-42"
 check "ls on a terminal with NO_COLOR: none" bash -c "! tmux -L $SOCK capture-pane -e -p -t main | grep -q \$'\\e\\[[0-9;]*31m'"
 
-# --- item 4: history you can see ----------------------------------------------------------
+# --- watch -c: every line readable, with its time ----------------------------------------
 [ -n "$REDIS_PORT" ] || start_redis || { not_ok "redis-server starts"; finish; }
 R="redis://127.0.0.1:$REDIS_PORT"
+bg "$TASKER" watch --redis "$R" -c -n 3 >"$TMP/watch.out" 2>&1
+WATCH=$BG_PID
+wait_until 10 numsub_is b00t:k0mmand3r 1
+"$TASKER" send --redis "$R" -P '/start --task=w1 --command="node x.js" --env_TOKEN=hunter2' >/dev/null 2>&1
+rcli PUBLISH b00t:k0mmand3r 'not json at all' >/dev/null
+rcli PUBLISH b00t:task:status '{"type":"task_status","status":"online","task_name":"w1","timestamp":"2026-01-01T10:00:00Z"}' >/dev/null
+wait "$WATCH" 2>/dev/null
+check "watch -c: a command is a readable line with its time" grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2}  command  /start --task=w1 --command="node x.js" --env_TOKEN=\*\*\*  from [^ ]+  \[[0-9a-f-]+\]' "$TMP/watch.out"
+check "watch -c: no secret shown" bash -c "! grep -q hunter2 '$TMP/watch.out'"
+check "watch -c: junk on the channel is a readable line too" grep -qE '^[0-9]{2}:[0-9]{2}:[0-9]{2}  command  \(unreadable: ' "$TMP/watch.out"
+check "watch -c: no raw JSON line" bash -c "! grep -q '^[^0-9].*{' '$TMP/watch.out' && ! grep -q '\"verb\"' '$TMP/watch.out'"
+
+# --- item 4: history you can see ----------------------------------------------------------
 blocks_on() { screen | grep -F -- "$1" | LC_ALL=C.UTF-8 grep -qE -- "$2"; }
 COLS_=160 ROWS_=30 console -- --redis "$R"
 wait_until 15 screen_has "Redis up"
