@@ -85,7 +85,15 @@ static void describe_command(const char *data, size_t len, char *line, size_t si
 	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
 	size_t o = (size_t)snprintf(line, size, "%s  command  ", clock);
 	if (rc < 0) {
-		snprintf(line + o, size - o, "(unreadable: %s)", err);
+		/* What it was, escaped on the way out (tools_print_human). */
+		o += (size_t)snprintf(line + o, size - o, "(unreadable: %s) ", err);
+		size_t take = len < 300 ? len : 300;
+		if (o < size && take > size - o - 1)
+			take = size - o - 1;
+		if (o < size) {
+			memcpy(line + o, data, take);
+			line[o + take] = '\0';
+		}
 	} else {
 		o += (size_t)snprintf(line + o, size - o, "/%.60s", env.verb ? env.verb : "?");
 		for (size_t i = 0; i < env.nparams && o < size; i++) {
