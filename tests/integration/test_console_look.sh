@@ -192,6 +192,13 @@ check "... in the bar, still open" row_has 29 "Enter send"
 key Escape
 check "a second Esc leaves the bar" wait_until 5 bash -c "! tmux -L $SOCK capture-pane -p -t main | sed -n 29p | grep -q 'Enter send'"
 
+# --- outside UTF-8: the same in ASCII ----------------------------------------------------
+COLS_=160 ROWS_=30 console LC_ALL=C -- --redis "$R"
+wait_until 15 screen_has "Redis up"
+check "C locale: burn's sparkline in ASCII" wait_until 20 bash -c "tmux -L $SOCK capture-pane -p -t main | grep ' burn ' | grep -qE '[=+*#]{3,} *\$'"
+check "C locale: the header meter in ASCII" wait_until 10 row_has 1 'cpu \[[# ]{5}\] [0-9]+% mem'
+key q
+
 # --- 80x24: the header keeps the errored count, the hints end with ? help  q quit --------
 COLS_=80 ROWS_=24 console -- --redis "$R"
 wait_until 15 screen_has "Redis up"
