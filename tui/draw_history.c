@@ -184,21 +184,24 @@ void history_meter(const struct app *app, bool ascii, char *buf, size_t size)
 			 m);
 		return;
 	}
-	/* A fleet: each node of the rows shown, in the order of the nodes. */
-	size_t o = 0;
-	for (size_t i = 0; i < app->nnodes && o + 1 < size; i++) {
-		totals(app, app->nodes[i].name, &cpu, &mem);
-		bool shown = false;
-		for (size_t k = 0; k < app->tasks.nview && !shown; k++)
-			shown = strcmp(tasks_node_of(&app->tasks,
-						     &app->tasks.procs[app->tasks.view[k]]),
-				       app->nodes[i].name) == 0;
-		if (!shown)
-			continue;
+	/* A fleet: each node of the rows shown (the local PM2's too, whether
+	 * or not its executor keeps a table), in the order they first show. */
+	const char *seen[16];
+	size_t nseen = 0, o = 0;
+	for (size_t k = 0; k < app->tasks.nview && nseen < 16; k++) {
+		const char *node = tasks_node_of(&app->tasks, &app->tasks.procs[app->tasks.view[k]]);
+		bool dup = false;
+		for (size_t j = 0; j < nseen && !dup; j++)
+			dup = strcmp(seen[j], node) == 0;
+		if (!dup)
+			seen[nseen++] = node;
+	}
+	for (size_t i = 0; i < nseen && o + 1 < size; i++) {
+		totals(app, seen[i], &cpu, &mem);
 		fmt_cpu(cpu, c, sizeof(c));
 		fmt_bytes(mem, m, sizeof(m));
-		int wrote = snprintf(buf + o, size - o, "%s%s %s %s", o ? " · " : "", app->nodes[i].name,
-				     c, m);
+		int wrote = snprintf(buf + o, size - o, "%s%s %s %s", o ? " · " : "",
+				     seen[i][0] ? seen[i] : "local", c, m);
 		if (wrote < 0 || (size_t)wrote >= size - o) {
 			buf[o] = '\0';
 			break;

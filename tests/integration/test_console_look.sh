@@ -192,6 +192,17 @@ check "... in the bar, still open" row_has 29 "Enter send"
 key Escape
 check "a second Esc leaves the bar" wait_until 5 bash -c "! tmux -L $SOCK capture-pane -p -t main | sed -n 29p | grep -q 'Enter send'"
 
+# --- a fleet: the meter per node ---------------------------------------------------------
+rcli SET 'b00t:tasker:executor:far' '{"pid":1,"channel":"b00t:k0mmand3r"}' EX 60 >/dev/null
+rcli SET 'b00t:{tasker}:tasks:far' '{"node":"far","tasks":[{"name":"remote1","pm_id":7,"status":"online","pid":4242,"cpu":40,"memory":104857600,"node":"far"}]}' EX 60 >/dev/null
+COLS_=200 ROWS_=30 console -- --redis "$R"
+wait_until 15 screen_has "Redis up"
+check "fleet: the far node's task shows" wait_until 10 screen_has " remote1 "
+check "fleet: the header meter per node" wait_until 10 row_has 1 "[a-z0-9-]+ [0-9]+% [0-9.]+[BKMG] · far 40% 100M|far 40% 100M · "
+row 1
+key q
+rcli DEL 'b00t:tasker:executor:far' 'b00t:{tasker}:tasks:far' >/dev/null
+
 # --- outside UTF-8: the same in ASCII ----------------------------------------------------
 COLS_=160 ROWS_=30 console LC_ALL=C -- --redis "$R"
 wait_until 15 screen_has "Redis up"
