@@ -93,8 +93,8 @@ int history_draw_detail(const struct app *app, const struct pm2_proc *p, int y, 
 	char now[16], top[16], line[400], buf[HIST_SAMPLES * 3 + 1];
 	fmt_cpu(cpu[n - 1], now, sizeof(now));
 	fmt_cpu(cmax, top, sizeof(top));
-	snprintf(line, sizeof(line), "cpu      now %s, top of the graph %s, the last %zu samples "
-				     "(one every %.1f s, newest at the right)",
+	snprintf(line, sizeof(line), "cpu      now %s, graph top %s, %zu samples %.1f s apart, newest "
+				     "right",
 		 now, top, n, app->interval_ms / 1000.0);
 	bool tall = avail >= 12;
 	int crow = tall ? 3 : 1, mrow = tall ? 2 : 1, used = 0;
