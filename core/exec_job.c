@@ -424,9 +424,15 @@ static void do_list(struct executor *ex, struct job_cmd *c)
 	DIR *d = dir ? opendir(dir) : NULL;
 	char **names = NULL;
 	size_t n = 0;
-	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL && n < 1000;) {
+	bool more = false;
+	/* Each file is read (on the loop): at most JOB_LIST_MAX of them. */
+	for (struct dirent *e; d != NULL && (e = readdir(d)) != NULL;) {
 		size_t len = strlen(e->d_name);
 		if (len > 9 && strcmp(e->d_name + len - 9, ".job.toml") == 0 && e->d_name[0] != '.') {
+			if (n == JOB_LIST_MAX) {
+				more = true;
+				break;
+			}
 			names = xrealloc(names, (n + 1) * sizeof(char *));
 			names[n++] = xstrndup(e->d_name, len - 9);
 		}
@@ -466,6 +472,8 @@ static void do_list(struct executor *ex, struct job_cmd *c)
 		free(names[i]);
 	}
 	free(names);
+	if (more)
+		cJSON_AddBoolToObject(o, "truncated", true);
 	reply_json(ex, "list_response", "", o, c->env.agent_id, c->env.request_id);
 }
 

@@ -25,6 +25,7 @@
 #define JOB_STATE_TTL_S (7 * 24 * 3600)
 #define JOB_MAX_RUNS 64 /* runs kept in memory (the finished ones are dropped first) */
 #define JOB_MAX_ENV 64	/* env_* params of one command */
+#define JOB_LIST_MAX 200 /* job datums a list reads */
 #define JOB_WATCH_MS 3000 /* how often running steps are compared with the view */
 
 enum job_run_status { RUN_RUNNING, RUN_COMPLETED, RUN_FAILED, RUN_STOPPED };
