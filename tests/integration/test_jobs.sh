@@ -164,6 +164,27 @@ name = "other"
 [b00t.job.steps.task]
 type = "bash"
 command = "touch $TMP/$1.other"
+[[b00t.job.steps]]
+name = "cleanup"
+depends_on = ["bad"]
+condition = { when = "always" }
+[b00t.job.steps.task]
+type = "bash"
+command = "touch $TMP/$1.cleanup"
+[[b00t.job.steps]]
+name = "onfail"
+depends_on = ["bad"]
+condition = { when = "on_failure" }
+[b00t.job.steps.task]
+type = "bash"
+command = "touch $TMP/$1.onfail"
+[[b00t.job.steps]]
+name = "onok"
+depends_on = ["other"]
+condition = { when = "on_failure" }
+[b00t.job.steps.task]
+type = "bash"
+command = "touch $TMP/$1.onok"
 TOML
 }
 fail_job failing false
@@ -174,6 +195,10 @@ check "failure: the failed step's exit code" is "$(state failing '[s["exit_code"
 check "failure: its dependent was skipped" is "$(state failing '[s["state"] for s in d["steps"] if s["name"] == "after"][0]')" skipped
 check "failure: the dependent never ran" test ! -e "$TMP/failing.after"
 check "failure: the independent step ran" test -e "$TMP/failing.other"
+check "condition always: ran after the failure" test -e "$TMP/failing.cleanup"
+check "condition on_failure: ran after the failure" test -e "$TMP/failing.onfail"
+check "condition on_failure: skipped after a success" test ! -e "$TMP/failing.onok"
+check "conditions: recorded" is "$(state failing '",".join(s["state"] for s in d["steps"])')" "failed,skipped,succeeded,succeeded,succeeded,skipped"
 fail_job going true
 jreq '{"name":"going"}' >/dev/null
 fin=$(final "$RID")
@@ -317,6 +342,12 @@ jreq '{"name":"nosuch"}'; out=$OUT
 check "no such job: error" has "$(field "$out" 'd["content"]')" "no such datum file"
 jreq '{"action":"explode","name":"diamond"}'; out=$OUT
 check "an unknown action: error" has "$(field "$out" 'd["content"]')" "unknown action"
+nerr=$(grep -c '"status":"error"' "$TMP/job.log")
+rcli PUBLISH b00t:job 'not json {' >/dev/null
+check "garbage on b00t:job: an error reply" wait_until 10 bash -c "[ \$(grep -c '\"status\":\"error\"' '$TMP/job.log') -gt $nerr ]"
+RID2="wrongverb-$(date +%s%N)"
+rcli PUBLISH b00t:job "{\"verb\":\"start\",\"params\":{\"task\":\"x\"},\"request_id\":\"$RID2\"}" >/dev/null
+check "another verb on b00t:job: refused" wait_until 10 bash -c "grep '$RID2' '$TMP/job.log' | grep -q \"unknown verb 'start' on b00t:job\""
 check "refusals: nothing ran" test ! -e "$TMP/cycle.ran"
 check "refusals: nothing in PM2" bash -c "[ $(pm2_count job.cycle. any) = 0 ] && [ $(pm2_count job.unknown. any) = 0 ] && [ $(pm2_count job.agent. any) = 0 ]"
 
