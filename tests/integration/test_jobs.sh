@@ -57,8 +57,8 @@ none_online() { is "$(pm2_count "$1" online)" 0; }
 none_listed() { is "$(pm2_count "$1" any)" 0; }
 
 # step NAME FILE: a bash step's command: its start and end time in FILE,
-# 0.6 s apart.
-step() { echo "echo $1 start \$(date +%s%N) >> $2; read -t 0.6 <> $FIFO; echo $1 end \$(date +%s%N) >> $2"; }
+# 1 s apart (long enough for b and c to overlap on a loaded machine).
+step() { echo "echo $1 start \$(date +%s%N) >> $2; read -t 1 <> $FIFO; echo $1 end \$(date +%s%N) >> $2"; }
 
 # --- a diamond: a -> b, c -> d, and e on its own -------------------------------
 T="$TMP/diamond.ts"
