@@ -114,6 +114,8 @@ struct job_cmd {
 	int drc; /* codec_decode_command's */
 	char derr[512];
 	struct envelope env;
+	char job[128];	    /* params.name without ".job" ("" when none) */
+	char elsewhere[130]; /* a live node the job's record says runs it, or "" */
 };
 
 static void job_cmd_free(struct job_cmd *c)
@@ -219,6 +221,13 @@ static void do_run(struct executor *ex, struct job_cmd *c, const char *job)
 {
 	const char *rid = c->env.request_id, *aid = c->env.agent_id;
 	char err[900];
+	if (c->elsewhere[0] != '\0') {
+		snprintf(err, sizeof(err),
+			 "job %s is running already on node %s; stop it first; nothing was run", job,
+			 c->elsewhere);
+		job_reply(ex, "error", job, err, aid, rid);
+		return;
+	}
 	struct job_run *old = find_run(ex, job);
 	if (old != NULL && old->status == RUN_RUNNING) {
 		snprintf(err, sizeof(err),
@@ -485,13 +494,7 @@ static void job_cmd_run(struct job_cmd *c)
 	const char *name = codec_param(env, "name");
 	if (name == NULL)
 		name = codec_param(env, "job");
-	char job[128] = "";
-	if (name != NULL) {
-		snprintf(job, sizeof(job), "%s", name);
-		size_t len = strlen(job);
-		if (len > 4 && strcmp(job + len - 4, ".job") == 0)
-			job[len - 4] = '\0';
-	}
+	const char *job = c->job;
 	if (c->arc < 0) {
 		job_reply(ex, "error", job, c->aerr, env->agent_id, env->request_id);
 		return;
@@ -574,6 +577,60 @@ static void on_claimed(struct bus *bus, struct redisReply *reply, void *arg)
 	job_cmd_free(c);
 }
 
+/* Claims the command for this executor (SET NX on the request's claim key:
+ * the request_id, else the digest hex of the bytes) and carries it out
+ * when the claim is ours. */
+static void job_cmd_claim(struct job_cmd *c, const char *hex)
+{
+	struct executor *ex = c->ex;
+	char *key = xasprintf("%s%s", JOB_CLAIM_PREFIX,
+			      c->env.request_id && strlen(c->env.request_id) <= 200 ? c->env.request_id
+										    : hex);
+	char px[24];
+	snprintf(px, sizeof(px), "%d", JOB_CLAIM_MS);
+	const char *argv[6] = {"SET", key, ex->cfg->node, "NX", "PX", px};
+	size_t lens[6] = {3, strlen(key), strlen(ex->cfg->node), 2, 2, strlen(px)};
+	if (bus_command(ex->bus, 6, argv, lens, on_claimed, c) < 0) {
+		log_warn("job command %s dropped: Redis is not reachable to claim it",
+			 c->env.request_id ? c->env.request_id : "-");
+		job_cmd_free(c);
+	}
+	free(key);
+}
+
+/* A run or stop without params.node waits for the job's record: a job
+ * runs where it runs, on one node of the fleet at a time. */
+struct job_pending {
+	struct job_cmd *c;
+	bool is_stop;
+	char hex[33];
+};
+
+/* Untrusted: anyone with write access may have written the record. */
+static void on_job_record(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct job_pending *p = arg;
+	struct job_cmd *c = p->c;
+	struct executor *ex = c->ex;
+	cJSON *rec = reply != NULL && reply->type == REDIS_REPLY_STRING
+			     ? cJSON_ParseWithLength(reply->str, reply->len)
+			     : NULL;
+	const char *status = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status"));
+	const char *node = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "node"));
+	if (status != NULL && strcmp(status, "running") == 0 && node != NULL &&
+	    strcmp(node, ex->cfg->node) != 0 && exec_fleet_node_live(ex, node))
+		snprintf(c->elsewhere, sizeof(c->elsewhere), "%.128s", node);
+	cJSON_Delete(rec);
+	if (p->is_stop && c->elsewhere[0] != '\0') {
+		/* That node stops it (it takes a stop without claiming). */
+		job_cmd_free(c);
+	} else {
+		job_cmd_claim(c, p->hex);
+	}
+	free(p);
+}
+
 void executor_handle_job(struct executor *ex, const char *data, size_t len)
 {
 	if (ex->conflicted || ex->draining)
@@ -588,6 +645,15 @@ void executor_handle_job(struct executor *ex, const char *data, size_t len)
 	const char *body = c->id.inner ? c->id.inner : data;
 	size_t blen = c->id.inner ? c->id.inner_len : len;
 	c->drc = codec_decode_command(body, blen, &c->env, c->derr, sizeof(c->derr));
+	const char *name = c->drc == 0 ? codec_param(&c->env, "name") : NULL;
+	if (name == NULL && c->drc == 0)
+		name = codec_param(&c->env, "job");
+	if (name != NULL) {
+		snprintf(c->job, sizeof(c->job), "%s", name);
+		size_t jl = strlen(c->job);
+		if (jl > 4 && strcmp(c->job + jl - 4, ".job") == 0)
+			c->job[jl - 4] = '\0';
+	}
 	/* The claim: the request_id, else the bytes' digest. */
 	unsigned char h[16];
 	crypto_generichash(h, sizeof(h), (const unsigned char *)data, len, NULL, 0);
@@ -602,17 +668,33 @@ void executor_handle_job(struct executor *ex, const char *data, size_t len)
 		job_cmd_free(c);
 		return;
 	}
-	char *key = xasprintf("%s%s", JOB_CLAIM_PREFIX,
-			      c->env.request_id && strlen(c->env.request_id) <= 200 ? c->env.request_id
-										    : hex);
-	char px[24];
-	snprintf(px, sizeof(px), "%d", JOB_CLAIM_MS);
-	const char *argv[6] = {"SET", key, ex->cfg->node, "NX", "PX", px};
-	size_t lens[6] = {3, strlen(key), strlen(ex->cfg->node), 2, 2, strlen(px)};
-	if (bus_command(ex->bus, 6, argv, lens, on_claimed, c) < 0) {
-		log_warn("job command %s dropped: Redis is not reachable to claim it",
+	const char *action = c->drc == 0 && c->arc >= 0 ? codec_param(&c->env, "action") : NULL;
+	bool is_run = c->drc == 0 && c->arc >= 0 && (action == NULL || strcmp(action, "run") == 0);
+	bool is_stop = action != NULL && strcmp(action, "stop") == 0;
+	if ((!is_run && !is_stop) || job_name_problem(name) != NULL) {
+		job_cmd_claim(c, hex);
+		return;
+	}
+	/* Second half: the node that runs the job takes its stop; the others
+	 * read the job's record first (a job runs on one node at a time). */
+	struct job_run *run = find_run(ex, c->job);
+	if (is_stop && run != NULL && run->status == RUN_RUNNING) {
+		job_cmd_run(c);
+		job_cmd_free(c);
+		return;
+	}
+	struct job_pending *p = xcalloc(1, sizeof(*p));
+	p->c = c;
+	p->is_stop = is_stop;
+	memcpy(p->hex, hex, sizeof(hex));
+	char *key = xasprintf("%s%s", JOB_STATE_PREFIX, c->job);
+	const char *argv[2] = {"GET", key};
+	size_t lens[2] = {3, strlen(key)};
+	if (bus_command(ex->bus, 2, argv, lens, on_job_record, p) < 0) {
+		log_warn("job command %s dropped: Redis is not reachable to read the job's record",
 			 c->env.request_id ? c->env.request_id : "-");
 		job_cmd_free(c);
+		free(p);
 	}
 	free(key);
 }

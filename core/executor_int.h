@@ -147,6 +147,8 @@ void exec_fleet_free(struct executor *ex);
 /* Whether commands travel on streams (else each is carried out as it
  * arrives on pub/sub, on this executor alone). */
 bool exec_fleet_active(const struct executor *ex);
+/* Whether node is live in the fleet's view (false without the fleet). */
+bool exec_fleet_node_live(const struct executor *ex, const char *node);
 /* Admits a pub/sub message into the fleet's intake stream; false when the
  * streams cannot take it now (the caller carries it out itself). */
 bool exec_fleet_admit(struct executor *ex, const char *data, size_t len);

@@ -432,6 +432,22 @@ fin=$(final "$RID")
 check "fleet: params.node picks the executor" is "$(field "$fin" 'd["node"]')" n2
 check "fleet: n2's own PM2 ran it" is "$(PM2_HOME="$TMP/pm2b" "$PM2" jlist | python3 -c 'import json,sys; print(sum(p["name"] == "job.once.mark" for p in json.load(sys.stdin)))')" 1
 
+# A job runs on one node at a time: a run of it without params.node is
+# refused naming that node, whoever claims it; a stop without params.node
+# is carried out by the node that runs it, and only there.
+n2_long() { is "$(PM2_HOME="$TMP/pm2b" "$PM2" jlist | python3 -c 'import json,sys; print(sum(p["name"].startswith("job.long.") and p["pm2_env"]["status"] == "online" for p in json.load(sys.stdin)))')" "$1"; }
+jreq '{"name":"long","node":"n2"}' >/dev/null
+check "fleet: n2 runs the long job" wait_until 20 n2_long 2
+for i in 1 2 3; do
+	jreq '{"name":"long"}'; out=$OUT
+	check "fleet: a run elsewhere is refused naming n2 ($i)" has "$(field "$out" 'd["content"]')" "running already on node n2"
+done
+check "fleet: nothing of it started on n1" none_online job.long.
+jreq '{"action":"stop","name":"long"}'; out=$OUT
+check "fleet: a stop without node is carried out by n2" is "$(field "$out" 'd["params"]["status"]') $(field "$out" 'd["node"]')" "stopped n2"
+check "fleet: ... nothing of it online on n2" wait_until 20 n2_long 0
+check "fleet: ... and it got one reply" is "$(grep -c "\"request_id\":\"$RID\"" "$TMP/job.log")" 1
+
 # --- datum steps run another datum ---------------------------------------------
 cat >"$D/mark.cli.toml" <<TOML
 [b00t]
