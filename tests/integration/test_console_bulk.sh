@@ -103,4 +103,61 @@ check "/delete --pm_id deletes the unicode task" has "$out" '"status":"deleted"'
 check "... gone from PM2" wait_until 10 pm2_gone "$U"
 check "the executor is still alive" alive "$EXEC"
 
+# --- by pm_id from the console ------------------------------------------------------------
+console() {
+	"${T[@]}" kill-server 2>/dev/null
+	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
+	local try
+	for try in 1 2 3; do
+		"${T[@]}" new-session -d -x "${COLS_:-100}" -y "${ROWS_:-30}" -s main \
+			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
+			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" \
+			"$TASKER" --redis "$R" "$@" && return 0
+	done
+	return 1
+}
+screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
+screen_has() { screen | grep -q -- "$1"; }
+screen_lacks() { ! screen | grep -q -- "$1"; }
+screen_re() { screen | grep -qE -- "$1"; }
+type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
+key() { "${T[@]}" send-keys -t main "$@"; }
+dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+# answer KEY TEXT: answers the question on screen with KEY until TEXT shows
+# (a key within 300 ms of the question is not taken as its answer).
+answer_once() { key "$1"; wait_until 3 screen_has "$2"; }
+answer() { wait_until 30 answer_once "$@"; }
+filter() { type_text "/filter $1"; key Enter; }
+
+WHO=unicode "$PM2" start "$TMP/tick.js" --name "$U" >/dev/null 2>&1
+wait_until 20 pm2_status_is "$U" online
+ID_U=$(pm2_field "$U" pm_id)
+console
+check "the console starts" wait_until 15 screen_has "Redis up"
+filter "my app"
+check "'my app' is the row shown" wait_until 15 screen_re "my app +online"
+key s
+check "s on 'my app' asks for that process by its pm_id" wait_until 10 screen_has "Stop my app (pm_id $ID_APP, by its pm_id)?"
+answer y "✓ stopped my app"
+check "y stops it: the outcome names the real task" wait_until 20 screen_has "✓ stopped my app"
+screen_has "✓ stopped my app" || { dump; tail -5 "$TMP/exec.log"; }
+check "... stopped in PM2" wait_until 10 pm2_status_is "my app" stopped
+key r
+wait_until 10 screen_has "Restart my app (pm_id $ID_APP, by its pm_id)?"
+answer y "✓ restarted my app"
+check "r restarts it by its pm_id" wait_until 20 screen_has "✓ restarted my app"
+check "... online in PM2" wait_until 10 pm2_status_is "my app" online
+filter "ünïcode"
+check "the unicode task is the row shown" wait_until 15 screen_re "名前 +online"
+key l
+check "l opens the unicode task's logs" wait_until 10 screen_has "hello from unicode"
+key q
+wait_until 10 screen_has "Status feed"
+key d
+check "d asks for the unicode task by its pm_id" wait_until 10 screen_has "(pm_id $ID_U, by its pm_id)? It is stopped and removed"
+answer y "✓ deleted"
+check "y deletes it" wait_until 20 screen_has "✓ deleted"
+check "... gone from PM2" wait_until 10 pm2_gone "$U"
+check "'my app' is untouched" pm2_status_is "my app" online
+
 finish
