@@ -368,7 +368,6 @@ static void status_checked(const char *data, size_t len, const struct reply_chec
 	feed_add(&app->feed, clock, kind, text);
 
 	bool ours = false;
-	bulk_reply(app, v.request_id, v.status, v.error, trusted ? outcome : -1);
 	for (size_t i = 0; trusted && v.request_id != NULL && i < app->npending; i++) {
 		if (strcmp(app->pending[i].id, v.request_id) != 0 || outcome < 0)
 			continue;
@@ -386,6 +385,8 @@ static void status_checked(const char *data, size_t len, const struct reply_chec
 		set_message(app, MSG_ERROR, "%s", line);
 		snprintf(app->message_task, sizeof(app->message_task), "%s", v.task_name);
 	}
+	/* After the bar took the line: the bulk's summary has the last word. */
+	bulk_reply(app, v.request_id, v.status, v.error, trusted ? outcome : -1);
 	codec_status_view_free(&v);
 	refresh_soon(app);
 	mark(app);

@@ -79,7 +79,7 @@ check "... the other processes untouched" pm2_status_is "$U" online
 out=$(as - "/restart --pm_id=$ID_APP")
 check "/restart --pm_id restarts it" has "$out" '"status":"restarted"'
 check "... online in PM2" wait_until 10 pm2_status_is "my app" online
-out=$(as - "/logs --pm_id=$ID_U --lines=5")
+out=$(as - "/logs --pm_id=$ID_U --lines=1000")
 check "/logs --pm_id reads the unicode task's log" has "$out" 'hello from unicode'
 check "... naming it" has "$out" "\"task_name\":\"$U\""
 out=$("$TASKER" send --wait=20 --json "{\"verb\":\"stop\",\"params\":{\"pm_id\":$ID_U}}" 2>&1)
@@ -159,5 +159,117 @@ answer y "✓ deleted"
 check "y deletes it" wait_until 20 screen_has "✓ deleted"
 check "... gone from PM2" wait_until 10 pm2_gone "$U"
 check "'my app' is untouched" pm2_status_is "my app" online
+
+# --- bulk: marks, one question, one command per task ---------------------------------------
+out=$(as - '/start --task=b1 --command="sleep 600"' '/start --task=b2 --command="sleep 600"' \
+	'/start --task=b3 --command="sleep 600"' '/start --task=b4 --command="sleep 600"' \
+	'/start --task=b5 --command="sleep 600"')
+for t in b1 b2 b3 b4 b5; do wait_until 20 pm2_status_is $t online; done
+check "five tasks b1..b5 run" bash -c "for t in b1 b2 b3 b4 b5; do [ \"\$('$PM2' jlist | grep -o \"\\\"name\\\":\\\"\$t\\\"\" | head -1)\" ] || exit 1; done"
+filter "b"
+check "the filter shows the five" wait_until 15 screen_re "table filter: b \\(5 of"
+key g
+key Space
+key Space
+key j
+key Space
+check "Space marked three: the hint line counts them" wait_until 10 screen_has " 3 marked: s stop"
+check "marked rows show *" bash -c "[ \$(tmux -L $SOCK capture-pane -p -t main | grep -cE '^\\*vm +[0-9]+ b[1-5] ') = 3 ]"
+mk() { screen | grep -E "^\\*vm +[0-9]+ b[1-5] " | grep -oE "b[1-5]" | sort | tr '\n' ' '; }
+MARKED=$(mk)
+check "three distinct rows are marked ($MARKED)" bash -c "[ \$(echo '$MARKED' | wc -w) = 3 ]"
+# The table refreshes every second: the marks stay.
+RESTARTS_BEFORE=$(pm2_restarts b1)
+B1_ROW=$(screen | grep -E ' b1 ')
+wait_until 5 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | grep -E ' b1 ')\" != '$B1_ROW' ]"
+check "marks survive the refreshes" wait_until 3 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | grep -E '^\\*vm +[0-9]+ b[1-5] ' | grep -oE 'b[1-5]' | sort | tr '\n' ' ')\" = '$MARKED' ]"
+key s
+check "s with marks asks ONE question for the three" wait_until 10 screen_has "Stop 3 marked tasks?"
+for t in $MARKED; do
+	check "... listing $t" screen_re "^ *│? +$t \\(pm_id [0-9]+\\)"
+done
+UNMARKED=$(for t in b1 b2 b3 b4 b5; do case " $MARKED" in *" $t "*) ;; *) printf '%s ' $t ;; esac; done)
+for t in $UNMARKED; do
+	check "... and not $t" bash -c "! tmux -L $SOCK capture-pane -p -t main | grep -qE '│ +$t \\(pm_id'"
+done
+answer y "bulk stop: 3 of 3 answered"
+check "y: the panel shows every outcome, 3 ok" wait_until 20 screen_has "bulk stop: 3 of 3 answered · 3 ok, 0 failed"
+for t in $MARKED; do
+	check "... $t: stopped" screen_re "✓ $t: stopped"
+	check "... $t stopped in PM2" wait_until 10 pm2_status_is $t stopped
+done
+for t in $UNMARKED; do
+	check "... $t untouched (online in PM2)" pm2_status_is $t online
+done
+check "the summary is in the bar" screen_has "✓ bulk stop: 3 ok, 0 failed"
+check "one command per task went out (three stops in the executor's log)" bash -c "[ \$(grep -cE 'info  stop b[1-5]: stopped' '$TMP/exec.log') = 3 ]"
+key Escape
+check "a key closes the outcomes" wait_until 10 screen_lacks "bulk stop: 3 of 3"
+check "the marks are spent" screen_lacks "marked: s stop"
+
+# * marks every row the filter shows; a row that disappears loses its mark.
+key '*'
+check "* marks the five rows the filter shows" wait_until 10 screen_has " 5 marked: s stop"
+"$PM2" delete b5 >/dev/null 2>&1
+check "b5 deleted with the pm2 CLI: its mark goes (4 marked)" wait_until 15 screen_has " 4 marked: s stop"
+key u
+check "u unmarks all" wait_until 10 screen_lacks "marked: s stop"
+key '*'
+wait_until 10 screen_has " 4 marked: s stop"
+key r
+check "r asks once for the four" wait_until 10 screen_has "Restart 4 marked tasks?"
+answer y "bulk restart: 4 of 4 answered"
+check "all four restarted" wait_until 20 screen_has "bulk restart: 4 of 4 answered · 4 ok, 0 failed"
+for t in b1 b2 b3 b4; do
+	check "... $t online in PM2" wait_until 10 pm2_status_is $t online
+done
+key Escape
+# A bulk question answered with anything but y sends nothing.
+key '*'
+wait_until 10 screen_has " 4 marked: s stop"
+key d
+wait_until 10 screen_has "Delete 4 marked tasks?"
+answer n "cancelled: nothing was deleted"
+check "n cancels the bulk delete: nothing deleted" bash -c "for t in b1 b2 b3 b4; do '$PM2' jlist | grep -q \"\\\"name\\\":\\\"\$t\\\"\" || exit 1; done"
+check "... and the marks stay" screen_has " 4 marked: s stop"
+key Escape
+check "Esc drops the marks" wait_until 10 screen_lacks "marked: s stop"
+
+# --- help: every key of every view, scrolling at 80x24 --------------------------------------
+COLS_=80 ROWS_=24 console
+wait_until 15 screen_has "Redis up"
+key '?'
+check "? opens the help" wait_until 10 screen_has "tasker help"
+check "the help says where it stands (it does not fit at 80x24)" screen_re " 1-[0-9]+/[0-9]+ "
+check "it starts with the task table's keys" screen_has "Task table"
+# Page down to the end, keeping every screen: everything is reachable.
+: >"$TMP/help.txt"
+for i in 1 2 3 4 5 6 7 8; do
+	screen >>"$TMP/help.txt"
+	screen_has "on the status channel" && break
+	before=$(screen | md5sum)
+	key NPage
+	wait_until 5 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | md5sum)\" != '$before' ]"
+done
+check "PgDn reaches the end" screen_has "on the status channel"
+for section in "Task table" "Marks and bulk actions" "Fleet and nodes" "Filter (f" "Details (Enter)" \
+	"Log view (l)" "Questions (s, r, d)" "Command bar" "Console commands" "This help"; do
+	check "the help has the section: $section" grep -qF "$section" "$TMP/help.txt"
+done
+check "... Space marks" grep -qE "│ +Space +mark or unmark" "$TMP/help.txt"
+check "... * marks the rows shown" grep -qE "│ +\* +mark every row shown" "$TMP/help.txt"
+check "... the detail view's v" grep -qE "│ +v +show or hide the environment" "$TMP/help.txt"
+check "... the detail view's s r" grep -qE "│ +s r +stop or restart the task \(asks first, y" "$TMP/help.txt"
+check "... the detail view's q" grep -qE "│ +q Esc Enter l +back to the table" "$TMP/help.txt"
+check "... the log view's F" grep -qE "│ +F +follow new lines" "$TMP/help.txt"
+check "... the command bar's ^R" grep -qE "│ +↑↓ \^R +the history" "$TMP/help.txt"
+check "... n for the nodes" grep -qE "│ +n +one node at a time" "$TMP/help.txt"
+key Home
+check "Home goes back to the top" wait_until 10 screen_has "Task table"
+key j
+check "j scrolls one line" wait_until 10 screen_re " 2-[0-9]+/[0-9]+ "
+key q
+check "q closes the help" wait_until 10 screen_lacks "tasker help"
+check "the table is back" screen_has "Status feed"
 
 finish
