@@ -1174,10 +1174,12 @@ static void key_table(struct app *app, int key)
 		if (!feed)
 			tasks_move(&app->tasks, 1);
 		break;
-	case '*':
+	case '*': {
+		size_t shown = bulk_mark_view(app);
 		set_message(app, MSG_INFO, "%zu shown row(s) marked; %zu marked in all (u: unmark all)",
-			    bulk_mark_view(app), bulk_count(app));
+			    shown, bulk_count(app));
 		break;
+	}
 	case 'u':
 		bulk_clear(app);
 		set_message(app, MSG_INFO, "no task marked");

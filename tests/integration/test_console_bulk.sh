@@ -246,12 +246,12 @@ check "it starts with the task table's keys" screen_has "Task table"
 : >"$TMP/help.txt"
 for i in 1 2 3 4 5 6 7 8; do
 	screen >>"$TMP/help.txt"
-	screen_has "on the status channel" && break
+	screen_has "shows here and in the feed" && break
 	before=$(screen | md5sum)
 	key NPage
 	wait_until 5 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | md5sum)\" != '$before' ]"
 done
-check "PgDn reaches the end" screen_has "on the status channel"
+check "PgDn reaches the end" screen_has "shows here and in the feed"
 for section in "Task table" "Marks and bulk actions" "Fleet and nodes" "Filter (f" "Details (Enter)" \
 	"Log view (l)" "Questions (s, r, d)" "Command bar" "Console commands" "This help"; do
 	check "the help has the section: $section" grep -qF "$section" "$TMP/help.txt"
