@@ -272,4 +272,56 @@ key q
 check "q closes the help" wait_until 10 screen_lacks "tasker help"
 check "the table is back" screen_has "Status feed"
 
+# --- authority: a pm_id is judged by the process's real name and owner -----------------------
+(cd "$TMP/keys" && for k in alpha ops; do "$TASKER" key new "$k" >/dev/null; done)
+mkdir -p "$TMP/srv"
+cat >"$TMP/policy.toml" <<EOP
+[unsigned]
+role = "observer"
+
+[agents.alpha]
+key = "$(cat "$TMP/keys/alpha.pub")"
+role = "specialist"
+
+[agents.ops]
+key = "$(cat "$TMP/keys/ops.pub")"
+role = "captain"
+
+[roles.captain]
+verbs = ["*"]
+
+[roles.specialist]
+verbs = ["start", "stop", "restart", "delete", "status", "logs"]
+tasks = ["agent-*"]
+
+[roles.observer]
+verbs = ["status", "logs"]
+EOP
+kill "$EXEC" 2>/dev/null
+wait "$EXEC" 2>/dev/null
+bg "$TASKER" exec --redis "$R" --log-level=debug --policy "$TMP/policy.toml" >"$TMP/exec2.log" 2>&1
+EXEC=$BG_PID
+check "an executor with a policy starts" wait_until 30 file_has "$TMP/exec2.log" "ready: listening"
+"$PM2" start "$TMP/tick.js" --name "agent-cli" >/dev/null 2>&1
+wait_until 20 pm2_status_is agent-cli online
+ID_AGENT=$(pm2_field agent-cli pm_id)
+out=$(as alpha "/stop --pm_id=$ID_APP")
+check "a specialist (globs agent-*) may not stop 'my app' by its pm_id: denied" has "$out" '"status":"denied"'
+check "... judged by its real name" has "$out" 'the task my app is outside role specialist.s task globs'
+check "... and it still runs" pm2_status_is "my app" online
+out=$(as alpha "/logs --pm_id=$ID_APP")
+check "... nor read its logs by pm_id" has "$out" 'outside role specialist.s task globs'
+check "... (no lines in the refusal)" bash -c '! grep -q "\"lines\"" <<<"$1"' _ "$out"
+out=$(as alpha "/stop --pm_id=$ID_AGENT")
+check "a foreign process inside its globs: denied (foreign_tasks)" has "$out" 'agent-cli was not started through tasker (a foreign task)'
+check "... and it still runs" pm2_status_is agent-cli online
+out=$(as - "/stop --pm_id=$ID_APP")
+check "unsigned (observer) may not stop by pm_id" has "$out" '"status":"denied"'
+out=$(as ops "/stop --pm_id=$ID_APP")
+check "the captain stops 'my app' by its pm_id" has "$out" '"status":"stopped"'
+check "... stopped in PM2" wait_until 10 pm2_status_is "my app" stopped
+"$TASKER" audit --json >"$TMP/audit.json" 2>&1
+check "the audit records alpha's refusal under the real name" grep -q '"decision":"deny".*"agent":"alpha".*"verb":"stop","task":"my app"' "$TMP/audit.json"
+check "... and the captain's stop under it" grep -q '"decision":"allow".*"agent":"ops".*"verb":"stop","task":"my app"' "$TMP/audit.json"
+
 finish
