@@ -78,7 +78,7 @@ static const struct help_key table[] = {
 	{"Enter", "send the line"},
 	{"Esc ^G ^C", "leave the bar, nothing sent"},
 	{"Tab", "complete verbs, flags and task names"},
-	{"↑↓ ^R", "the history; search it (--env_ values masked)"},
+	{"↑↓ ^R", "the history; search it (keeps --env_ values masked)"},
 	{"^A ^E ^W ^U", "readline's editing keys"},
 	{"", "/start --task=api --command=\"node api.js\""},
 	{"", "/stop --task=api   /restart --pm_id=3 --node=n1"},

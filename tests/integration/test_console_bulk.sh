@@ -324,4 +324,38 @@ check "... stopped in PM2" wait_until 10 pm2_status_is "my app" stopped
 check "the audit records alpha's refusal under the real name" grep -q '"decision":"deny".*"agent":"alpha".*"verb":"stop","task":"my app"' "$TMP/audit.json"
 check "... and the captain's stop under it" grep -q '"decision":"allow".*"agent":"ops".*"verb":"stop","task":"my app"' "$TMP/audit.json"
 
+# --- a fleet of two nodes: a pm_id names its node ------------------------------------------------
+FAR="$TMP/pm2-far"
+mkdir -p "$FAR"
+WHO=far PM2_HOME="$FAR" "$PM2" start "$TMP/tick.js" --name "far app" >/dev/null 2>&1
+far_field() { PM2_HOME="$FAR" pm2_field "$@"; }
+check "the pm2 CLI made 'far app' on the second node's PM2" wait_until 20 bash -c "[ \"\$(PM2_HOME='$FAR' '$PM2' jlist 2>/dev/null | grep -c 'far app')\" -gt 0 ]"
+ID_FAR=$(far_field "far app" pm_id)
+PM2_HOME="$FAR" bg "$TASKER" exec --redis "$R" --node far --pm2-home "$FAR" >"$TMP/exec-far.log" 2>&1
+check "a second executor (node far) starts" wait_until 30 file_has "$TMP/exec-far.log" "ready: listening"
+wait_until 20 bash -c "'$TASKER' ls --fleet --json 2>/dev/null | grep -q 'far app'"
+check "the first executor sees two live nodes" wait_until 20 file_has "$TMP/exec2.log" "fleet: 2 live node(s)"
+out=$(as ops "/stop --pm_id=$ID_FAR")
+check "in a fleet of two, a pm_id without a node is refused" has "$out" "a pm_id is PM2's number on one node and 2 nodes are live: name the node"
+check "... nothing stopped" bash -c "[ \"\$(PM2_HOME='$FAR' '$PM2' jlist | python3 -c 'import json,sys; print([p[\"pm2_env\"][\"status\"] for p in json.load(sys.stdin) if p[\"name\"]==\"far app\"][0])')\" = online ]"
+out=$(as ops "/restart --pm_id=$ID_FAR --node=far")
+check "with --node=far it is carried out there" has "$out" '"status":"restarted"'
+check "... by that node" has "$out" '"node":"far"'
+check "... naming the real task" has "$out" '"task_name":"far app"'
+
+COLS_=110 ROWS_=30 console
+wait_until 15 screen_has "Redis up"
+filter "far app"
+check "the console shows 'far app' on node far" wait_until 20 screen_re "far +[0-9]+ +far app +online"
+key l
+check "l asks node far for the logs by pm_id: they show" wait_until 20 screen_has "hello from far"
+key q
+wait_until 10 screen_has "Status feed"
+key s
+check "s asks for it by its pm_id, on node far" wait_until 10 screen_has "Stop far app (pm_id $ID_FAR, by its pm_id) on node far?"
+answer y "✓ stopped far app"
+check "y stops it on node far" wait_until 20 screen_has "✓ stopped far app"
+check "... stopped in far's PM2" wait_until 10 bash -c "[ \"\$(PM2_HOME='$FAR' '$PM2' jlist | python3 -c 'import json,sys; print([p[\"pm2_env\"][\"status\"] for p in json.load(sys.stdin) if p[\"name\"]==\"far app\"][0])')\" = stopped ]"
+check "the local 'my app' was not touched (still stopped by the captain, not deleted)" pm2_status_is "my app" stopped
+
 finish
