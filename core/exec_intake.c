@@ -79,10 +79,13 @@ static void reply_refused(struct executor *ex, const struct exec_entry *entry,
 	}
 	log_warn("refused %s%s%s: %s", verb ? verb : "message", task ? " " : "", task ? task : "",
 		 error);
+	/* A command by pm_id (its key "#N") is refused before its name is
+	 * known: the reply says the pm_id, and no name. */
+	long pm_key = command_pm_key(task);
 	struct status_msg st = {
-		.task_name = task,
+		.task_name = pm_key >= 0 ? NULL : task,
 		.status = status,
-		.pm_id = -1,
+		.pm_id = pm_key,
 		.request_id = env ? env->request_id : NULL,
 		.verb = verb,
 		.node = ex->cfg->node,
@@ -190,10 +193,11 @@ static void pending_free(struct pending_take *p)
 static void reply_pending_refused(struct executor *ex, struct pending_take *p,
 				  const char *status, const char *error)
 {
+	long pm_key = command_pm_key(p->name);
 	struct status_msg st = {
-		.task_name = p->verb == V_STATUS ? NULL : p->name,
+		.task_name = p->verb == V_STATUS || pm_key >= 0 ? NULL : p->name,
 		.status = status,
-		.pm_id = -1,
+		.pm_id = pm_key,
 		.request_id = p->request_id,
 		.verb = p->verb_word,
 		.node = ex->cfg->node,

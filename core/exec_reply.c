@@ -185,10 +185,10 @@ void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 	if (cmd->request_id != NULL && not_done)
 		exec_forget(cmd->ex, cmd->request_id);
 	if (cJSON_IsString(error))
-		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
+		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd_task(cmd) : "-", st,
 			 error->valuestring);
 	else
-		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st);
+		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd_task(cmd) : "-", st);
 	if (cmd->has_entry && cmd->entry.extra && strcmp(st, "not_found") == 0) {
 		/* Sent here for this node's table alone (a second behind PM2);
 		 * the name's holder answers. */

@@ -317,6 +317,8 @@ check "a foreign process inside its globs: denied (foreign_tasks)" has "$out" 'a
 check "... and it still runs" pm2_status_is agent-cli online
 out=$(as - "/stop --pm_id=$ID_APP")
 check "unsigned (observer) may not stop by pm_id" has "$out" '"status":"denied"'
+check "... refused before the listing: the reply carries the pm_id" has "$out" "\"pm_id\":$ID_APP"
+check "... and no made-up name" bash -c '! grep -q "\"task_name\":\"#" <<<"$1"' _ "$out"
 out=$(as ops "/stop --pm_id=$ID_APP")
 check "the captain stops 'my app' by its pm_id" has "$out" '"status":"stopped"'
 check "... stopped in PM2" wait_until 10 pm2_status_is "my app" stopped
