@@ -100,8 +100,8 @@ static const struct help_key table[] = {
 
 const char *const *help_lines(size_t *n)
 {
-	static char text[NTABLE + 16][200];
-	static const char *lines[NTABLE + 16];
+	static char text[2 * NTABLE][200]; /* a blank line before each section */
+	static const char *lines[2 * NTABLE];
 	static size_t count;
 	if (count == 0) {
 		for (size_t i = 0; i < NTABLE; i++) {

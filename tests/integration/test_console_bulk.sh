@@ -82,6 +82,10 @@ check "... online in PM2" wait_until 10 pm2_status_is "my app" online
 out=$(as - "/logs --pm_id=$ID_U --lines=1000")
 check "/logs --pm_id reads the unicode task's log" has "$out" 'hello from unicode'
 check "... naming it" has "$out" "\"task_name\":\"$U\""
+out=$("$TASKER" logs --pm_id "$ID_APP" --lines 1000 2>&1)
+check "tasker logs --pm_id prints 'my app's lines" has "$out" 'hello from someone'
+out=$("$TASKER" logs --pm_id "$ID_APP" api 2>&1)
+check "tasker logs with both a TASK and --pm_id: usage error" has "$out" 'either TASK or --pm_id'
 out=$("$TASKER" send --wait=20 --json "{\"verb\":\"stop\",\"params\":{\"pm_id\":$ID_U}}" 2>&1)
 check "a JSON number pm_id works too (stopped)" has "$out" 'stopped'
 check "... the unicode task is stopped in PM2" wait_until 10 pm2_status_is "$U" stopped
