@@ -63,8 +63,8 @@ void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg);
  * sentence for a person. */
 void executor_on_conflict(struct executor *ex, void (*fn)(const char *why, void *arg), void *arg);
 
-/* Reads the policy file again (SIGHUP): 0, or -1 when it is broken (the
- * policy in force stays, and the log says why). */
+/* Reads the policy file and the trust file again (SIGHUP): 0, or -1 when
+ * one is broken (what it held stays in force, and the log says why). */
 int executor_reload_policy(struct executor *ex);
 
 /* Commands received and not yet answered. */

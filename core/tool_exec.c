@@ -54,8 +54,8 @@ static const char exec_help[] =
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps, logs, result.\n"
 	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
-	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
-	"policy in force, and the log says why); without, as SIGTERM.\n";
+	"SIGHUP: with --policy or --trust, read those files again (a broken file keeps\n"
+	"what it held in force, and the log says why); without either, as SIGTERM.\n";
 
 struct exec_run {
 	struct loop *loop;
@@ -108,12 +108,13 @@ static void on_drained(void *arg)
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct exec_run *r = arg;
-	if (r->stopping && !(signo == SIGHUP && r->cfg->policy_path != NULL)) {
+	bool reloads = r->cfg->policy_path != NULL || r->cfg->trust_path != NULL;
+	if (r->stopping && !(signo == SIGHUP && reloads)) {
 		log_warn("second signal: exiting now");
 		loop_stop(loop, EXIT_OK);
 		return;
 	}
-	if (signo == SIGHUP && r->cfg->policy_path != NULL) {
+	if (signo == SIGHUP && reloads) {
 		executor_reload_policy(r->ex);
 		return;
 	}

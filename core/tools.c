@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "local_addr.h"
 #include "sig.h"
 #include "text.h"
 #include "util.h"
@@ -97,6 +98,39 @@ int tools_getopt(struct config *cfg, int argc, char **argv, const char *shortopt
 	}
 }
 
+/*
+ * No address given and nothing at the default: the Redis of a running
+ * `tasker --local` console, when its file names one that answers (the
+ * README's tour: `make run` in one shell, `tasker send` in another). Said
+ * on stderr, so nobody wonders which server a command went to. The
+ * executor never follows it: it serves the address it is given.
+ */
+static void find_local_console(struct config *cfg, const char *cmd)
+{
+	if (cfg->redis_explicit || strcmp(cmd, "exec") == 0 || local_addr_answers(&cfg->redis))
+		return;
+	char url[1024];
+	long pid;
+	if (local_addr_find(url, sizeof(url), &pid) < 0)
+		return;
+	struct redis_url found;
+	char why[200];
+	if (redis_url_parse(url, &found, why, sizeof(why)) < 0)
+		return;
+	if (!local_addr_answers(&found)) {
+		redis_url_free(&found);
+		return;
+	}
+	char shown[1100];
+	redis_url_redact(&found, shown, sizeof(shown));
+	fprintf(stderr, "tasker %s: nothing answers at %s; using the Redis of the --local console (pid %ld): %s\n",
+		cmd, CONFIG_DEFAULT_REDIS, pid, shown);
+	redis_url_free(&cfg->redis);
+	cfg->redis = found;
+	free(cfg->redis_text);
+	cfg->redis_text = xstrdup(url);
+}
+
 int tools_finish_config(struct config *cfg, const char *cmd)
 {
 	char err[300];
@@ -104,6 +138,7 @@ int tools_finish_config(struct config *cfg, const char *cmd)
 		fprintf(stderr, "tasker %s: %s\n", cmd, err);
 		return EXIT_USAGE;
 	}
+	find_local_console(cfg, cmd);
 	return 0;
 }
 

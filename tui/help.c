@@ -133,7 +133,7 @@ bool help_key(struct app *app, int key)
 	size_t n;
 	help_lines(&n);
 	/* The box's rows at this terminal size (draw.c: the body less 5). */
-	size_t page = LINES > 12 ? (size_t)(LINES - 8) : 1;
+	size_t page = LINES > 12 ? (size_t)(LINES - 9) : 1;
 	size_t *s = &app->help_scroll;
 	switch (key) {
 	case KEYC_UP:
