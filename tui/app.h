@@ -16,6 +16,7 @@
 #include "config.h"
 #include "executor.h"
 #include "feed.h"
+#include "history_ring.h"
 #include "logview.h"
 #include "loop.h"
 #include "pm2.h"
@@ -87,6 +88,7 @@ struct app {
 
 	struct tasks tasks;
 	struct feed feed;
+	struct hist_ring hist; /* CPU, memory, restarts per task (history_ring.h) */
 
 	/* The fleet (fleet.c): every node's task table from Redis, merged with
 	 * the local PM2's listing into tasks. */
@@ -140,7 +142,11 @@ struct app {
 	char confirm_node[TASKS_NODE_MAX + 1]; /* "": no node named (the local PM2's row) */
 	char confirm_prompt[400]; /* says exactly what y will do */
 	enum app_mode confirm_back; /* the view the question was asked from */
+	int confirm_pm_id;	    /* the row's pm_id: a name tasker refuses goes by it */
 	int64_t confirm_at;	    /* when it was asked (monotonic ms) */
+
+	struct bulk *bulk; /* marks and bulk actions (bulk.h); NULL until the first mark */
+	size_t help_scroll; /* the first help line shown (help.h) */
 
 	/* Drawing. */
 	bool dirty;

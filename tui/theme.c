@@ -52,6 +52,10 @@ static const char *const elem_names[TH_COUNT] = {
     [TH_OVERLAY] = "overlay",
     [TH_OVERLAY_TITLE] = "overlay-title",
     [TH_BORDER] = "border",
+    [TH_SPARK_CPU] = "spark-cpu",
+    [TH_SPARK_MEM] = "spark-mem",
+    [TH_SPARK_RESTART] = "spark-restart",
+    [TH_HEADER_METER] = "header-meter",
 };
 
 /* The eight ANSI colours, in their numeric order. */
@@ -100,6 +104,10 @@ static const struct theme_style builtin_styles[TH_COUNT] = {
     [TH_OVERLAY] = {-1, -1, 0},
     [TH_OVERLAY_TITLE] = {3, -1, B},
     [TH_BORDER] = {6, -1, 0},
+    [TH_SPARK_CPU] = {2, -1, 0},
+    [TH_SPARK_MEM] = {6, -1, 0},
+    [TH_SPARK_RESTART] = {1, -1, B},
+    [TH_HEADER_METER] = {3, 4, B},
 };
 
 /*
@@ -123,6 +131,8 @@ static const unsigned mono_attrs[TH_COUNT] = {
     [TH_BAR_ERROR] = B | R,
     [TH_HINT] = R,
     [TH_OVERLAY_TITLE] = B,
+    [TH_SPARK_RESTART] = B,
+    [TH_HEADER_METER] = R,
 };
 
 #undef B
