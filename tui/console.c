@@ -417,8 +417,11 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 	if (strcmp(channel, app->cfg->status_channel) == 0) {
 		if (!backlog_live(app->backlog, data, len))
 			handle_status(app, data, len);
-	} else if (app->ex != NULL && strcmp(channel, app->cfg->channel) == 0)
+	} else if (app->ex != NULL && strcmp(channel, app->cfg->channel) == 0) {
 		executor_handle(app->ex, data, len);
+	} else if (app->ex != NULL && strcmp(channel, EXEC_JOB_CHANNEL) == 0) {
+		executor_handle_job(app->ex, data, len);
+	}
 }
 
 /* How many clients listen on the command channel: the live executors of

@@ -295,6 +295,8 @@ static void start_executor(struct app *app)
 	app->local_subscribing = true;
 	app->local_subscribe_at = loop_now(app->loop);
 	bus_subscribe(app->bus, app->cfg->channel);
+	if (strcmp(app->cfg->channel, EXEC_JOB_CHANNEL) != 0)
+		bus_subscribe(app->bus, EXEC_JOB_CHANNEL); /* jobs too, as tasker exec */
 	char text[400];
 	snprintf(text, sizeof(text), "local executor started: node %s, channel %s", app->cfg->node,
 		 app->cfg->channel);
