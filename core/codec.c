@@ -736,6 +736,8 @@ cJSON *codec_task_json(const struct pm2_proc *p, int64_t now_ms, const char *nod
 		cJSON_AddNullToObject(t, "owner");
 	if (p->cron != NULL)
 		cJSON_AddStringToObject(t, "cron", p->cron);
+	if (p->depends_on != NULL) /* what it waited for (docs/protocol.md, "Dependencies") */
+		cJSON_AddStringToObject(t, "depends_on", p->depends_on);
 	if (node != NULL)
 		cJSON_AddStringToObject(t, "node", node);
 	return t;
