@@ -325,3 +325,31 @@ int cron_next(const char *expr, int64_t after_ms, int64_t *next_ms)
 	*next_ms = (int64_t)when * 1000;
 	return 0;
 }
+
+void cron_next_text(int64_t next_ms, int64_t now_ms, char *buf, size_t size)
+{
+	if (size == 0)
+		return;
+	if (next_ms <= now_ms) {
+		snprintf(buf, size, "due");
+		return;
+	}
+	int64_t s = (next_ms - now_ms + 999) / 1000;
+	char rel[40];
+	if (s < 60)
+		snprintf(rel, sizeof(rel), "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(rel, sizeof(rel), "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(rel, sizeof(rel), "%lldh %lldm", (long long)(s / 3600),
+			 (long long)(s % 3600 / 60));
+	else
+		snprintf(rel, sizeof(rel), "%lldd %lldh", (long long)(s / 86400),
+			 (long long)(s % 86400 / 3600));
+	time_t t = (time_t)(next_ms / 1000);
+	struct tm tm;
+	char at[32] = "?";
+	if (localtime_r(&t, &tm) != NULL)
+		strftime(at, sizeof(at), s < 86400 ? "%H:%M:%S" : "%b %d %H:%M", &tm);
+	snprintf(buf, size, "in %s (%s)", rel, at);
+}

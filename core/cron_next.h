@@ -16,6 +16,7 @@
 #ifndef TASKER_CRON_NEXT_H
 #define TASKER_CRON_NEXT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /*
@@ -24,5 +25,12 @@
  * or never fires within 30 years (e.g. "0 0 30 2 *").
  */
 int cron_next(const char *expr, int64_t after_ms, int64_t *next_ms);
+
+/*
+ * A next run for people, relative to now_ms: "in 3m 12s (17:05:00)", or
+ * with the date when it is a day or more away ("in 2d 4h (Dec 03 17:05)"),
+ * local time; "due" when it is not after now_ms. Into buf (always ended).
+ */
+void cron_next_text(int64_t next_ms, int64_t now_ms, char *buf, size_t size);
 
 #endif

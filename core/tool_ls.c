@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 
 #include "codec.h"
+#include "cron_next.h"
 #include "fleet_read.h"
 #include "fleet_tasks.h"
 #include "log.h"
@@ -51,6 +52,7 @@ struct ls_row {
 	double cpu;
 	uint64_t memory;
 	int64_t uptime_ms;
+	const char *cron; /* NULL: no schedule */
 };
 
 static void human_bytes(uint64_t b, char *buf, size_t size)
@@ -108,7 +110,15 @@ static void print_rows(const struct ls_row *rows, size_t n, bool with_node)
 		print_cell(r->status, 16);
 		char mode[40];
 		text_escape(r->mode, strlen(r->mode), 8, mode, sizeof(mode));
-		printf("%8ld %5.0f%% %8s %7s %5ld  %s\n", r->pid, r->cpu, mem, up, r->restarts, mode);
+		printf("%8ld %5.0f%% %8s %7s %5ld  %s", r->pid, r->cpu, mem, up, r->restarts, mode);
+		/* A schedule: when PM2 runs it next, at the end of its line. */
+		int64_t next, now = util_wall_ms();
+		if (r->cron != NULL && cron_next(r->cron, now, &next) == 0) {
+			char when[64];
+			cron_next_text(next, now, when, sizeof(when));
+			printf("  next run %s", when);
+		}
+		printf("\n");
 	}
 	if (n == 0)
 		printf("(no tasks)\n");
@@ -157,6 +167,7 @@ static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const 
 				.cpu = p->cpu,
 				.memory = p->memory,
 				.uptime_ms = up,
+				.cron = p->cron,
 			};
 		}
 		print_rows(rows, n, false);
@@ -273,10 +284,11 @@ static int ls_fleet(struct config *cfg, bool json)
 					.cpu = p->cpu,
 					.memory = p->memory,
 					.uptime_ms = p->pm_uptime > 0 ? now - p->pm_uptime : 0,
+					.cron = p->cron,
 				};
 				/* The row keeps the strings; the records go. */
 				procs[j].name = procs[j].status = procs[j].exec_mode = NULL;
-				procs[j].owner = NULL;
+				procs[j].owner = procs[j].cron = NULL;
 				if (!nodes[j][0])
 					free(nodes[j]);
 			}
@@ -290,6 +302,7 @@ static int ls_fleet(struct config *cfg, bool json)
 			free((char *)(uintptr_t)rows[i].owner);
 			free((char *)(uintptr_t)rows[i].status);
 			free((char *)(uintptr_t)rows[i].mode);
+			free((char *)(uintptr_t)rows[i].cron);
 		}
 		free(rows);
 	}

@@ -186,5 +186,26 @@ bad "datum: depends_on of the wrong type" '{"verb":"start","params":{"datum":"od
 out=$(req '{"verb":"status","params":{}}')
 check "status: depends_on in the task entry" has "$out" '"name":"frontend"[^}]*"depends_on":"backend"'
 
+# --- next_run: when PM2 runs a schedule next (docs/protocol.md, "Next run") ------
+out=$(req '{"verb":"start","params":{"task":"sched5","command":"sleep 1","cron":"*/5 * * * *"}}')
+check "next_run: a 5-minute schedule started" has "$out" '"status":"started"'
+now=$(date +%s%3N)
+out=$(req '{"verb":"status","params":{}}')
+nr=$(jq -r '.tasks[] | select(.name == "sched5") | .next_run' <<<"$out")
+check "next_run: in the status entry ($nr)" test -n "$nr" -a "$nr" != null
+check "next_run: on a 5-minute boundary, within 5 minutes" bash -c "[ \$(($nr % 300000)) -eq 0 ] && [ $nr -gt $now ] && [ $nr -le \$(($now + 300000)) ]"
+out=$("$TASKER" ls 2>&1)
+check "next_run: tasker ls shows it" bash -c "grep 'sched5' <<<'$out' | grep -q 'next run in [0-9]*[ms]'"
+# PM2 really fires at the time next_run names: a 3-second schedule records
+# each run; the first run at or after the announced time is within 1.5 s.
+out=$(req "{\"verb\":\"start\",\"params\":{\"task\":\"tick3\",\"command\":\"sh\",\"args\":\"-c 'date +%s%3N >>$TMP/tick3.out'\",\"cron\":\"*/3 * * * * *\"}}")
+check "next_run: a 3-second schedule started" has "$out" '"status":"started"'
+out=$(req '{"verb":"status","params":{}}')
+nr=$(jq -r '.tasks[] | select(.name == "tick3") | .next_run' <<<"$out")
+check "next_run: tick3 has one ($nr)" test -n "$nr" -a "$nr" != null
+check "next_run: PM2 ran it at or after that time" wait_until 15 bash -c "awk -v t=$nr '\$1 >= t - 100 { f = 1 } END { exit !f }' '$TMP/tick3.out'"
+first=$(awk -v t="$nr" '$1 >= t - 100 { print $1; exit }' "$TMP/tick3.out")
+check "next_run: the run came when announced (ran $first, announced $nr)" test "$first" -lt $((nr + 1500))
+
 "$PM2" kill >/dev/null 2>&1
 finish
