@@ -18,6 +18,8 @@
 
 #include "app.h"
 #include "format.h"
+#include "jobview.h"
+#include "resultview.h"
 #include "util.h"
 
 int draw_attr(const struct app *app, enum theme_elem el)
@@ -498,6 +500,9 @@ static void draw_hints(struct app *app, int y)
 	case MODE_CONFIRM:
 		hints = " y go on  any other key: cancel";
 		break;
+	case MODE_JOBS:
+		hints = " ↑↓ j k select job  g read again  Esc/q/J back";
+		break;
 	case MODE_LOGS:
 		hints = app->lv.searching ? " Enter search  Esc cancel"
 					  : " q back  PgUp PgDn page  g/G top/end  / search  n/N next/prev  "
@@ -613,6 +618,7 @@ static const char *const help_lines[] = {
 	"          s, r and d ask first (y goes on) and act on every instance of the name",
 	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
 	"  n       one node at a time (again: the next; after the last: every node)",
+	"  J       jobs: each job run's steps, states, tries, durations (Esc back)",
 	"  f or \\  filter as you type (!TEXT: every row but TEXT); Enter keeps, Esc drops",
 	"  mouse   click a row: select; a heading: sort; wheel: scroll (off: --no-mouse)",
 	"Keys (log view, l): PgUp PgDn b Space  g/G top/end  / search  n/N next/prev",
@@ -627,7 +633,7 @@ static const char *const help_lines[] = {
 	"",
 	"Console commands (not sent)",
 	"  /help  /quit  /filter TEXT  /node NAME (alone: every node)  /sort COLUMN",
-	"  /theme NAME  /clear",
+	"  /theme NAME  /clear  /jobs (or J: the job runs in Redis, their steps and states)",
 	"",
 	"Every command is published on the command channel and carried out by an",
 	"executor (tasker exec, or this console with --local); its outcome comes back",
@@ -713,6 +719,7 @@ static void draw_detail(struct app *app)
 		put(row++, in, iw, draw_attr(app, status_elem(p)), buf);
 		snprintf(buf, sizeof(buf), "logs     %s", app->logs_state);
 		put(row++, in, iw, oa, buf);
+		row = resultview_draw(app, p, row, in, iw, y + h - 1);
 		int rleft = y + h - 1 - row;
 		if (rleft < 4)
 			return;
@@ -760,6 +767,7 @@ static void draw_detail(struct app *app)
 	put(row++, in, iw, oa, buf);
 	snprintf(buf, sizeof(buf), "err log  %s", p->err_log_path);
 	put(row++, in, iw, oa, buf);
+	row = resultview_draw(app, p, row, in, iw, y + h - 1);
 
 	int left = y + h - 1 - row;
 	if (left < 4)
@@ -887,6 +895,8 @@ void draw_screen(struct app *app)
 		draw_help(app);
 	else if (view == MODE_DETAIL)
 		draw_detail(app);
+	else if (view == MODE_JOBS)
+		jobview_draw(app);
 	else if (view == MODE_LOGS && app->mode == MODE_LOGS) {
 		int c = draw_logs(app);
 		if (c >= 0)
