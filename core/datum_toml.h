@@ -12,6 +12,7 @@
 #ifndef TASKER_DATUM_TOML_H
 #define TASKER_DATUM_TOML_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -49,6 +50,61 @@ int datum_toml_load_file(const char *path, struct datum *out, char *err, size_t 
 int datum_toml_load_text(const char *text, size_t len, const char *source, struct datum *out,
                          char *err, size_t errlen);
 void datum_free(struct datum *d);
+
+/* --- job datums (type "job", docs/protocol.md "Jobs") ------------------- */
+
+/* The most steps (and rollback steps) a job may have. */
+#define JOB_MAX_STEPS 64
+/* The longest timeout_ms a step may set: one day. */
+#define JOB_MAX_TIMEOUT_MS 86400000L
+/* The most times retry_failed_steps may run a failed step again. */
+#define JOB_MAX_RETRIES 10
+
+enum job_mode { JOB_MODE_SEQUENTIAL, JOB_MODE_PARALLEL, JOB_MODE_DAG };
+enum job_when { JOB_WHEN_ON_SUCCESS, JOB_WHEN_ALWAYS, JOB_WHEN_ON_FAILURE, JOB_WHEN_ON_PREVIOUS };
+enum job_step_kind { JOB_STEP_BASH, JOB_STEP_DATUM };
+
+struct job_step {
+	char *name;
+	char **depends_on; /* step names as written (checked by job_plan.c) */
+	size_t ndeps;
+	enum job_when when;	/* condition.when; on_success when absent */
+	enum job_step_kind kind;
+	char *command;		/* bash: the command line (trusted: the file is the host's) */
+	char *cwd;		/* bash: NULL when absent */
+	long timeout_ms;	/* 0: none */
+	struct datum_env *env; /* bash: task.env */
+	size_t nenv;
+	char *datum;		/* datum: the datum reference (NAME.TYPE) */
+	char **args;		/* datum: task.args */
+	size_t nargs;
+};
+
+struct job_def {
+	char *name; /* [b00t].name; NULL when absent */
+	char *description; /* [b00t.job].description, else [b00t].hint; NULL */
+	enum job_mode mode;
+	bool continue_on_failure;
+	int retry_failed_steps;
+	bool rollback_on_failure;
+	struct datum_env *env; /* [b00t.job].env */
+	size_t nenv;
+	struct job_step *steps; /* [[b00t.job.steps]], in file order */
+	size_t nsteps;
+	struct job_step *rollback; /* [[b00t.job.rollback]] */
+	size_t nrollback;
+};
+
+/*
+ * Reads a job datum (b00t.type "job" or absent) into *out: every field
+ * above type-checked with file:line:col; a step type other than bash and
+ * datum refused by name. Returns 0, or -1 with a sentence in err (*out is
+ * then empty). The graph (names, dependencies, cycles) is job_plan.c's.
+ */
+int job_toml_load_file(const char *path, struct job_def *out, char *err, size_t errlen);
+int job_toml_load_text(const char *text, size_t len, const char *source, struct job_def *out,
+                       char *err, size_t errlen);
+void job_def_free(struct job_def *d);
 
 #ifdef __cplusplus
 }

@@ -42,7 +42,10 @@ struct admit_ctx {
  * executors receiving one PUBLISH, nor a sender admitting before it
  * publishes: it is the message sent again, a replay. The first executor to
  * set KEYS[3] (for a second: every executor runs this for the same
- * PUBLISH) answers it; the script says so with "replay".
+ * PUBLISH) answers it; the script says so with "replay". As in the shared
+ * script, the once key is set before the XADD and taken back when the XADD
+ * is refused, so that an ACL refusing either never leaves an entry
+ * without its once key (admitted twice) behind.
  */
 static const char admit_signed_lua[] =
 	"if redis.replicate_commands then redis.replicate_commands() end "
@@ -55,9 +58,9 @@ static const char admit_signed_lua[] =
 	"     redis.call('SET', KEYS[3], '1', 'NX', 'PX', '1000') then return 'replay' end "
 	"  return false "
 	"end "
-	"local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) "
-	"if type(id) == 'table' and id.err then return id end "
 	"redis.call('SET', KEYS[1], now, 'PX', ARGV[1]) "
+	"local id = redis.pcall('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]) "
+	"if type(id) == 'table' and id.err then redis.pcall('DEL', KEYS[1]) return id end "
 	"return id";
 #define REPLAY_AFTER_MS "2000"
 

@@ -120,12 +120,34 @@ bool exec_auth_has_policy(const struct executor *ex)
 	return ex->auth != NULL && ex->auth->policy != NULL;
 }
 
+/* SIGHUP: the trust file (--trust) read again; a broken one keeps the
+ * pins in force. */
+static int reload_trust(struct exec_auth *a, const char *path)
+{
+	char why[600];
+	struct reply_trust *t = reply_trust_new(NULL, path, why, sizeof(why));
+	if (t == NULL) {
+		log_error("SIGHUP: the trust file was not reloaded, the previous pins stay in "
+			  "force: %s", why);
+		return -1;
+	}
+	reply_trust_free(a->trust);
+	a->trust = t;
+	log_info("SIGHUP: trust file %s reloaded", path);
+	return 0;
+}
+
 int executor_reload_policy(struct executor *ex)
 {
 	struct exec_auth *a = ex->auth;
-	if (a == NULL || a->path == NULL) {
-		log_info("SIGHUP: no policy file to reload (--policy)");
+	if (a == NULL)
 		return 0;
+	int rc = 0;
+	if (ex->cfg->trust_path != NULL && reload_trust(a, ex->cfg->trust_path) < 0)
+		rc = -1;
+	if (a->path == NULL) {
+		log_info("SIGHUP: no policy file to reload (--policy)");
+		return rc;
 	}
 	char why[600];
 	struct policy *p = policy_toml_load_file(a->path, getenv("PATH"), why, sizeof(why));
@@ -139,7 +161,7 @@ int executor_reload_policy(struct executor *ex)
 	log_warnings(p, a->path);
 	log_info("SIGHUP: policy %s reloaded: %zu agent(s), %zu role(s)", a->path,
 		 policy_nagents(p), policy_nroles(p));
-	return 0;
+	return rc;
 }
 
 /* --- signed messages ------------------------------------------------------- */

@@ -47,7 +47,8 @@
 
 const char *exec_verb_name(enum verb v)
 {
-	static const char *const names[] = {"start", "stop", "restart", "delete", "status", "logs", "result"};
+	static const char *const names[] = {"start", "stop",   "restart", "delete",
+					    "status", "logs", "result",  "job"};
 	return names[v];
 }
 
@@ -296,6 +297,7 @@ static void act_more(struct command *cmd)
 		case V_STATUS:
 		case V_LOGS:
 		case V_RESULT:
+		case V_JOB:
 			break;
 		}
 		if (call == 0) {
@@ -634,6 +636,16 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 		       struct start_spec *spec, cJSON *conf, int64_t expires,
 		       const struct exec_entry *entry, struct exec_auth_req *auth)
 {
+	exec_command_take_then(ex, verb, verb_word, name, request_id, agent_id, spec, conf, expires,
+			       entry, auth, NULL, NULL);
+}
+
+void exec_command_take_then(struct executor *ex, enum verb verb, const char *verb_word,
+			    const char *name, const char *request_id, const char *agent_id,
+			    struct start_spec *spec, cJSON *conf, int64_t expires,
+			    const struct exec_entry *entry, struct exec_auth_req *auth,
+			    exec_done_fn done, void *done_arg)
+{
 	if (verb == V_RESULT) {
 		/* Read-only, from Redis: no PM2 call, no slot (exec_result.c). */
 		exec_result_answer(ex, entry, verb_word, name, request_id, agent_id);
@@ -653,6 +665,8 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 		cmd->entry = *entry;
 	}
 	cmd->ex = ex;
+	cmd->done = done;
+	cmd->done_arg = done_arg;
 	cmd->verb = verb;
 	cmd->phase = PH_QUEUED;
 	snprintf(cmd->verb_word, sizeof(cmd->verb_word), "%s", verb_word);

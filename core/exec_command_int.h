@@ -84,6 +84,8 @@ struct command {
 	 * of a group stop); NULL: none. */
 	void (*on_reply)(struct command *cmd, cJSON *obj, void *arg);
 	void *on_reply_arg;
+	exec_done_fn done; /* told the reply's status (exec_command_take_then) */
+	void *done_arg;
 };
 
 /* A pending acting record: the command may be gone when Redis answers. */

@@ -148,6 +148,7 @@ const char *exec_failover_op(enum verb verb, const char *status, const struct st
 	case V_STATUS:
 	case V_LOGS:
 	case V_RESULT:
+	case V_JOB:
 		break;
 	}
 	return "";

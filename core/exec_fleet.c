@@ -649,6 +649,16 @@ bool exec_fleet_active(const struct executor *ex)
 	return ex->fleet != NULL && ex->fleet->usable;
 }
 
+bool exec_fleet_node_live(const struct executor *ex, const char *node)
+{
+	if (!exec_fleet_active(ex) || node == NULL)
+		return false;
+	for (size_t i = 0; i < ex->fleet->nnodes; i++)
+		if (strcmp(ex->fleet->nodes[i], node) == 0)
+			return true;
+	return false;
+}
+
 void exec_fleet_free(struct executor *ex)
 {
 	struct fleet *f = ex->fleet;

@@ -184,6 +184,11 @@ void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 	bool not_done = !cmd->acted && (strcmp(st, "expired") == 0 || strcmp(st, "error") == 0);
 	if (cmd->request_id != NULL && not_done)
 		exec_forget(cmd->ex, cmd->request_id);
+	if (cmd->done != NULL) {
+		exec_done_fn done = cmd->done;
+		cmd->done = NULL;
+		done(cmd->done_arg, st, cJSON_IsString(error) ? error->valuestring : NULL);
+	}
 	if (cJSON_IsString(error))
 		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
 			 error->valuestring);

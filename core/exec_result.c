@@ -227,6 +227,7 @@ static void on_delay(struct loop *loop, void *arg)
 		log_warn("result of %s: Redis is not reachable, not kept", p->name);
 	}
 	free(s);
+	exec_job_result(ex, p->name, p->obj);
 	exec_publish(ex, p->obj); /* takes obj */
 	free(p->name);
 	free(p);

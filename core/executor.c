@@ -151,6 +151,7 @@ struct executor *executor_new(struct loop *loop, struct bus *bus, const struct c
 					 opt->history_len == 0 ? HISTORY_DEFAULT_LEN : opt->history_len);
 	ex->presence_timer = loop_timer_add(loop, 0, exec_presence_timer, ex);
 	exec_fleet_new(ex);
+	exec_job_new(ex);
 	return ex;
 }
 
@@ -228,6 +229,7 @@ void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg)
 	ex->presence_timer = NULL;
 	exec_logs_end_all(ex, "error: the executor is shutting down");
 	exec_deps_drain(ex);
+	exec_job_drain(ex);
 	if (ex->commands != NULL)
 		log_info("shutdown: finishing %zu command(s) in flight", executor_inflight(ex));
 	ex->drain_deadline = loop_timer_add(ex->loop, DRAIN_DEADLINE_MS, on_drain_deadline, ex);
@@ -240,6 +242,7 @@ void executor_free(struct executor *ex)
 		return;
 	exec_commands_free(ex);
 	exec_deps_free(ex);
+	exec_job_free(ex);
 	exec_sign_free(ex);
 	exec_logs_free(ex);
 	exec_orphans_free(ex);

@@ -50,6 +50,13 @@ void executor_free(struct executor *ex);
 
 /* A message from the command channel (untrusted bytes). */
 void executor_handle(struct executor *ex, const char *data, size_t len);
+
+/* The job protocol of b00t-cli (docs/protocol.md, "Jobs"): commands on
+ * EXEC_JOB_CHANNEL, job_status replies on EXEC_JOB_STATUS_CHANNEL. */
+#define EXEC_JOB_CHANNEL "b00t:job"
+#define EXEC_JOB_STATUS_CHANNEL "b00t:job:status"
+/* A message from EXEC_JOB_CHANNEL (untrusted bytes). */
+void executor_handle_job(struct executor *ex, const char *data, size_t len);
 /* The bus became ready or stopped being ready. */
 void executor_bus_state(struct executor *ex, bool ready);
 
@@ -63,8 +70,8 @@ void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg);
  * sentence for a person. */
 void executor_on_conflict(struct executor *ex, void (*fn)(const char *why, void *arg), void *arg);
 
-/* Reads the policy file again (SIGHUP): 0, or -1 when it is broken (the
- * policy in force stays, and the log says why). */
+/* Reads the policy file and the trust file again (SIGHUP): 0, or -1 when
+ * one is broken (what it held stays in force, and the log says why). */
 int executor_reload_policy(struct executor *ex);
 
 /* Commands received and not yet answered. */

@@ -30,7 +30,9 @@
 #define EXEC_DEFAULT_TTL_MS 60000 /* params.ttl when absent */
 #define EXEC_MAX_COMMANDS 1000    /* live commands; more are refused ("busy") */
 
-enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS, V_LOGS, V_RESULT };
+/* V_JOB is the policy's word for running or stopping a job (exec_job.c);
+ * it is not a verb of the command channel. */
+enum verb { V_START, V_STOP, V_RESTART, V_DELETE, V_STATUS, V_LOGS, V_RESULT, V_JOB };
 
 struct command;
 struct exec_auth;
@@ -138,6 +140,7 @@ struct executor {
 	struct exec_auth *auth;
 	/* Starts waiting for their dependencies, group stops (exec_deps.c). */
 	struct exec_deps *deps;
+	struct exec_jobs *jobs; /* job runs (exec_job.c) */
 };
 
 /* exec_fleet.c */
@@ -146,6 +149,8 @@ void exec_fleet_free(struct executor *ex);
 /* Whether commands travel on streams (else each is carried out as it
  * arrives on pub/sub, on this executor alone). */
 bool exec_fleet_active(const struct executor *ex);
+/* Whether node is live in the fleet's view (false without the fleet). */
+bool exec_fleet_node_live(const struct executor *ex, const char *node);
 /* Admits a pub/sub message into the fleet's intake stream; false when the
  * streams cannot take it now (the caller carries it out itself). */
 bool exec_fleet_admit(struct executor *ex, const char *data, size_t len);
@@ -281,6 +286,15 @@ void exec_command_take(struct executor *ex, enum verb verb, const char *verb_wor
 		       const char *name, const char *request_id, const char *agent_id,
 		       struct start_spec *spec, cJSON *conf, int64_t expires,
 		       const struct exec_entry *entry, struct exec_auth_req *auth);
+/* The same, and done(done_arg, status, error) when the command's one reply
+ * goes out (not called when the executor is freed first); the job runner
+ * starts and stops its steps this way (exec_job_run.c). */
+typedef void (*exec_done_fn)(void *arg, const char *status, const char *error);
+void exec_command_take_then(struct executor *ex, enum verb verb, const char *verb_word,
+			    const char *name, const char *request_id, const char *agent_id,
+			    struct start_spec *spec, cJSON *conf, int64_t expires,
+			    const struct exec_entry *entry, struct exec_auth_req *auth,
+			    exec_done_fn done, void *done_arg);
 /* "start", "stop", ... */
 const char *exec_verb_name(enum verb v);
 /* Publishes a status object (and deletes it); counted until Redis acks. */
@@ -381,6 +395,15 @@ size_t exec_deps_waiting(const struct executor *ex);
 void exec_deps_drain(struct executor *ex);
 /* Teardown: frees everything without replying (after the commands). */
 void exec_deps_free(struct executor *ex);
+/* exec_job.c: the b00t:job channel (docs/protocol.md, "Jobs") */
+void exec_job_new(struct executor *ex);
+void exec_job_free(struct executor *ex);
+/* Shutdown: every running job is stopped (its steps stopped in PM2, a
+ * stopped reply), since no other executor can carry its run on. */
+void exec_job_drain(struct executor *ex);
+/* A one-shot task's result (exec_result.c), before it is published: ends
+ * the job step that runs as that task, if any. */
+void exec_job_result(struct executor *ex, const char *task, const cJSON *result);
 
 /* executor.c */
 /* Finishes a shutdown once nothing is left in flight. */

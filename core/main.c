@@ -29,6 +29,7 @@ static void print_help(void)
 	       "                         executor listens on the channel; with neither\n"
 	       "                         REDIS_URL nor --redis given and no answer at the\n"
 	       "                         default address, start a private redis-server\n"
+	       "                         (the tools given no address find it by themselves)\n"
 	       "  --theme NAME           colour theme (TASKER_THEME; default, light, mono,\n"
 	       "                         high-contrast); NO_COLOR turns colour off\n"
 	       "  --interval SECONDS     task table refresh (default 1)\n"

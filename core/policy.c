@@ -25,7 +25,8 @@
 
 /* The verbs a role may name; the executor's aliases (run, remove, list,
  * ps) are refused with the word to write instead. */
-static const char *const known_verbs[] = {"start", "stop", "restart", "delete", "status", "logs", "result"};
+static const char *const known_verbs[] = {"start",  "stop", "restart", "delete",
+					  "status", "logs", "result",  "job"};
 #define NVERBS (sizeof(known_verbs) / sizeof(known_verbs[0]))
 
 struct strlist {
@@ -318,7 +319,7 @@ static int role_verbs(struct role *r, const char *const *verbs, char *err, size_
 		char b[72];
 		snprintf(err, errlen,
 		         "role %s: unknown verb \"%s\" (expected start, stop, restart, delete, "
-		         "status, logs, result or \"*\")",
+		         "status, logs, result, job or \"*\")",
 		         r->name, shown(v, b));
 		return -1;
 	}

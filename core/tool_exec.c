@@ -53,9 +53,12 @@ static const char exec_help[] =
 	"  -h, --help              show this help\n"
 	"\n"
 	"Verbs: start|run, stop, restart, delete|remove, status|list|ps, logs, result.\n"
+	"Jobs: also serves b00t-cli's job protocol on b00t:job (actions run, status,\n"
+	"stop, plan, list; replies on b00t:job:status): NAME.job.toml from the datum\n"
+	"folder, its steps run as one-shot tasks job.NAME.STEP (docs/protocol.md 16).\n"
 	"SIGINT or SIGTERM: finish the commands in flight, then exit 0.\n"
-	"SIGHUP: with --policy, read the policy file again (a broken file keeps the\n"
-	"policy in force, and the log says why); without, as SIGTERM.\n";
+	"SIGHUP: with --policy or --trust, read those files again (a broken file keeps\n"
+	"what it held in force, and the log says why); without either, as SIGTERM.\n";
 
 struct exec_run {
 	struct loop *loop;
@@ -70,9 +73,10 @@ static void on_message(struct bus *bus, const char *channel, const char *data, s
 		       void *arg)
 {
 	(void)bus;
-	(void)channel;
 	struct exec_run *r = arg;
-	if (r->ex != NULL)
+	if (r->ex != NULL && strcmp(channel, EXEC_JOB_CHANNEL) == 0)
+		executor_handle_job(r->ex, data, len);
+	else if (r->ex != NULL)
 		executor_handle(r->ex, data, len);
 }
 
@@ -108,12 +112,13 @@ static void on_drained(void *arg)
 static void on_signal(struct loop *loop, int signo, void *arg)
 {
 	struct exec_run *r = arg;
-	if (r->stopping && !(signo == SIGHUP && r->cfg->policy_path != NULL)) {
+	bool reloads = r->cfg->policy_path != NULL || r->cfg->trust_path != NULL;
+	if (r->stopping && !(signo == SIGHUP && reloads)) {
 		log_warn("second signal: exiting now");
 		loop_stop(loop, EXIT_OK);
 		return;
 	}
-	if (signo == SIGHUP && r->cfg->policy_path != NULL) {
+	if (signo == SIGHUP && reloads) {
 		executor_reload_policy(r->ex);
 		return;
 	}
@@ -287,6 +292,8 @@ int tool_exec(struct config *cfg, int argc, char **argv)
 	log_info("tasker %s executor on node %s; connecting to Redis at %s", TASKER_VERSION,
 		 cfg->node, bus_address(bus));
 	bus_subscribe(bus, cfg->channel);
+	if (strcmp(cfg->channel, EXEC_JOB_CHANNEL) != 0)
+		bus_subscribe(bus, EXEC_JOB_CHANNEL);
 	rc = loop_run(r.loop);
 	metrics_http_free(mh);
 	/* The bus first: its last callbacks still reach the executor. */

@@ -7,10 +7,12 @@
  * start --name`, or from whatever sits in Redis): the table escapes it,
  * --json keeps it exact.
  */
+#include <langinfo.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
@@ -22,6 +24,7 @@
 #include "loop.h"
 #include "pm2.h"
 #include "text.h"
+#include "text_cut.h"
 #include "tools.h"
 #include "util.h"
 
@@ -32,11 +35,16 @@ static const char ls_help[] =
 	"(no Redis), or with --fleet those of every executor that shares the Redis,\n"
 	"from the task tables they keep there (no PM2 needed). In the table,\n"
 	"control characters and bidi overrides in a name are shown as escapes\n"
-	"(\\x1b, \\u202e); --json gives the names exactly.\n"
+	"(\\x1b, \\u202e); --json gives the names exactly. A long name is cut in\n"
+	"the middle (payments-rec…-eu-west-1), as in the console; - marks no PID or\n"
+	"memory (a task that is not online).\n"
 	"\n"
 	"  -f, --fleet        every node's tasks, from Redis (--redis, REDIS_URL)\n"
 	"  -j, --json         one JSON array instead of a table (with --fleet, each\n"
 	"                     task carries its node)\n"
+	"  --color[=WHEN]     colour the STATUS column (online green, stopped yellow,\n"
+	"                     errored red): auto (the default: when stdout is a\n"
+	"                     terminal and NO_COLOR is not set), always, never\n"
 	"  --pm2-home DIR     the daemon's home (PM2_HOME; default ~/.pm2)\n"
 	"  -h, --help         show this help\n"
 	"\n"
@@ -48,6 +56,7 @@ struct ls_row {
 	const char *node; /* NULL: local */
 	const char *name, *status, *mode;
 	const char *owner; /* NULL: foreign (not started by tasker) */
+	bool online;	   /* PID and MEM mean something */
 	long pm_id, pid, restarts;
 	double cpu;
 	uint64_t memory;
@@ -80,37 +89,83 @@ static void human_duration(int64_t ms, char *buf, size_t size)
 		snprintf(buf, size, "%lldd", (long long)(s / 86400));
 }
 
-/* text escaped and fitted to width columns, then padded to them. */
-static void print_cell(const char *text, int width)
+/* How the table looks: colours or not, the console's marks or ASCII. */
+struct ls_look {
+	bool color;
+	bool utf8;
+};
+
+/* SGR colour of a status, as `pm2 ls` has them; NULL: plain. */
+static const char *status_color(const char *status)
+{
+	if (strcmp(status, "online") == 0)
+		return "\033[32m";
+	if (strcmp(status, "errored") == 0)
+		return "\033[1;31m";
+	if (strcmp(status, "stopped") == 0)
+		return "\033[33m";
+	if (strcmp(status, "launching") == 0 || strcmp(status, "stopping") == 0 ||
+	    strcmp(status, "waiting restart") == 0 || strcmp(status, "one-launch-status") == 0)
+		return "\033[36m";
+	return NULL;
+}
+
+/* text escaped and fitted to width columns, then padded to them; in
+ * colour (an SGR sequence of ours, never from the text) when sgr says. */
+static void print_cell(const char *text, int width, const char *sgr)
 {
 	char buf[400];
 	size_t w = text_escape(text, strlen(text), (size_t)width, buf, sizeof(buf));
-	printf("%s%*s ", buf, (int)((size_t)width - w), "");
+	if (sgr != NULL)
+		printf("%s%s\033[0m%*s ", sgr, buf, (int)((size_t)width - w), "");
+	else
+		printf("%s%*s ", buf, (int)((size_t)width - w), "");
 }
 
-static void print_rows(const struct ls_row *rows, size_t n, bool with_node)
+/* A name: cut in the middle when it is plain and too long (the console's
+ * rule, core/text_cut.h), else escaped and cut at the end. */
+static void print_name(const char *name, int width, const struct ls_look *look)
 {
+	char cut[400];
+	text_cut_middle(name, width, !look->utf8, cut, sizeof(cut));
+	print_cell(cut, width, NULL);
+}
+
+static void print_rows(const struct ls_row *rows, size_t n, bool with_node,
+		       const struct ls_look *look)
+{
+	/* The console's column names (tui/draw.c), ↺ for restarts. */
+	if (look->color)
+		printf("\033[1m");
 	if (with_node)
 		printf("%-16s ", "NODE");
-	printf("%4s  %-24s %-12s %-16s %8s %6s %8s %7s %5s  %s\n", "ID", "NAME", "OWNER", "STATUS",
-	       "PID", "CPU", "MEM", "UPTIME", "RST", "MODE");
+	printf("%4s  %-24s %-12s %-16s %8s %6s %8s %7s %*s  %s", "ID", "NAME", "OWNER", "STATUS",
+	       "PID", "CPU", "MEM", "UPTIME", look->utf8 ? 7 : 5, look->utf8 ? "↺" : "RST", "MODE");
+	printf(look->color ? "\033[0m\n" : "\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct ls_row *r = &rows[i];
-		char mem[16], up[16];
-		human_bytes(r->memory, mem, sizeof(mem));
+		char mem[16], up[16], pid[24];
+		if (r->online && r->memory > 0)
+			human_bytes(r->memory, mem, sizeof(mem));
+		else
+			snprintf(mem, sizeof(mem), "-");
+		if (r->online && r->pid > 0)
+			snprintf(pid, sizeof(pid), "%ld", r->pid);
+		else
+			snprintf(pid, sizeof(pid), "-");
 		if (r->uptime_ms > 0)
 			human_duration(r->uptime_ms, up, sizeof(up));
 		else
 			snprintf(up, sizeof(up), "-");
 		if (with_node)
-			print_cell(r->node ? r->node : "-", 16);
+			print_cell(r->node ? r->node : "-", 16, NULL);
 		printf("%4ld  ", r->pm_id);
-		print_cell(r->name, 24);
-		print_cell(r->owner ? r->owner : "-", 12);
-		print_cell(r->status, 16);
+		print_name(r->name, 24, look);
+		print_cell(r->owner ? r->owner : "-", 12, NULL);
+		print_cell(r->status, 16, look->color ? status_color(r->status) : NULL);
 		char mode[40];
 		text_escape(r->mode, strlen(r->mode), 8, mode, sizeof(mode));
-		printf("%8ld %5.0f%% %8s %7s %5ld  %s", r->pid, r->cpu, mem, up, r->restarts, mode);
+		printf("%8s %5.0f%% %8s %7s %5ld  %s", pid, r->cpu, mem, up, r->restarts, mode);
 		/* A schedule: when PM2 runs it next, at the end of its line. */
 		int64_t next, now = util_wall_ms();
 		if (r->cron != NULL && cron_next(r->cron, now, &next) == 0) {
@@ -129,6 +184,7 @@ static void print_rows(const struct ls_row *rows, size_t n, bool with_node)
 struct ls_run {
 	struct loop *loop;
 	bool json;
+	const struct ls_look *look;
 };
 
 static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
@@ -159,6 +215,7 @@ static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const 
 			rows[i] = (struct ls_row){
 				.name = p->name,
 				.owner = p->owner,
+				.online = online,
 				.status = p->status,
 				.mode = p->cluster ? "cluster" : "fork",
 				.pm_id = p->pm_id,
@@ -170,16 +227,16 @@ static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const 
 				.cron = p->cron,
 			};
 		}
-		print_rows(rows, n, false);
+		print_rows(rows, n, false, r->look);
 		free(rows);
 	}
 	pm2_procs_free(procs, n);
 	loop_stop(r->loop, EXIT_OK);
 }
 
-static int ls_local(const char *home, bool json)
+static int ls_local(const char *home, bool json, const struct ls_look *look)
 {
-	struct ls_run r = {.json = json};
+	struct ls_run r = {.json = json, .look = look};
 	r.loop = loop_new();
 	struct pm2_client *pm2 = pm2_client_new(r.loop, home, NULL, NULL);
 	pm2_list(pm2, on_ls, &r);
@@ -227,7 +284,7 @@ static redisContext *redis_open(const struct config *cfg)
 	return rc;
 }
 
-static int ls_fleet(struct config *cfg, bool json)
+static int ls_fleet(struct config *cfg, bool json, const struct ls_look *look)
 {
 	redisContext *rc = redis_open(cfg);
 	if (rc == NULL)
@@ -276,6 +333,7 @@ static int ls_fleet(struct config *cfg, bool json)
 					.node = nodes[j][0] ? nodes[j] : xstrdup("-"),
 					.name = p->name,
 					.owner = p->owner,
+					.online = p->state == PM2_ST_ONLINE,
 					.status = p->status,
 					.mode = p->exec_mode,
 					.pm_id = p->pm_id,
@@ -295,7 +353,7 @@ static int ls_fleet(struct config *cfg, bool json)
 			free(nodes);
 			pm2_procs_free(procs, n);
 		}
-		print_rows(rows, k, true);
+		print_rows(rows, k, true, look);
 		for (size_t i = 0; i < k; i++) {
 			free((char *)(uintptr_t)rows[i].node);
 			free((char *)(uintptr_t)rows[i].name);
@@ -316,7 +374,7 @@ static int ls_fleet(struct config *cfg, bool json)
 	return EXIT_OK;
 }
 
-enum { OPT_PM2_HOME = 1 };
+enum { OPT_PM2_HOME = 1, OPT_COLOR };
 
 int tool_ls(struct config *cfg, int argc, char **argv)
 {
@@ -324,10 +382,13 @@ int tool_ls(struct config *cfg, int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"fleet", no_argument, NULL, 'f'},
 		{"pm2-home", required_argument, NULL, OPT_PM2_HOME},
+		{"color", optional_argument, NULL, OPT_COLOR},
+		{"colour", optional_argument, NULL, OPT_COLOR},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	bool json = false, fleet = false;
+	const char *color = "auto";
 	const char *home_opt = NULL;
 	struct option *opts = config_options(own);
 	int c;
@@ -341,6 +402,14 @@ int tool_ls(struct config *cfg, int argc, char **argv)
 			break;
 		case OPT_PM2_HOME:
 			home_opt = optarg;
+			break;
+		case OPT_COLOR:
+			color = optarg ? optarg : "always";
+			if (strcmp(color, "auto") != 0 && strcmp(color, "always") != 0 &&
+			    strcmp(color, "never") != 0) {
+				free(opts);
+				return tools_usage_error("ls", "--color takes auto, always or never");
+			}
 			break;
 		case 'h':
 			fputs(ls_help, stdout);
@@ -364,14 +433,22 @@ int tool_ls(struct config *cfg, int argc, char **argv)
 	}
 	log_configure(cfg->log_level, cfg->log_format);
 	tools_use_locale();
+	/* NO_COLOR (no-color.org) turns auto off; an explicit --color=always
+	 * still wins, as a command-line flag should. */
+	const char *nc = getenv("NO_COLOR");
+	struct ls_look look = {
+		.color = strcmp(color, "always") == 0 ||
+			 (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !(nc && nc[0])),
+		.utf8 = strcmp(nl_langinfo(CODESET), "UTF-8") == 0,
+	};
 	if (fleet)
-		return ls_fleet(cfg, json);
+		return ls_fleet(cfg, json, &look);
 	char *home = home_opt ? xstrdup(home_opt) : pm2_home_path();
 	if (home == NULL) {
 		fprintf(stderr, "tasker ls: neither PM2_HOME nor HOME is set\n");
 		return EXIT_USAGE;
 	}
-	int rc = ls_local(home, json);
+	int rc = ls_local(home, json, &look);
 	free(home);
 	return rc;
 }

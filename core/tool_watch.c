@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bus.h"
 #include "history.h"
@@ -16,6 +17,7 @@
 #include "log.h"
 #include "loop.h"
 #include "reply_sig.h"
+#include "sig.h"
 #include "tools.h"
 #include "util.h"
 
@@ -29,7 +31,9 @@ static const char watch_help[] =
 	"\n"
 	"  -j, --json        print each message's raw JSON instead\n"
 	"  -n, --count N     exit after N messages\n"
-	"  -c, --commands    also print messages on the command channel\n"
+	"  -c, --commands    also print the commands on the command channel, one line\n"
+	"                    each: TIME  command  /VERB --KEY=VALUE...  from AGENT  [ID]\n"
+	"                    (--env_ values masked as ***)\n"
 	"  -s, --since WHEN  first print the status messages published since WHEN,\n"
 	"                    from the history stream the executor keeps: a duration\n"
 	"                    before now (30s, 10m, 2h, 1d, 1h30m) or an ISO-8601 time\n"
@@ -53,6 +57,66 @@ struct watch {
 	struct reply_trust *trust; /* checks status messages' signatures */
 };
 
+/*
+ * A command seen with -c, as a person reads it: its time (the envelope's,
+ * else now), then the slash line it stands for, who sent it and its
+ * request_id: "10:02:03  command  /stop --task=api  from ops@h  [id]".
+ * --env_ values are masked: a watcher's terminal is no place for them.
+ */
+static void describe_command(const char *data, size_t len, char *line, size_t size)
+{
+	struct sig_wrapper sw;
+	char err[200];
+	const char *signed_note = "";
+	int wrapped = sig_parse_wrapper(data, len, &sw, err, sizeof(err));
+	if (wrapped == 1) {
+		data = sw.inner;
+		len = sw.inner_len;
+		signed_note = "  (signed)";
+	}
+	struct envelope env;
+	memset(&env, 0, sizeof(env));
+	int rc = wrapped < 0 ? -1 : codec_decode_command(data, len, &env, err, sizeof(err));
+	int64_t ms = rc == 0 && env.has_timestamp ? env.timestamp_ms : util_wall_ms();
+	time_t secs = (time_t)(ms / 1000);
+	struct tm tm;
+	char clock[16];
+	localtime_r(&secs, &tm);
+	strftime(clock, sizeof(clock), "%H:%M:%S", &tm);
+	size_t o = (size_t)snprintf(line, size, "%s  command  ", clock);
+	if (rc < 0) {
+		/* What it was, escaped on the way out (tools_print_human). */
+		o += (size_t)snprintf(line + o, size - o, "(unreadable: %s) ", err);
+		size_t take = len < 300 ? len : 300;
+		if (o < size && take > size - o - 1)
+			take = size - o - 1;
+		if (o < size) {
+			memcpy(line + o, data, take);
+			line[o + take] = '\0';
+		}
+	} else {
+		o += (size_t)snprintf(line + o, size - o, "/%.60s", env.verb ? env.verb : "?");
+		for (size_t i = 0; i < env.nparams && o < size; i++) {
+			const struct slash_param *pa = &env.params[i];
+			bool secret = strncmp(pa->key, "env_", 4) == 0;
+			const char *v = secret ? "***" : pa->value;
+			bool quote = strpbrk(v, " \t\"'") != NULL || v[0] == '\0';
+			o += (size_t)snprintf(line + o, size - o, quote ? " --%.60s=\"%.300s\"" : " --%.60s=%.300s",
+					      pa->key, v);
+		}
+		if (o < size && env.content != NULL)
+			o += (size_t)snprintf(line + o, size - o, " %.300s", env.content);
+		if (o < size)
+			o += (size_t)snprintf(line + o, size - o, "  from %.100s  [%.64s]%s",
+					      env.agent_id ? env.agent_id : "?",
+					      env.request_id ? env.request_id : "no request_id",
+					      signed_note);
+	}
+	if (wrapped != 0)
+		sig_wrapper_free(&sw);
+	codec_envelope_free(&env);
+}
+
 static void print_message(struct watch *w, const char *channel, const char *data, size_t len,
 			  const struct reply_check *chk)
 {
@@ -63,13 +127,8 @@ static void print_message(struct watch *w, const char *channel, const char *data
 		fwrite(data, 1, len, stdout);
 		fputc('\n', stdout);
 	} else if (strcmp(channel, w->cfg->status_channel) != 0) {
-		int n = snprintf(line, sizeof(line), "%s  command  ", channel);
-		size_t head = n < 0 ? 0 : (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-		size_t take = len < 2000 ? len : 2000;
-		if (take > sizeof(line) - head)
-			take = sizeof(line) - head;
-		memcpy(line + head, data, take);
-		tools_print_human(stdout, line, head + take);
+		describe_command(data, len, line, sizeof(line));
+		tools_print_human(stdout, line, strlen(line));
 	} else {
 		struct status_view v;
 		char err[200], clock[16], desc[1200];

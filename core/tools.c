@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "local_addr.h"
 #include "sig.h"
 #include "text.h"
 #include "util.h"
@@ -97,6 +98,39 @@ int tools_getopt(struct config *cfg, int argc, char **argv, const char *shortopt
 	}
 }
 
+/*
+ * No address given and nothing at the default: the Redis of a running
+ * `tasker --local` console, when its file names one that answers (the
+ * README's tour: `make run` in one shell, `tasker send` in another). Said
+ * on stderr, so nobody wonders which server a command went to. The
+ * executor never follows it: it serves the address it is given.
+ */
+static void find_local_console(struct config *cfg, const char *cmd)
+{
+	if (cfg->redis_explicit || strcmp(cmd, "exec") == 0 || local_addr_answers(&cfg->redis))
+		return;
+	char url[1024];
+	long pid;
+	if (local_addr_find(url, sizeof(url), &pid) < 0)
+		return;
+	struct redis_url found;
+	char why[200];
+	if (redis_url_parse(url, &found, why, sizeof(why)) < 0)
+		return;
+	if (!local_addr_answers(&found)) {
+		redis_url_free(&found);
+		return;
+	}
+	char shown[1100];
+	redis_url_redact(&found, shown, sizeof(shown));
+	fprintf(stderr, "tasker %s: nothing answers at %s; using the Redis of the --local console (pid %ld): %s\n",
+		cmd, CONFIG_DEFAULT_REDIS, pid, shown);
+	redis_url_free(&cfg->redis);
+	cfg->redis = found;
+	free(cfg->redis_text);
+	cfg->redis_text = xstrdup(url);
+}
+
 int tools_finish_config(struct config *cfg, const char *cmd)
 {
 	char err[300];
@@ -104,6 +138,7 @@ int tools_finish_config(struct config *cfg, const char *cmd)
 		fprintf(stderr, "tasker %s: %s\n", cmd, err);
 		return EXIT_USAGE;
 	}
+	find_local_console(cfg, cmd);
 	return 0;
 }
 
@@ -170,6 +205,22 @@ void tools_describe_status(const struct status_view *v, char *buf, size_t size)
 				 cJSON_IsString(sig) ? sig->valuestring : "a signal");
 		snprintf(buf, size, "result %s%s: %s after %.3f s", task, id, how,
 			 cJSON_IsNumber(dur) ? dur->valuedouble / 1000.0 : 0.0);
+		return;
+	}
+	if (v->type != NULL && strcmp(v->type, "job_step") == 0) {
+		/* A job's step started or ended (docs/protocol.md, section 16). */
+		const cJSON *job = cJSON_GetObjectItemCaseSensitive(v->root, "job");
+		const cJSON *step = cJSON_GetObjectItemCaseSensitive(v->root, "step");
+		const cJSON *code = cJSON_GetObjectItemCaseSensitive(v->root, "exit_code");
+		long c = 0;
+		char how[64] = "";
+		if (codec_json_long(code, -2147483648L, 2147483647L, &c))
+			snprintf(how, sizeof(how), ", exit code %ld", c);
+		snprintf(buf, size, "job %.64s step %.64s: %s (task %s%s)%s%.200s",
+			 cJSON_IsString(job) ? job->valuestring : "?",
+			 cJSON_IsString(step) ? step->valuestring : "?",
+			 v->status ? v->status : "?", task, how, v->error ? ": " : "",
+			 v->error ? v->error : "");
 		return;
 	}
 	const char *status = v->status ? v->status : (v->type ? v->type : "?");

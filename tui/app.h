@@ -16,6 +16,7 @@
 #include "config.h"
 #include "executor.h"
 #include "feed.h"
+#include "history_ring.h"
 #include "logview.h"
 #include "loop.h"
 #include "pm2.h"
@@ -87,6 +88,7 @@ struct app {
 
 	struct tasks tasks;
 	struct feed feed;
+	struct hist_ring hist; /* CPU, memory, restarts per task (history_ring.h) */
 
 	/* The fleet (fleet.c): every node's task table from Redis, merged with
 	 * the local PM2's listing into tasks. */

@@ -310,6 +310,16 @@ size_t cmdbar_feed(struct cmdbar *bar, const unsigned char *buf, size_t len)
 		return 0;
 	/* A lone ESC, read by itself, is the Escape key: leave the bar.
 	 * (Callback mode ignores keyseq-timeout, so readline cannot tell.) */
+	if (len == 1 && buf[0] == 0x1b && RL_ISSTATE(RL_STATE_ISEARCH | RL_STATE_NSEARCH)) {
+		/* Inside ^R it only ends the search, keeping the line found
+		 * (readline's own rule); a second Esc leaves the bar. */
+		bar->queue[0] = 0x1b;
+		bar->qhead = 0;
+		bar->qlen = 1;
+		rl_callback_read_char();
+		bar->qlen = 0;
+		return 1;
+	}
 	if (len == 1 && buf[0] == 0x1b) {
 		cmdbar_close(bar);
 		bar->on_line(NULL, bar->arg);

@@ -276,6 +276,7 @@ static void on_refresh_timer(struct loop *loop, void *arg)
 	struct app *app = arg;
 	loop_timer_add(loop, app->interval_ms, on_refresh_timer, app);
 	refresh_tasks(app);
+	hist_ring_sample(&app->hist, &app->tasks); /* one sample a tick: the sparklines' time axis */
 	/* The bus reports changes; a Redis that was never up is said here once. */
 	if (!app->redis_ok && !app->redis_reported && loop_now(loop) - app->started > 1000) {
 		report_redis_down(app, bus_status(app->bus));
@@ -1180,6 +1181,8 @@ static void key_table(struct app *app, int key)
 		break;
 	case 'i':
 		tasks_sort_by(&app->tasks, app->tasks.sort);
+		set_message(app, MSG_INFO, "sort: %s, %s", tasks_col_name(app->tasks.sort),
+			    app->tasks.descending ? "descending" : "ascending");
 		break;
 	case 'J':
 		jobview_open(app);
@@ -1805,6 +1808,7 @@ out:
 	pm2_events_free(app->pmev);
 	pm2_client_free(app->pm2);
 	tasks_free(&app->tasks);
+	hist_ring_free(&app->hist);
 	feed_free(&app->feed);
 	free_env_pairs(app);
 	logview_free(&app->lv);

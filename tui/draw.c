@@ -17,9 +17,11 @@
 #include <time.h>
 
 #include "app.h"
+#include "draw_history.h"
 #include "format.h"
 #include "jobview.h"
 #include "resultview.h"
+#include "text_cut.h"
 #include "util.h"
 
 int draw_attr(const struct app *app, enum theme_elem el)
@@ -174,6 +176,18 @@ static void draw_header(struct app *app)
 			any_lost |= app->nodes[i].lost;
 		x += put(0, x, room - x, any_lost ? alert : ha, buf);
 	}
+	/* The meter of the rows shown, whole or not at all. */
+	char meter[300];
+	history_meter(app, ascii_only, meter, sizeof(meter));
+	if (meter[0] != '\0') {
+		char mb[1024];
+		snprintf(buf, sizeof(buf), "│ %s ", meter);
+		if ((int)fmt_fit(buf, 10000, mb, sizeof(mb)) <= room - x) {
+			x += put(0, x, 2, ha, "│ ");
+			x += put(0, x, room - x, draw_attr(app, TH_HEADER_METER), meter);
+			x += put(0, x, room - x, ha, " ");
+		}
+	}
 	snprintf(buf, sizeof(buf), "│ %s ", bus_address(app->bus));
 	if ((int)strlen(buf) <= room - x)
 		put(0, x, room - x, ha, buf);
@@ -183,6 +197,9 @@ static void draw_header(struct app *app)
 
 /* The longest name among the rows shown (bytes), set by draw_table. */
 static int need_name;
+/* The CPU HISTORY column at the right of the table: 0 when there is no
+ * room (draw_history.h); set by table_widths. */
+static int spark_w;
 
 static const struct column table_cols[COL_COUNT] = {
 	/* name, min, want, priority (0 stays), right-aligned */
@@ -282,6 +299,7 @@ static void put_cell(int y, int x, int w, int attr, const char *text, bool right
  * OWNER and NODE (up to 24 each), then stays empty at the right. */
 static void table_widths(int *widths)
 {
+	spark_w = 0;
 	layout_columns(table_cols, COL_COUNT, COLS - 1, 1, widths);
 	/* As wide as the longest name shown (never under NAME's minimum or the
 	 * title, never over 48): short names leave their room to the others. */
@@ -292,6 +310,9 @@ static void table_widths(int *widths)
 	if (extra <= 0)
 		return;
 	widths[COL_NAME] = need;
+	/* The history column first: a trend says more than a wider OWNER. */
+	spark_w = history_column_width(extra);
+	extra -= spark_w > 0 ? spark_w + 1 : 0;
 	static const int give[] = {COL_OWNER, COL_NODE};
 	for (size_t i = 0; i < sizeof(give) / sizeof(give[0]) && extra > 0; i++) {
 		int c = give[i];
@@ -307,21 +328,12 @@ static void table_widths(int *widths)
 	}
 }
 
-/* A name too long for its cell keeps both ends: "payments-rec…-eu-west-1"
- * (instances often differ only at the end). Plain ASCII only; other
- * names are cut at the end by put_cell. */
+/* A name too long for its cell keeps both ends (core/text_cut.h). */
 static void cut_middle(char *text, int w)
 {
-	size_t n = strlen(text);
-	if (w < 5 || (int)n <= w)
-		return;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)text[i] >= 0x80 || (unsigned char)text[i] < 0x20)
-			return;
-	int head = (w - 1) / 2, tail = w - 1 - head;
 	char out[256];
-	snprintf(out, sizeof(out), "%.*s%s%s", head, text, ascii_only ? "~" : "…", text + n - (size_t)tail);
-	snprintf(text, 256, "%s", out);
+	if (text_cut_middle(text, w, ascii_only, out, sizeof(out)))
+		snprintf(text, 256, "%s", out);
 }
 
 int draw_column_at(int x)
@@ -364,6 +376,8 @@ static void draw_table(struct app *app, int y0, int rows)
 		put_cell(y0, x, widths[c], head, title, table_cols[c].right);
 		x += widths[c] + 1;
 	}
+	if (spark_w > 0)
+		put_cell(y0, x, spark_w, head, HISTORY_TITLE, false);
 
 	int rowattr = draw_attr(app, TH_ROW);
 	for (int r = 0; r < rows; r++)
@@ -422,6 +436,8 @@ static void draw_table(struct app *app, int y0, int rows)
 			put_cell(y, x, widths[c], a, text, table_cols[c].right);
 			x += widths[c] + 1;
 		}
+		if (spark_w > 0)
+			history_draw_cell(app, y, x, spark_w, p, sel || lost ? base : -1);
 	}
 }
 
@@ -643,11 +659,17 @@ static const char *const help_lines[] = {
 static void draw_help(struct app *app)
 {
 	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
-	int y, x, h = n + 4, w = 88;
+	int y, x, h = n + 6, w = 88;
 	box_at(app, &h, &w, &y, &x);
 	put(y, x + 2, w - 4, draw_attr(app, TH_OVERLAY_TITLE), " tasker help ");
-	for (int i = 0; i < n && 2 + i < h - 1; i++)
-		put(y + 2 + i, x + 2, w - 4,
+	/* Where the tools find this console (a --local Redis is a socket
+	 * nobody could guess): first, so a short terminal still shows it. */
+	char addr[600];
+	snprintf(addr, sizeof(addr), "Redis: %s  (tasker send/watch/logs given no address find a "
+				     "--local console's by themselves)", bus_address(app->bus));
+	put(y + 1, x + 2, w - 4, draw_attr(app, TH_OVERLAY), addr);
+	for (int i = 0; i < n && 3 + i < h - 1; i++)
+		put(y + 3 + i, x + 2, w - 4,
 		    draw_attr(app, help_lines[i][0] != ' ' && help_lines[i][0] ? TH_OVERLAY_TITLE
 										: TH_OVERLAY),
 		    help_lines[i]);
@@ -720,6 +742,7 @@ static void draw_detail(struct app *app)
 		snprintf(buf, sizeof(buf), "logs     %s", app->logs_state);
 		put(row++, in, iw, oa, buf);
 		row = resultview_draw(app, p, row, in, iw, y + h - 1);
+		row += history_draw_detail(app, p, row, in, iw, y + h - 1 - row - 6);
 		int rleft = y + h - 1 - row;
 		if (rleft < 4)
 			return;
@@ -768,6 +791,7 @@ static void draw_detail(struct app *app)
 	snprintf(buf, sizeof(buf), "err log  %s", p->err_log_path);
 	put(row++, in, iw, oa, buf);
 	row = resultview_draw(app, p, row, in, iw, y + h - 1);
+	row += history_draw_detail(app, p, row, in, iw, y + h - 1 - row - 6);
 
 	int left = y + h - 1 - row;
 	if (left < 4)

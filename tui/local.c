@@ -44,6 +44,7 @@
 #include <hiredis/hiredis.h>
 
 #include "app.h"
+#include "local_addr.h"
 #include "log.h"
 #include "util.h"
 
@@ -72,9 +73,7 @@ bool local_redis_answers(const struct redis_url *url)
 
 int local_redis_start(struct app *app, struct redis_url *url, char *err, size_t errlen)
 {
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	char *dir = rt && rt[0] == '/' ? xasprintf("%s/tasker", rt)
-				       : xasprintf("/tmp/tasker-%u", (unsigned)getuid());
+	char *dir = local_addr_dir();
 	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		free(dir);
@@ -131,8 +130,15 @@ int local_redis_start(struct app *app, struct redis_url *url, char *err, size_t 
 	app->redis_dir = dir;
 	/* Before curses: a short blocking wait is fine and keeps the loop simple. */
 	for (int i = 0; i < 100; i++) {
-		if (local_redis_answers(url))
+		if (local_redis_answers(url)) {
+			/* For the tools given no address (core/local_addr.h). */
+			char *text = xasprintf("unix://%s", sock);
+			char why[300];
+			if (local_addr_write(dir, text, (long)getpid(), why, sizeof(why)) < 0)
+				log_warn("%s: the tools will not find this Redis by themselves", why);
+			free(text);
 			return 0;
+		}
 		if (waitpid(pid, NULL, WNOHANG) == pid) {
 			app->redis_pid = 0;
 			snprintf(err, errlen, "redis-server exited at once (see %s)", dir);
@@ -152,6 +158,8 @@ void local_redis_stop(struct app *app)
 	kill(app->redis_pid, SIGTERM);
 	waitpid(app->redis_pid, NULL, 0);
 	app->redis_pid = 0;
+	if (app->redis_dir != NULL)
+		local_addr_remove(app->redis_dir, (long)getpid());
 	/* The socket file goes with the server; the directory stays for the next run. */
 }
 

@@ -40,6 +40,10 @@ enum theme_elem {
 	TH_OVERLAY,          /* the help and detail boxes */
 	TH_OVERLAY_TITLE,    /* their titles */
 	TH_BORDER,           /* box borders and separators */
+	TH_SPARK_CPU,        /* CPU history: the table's sparkline, the detail graph */
+	TH_SPARK_MEM,        /* memory history in the detail graph */
+	TH_SPARK_RESTART,    /* restarts marked on the detail graph's timeline */
+	TH_HEADER_METER,     /* the header's CPU and memory meter */
 	TH_JOB_PENDING,      /* job view: a step not started yet */
 	TH_JOB_RUNNING,      /* job view: a step running */
 	TH_JOB_SUCCEEDED,    /* job view: a step that succeeded (and a completed job) */

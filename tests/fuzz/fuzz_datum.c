@@ -1,8 +1,10 @@
 /*
- * libFuzzer target for core/datum_toml.cpp and core/cron_check.c: arbitrary
- * bytes as a datum file (toml++ behind the C interface) and as a cron
- * expression. Invariants: no crash, no exception across the interface, an
- * error leaves nothing half-read, a read datum's strings are whole.
+ * libFuzzer target for core/datum_toml.cpp, core/job_plan.c and
+ * core/cron_check.c: arbitrary bytes as a datum file and as a job datum
+ * (toml++ behind the C interface), a job read planned, and the bytes as a
+ * cron expression. Invariants: no crash, no exception across the
+ * interface, an error leaves nothing half-read, a read datum's strings are
+ * whole, a plan's levels respect its dependencies.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +13,7 @@
 
 #include "cron_check.h"
 #include "datum_toml.h"
+#include "job_plan.h"
 
 #define CHECK(cond)                                                                                \
 	do {                                                                                       \
@@ -39,6 +42,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		CHECK(err[0] != '\0');
 		CHECK(d.name == NULL && d.command == NULL && d.nargs == 0 && d.nenv == 0);
+	}
+	struct job_def j;
+	err[0] = '\0';
+	if (job_toml_load_text((const char *)data, size, "f.job.toml", &j, err, sizeof(err)) == 0) {
+		CHECK(j.nsteps > 0 && j.nsteps <= JOB_MAX_STEPS);
+		struct job_plan p;
+		char perr[512] = "";
+		if (job_plan_build(&j, "f", NULL, NULL, &p, perr, sizeof(perr)) == 0) {
+			for (size_t i = 0; i < p.n; i++)
+				for (size_t k = 0; k < p.ndeps[i]; k++)
+					CHECK(p.level[i] > p.level[p.deps[i][k]]);
+			job_plan_free(&p);
+		} else {
+			CHECK(perr[0] != '\0');
+		}
+		job_def_free(&j);
+	} else {
+		CHECK(err[0] != '\0');
+		CHECK(j.nsteps == 0 && j.steps == NULL && j.nrollback == 0);
 	}
 	if (size <= 300) {
 		char *s = malloc(size + 1);

@@ -22,6 +22,10 @@ export PM2_DISCRETE_MODE=1
 unset REDIS_URL PM2_TASKER_CHANNEL TASKER_STATUS_CHANNEL LOG_LEVEL B00T_AGENT_ID
 # An executor without --key makes its reply key in its state directory.
 export XDG_STATE_HOME="$TMP/state"
+# A --local console's private Redis and its local.json (which tools given
+# no address follow) stay in the test's own runtime directory.
+export XDG_RUNTIME_DIR="$TMP/run"
+mkdir -p -m 700 "$XDG_RUNTIME_DIR"
 unset TASKER_KEY TASKER_TRUST
 # Sanitizer builds: leaks are checked by the unit tests; here we want
 # crashes and UB reported, and the child's exit code kept.

@@ -119,5 +119,14 @@ check "... and agent-fo still runs once" [ "$(copies agent-fo)" -eq 1 ]
 out=$("$TASKER" send --key "$K/alpha.key" --wait=20 --raw --json '{"verb":"start","params":{"task":"other-x","command":"sleep 600","cwd":"'$SRV'","node":"n2"},"failover":{"owner":"ops","owner_key":"'$(cat "$K/n1.pub")'","by":"n1"}}' 2>&1)
 check "failover fields in an agent's own command grant nothing" has "$out" '"status":"denied"'
 
+# SIGHUP reads the trust file again with the policy; a broken one keeps the pins.
+cp "$TMP/trust" "$TMP/trust.good"
+echo 'n9 not-a-key' >>"$TMP/trust"
+kill -HUP "${EX[n2]}"
+check "SIGHUP with a broken trust file logs why" wait_until 10 file_has "$TMP/exec-n2.log" "trust file was not reloaded"
+cp "$TMP/trust.good" "$TMP/trust"
+kill -HUP "${EX[n2]}"
+check "SIGHUP with a good trust file reloads it" wait_until 10 file_has "$TMP/exec-n2.log" "trust file $TMP/trust reloaded"
+
 for node in n2 n3; do check "executor $node is alive" alive "${EX[$node]}"; done
 finish
