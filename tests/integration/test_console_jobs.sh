@@ -45,7 +45,30 @@ line_of() { screen | grep -n -- "$1" | head -n 1 | cut -d: -f1 | grep . || echo 
 
 bg "$TASKER" watch --json >"$TMP/status.log" 2>/dev/null
 wait_until 10 numsub_is b00t:task:status 1
-bg "$TASKER" exec --redis "$R" >"$TMP/exec.log" 2>&1
+D="$TMP/datums"
+mkdir -p "$D"
+# A job the executor's runner carries out (docs/protocol.md, section 16):
+# b waits on a FIFO the test writes, so the view can see it running.
+mkfifo "$TMP/go"
+cat >"$D/real.job.toml" <<TOML
+[b00t]
+name = "real"
+type = "job"
+[b00t.job.config]
+mode = "dag"
+[[b00t.job.steps]]
+name = "a"
+[b00t.job.steps.task]
+type = "bash"
+command = "echo a-done"
+[[b00t.job.steps]]
+name = "b"
+depends_on = ["a"]
+[b00t.job.steps.task]
+type = "bash"
+command = "read -r x < $TMP/go; exit 4"
+TOML
+bg "$TASKER" exec --redis "$R" --datum-dir "$D" >"$TMP/exec.log" 2>&1
 check "executor starts" wait_until 20 file_has "$TMP/exec.log" "ready: listening"
 out=$(req '{"verb":"status","params":{}}')
 
@@ -147,11 +170,26 @@ check "k: aaa-broken, its error line" wait_until 5 screen_has "unreadable record
 check "the console is alive" "${T[@]}" has-session -t main
 key Escape
 check "Esc leaves the job view" wait_until 5 screen_has "Enter details"
+
+# --- a job run by the executor's runner, followed live -----------------------------
+redis-cli -p "$REDIS_PORT" DEL 'b00t:{tasker}:job:aaa-broken' 'b00t:{tasker}:job:aab-nosteps' 'b00t:{tasker}:job:aac-evil' >/dev/null
+redis-cli -p "$REDIS_PORT" PUBLISH b00t:job '{"verb":"job","params":{"action":"run","name":"real"},"agent_id":"tester","request_id":"job-1"}' >/dev/null
+key J
+check "runner: the real job is listed" wait_until 15 screen_re "real  running"
+key j
+check "runner: selected" wait_until 5 screen_re "> real"
+check "runner: a succeeded at level 0" wait_until 15 screen_re "0 +a +succeeded +1"
+check "runner: b running at level 1, after a" wait_until 15 screen_re "1 +b +running +1 +[0-9.]+s\\+ +a"
+echo go >"$TMP/go"
+check "runner: b failed with its exit code, live" wait_until 15 screen_re "1 +b +failed\\(4\\) +1"
+check "runner: the job failed" wait_until 10 screen_re "> real  failed"
+key Escape
+check "Esc leaves the job view again" wait_until 5 screen_has "Enter details"
 type_text "/jobs"
 key Enter
-check "/jobs opens it too" wait_until 5 screen_has "jobs (4) from"
+check "/jobs opens it too" wait_until 5 screen_has "jobs (2) from"
 key q
-check "q leaves it" wait_until 5 screen_lacks "jobs (4) from"
+check "q leaves it" wait_until 5 screen_lacks "jobs (2) from"
 key '?'
 check "help names J" wait_until 5 screen_has "J       jobs:"
 check "help names /jobs" screen_has "/jobs"
