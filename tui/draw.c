@@ -644,6 +644,7 @@ static const char *const help_lines[] = {
 	"Command bar: type / (or :) anywhere",
 	"  /start --task=api --command=\"node api.js\" --env_PORT=8080 --instances=2",
 	"  /stop --task=api    /restart --task=api    /delete --task=api    /status",
+	"  --depends_on=db:5432,cache waits for them (online, port open); /stop --with_deps=true",
 	"  Tab completes verbs, flags and task names; ^R searches history; Esc leaves.",
 	"  The history file keeps --env_ values masked (--env_TOKEN=***): retype them.",
 	"",
