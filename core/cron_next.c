@@ -27,7 +27,7 @@ struct sched {
 static void names_to_numbers(const char *in, size_t len, char *out, size_t outlen, bool months)
 {
 	static const char *const mn[] = {"jan", "feb", "mar", "apr", "may", "jun",
-					 "jul", "aug", "sep", "oct", "nov", "dec"};
+	                                 "jul", "aug", "sep", "oct", "nov", "dec"};
 	static const char *const dn[] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 	size_t o = 0;
 	for (size_t i = 0; i < len && o + 3 < outlen;) {
@@ -37,7 +37,8 @@ static void names_to_numbers(const char *in, size_t len, char *out, size_t outle
 			int n = months ? 12 : 7;
 			for (int k = 0; k < n; k++) {
 				if (strncasecmp(in + i, names[k], 3) == 0) {
-					o += (size_t)snprintf(out + o, outlen - o, "%d", months ? k + 1 : k);
+					o += (size_t)snprintf(out + o, outlen - o, "%d",
+					                      months ? k + 1 : k);
 					i += 3;
 					done = true;
 					break;
@@ -184,8 +185,8 @@ static void cd_from(struct cdate *c, time_t t)
 	struct tm tm;
 	if (localtime_r(&t, &tm) == NULL)
 		memset(&tm, 0, sizeof(tm));
-	*c = (struct cdate){tm.tm_year + 1900, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
-			    tm.tm_sec};
+	*c = (struct cdate){tm.tm_year + 1900, tm.tm_mon, tm.tm_mday,
+	                    tm.tm_hour,        tm.tm_min, tm.tm_sec};
 }
 
 static int cd_weekday(const struct cdate *c)
@@ -241,7 +242,8 @@ static const bool *pat_field(const struct sched *s, int f, int *len)
 /* The work list of croner's increment(): the field, the one to carry
  * into, and the pattern's index offset. */
 static const int todo[5][3] = {
-	{F_SEC, F_MIN, 0}, {F_MIN, F_HOUR, 0}, {F_HOUR, F_DAY, 0}, {F_DAY, F_MON, -1}, {F_MON, F_YEAR, 0},
+    {F_SEC, F_MIN, 0},  {F_MIN, F_HOUR, 0}, {F_HOUR, F_DAY, 0},
+    {F_DAY, F_MON, -1}, {F_MON, F_YEAR, 0},
 };
 
 /* croner's findNext: from the field's value (or from 0 when from_zero),
@@ -342,10 +344,10 @@ void cron_next_text(int64_t next_ms, int64_t now_ms, char *buf, size_t size)
 		snprintf(rel, sizeof(rel), "%lldm %llds", (long long)(s / 60), (long long)(s % 60));
 	else if (s < 86400)
 		snprintf(rel, sizeof(rel), "%lldh %lldm", (long long)(s / 3600),
-			 (long long)(s % 3600 / 60));
+		         (long long)(s % 3600 / 60));
 	else
 		snprintf(rel, sizeof(rel), "%lldd %lldh", (long long)(s / 86400),
-			 (long long)(s % 86400 / 3600));
+		         (long long)(s % 86400 / 3600));
 	time_t t = (time_t)(next_ms / 1000);
 	struct tm tm;
 	char at[32] = "?";

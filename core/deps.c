@@ -60,8 +60,8 @@ int deps_parse(const char *text, const char *self, struct deps *out, char *err, 
 			len--;
 		if (len == 0) {
 			snprintf(err, errlen,
-				 "params.depends_on has an empty item (a comma list of task names, "
-				 "each NAME or NAME:PORT)");
+			         "params.depends_on has an empty item (a comma list of task names, "
+			         "each NAME or NAME:PORT)");
 			goto fail;
 		}
 		char *item = xstrndup(p, len);
@@ -70,9 +70,9 @@ int deps_parse(const char *text, const char *self, struct deps *out, char *err, 
 		if (colon != NULL) {
 			if (parse_port(colon + 1, strlen(colon + 1), &port) < 0) {
 				snprintf(err, errlen,
-					 "params.depends_on: '%.80s': the port after ':' must be a "
-					 "number from 1 to 65535",
-					 item);
+				         "params.depends_on: '%.80s': the port after ':' must be a "
+				         "number from 1 to 65535",
+				         item);
 				free(item);
 				goto fail;
 			}
@@ -85,8 +85,8 @@ int deps_parse(const char *text, const char *self, struct deps *out, char *err, 
 			goto fail;
 		}
 		if (self != NULL && strcmp(item, self) == 0) {
-			snprintf(err, errlen, "params.depends_on: a task cannot depend on itself (%.64s)",
-				 item);
+			snprintf(err, errlen,
+			         "params.depends_on: a task cannot depend on itself (%.64s)", item);
 			free(item);
 			goto fail;
 		}
@@ -98,7 +98,8 @@ int deps_parse(const char *text, const char *self, struct deps *out, char *err, 
 			}
 		}
 		if (out->n == DEPS_MAX) {
-			snprintf(err, errlen, "params.depends_on names more than %d tasks", DEPS_MAX);
+			snprintf(err, errlen, "params.depends_on names more than %d tasks",
+			         DEPS_MAX);
 			free(item);
 			goto fail;
 		}
@@ -127,42 +128,47 @@ char *deps_format(const struct deps *d)
 	size_t off = 0;
 	s[0] = '\0';
 	for (size_t i = 0; i < d->n; i++) {
-		int w = d->v[i].port > 0 ? snprintf(s + off, cap - off, "%s%s:%d", i ? "," : "",
-						    d->v[i].name, d->v[i].port)
-					 : snprintf(s + off, cap - off, "%s%s", i ? "," : "", d->v[i].name);
+		int w = d->v[i].port > 0
+		            ? snprintf(s + off, cap - off, "%s%s:%d", i ? "," : "", d->v[i].name,
+		                       d->v[i].port)
+		            : snprintf(s + off, cap - off, "%s%s", i ? "," : "", d->v[i].name);
 		off += (size_t)w;
 	}
 	return s;
 }
 
 int deps_check_start(const struct envelope *env, char **canon, int64_t *timeout_ms, char *err,
-		     size_t errlen)
+                     size_t errlen)
 {
 	*canon = NULL;
 	*timeout_ms = DEPS_TIMEOUT_DEFAULT_MS;
 	const char *text = codec_param(env, "depends_on");
 	const char *tm = codec_param(env, "depends_timeout_ms");
 	if (text != NULL && codec_param_kind(env, "depends_on") != CODEC_STRING) {
-		snprintf(err, errlen,
-			 "params.depends_on must be a string: a comma list of task names, each NAME "
-			 "or NAME:PORT (e.g. \"db:5432,cache\")");
+		snprintf(
+		    err, errlen,
+		    "params.depends_on must be a string: a comma list of task names, each NAME "
+		    "or NAME:PORT (e.g. \"db:5432,cache\")");
 		return -1;
 	}
 	if (tm != NULL) {
 		if (text == NULL) {
-			snprintf(err, errlen, "params.depends_timeout_ms goes with params.depends_on");
+			snprintf(err, errlen,
+			         "params.depends_timeout_ms goes with params.depends_on");
 			return -1;
 		}
 		long v = 0;
 		size_t i = 0;
 		for (; tm[i] >= '0' && tm[i] <= '9' && i < 9; i++)
 			v = v * 10 + (tm[i] - '0');
-		if (i == 0 || tm[i] != '\0' || codec_param_kind(env, "depends_timeout_ms") == CODEC_BOOL ||
-		    v < 100 || v > DEPS_TIMEOUT_MAX_MS) {
-			snprintf(err, errlen,
-				 "params.depends_timeout_ms must be a whole number of milliseconds from "
-				 "100 to %d",
-				 DEPS_TIMEOUT_MAX_MS);
+		if (i == 0 || tm[i] != '\0' ||
+		    codec_param_kind(env, "depends_timeout_ms") == CODEC_BOOL || v < 100 ||
+		    v > DEPS_TIMEOUT_MAX_MS) {
+			snprintf(
+			    err, errlen,
+			    "params.depends_timeout_ms must be a whole number of milliseconds from "
+			    "100 to %d",
+			    DEPS_TIMEOUT_MAX_MS);
 			return -1;
 		}
 		*timeout_ms = v;
@@ -188,8 +194,8 @@ int deps_check_stop(const struct envelope *env, bool *group, char *err, size_t e
 		return 0;
 	if (env->verb == NULL || strcmp(env->verb, "stop") != 0) {
 		snprintf(err, errlen,
-			 "params.with_deps is a stop parameter (stop a task, then what it depends "
-			 "on)");
+		         "params.with_deps is a stop parameter (stop a task, then what it depends "
+		         "on)");
 		return -1;
 	}
 	if (codec_param_kind(env, "with_deps") != CODEC_NUMBER &&
@@ -261,7 +267,7 @@ static bool names(const char *depends_on, const char *name)
 }
 
 size_t deps_stop_plan(const struct deps_node *nodes, size_t n, const char *root,
-		      struct deps_step **out)
+                      struct deps_step **out)
 {
 	struct plan pl = {.nodes = nodes, .n = n};
 	char **seen = NULL;

@@ -15,7 +15,7 @@
 
 #include "codec.h"
 
-#define DEPS_MAX 16		     /* names one start may wait for */
+#define DEPS_MAX 16                   /* names one start may wait for */
 #define DEPS_TIMEOUT_DEFAULT_MS 30000 /* params.depends_timeout_ms when absent */
 #define DEPS_TIMEOUT_MAX_MS 600000    /* its bound (10 min) */
 #define DEPS_ENV "TASKER_DEPENDS_ON"
@@ -49,7 +49,7 @@ char *deps_format(const struct deps *d);
  * sentence in err.
  */
 int deps_check_start(const struct envelope *env, char **canon, int64_t *timeout_ms, char *err,
-		     size_t errlen);
+                     size_t errlen);
 /*
  * A stop's params.with_deps (true/false as JSON booleans or text, a bare
  * slash flag is true): *group true when the task's dependencies are
@@ -62,14 +62,14 @@ int deps_check_stop(const struct envelope *env, bool *group, char *err, size_t e
 struct deps_node {
 	const char *name;
 	const char *depends_on; /* its TASKER_DEPENDS_ON, or NULL */
-	bool active;		/* online, launching, ... */
+	bool active;            /* online, launching, ... */
 };
 
 /* One task of a group stop, in order. */
 struct deps_step {
 	char *name;
 	char *kept_by; /* NULL: stop it; else an active task outside the stop that
-			  still depends on it (then it is left running) */
+	                  still depends on it (then it is left running) */
 };
 
 /*
@@ -83,7 +83,7 @@ struct deps_step {
  * deps_steps_free().
  */
 size_t deps_stop_plan(const struct deps_node *nodes, size_t n, const char *root,
-		      struct deps_step **out);
+                      struct deps_step **out);
 void deps_steps_free(struct deps_step *s, size_t n);
 
 #endif

@@ -65,7 +65,7 @@ struct waiter {
 	/* Waiting */
 	struct deps deps;
 	const char **state; /* per dep: what was last seen ("not in PM2", ...) */
-	bool *port_ok;	    /* per dep: its port accepted a connection this round */
+	bool *port_ok;      /* per dep: its port accepted a connection this round */
 	struct loop_timer *poll, *deadline;
 	uint64_t list_call;
 	struct probe *probes;
@@ -112,18 +112,18 @@ static char *dup_or_null(const char *s)
 /* --- replies outside a command ---------------------------------------------- */
 
 static cJSON *reply_json(struct executor *ex, const char *verb, const char *task,
-			 const char *status, const char *request_id, const char *agent_id,
-			 const char *error)
+                         const char *status, const char *request_id, const char *agent_id,
+                         const char *error)
 {
 	struct status_msg st = {
-		.task_name = task,
-		.status = status,
-		.pm_id = -1,
-		.request_id = request_id,
-		.verb = verb,
-		.node = ex->cfg->node,
-		.agent_id = agent_id,
-		.error = error,
+	    .task_name = task,
+	    .status = status,
+	    .pm_id = -1,
+	    .request_id = request_id,
+	    .verb = verb,
+	    .node = ex->cfg->node,
+	    .agent_id = agent_id,
+	    .error = error,
 	};
 	return codec_status_json(&st, util_wall_ms());
 }
@@ -131,7 +131,7 @@ static cJSON *reply_json(struct executor *ex, const char *verb, const char *task
 /* A reply for a start that was not carried out: the same request_id may
  * come again and be carried out then. */
 static void reply_not_done(struct executor *ex, bool has_entry, const struct exec_entry *entry,
-			   const char *name, const char *request_id, cJSON *obj)
+                           const char *name, const char *request_id, cJSON *obj)
 {
 	if (has_entry) {
 		exec_fleet_reply(ex, entry, obj, name, "del", request_id);
@@ -203,16 +203,20 @@ static void waiter_fail(struct waiter *w, const char *why)
 		char what[160];
 		if (online)
 			snprintf(what, sizeof(what), "online, but port %d accepts no connection",
-				 dp->port);
+			         dp->port);
 		else
-			snprintf(what, sizeof(what), "%s", w->state[i] ? w->state[i] : "not seen yet");
+			snprintf(what, sizeof(what), "%s",
+			         w->state[i] ? w->state[i] : "not seen yet");
 		int n = snprintf(list + off, sizeof(list) - off, "%s%s (%s)", off ? ", " : "",
-				 dp->name, what);
+		                 dp->name, what);
 		if (n > 0 && (size_t)n < sizeof(list) - off)
 			off += (size_t)n;
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "task", dp->name);
-		cJSON_AddStringToObject(o, "state", online ? "online" : w->state[i] ? w->state[i] : "unknown");
+		cJSON_AddStringToObject(o, "state",
+		                        online        ? "online"
+		                        : w->state[i] ? w->state[i]
+		                                      : "unknown");
 		if (dp->port > 0)
 			cJSON_AddNumberToObject(o, "port", dp->port);
 		cJSON_AddItemToArray(arr, o);
@@ -220,7 +224,8 @@ static void waiter_fail(struct waiter *w, const char *why)
 	char msg[1500];
 	snprintf(msg, sizeof(msg), "%s: not ready: %s; nothing was started", why, list);
 	log_warn("start %s: %s", w->name, msg);
-	cJSON *obj = reply_json(ex, w->verb_word, w->name, "error", w->request_id, w->agent_id, msg);
+	cJSON *obj =
+	    reply_json(ex, w->verb_word, w->name, "error", w->request_id, w->agent_id, msg);
 	cJSON_AddItemToObject(obj, "not_ready", arr);
 	reply_not_done(ex, w->has_entry, &w->entry, w->name, w->request_id, obj);
 	waiter_free(w);
@@ -233,7 +238,7 @@ static void on_deadline(struct loop *loop, void *arg)
 	w->deadline = NULL;
 	char why[160];
 	snprintf(why, sizeof(why), "its dependencies were not ready within %.1f s",
-		 (double)(loop_now(w->ex->loop) - w->began) / 1000.0);
+	         (double)(loop_now(w->ex->loop) - w->began) / 1000.0);
 	waiter_fail(w, why);
 }
 
@@ -250,7 +255,7 @@ static void waiter_ready(struct waiter *w)
 {
 	struct executor *ex = w->ex;
 	log_info("start %s: dependencies ready after %lld ms (%zu)", w->name,
-		 (long long)(loop_now(ex->loop) - w->began), w->deps.n);
+	         (long long)(loop_now(ex->loop) - w->began), w->deps.n);
 	w->spec->depends_waited = true;
 	struct start_spec *spec = w->spec;
 	cJSON *conf = w->conf;
@@ -265,7 +270,7 @@ static void waiter_ready(struct waiter *w)
 	int64_t expires = w->expires;
 	waiter_free(w);
 	exec_command_take(ex, V_START, verb_word, name, rid, aid, spec, conf, expires,
-			  has_entry ? &entry : NULL, auth);
+	                  has_entry ? &entry : NULL, auth);
 	free(verb_word);
 	free(name);
 	free(rid);
@@ -321,7 +326,8 @@ static bool probe_start(struct waiter *w, struct probe *p, int port, bool v6)
 		return false;
 	int rc;
 	if (v6) {
-		struct sockaddr_in6 a = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port)};
+		struct sockaddr_in6 a = {.sin6_family = AF_INET6,
+		                         .sin6_port = htons((uint16_t)port)};
 		a.sin6_addr = in6addr_loopback;
 		rc = connect(p->fd, (struct sockaddr *)&a, sizeof(a));
 	} else {
@@ -378,7 +384,7 @@ static void probe_ports(struct waiter *w)
 }
 
 static void on_listed(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
-		      void *arg)
+                      void *arg)
 {
 	(void)c;
 	struct waiter *w = arg;
@@ -424,9 +430,9 @@ static void poll_now(struct loop *loop, void *arg)
 }
 
 static void wait_begin(struct executor *ex, const char *verb_word, const char *name,
-		       const char *request_id, const char *agent_id, struct start_spec *spec,
-		       cJSON *conf, int64_t expires, const struct exec_entry *entry,
-		       struct exec_auth_req *auth)
+                       const char *request_id, const char *agent_id, struct start_spec *spec,
+                       cJSON *conf, int64_t expires, const struct exec_entry *entry,
+                       struct exec_auth_req *auth)
 {
 	struct exec_deps *d = deps_of(ex);
 	struct waiter *w = xcalloc(1, sizeof(*w));
@@ -457,8 +463,8 @@ static void wait_begin(struct executor *ex, const char *verb_word, const char *n
 	if (d->nwaiters > DEPS_MAX_WAITERS) {
 		char msg[200];
 		snprintf(msg, sizeof(msg),
-			 "busy: %d starts are waiting for their dependencies; nothing was started",
-			 DEPS_MAX_WAITERS);
+		         "busy: %d starts are waiting for their dependencies; nothing was started",
+		         DEPS_MAX_WAITERS);
 		cJSON *obj = reply_json(ex, verb_word, name, "busy", request_id, agent_id, msg);
 		reply_not_done(ex, w->has_entry, &w->entry, name, request_id, obj);
 		waiter_free(w);
@@ -472,7 +478,7 @@ static void wait_begin(struct executor *ex, const char *verb_word, const char *n
 	if (limit < 0)
 		limit = 0;
 	log_info("start %s: waiting up to %lld ms for %s", name, (long long)limit,
-		 spec->depends_on);
+	         spec->depends_on);
 	w->deadline = loop_timer_add(ex->loop, limit, on_deadline, w);
 	w->poll = loop_timer_add(ex->loop, 0, poll_now, w);
 }
@@ -563,7 +569,7 @@ static void on_step_reply(struct command *cmd, cJSON *obj, void *arg)
 	if (strcmp(s, "stopped") != 0 && !(g->at > 0 && strcmp(s, "not_found") == 0)) {
 		g->failed = true;
 		snprintf(g->failed_why, sizeof(g->failed_why), "the stop of %.64s answered %.40s",
-			 g->steps[g->at].name, s);
+		         g->steps[g->at].name, s);
 	}
 	group_next(g);
 }
@@ -583,10 +589,10 @@ static void group_step(struct loop *loop, void *arg)
 		else if (ex->draining)
 			snprintf(msg, sizeof(msg), "not stopped: the executor is shutting down");
 		else
-			snprintf(msg, sizeof(msg), "not stopped: %.64s (running) still depends on it",
-				 s->kept_by);
-		cJSON *obj = reply_json(ex, g->verb_word, s->name, status, g->request_id,
-					g->agent_id, msg);
+			snprintf(msg, sizeof(msg),
+			         "not stopped: %.64s (running) still depends on it", s->kept_by);
+		cJSON *obj =
+		    reply_json(ex, g->verb_word, s->name, status, g->request_id, g->agent_id, msg);
 		group_fields(g, obj);
 		exec_publish(ex, obj);
 		group_next(g);
@@ -595,14 +601,14 @@ static void group_step(struct loop *loop, void *arg)
 	/* The first stop answers the request itself (its stream entry). */
 	bool first = g->at == 0;
 	deps_of(ex)->attach = g;
-	exec_command_take(ex, V_STOP, g->verb_word, s->name, g->request_id, g->agent_id, NULL,
-			  NULL, g->expires, first && g->has_entry ? &g->entry : NULL,
-			  auth_for(g->auth, s->name));
+	exec_command_take(ex, V_STOP, g->verb_word, s->name, g->request_id, g->agent_id, NULL, NULL,
+	                  g->expires, first && g->has_entry ? &g->entry : NULL,
+	                  auth_for(g->auth, s->name));
 	deps_of(ex)->attach = NULL;
 }
 
 static void on_group_listed(struct pm2_client *c, struct pm2_proc *procs, size_t n,
-			    const char *error, void *arg)
+                            const char *error, void *arg)
 {
 	(void)c;
 	struct group *g = arg;
@@ -610,7 +616,7 @@ static void on_group_listed(struct pm2_client *c, struct pm2_proc *procs, size_t
 	struct deps_node *nodes = xcalloc(n + 1, sizeof(*nodes));
 	for (size_t i = 0; error == NULL && i < n; i++)
 		nodes[i] = (struct deps_node){procs[i].name, procs[i].depends_on,
-					      cmd_proc_active(&procs[i])};
+		                              cmd_proc_active(&procs[i])};
 	g->nsteps = deps_stop_plan(nodes, error == NULL ? n : 0, g->root, &g->steps);
 	free(nodes);
 	if (error == NULL)
@@ -620,7 +626,7 @@ static void on_group_listed(struct pm2_client *c, struct pm2_proc *procs, size_t
 	order[0] = '\0';
 	for (size_t i = 0; i < g->nsteps; i++) {
 		int w = snprintf(order + off, sizeof(order) - off, "%s%s%s", i ? ", " : "",
-				 g->steps[i].name, g->steps[i].kept_by ? " (kept)" : "");
+		                 g->steps[i].name, g->steps[i].kept_by ? " (kept)" : "");
 		if (w > 0 && (size_t)w < sizeof(order) - off)
 			off += (size_t)w;
 	}
@@ -630,8 +636,8 @@ static void on_group_listed(struct pm2_client *c, struct pm2_proc *procs, size_t
 }
 
 static void group_begin(struct executor *ex, const char *verb_word, const char *name,
-			const char *request_id, const char *agent_id, int64_t expires,
-			const struct exec_entry *entry, struct exec_auth_req *auth)
+                        const char *request_id, const char *agent_id, int64_t expires,
+                        const struct exec_entry *entry, struct exec_auth_req *auth)
 {
 	struct exec_deps *d = deps_of(ex);
 	struct group *g = xcalloc(1, sizeof(*g));
@@ -657,16 +663,16 @@ static void group_begin(struct executor *ex, const char *verb_word, const char *
 /* --- hooks ------------------------------------------------------------------ */
 
 bool exec_deps_take(struct executor *ex, enum verb verb, const char *verb_word, const char *name,
-		    const char *request_id, const char *agent_id, struct start_spec **spec,
-		    cJSON **conf, int64_t expires, const struct exec_entry *entry,
-		    struct exec_auth_req **auth)
+                    const char *request_id, const char *agent_id, struct start_spec **spec,
+                    cJSON **conf, int64_t expires, const struct exec_entry *entry,
+                    struct exec_auth_req **auth)
 {
 	if (name == NULL || (entry != NULL && entry->acted))
 		return false;
 	if (verb == V_START && *spec != NULL && (*spec)->depends_on != NULL &&
 	    !(*spec)->depends_waited) {
 		wait_begin(ex, verb_word, name, request_id, agent_id, *spec, *conf, expires, entry,
-			   *auth);
+		           *auth);
 		*spec = NULL;
 		*conf = NULL;
 		*auth = NULL;

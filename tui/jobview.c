@@ -28,17 +28,17 @@
 struct jobview {
 	struct app *app;
 	struct loop_timer *timer;
-	bool busy;	 /* a SCAN or MGET in flight */
-	bool poke;	 /* read again at the next tick */
-	int64_t last;	 /* when the last read began (monotonic ms) */
-	bool read_once;	 /* a read has completed */
+	bool busy;      /* a SCAN or MGET in flight */
+	bool poke;      /* read again at the next tick */
+	int64_t last;   /* when the last read began (monotonic ms) */
+	bool read_once; /* a read has completed */
 	char cursor[32];
-	char **keys;	 /* found by the SCAN in progress */
+	char **keys; /* found by the SCAN in progress */
 	size_t nkeys;
 	struct job_rec *jobs;
 	size_t njobs;
 	char selected[130]; /* the selected job's name */
-	char note[200];	    /* a read that failed */
+	char note[200];     /* a read that failed */
 };
 
 /* --- records (pure) -------------------------------------------------------- */
@@ -139,7 +139,8 @@ void job_rec_parse(const char *name, const char *json, size_t len, struct job_re
 	out->started_ms = ms_of(o, "started_ms");
 	out->ended_ms = ms_of(o, "ended_ms");
 	const cJSON *rb = cJSON_GetObjectItemCaseSensitive(o, "rollback");
-	size_t n = (size_t)cJSON_GetArraySize(steps) + (cJSON_IsArray(rb) ? (size_t)cJSON_GetArraySize(rb) : 0);
+	size_t n = (size_t)cJSON_GetArraySize(steps) +
+	           (cJSON_IsArray(rb) ? (size_t)cJSON_GetArraySize(rb) : 0);
 	if (n > JOBVIEW_MAX_STEPS)
 		n = JOBVIEW_MAX_STEPS;
 	out->steps = xcalloc(n + 1, sizeof(*out->steps));
@@ -241,7 +242,8 @@ static void on_mget(struct bus *bus, redisReply *r, void *arg)
 	for (size_t i = 0; i < jv->njobs && !found; i++)
 		found = strcmp(jv->jobs[i].name, jv->selected) == 0;
 	if (!found)
-		snprintf(jv->selected, sizeof(jv->selected), "%s", jv->njobs ? jv->jobs[0].name : "");
+		snprintf(jv->selected, sizeof(jv->selected), "%s",
+		         jv->njobs ? jv->jobs[0].name : "");
 	jv->app->dirty = true;
 }
 
@@ -261,7 +263,8 @@ static void on_scan(struct bus *bus, redisReply *r, void *arg)
 		jv->app->dirty = true;
 		return;
 	}
-	snprintf(jv->cursor, sizeof(jv->cursor), "%.*s", (int)r->element[0]->len, r->element[0]->str);
+	snprintf(jv->cursor, sizeof(jv->cursor), "%.*s", (int)r->element[0]->len,
+	         r->element[0]->str);
 	const redisReply *ks = r->element[1];
 	for (size_t i = 0; i < ks->elements && jv->nkeys < JOBVIEW_MAX_JOBS; i++) {
 		if (ks->element[i]->type != REDIS_REPLY_STRING || ks->element[i]->len > 300)
@@ -469,11 +472,11 @@ static void draw_steps(struct app *app, const struct job_rec *j, int y, int x, i
 	took(j->started_ms, j->ended_ms, strcmp(j->status, "running") == 0, t, sizeof(t));
 	snprintf(buf, sizeof(buf), "job %s  %s", j->job[0] ? j->job : j->name, j->status);
 	line(y, x, w, draw_attr(app, state_elem(j->status)) | A_BOLD, buf);
-	snprintf(buf, sizeof(buf), "mode %s  took %s  run %s  node %s", j->mode[0] ? j->mode : "?", t,
-		 j->run_id[0] ? j->run_id : "?", j->node[0] ? j->node : "?");
+	snprintf(buf, sizeof(buf), "mode %s  took %s  run %s  node %s", j->mode[0] ? j->mode : "?",
+	         t, j->run_id[0] ? j->run_id : "?", j->node[0] ? j->node : "?");
 	line(y + 1, x, w, oa, buf);
 	snprintf(buf, sizeof(buf), "%-3s %-20s %-10s %3s %8s  %s", "LVL", "STEP", "STATE", "TRY",
-		 "TOOK", "DEPENDS ON");
+	         "TOOK", "DEPENDS ON");
 	line(y + 3, x, w, ta, buf);
 	int row = y + 4;
 	bool rb_title = false;
@@ -499,7 +502,7 @@ static void draw_steps(struct app *app, const struct job_rec *j, int y, int x, i
 		else
 			snprintf(state, sizeof(state), "%s", s->state);
 		snprintf(buf, sizeof(buf), "%-3s %-20.20s %-10s %3ld %8s  %s", lvl, s->name, state,
-			 s->attempt, t, s->deps[0] ? s->deps : "-");
+		         s->attempt, t, s->deps[0] ? s->deps : "-");
 		line(row++, x, w, draw_attr(app, state_elem(s->rollback ? "rollback" : s->state)),
 		     buf);
 	}
@@ -519,8 +522,8 @@ void jobview_draw(struct app *app)
 			addch(' ');
 	}
 	char buf[400];
-	snprintf(buf, sizeof(buf), " jobs (%zu) from %s*  -  every second and on job messages", jv->njobs,
-		 JOBVIEW_PREFIX);
+	snprintf(buf, sizeof(buf), " jobs (%zu) from %s*  -  every second and on job messages",
+	         jv->njobs, JOBVIEW_PREFIX);
 	line(top, 0, COLS, ta, buf);
 	if (jv->note[0])
 		line(top + 1, 1, COLS - 2, draw_attr(app, TH_FEED_ERROR), jv->note);
@@ -542,7 +545,7 @@ void jobview_draw(struct app *app)
 	for (size_t i = 0; i < jv->njobs && y0 + (int)i < bottom; i++) {
 		const struct job_rec *j = &jv->jobs[i];
 		snprintf(buf, sizeof(buf), "%s %s  %s", (long)i == sel ? ">" : " ", j->name,
-			 j->ok ? j->status : "unreadable");
+		         j->ok ? j->status : "unreadable");
 		int a = draw_attr(app, j->ok ? state_elem(j->status) : TH_JOB_FAILED);
 		if ((long)i == sel)
 			a |= A_REVERSE;

@@ -36,7 +36,7 @@ struct job_step_row {
 
 struct job_rec {
 	char name[130]; /* from the key */
-	bool ok;	/* false: err says why the record is unreadable */
+	bool ok;        /* false: err says why the record is unreadable */
 	char err[200];
 	char job[130], status[16], mode[16], run_id[80], node[80];
 	int64_t started_ms, ended_ms;

@@ -31,8 +31,8 @@ struct resultview {
 	struct loop_timer *timer;
 	bool inflight;
 	char asked[128]; /* the task of the GET in flight */
-	char task[128];	 /* the task the summary is of; "" none */
-	bool have;	 /* a record was there */
+	char task[128];  /* the task the summary is of; "" none */
+	bool have;       /* a record was there */
 	struct result_summary sum;
 };
 
@@ -96,7 +96,7 @@ void result_summarize(const char *json, size_t len, struct result_summary *out)
 		out->failed = true;
 	} else {
 		snprintf(out->err, sizeof(out->err),
-			 "the stored result has neither an exit_code nor a signal");
+		         "the stored result has neither an exit_code nor a signal");
 		cJSON_Delete(o);
 		return;
 	}

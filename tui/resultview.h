@@ -22,9 +22,9 @@ struct pm2_proc;
 /* A result record made readable: lines for the detail view. */
 #define RESULT_SHOW_LINES 6
 struct result_summary {
-	bool ok;		/* false: err says why the record is unreadable */
-	char head[300];		/* "exit 0 (ok), 16:50:10 -> 16:50:12 UTC, took 2.0s" */
-	bool failed;		/* not exit 0 */
+	bool ok;                            /* false: err says why the record is unreadable */
+	char head[300];                     /* "exit 0 (ok), 16:50:10 -> 16:50:12 UTC, took 2.0s" */
+	bool failed;                        /* not exit 0 */
 	char lines[RESULT_SHOW_LINES][300]; /* "out| ..." / "err| ..." (escaped) */
 	size_t nlines;
 	char err[200];

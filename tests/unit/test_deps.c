@@ -91,10 +91,10 @@ static void stop_order(void **state)
 	(void)state;
 	/* front -> store -> disk, front -> cache */
 	struct deps_node a[] = {
-		{"disk", NULL, true},
-		{"store", "disk", true},
-		{"cache", NULL, true},
-		{"front", "store,cache", true},
+	    {"disk", NULL, true},
+	    {"store", "disk", true},
+	    {"cache", NULL, true},
+	    {"front", "store,cache", true},
 	};
 	want_plan(a, 4, "front", "front,cache,store,disk");
 	want_plan(a, 4, "store", "store,disk");
@@ -104,8 +104,8 @@ static void stop_order(void **state)
 	/* A shared dependency another running task needs is kept, and so is
 	 * what it depends on. */
 	struct deps_node b[] = {
-		{"disk", NULL, true},	  {"store", "disk:9000", true}, {"cache", NULL, true},
-		{"front", "store,cache", true}, {"worker", "store", true},
+	    {"disk", NULL, true},           {"store", "disk:9000", true}, {"cache", NULL, true},
+	    {"front", "store,cache", true}, {"worker", "store", true},
 	};
 	want_plan(b, 5, "front", "front,cache,store(kept:worker),disk(kept:store)");
 	/* The same other task stopped: not counted. */
@@ -113,7 +113,10 @@ static void stop_order(void **state)
 	want_plan(b, 5, "front", "front,cache,store,disk");
 	/* A diamond: d once, after both b and c. */
 	struct deps_node c[] = {
-		{"a", "b,c", true}, {"b", "d", true}, {"c", "d", true}, {"d", NULL, true},
+	    {"a", "b,c", true},
+	    {"b", "d", true},
+	    {"c", "d", true},
+	    {"d", NULL, true},
 	};
 	want_plan(c, 4, "a", "a,c,b,d");
 	/* A cycle (written by hand into PM2): each once, no hang. */
@@ -127,8 +130,8 @@ static void stop_order(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parsing),
-		cmocka_unit_test(stop_order),
+	    cmocka_unit_test(parsing),
+	    cmocka_unit_test(stop_order),
 	};
 	UNIT_RUN("test_deps", tests);
 }
