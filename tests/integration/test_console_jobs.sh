@@ -76,7 +76,7 @@ out=$(req '{"verb":"status","params":{}}')
 out=$(req "{\"verb\":\"start\",\"params\":{\"task\":\"once\",\"command\":\"sh\",\"args\":\"-c 'echo hello-out; echo second-out; echo oops-err >&2; exit 3'\",\"autorestart\":false}}")
 check "once started" has "$out" '"status":"started"'
 check "its result is in Redis" wait_until 15 bash -c "[ -n \"\$(redis-cli -p $REDIS_PORT --raw GET 'b00t:{tasker}:result:once')\" ]"
-out=$(req '{"verb":"start","params":{"task":"sched5","command":"sleep 1","cron":"*/5 * * * *"}}')
+out=$(req '{"verb":"start","params":{"task":"sched5","command":"sleep 600","cron":"*/5 * * * *"}}')
 check "sched5 started" has "$out" '"status":"started"'
 
 console

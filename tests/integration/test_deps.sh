@@ -207,5 +207,39 @@ check "next_run: PM2 ran it at or after that time" wait_until 15 bash -c "awk -v
 first=$(awk -v t="$nr" '$1 >= t - 100 { print $1; exit }' "$TMP/tick3.out")
 check "next_run: the run came when announced (ran $first, announced $nr)" test "$first" -lt $((nr + 1500))
 
+# --- the policy judges each task a group stop stops -----------------------------------
+for t in "agent-db:" "core-db:" "agent-api:agent-db,core-db"; do
+	n=${t%%:*}
+	d=${t#*:}
+	json="{\"verb\":\"start\",\"params\":{\"task\":\"$n\",\"command\":\"sleep 600\"}}"
+	[ -n "$d" ] && json="{\"verb\":\"start\",\"params\":{\"task\":\"$n\",\"command\":\"sleep 600\",\"depends_on\":\"$d\"}}"
+	out=$(req "$json")
+	check "policy: $n started" has "$out" '"status":"started"'
+done
+kill "$EXEC_PID"
+check "the first executor ends" wait_until 20 bash -c "! kill -0 $EXEC_PID 2>/dev/null"
+cat >"$TMP/policy.toml" <<TOML
+[unsigned]
+role = "worker"
+[roles.worker]
+verbs = ["*"]
+tasks = ["agent-*"]
+TOML
+bg "$TASKER" exec --log-level=debug --cwd-base "$TMP" --datum-dir "$D" --policy "$TMP/policy.toml" >"$TMP/exec2.log" 2>&1
+EXEC_PID=$BG_PID
+check "an executor with a policy starts" wait_until 20 file_has "$TMP/exec2.log" "ready: listening"
+send_nowait g3 '{"verb":"stop","params":{"task":"agent-api","with_deps":true}}'
+check "policy: three replies" wait_until 20 bash -c "[ \$(grep -c '\"request_id\":\"g3\"' '$TMP/status.log') -ge 3 ]"
+order=$(grep '"request_id":"g3"' "$TMP/status.log" | jq -r '"\(.group_step) \(.task_name) \(.status)"' | tr '\n' ';')
+check "policy: agent-api stopped, core-db denied, agent-db skipped ($order)" test "$order" = "1 agent-api stopped;2 core-db denied;3 agent-db skipped;"
+check "policy: the skip says why" has "$(grep '"request_id":"g3"' "$TMP/status.log" | grep '"task_name":"agent-db"')" 'the stop of core-db answered denied'
+check "policy: core-db still online" is_status core-db online
+check "policy: agent-db still online" is_status agent-db online
+check "policy: agent-api stopped" is_status agent-api stopped
+# A start waiting for a dependency is judged as any start.
+out=$(req '{"verb":"start","params":{"task":"core-x","command":"sleep 600","depends_on":"agent-db"}}')
+check "policy: a start outside the role is refused before any wait" has "$out" '"status":"denied"'
+check "policy: ... at once (no wait logged)" bash -c "! grep -q 'start core-x: waiting' '$TMP/exec2.log'"
+
 "$PM2" kill >/dev/null 2>&1
 finish
