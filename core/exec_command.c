@@ -33,6 +33,7 @@
 
 #include "bus.h"
 #include "codec.h"
+#include "command_target.h"
 #include "exec_command_int.h"
 #include "exec_result.h"
 #include "executor_int.h"
@@ -232,10 +233,10 @@ static void on_acted(struct pm2_client *c, const cJSON *result, const char *erro
 	cmd->answered++;
 	if (error == NULL) {
 		if (cmd->verb == V_STOP)
-			exec_view_set(cmd->ex, slot->pm_id, cmd->name,
+			exec_view_set(cmd->ex, slot->pm_id, cmd_task(cmd),
 				      answer_status(result, PM2_ST_STOPPED), 0);
 		else if (cmd->verb == V_RESTART)
-			exec_view_set(cmd->ex, slot->pm_id, cmd->name,
+			exec_view_set(cmd->ex, slot->pm_id, cmd_task(cmd),
 				      answer_status(result, PM2_ST_ONLINE), 0);
 		else
 			exec_view_gone(cmd->ex, slot->pm_id);
@@ -429,9 +430,11 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 		cmd_reply_and_finish(cmd, obj);
 		return;
 	}
+	if (cmd->pm_target >= 0 && cmd_pm_resolve(cmd, &procs, &n) < 0)
+		return; /* by pm_id: narrowed to that process, or answered */
 	if (cmd->verb == V_LOGS) {
 		/* Read-only, answered at once: a follow runs on in exec_logs.c. */
-		cmd_reply_and_finish(cmd, exec_logs_answer(ex, cmd_reply_json(cmd, "ok", NULL, -1), cmd->name,
+		cmd_reply_and_finish(cmd, exec_logs_answer(ex, cmd_reply_json(cmd, "ok", NULL, -1), cmd_task(cmd),
 						       cmd->request_id, cmd->conf, procs, n));
 		return;
 	}
@@ -440,7 +443,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 	 * after a miss was judged already). */
 	if (cmd->auth != NULL && !cmd->rerun && !cmd->acted) {
 		const char *owner = NULL, *status = "denied";
-		enum policy_owner kind = exec_auth_owner_of(procs, n, cmd->name, &owner);
+		enum policy_owner kind = exec_auth_owner_of(procs, n, cmd_task(cmd), &owner);
 		char reason[400];
 		if (!exec_auth_check(ex, cmd->auth, kind, owner, true, &status, reason,
 				     sizeof(reason))) {
@@ -456,7 +459,7 @@ static void decide(struct command *cmd, const struct pm2_proc *procs, size_t n)
 	cmd->first_id = -1;
 	cmd->error[0] = '\0'; /* a run again after a daemon restart starts clean */
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(procs[i].name, cmd->name) != 0)
+		if (!cmd_targets(cmd, &procs[i]))
 			continue;
 		if (procs[i].pm_id == ex->self_pm_id) {
 			cmd_reply_simple(cmd, "error",
@@ -603,7 +606,7 @@ void command_begin(struct command *cmd)
 	 * target's owner decides from a listing. */
 	bool owner_needed = cmd->auth != NULL && exec_auth_has_policy(ex);
 	if (cmd->verb != V_STATUS && cmd->verb != V_LOGS && !cmd->rerun && !owner_needed &&
-	    exec_view_fresh(ex)) {
+	    cmd->pm_target < 0 && exec_view_fresh(ex)) {
 		ex->view_batch = xrealloc(ex->view_batch, (ex->nview_batch + 1) * sizeof(cmd));
 		ex->view_batch[ex->nview_batch++] = cmd;
 		if (ex->view_timer == NULL)
@@ -671,6 +674,7 @@ void exec_command_take_then(struct executor *ex, enum verb verb, const char *ver
 	cmd->phase = PH_QUEUED;
 	snprintf(cmd->verb_word, sizeof(cmd->verb_word), "%s", verb_word);
 	cmd->name = name ? xstrdup(name) : NULL;
+	cmd->pm_target = command_pm_key(name); /* "#N": params.pm_id N */
 	cmd->request_id = request_id ? xstrdup(request_id) : NULL;
 	cmd->agent_id = agent_id ? xstrdup(agent_id) : NULL;
 	cmd->spec = spec;

@@ -46,7 +46,9 @@ struct command {
 	enum verb verb;
 	enum phase phase;
 	char verb_word[32]; /* as received: "run", "remove", ... */
-	char *name;	    /* the task; NULL for status */
+	char *name;	    /* the task; NULL for status; "#N" for params.pm_id N */
+	long pm_target;	    /* params.pm_id: the one process it acts on; -1: by name */
+	char *target;	    /* pm_id: the process's real name, once a listing told it */
 	char *request_id;
 	char *agent_id;
 	struct start_spec *spec;
@@ -112,6 +114,16 @@ void cmd_add_ids(cJSON *obj, const int *ids, size_t n);
 void cmd_reply_expired(struct command *cmd);
 void cmd_reply_simple(struct command *cmd, const char *status, const char *error, long pm_id);
 void cmd_reply_and_finish(struct command *cmd, cJSON *obj);
+
+/* exec_pmid.c: a command by pm_id (command_target.h) */
+/* The task name it acts on: the real name of a pm_id once known. */
+const char *cmd_task(const struct command *cmd);
+/* Whether p is what cmd acts on: its pm_id, or a process of its name. */
+bool cmd_targets(const struct command *cmd, const struct pm2_proc *p);
+/* A pm_id command on a listing: finds its process, learns its real name
+ * and judges logs under the policy. Returns 0 with *procs and *n narrowed
+ * to that one process, or -1 when it answered (not_found, denied). */
+int cmd_pm_resolve(struct command *cmd, const struct pm2_proc **procs, size_t *n);
 
 /* exec_verify.c: a fresh listing decides what happened */
 void command_verify(struct command *cmd);

@@ -17,6 +17,7 @@
 #include "codec.h"
 #include "exec_fleet_int.h"
 #include "executor_int.h"
+#include "command_target.h"
 #include "fleet_route.h"
 #include "fleet_tasks.h"
 #include "log.h"
@@ -242,7 +243,7 @@ static void dispatch_route(struct dispatch_ctx *d, const char *holder, const cha
 	 * may not ask is not told (docs/security.md). */
 	cJSON *refusal = NULL;
 	if (route.kind == FLEET_STATUS_ALL || route.kind == FLEET_RUNNING ||
-	    (route.kind == FLEET_NOT_FOUND && f->view_from >= d->read_at))
+	    route.kind == FLEET_NEED_NODE || (route.kind == FLEET_NOT_FOUND && f->view_from >= d->read_at))
 		refusal = exec_auth_precheck(f->ex, d->data, d->len, d->arrival);
 	if (refusal != NULL) {
 		dispatch_reply(f, d->id, refusal);
@@ -266,6 +267,13 @@ static void dispatch_route(struct dispatch_ctx *d, const char *holder, const cha
 				xstrdup(d->id), xstrndup(d->data, d->len), d->len, d->read_at};
 		}
 		fleet_view_refresh(f);
+	} else if (route.kind == FLEET_NEED_NODE) {
+		char msg[300];
+		snprintf(msg, sizeof(msg),
+			 "a pm_id is PM2's number on one node and %zu nodes are live: name the node "
+			 "(--node=NAME, as `tasker ls --fleet` shows it); nothing was done",
+			 f->nnodes);
+		dispatch_reply(f, d->id, dispatch_status(f, &env, "error", NULL, msg));
 	} else if (route.kind == FLEET_NOT_FOUND) {
 		char msg[200];
 		snprintf(msg, sizeof(msg), "no task named %s on any node", name);
@@ -361,13 +369,16 @@ static void dispatch_entry(struct fleet *f, const char *id, const char *data, si
 	/* Garbage and anything the router cannot place (an unknown verb, a bad name or
 	 * node, a param of the wrong type or verb) goes to this node, whose intake
 	 * answers it. */
+	/* By pm_id (command_target.h): routed by node alone, never by name. */
+	bool by_pm_id = decoded && verb == FLEET_ACT && name == NULL && command_pm_id(&env) >= 0;
 	bool placeable = decoded && exec_verb_known(env.verb) &&
 			 check_text_params(&env, err, sizeof(err)) == 0 &&
 			 (node == NULL || check_task_name(node) == NULL) &&
-			 (verb == FLEET_STATUS || (name != NULL && check_task_name(name) == NULL));
+			 (verb == FLEET_STATUS || by_pm_id ||
+			  (name != NULL && check_task_name(name) == NULL));
 	struct dispatch_ctx *d = xmalloc(sizeof(*d));
 	*d = (struct dispatch_ctx){f, xstrdup(id), xstrndup(data, len), len, arrival, read_at};
-	if (!placeable || verb == FLEET_STATUS) {
+	if (!placeable || verb == FLEET_STATUS || by_pm_id) {
 		codec_envelope_free(&env);
 		if (placeable) {
 			dispatch_route(d, NULL, NULL);

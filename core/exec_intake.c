@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "command_target.h"
 #include "datum.h"
 #include "deps.h"
 #include "executor_int.h"
@@ -79,10 +80,13 @@ static void reply_refused(struct executor *ex, const struct exec_entry *entry,
 	}
 	log_warn("refused %s%s%s: %s", verb ? verb : "message", task ? " " : "", task ? task : "",
 		 error);
+	/* A command by pm_id (its key "#N") is refused before its name is
+	 * known: the reply says the pm_id, and no name. */
+	long pm_key = command_pm_key(task);
 	struct status_msg st = {
-		.task_name = task,
+		.task_name = pm_key >= 0 ? NULL : task,
 		.status = status,
-		.pm_id = -1,
+		.pm_id = pm_key,
 		.request_id = env ? env->request_id : NULL,
 		.verb = verb,
 		.node = ex->cfg->node,
@@ -190,10 +194,11 @@ static void pending_free(struct pending_take *p)
 static void reply_pending_refused(struct executor *ex, struct pending_take *p,
 				  const char *status, const char *error)
 {
+	long pm_key = command_pm_key(p->name);
 	struct status_msg st = {
-		.task_name = p->verb == V_STATUS ? NULL : p->name,
+		.task_name = p->verb == V_STATUS || pm_key >= 0 ? NULL : p->name,
 		.status = status,
-		.pm_id = -1,
+		.pm_id = pm_key,
 		.request_id = p->request_id,
 		.verb = p->verb_word,
 		.node = ex->cfg->node,
@@ -214,7 +219,8 @@ static void on_replay_claimed(struct executor *ex, int outcome, const char *why,
 		return;
 	}
 	if (outcome == 1 && !ex->draining) {
-		if (p->verb == V_STATUS || p->verb == V_LOGS || p->verb == V_RESULT) {
+		if (p->verb == V_STATUS || (p->verb == V_LOGS && command_pm_key(p->name) < 0) ||
+		    p->verb == V_RESULT) {
 			const char *st = NULL;
 			char reason[400];
 			exec_auth_check(ex, p->auth, POLICY_TASK_UNKNOWN, NULL, true, &st, reason,
@@ -363,15 +369,17 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
-	if (verb != V_STATUS) {
-		const char *problem = name == NULL ? "the command needs a task name (--task=NAME)"
-						   : check_task_name(name);
-		if (problem != NULL) {
-			reply_refused(ex, entry, &env, env.verb, name, "error", problem, false);
-			codec_envelope_free(&env);
-			exec_auth_id_free(&id);
-			return;
-		}
+	/* stop, restart, delete and logs may name a pm_id instead: the name
+	 * is then its key "#N" (command_target.h), resolved from the listing. */
+	char pm_key[COMMAND_PM_KEY];
+	long by_pm_id = -1;
+	if (verb != V_STATUS &&
+	    command_target(&env, verb != V_START && verb != V_RESULT, &name, &by_pm_id, pm_key, err,
+			   sizeof(err)) < 0) {
+		reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
 	}
 	const char *target = codec_param(&env, "node");
 	if (target != NULL && strcmp(target, ex->cfg->node) != 0) {
@@ -449,8 +457,8 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 	/* The policy, with everything but the target's owner (the listing
 	 * tells that, where the command decides): refused early, nothing
 	 * changes. Executor-internal commands never pass here. */
-	struct exec_auth_req *auth =
-		exec_auth_req_new(ex, &id, verb, verb == V_STATUS ? NULL : name, &env, spec);
+	struct exec_auth_req *auth = exec_auth_req_new(
+		ex, &id, verb, verb == V_STATUS || by_pm_id >= 0 ? NULL : name, &env, spec);
 	const char *pstatus = "denied";
 	char reason[400];
 	if (!exec_auth_check(ex, auth, POLICY_TASK_UNKNOWN, NULL, false, &pstatus, reason,
@@ -516,7 +524,7 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
-	if (verb == V_STATUS || verb == V_LOGS || verb == V_RESULT)
+	if (verb == V_STATUS || (verb == V_LOGS && by_pm_id < 0) || verb == V_RESULT)
 		exec_auth_check(ex, auth, POLICY_TASK_UNKNOWN, NULL, true, &pstatus, reason,
 				sizeof(reason)); /* the final word: audited */
 	if (env.request_id != NULL && entry == NULL)

@@ -541,6 +541,8 @@ cJSON *exec_logs_answer(struct executor *ex, cJSON *obj, const char *name, const
 		snprintf(msg, sizeof(msg), "no task named %s", name);
 		return set_status(obj, "not_found", msg);
 	}
+	/* A command by pm_id carries it already (exec_reply.c): one key. */
+	cJSON_DeleteItemFromObjectCaseSensitive(obj, "pm_id");
 	cJSON_AddNumberToObject(obj, "pm_id", first_id);
 	if (follow > 0 && (ex->draining || ex->nfollows >= FOLLOW_MAX)) {
 		char msg[200];

@@ -45,9 +45,10 @@ void exec_publish(struct executor *ex, cJSON *obj)
 cJSON *cmd_reply_json(struct command *cmd, const char *status, const char *error, long pm_id)
 {
 	struct status_msg st = {
-		.task_name = cmd->name,
+		/* By pm_id: the real name once known, and always the pm_id. */
+		.task_name = cmd->pm_target >= 0 ? cmd->target : cmd->name,
 		.status = status,
-		.pm_id = pm_id,
+		.pm_id = pm_id < 0 && cmd->pm_target >= 0 ? cmd->pm_target : pm_id,
 		.request_id = cmd->request_id,
 		.verb = cmd->verb_word,
 		.node = cmd->ex->cfg->node,
@@ -111,6 +112,7 @@ static void command_free(struct command *cmd)
 	free(cmd->slots);
 	free(cmd->done_ids);
 	free(cmd->name);
+	free(cmd->target);
 	free(cmd->request_id);
 	free(cmd->agent_id);
 	exec_auth_req_free(cmd->auth);
@@ -190,10 +192,10 @@ void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 		done(cmd->done_arg, st, cJSON_IsString(error) ? error->valuestring : NULL);
 	}
 	if (cJSON_IsString(error))
-		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st,
+		log_warn("%s %s: %s: %s", cmd->verb_word, cmd->name ? cmd_task(cmd) : "-", st,
 			 error->valuestring);
 	else
-		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd->name : "-", st);
+		log_info("%s %s: %s", cmd->verb_word, cmd->name ? cmd_task(cmd) : "-", st);
 	if (cmd->has_entry && cmd->entry.extra && strcmp(st, "not_found") == 0) {
 		/* Sent here for this node's table alone (a second behind PM2);
 		 * the name's holder answers. */
@@ -208,7 +210,10 @@ void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 				 : cmd->verb == V_DELETE && strcmp(st, "deleted") == 0 ? "gone"
 				 : cmd->verb == V_DELETE && strcmp(st, "not_found") == 0 ? "del"
 											: "";
-		exec_fleet_reply_def(cmd->ex, &cmd->entry, obj, cmd->name, op,
+		/* One process by its pm_id says nothing of who holds its name. */
+		if (cmd->pm_target >= 0)
+			op = "";
+		exec_fleet_reply_def(cmd->ex, &cmd->entry, obj, cmd_task(cmd), op,
 				     not_done ? cmd->request_id : NULL,
 				     exec_failover_op(cmd->verb, st, cmd->spec),
 				     cmd->spec ? cmd->spec->definition : NULL,

@@ -43,7 +43,7 @@ static void verify_start(struct command *cmd, const struct pm2_proc *procs, size
 	int ids[MAX_IDS];
 	size_t found = 0;
 	for (size_t i = 0; i < n && found < MAX_IDS; i++)
-		if (strcmp(procs[i].name, cmd->name) == 0 && !was_acted_on(cmd, procs[i].pm_id))
+		if (cmd_targets(cmd, &procs[i]) && !was_acted_on(cmd, procs[i].pm_id))
 			ids[found++] = procs[i].pm_id;
 	char msg[400];
 	if (found == 0) {
@@ -126,7 +126,7 @@ static bool start_settled(const struct command *cmd, const struct pm2_proc *proc
 {
 	bool seen = false;
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(procs[i].name, cmd->name) != 0)
+		if (!cmd_targets(cmd, &procs[i]))
 			continue;
 		if (procs[i].state == PM2_ST_LAUNCHING)
 			return false;
@@ -175,7 +175,7 @@ static void on_verify(struct pm2_client *c, struct pm2_proc *procs, size_t n, co
 		cmd->nids = 0;
 		cmd->first_id = -1;
 		for (size_t i = 0; i < n; i++) {
-			if (strcmp(procs[i].name, cmd->name) != 0)
+			if (!cmd_targets(cmd, &procs[i]))
 				continue;
 			cmd->ids = xrealloc(cmd->ids, (cmd->nids + 1) * sizeof(*cmd->ids));
 			cmd->ids[cmd->nids++] = procs[i].pm_id;

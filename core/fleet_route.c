@@ -124,6 +124,11 @@ void fleet_route(enum fleet_verb verb, const char *name, const char *node, const
 		add_target(out, node);
 		return;
 	}
+	if (name == NULL) {
+		/* By pm_id: every node has its own pm_id 3. */
+		out->kind = FLEET_NEED_NODE;
+		return;
+	}
 	if (holder != NULL)
 		add_target(out, holder);
 	for (size_t i = 0; i < view->ntasks; i++)

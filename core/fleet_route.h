@@ -34,6 +34,7 @@ enum fleet_route_kind {
 	FLEET_RUNNING,	/* a start of a name that runs: already_running on holder */
 	FLEET_NOT_FOUND,	/* no node holds the name */
 	FLEET_STATUS_ALL, /* the dispatcher answers from the tables */
+	FLEET_NEED_NODE,  /* by pm_id without a node in a fleet of several: refused */
 };
 
 /* Strings point into the caller's inputs. */
@@ -46,7 +47,9 @@ struct fleet_route {
 };
 
 /*
- * Decides. name is NULL for status; node is params.node or NULL;
+ * Decides. name is NULL for status, and for a stop, restart, delete or
+ * logs by pm_id (a pm_id is per node: it needs node unless the fleet is
+ * one node); node is params.node or NULL;
  * holder is the node the name is recorded for (or NULL); self is the
  * deciding node, always a candidate for placement. A fleet of one (no live
  * node but self) sends everything for self to self.

@@ -43,6 +43,7 @@
 
 static const char logs_help[] =
     "Usage: tasker logs [OPTIONS] TASK\n"
+    "       tasker logs [OPTIONS] --pm_id N --node NODE\n"
     "\n"
     "Prints the last lines of TASK's PM2 logs (stdout and stderr), as read by the\n"
     "node that holds it, and with --follow the lines written afterwards.\n"
@@ -52,6 +53,9 @@ static const char logs_help[] =
     "  -f, --follow[=SECONDS]  then print new lines for SECONDS, 1 to 3600 (default\n"
     "                          600), until the node ends the stream or Ctrl-C\n"
     "      --node NODE         ask that node (default: every node holding TASK)\n"
+    "      --pm_id N           the process with PM2's id N instead of a TASK (a name\n"
+    "                          tasker refuses, like \"my app\"); with several nodes,\n"
+    "                          name its --node\n"
     "  -j, --json              print each reply as received (JSON), then each stream\n"
     "                          entry as {\"s\":...,\"l\":...} or {\"end\":...}\n"
     "  -w, --wait SECONDS      wait this long for the reply (default 10)\n"
@@ -492,13 +496,15 @@ int tool_logs(struct config *cfg, int argc, char **argv)
 	    {"lines", required_argument, NULL, 'n'},
 	    {"follow", optional_argument, NULL, 'f'},
 	    {"node", required_argument, NULL, 'N'},
+	    {"pm_id", required_argument, NULL, 'P'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"wait", required_argument, NULL, 'w'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct logs_tool t = {.cfg = cfg, .wait_ms = 10000, .rc = EXIT_OK};
-	long lines = CHECK_LOGS_LINES_DEFAULT, wait_s = 10;
+	long lines = CHECK_LOGS_LINES_DEFAULT, wait_s = 10, lines_unused;
+	const char *pm_id = NULL;
 	struct option *opts = config_options(own);
 	int c;
 	const char *bad = NULL;
@@ -516,6 +522,11 @@ int tool_logs(struct config *cfg, int argc, char **argv)
 			break;
 		case 'N':
 			t.node = optarg;
+			break;
+		case 'P':
+			pm_id = optarg;
+			if (!parse_long(optarg, 0, 999999999, &lines_unused))
+				bad = "--pm_id takes PM2's id of the process, a whole number from 0";
 			break;
 		case 'j':
 			t.json_out = true;
@@ -538,10 +549,11 @@ int tool_logs(struct config *cfg, int argc, char **argv)
 		}
 	}
 	free(opts);
-	if (optind != argc - 1)
-		return tools_usage_error("logs", "give one TASK");
-	const char *task = argv[optind];
-	const char *problem = check_task_name(task);
+	if (optind != argc - (pm_id ? 0 : 1))
+		return tools_usage_error("logs", pm_id ? "give either TASK or --pm_id, not both"
+						       : "give one TASK");
+	const char *task = pm_id ? NULL : argv[optind];
+	const char *problem = task ? check_task_name(task) : NULL;
 	if (problem == NULL && t.node != NULL && check_task_name(t.node) != NULL)
 		problem = "--node: a node name has the rules of a task name";
 	if (problem != NULL)
@@ -554,7 +566,10 @@ int tool_logs(struct config *cfg, int argc, char **argv)
 
 	struct slash_line line = {.verb = xstrdup("logs")};
 	char num[32];
-	add_param(&line, "task", task);
+	if (pm_id != NULL)
+		add_param(&line, "pm_id", pm_id);
+	else
+		add_param(&line, "task", task);
 	snprintf(num, sizeof(num), "%ld", lines);
 	add_param(&line, "lines", num);
 	if (t.follow > 0) {

@@ -146,7 +146,11 @@ struct app {
 	char confirm_node[TASKS_NODE_MAX + 1]; /* "": no node named (the local PM2's row) */
 	char confirm_prompt[400]; /* says exactly what y will do */
 	enum app_mode confirm_back; /* the view the question was asked from */
+	int confirm_pm_id;	    /* the row's pm_id: a name tasker refuses goes by it */
 	int64_t confirm_at;	    /* when it was asked (monotonic ms) */
+
+	struct bulk *bulk; /* marks and bulk actions (bulk.h); NULL until the first mark */
+	size_t help_scroll; /* the first help line shown (help.h) */
 
 	/* Drawing. */
 	bool dirty;

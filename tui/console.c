@@ -37,8 +37,10 @@
 
 #include "app.h"
 #include "backlog.h"
+#include "bulk.h"
 #include "codec.h"
 #include "complete.h"
+#include "help.h"
 #include "fleet_admit.h"
 #include "jobview.h"
 #include "keys.h"
@@ -387,6 +389,8 @@ static void status_checked(const char *data, size_t len, const struct reply_chec
 		set_message(app, MSG_ERROR, "%s", line);
 		snprintf(app->message_task, sizeof(app->message_task), "%s", v.task_name);
 	}
+	/* After the bar took the line: the bulk's summary has the last word. */
+	bulk_reply(app, v.request_id, v.status, v.error, trusted ? outcome : -1);
 	codec_status_view_free(&v);
 	refresh_soon(app);
 	mark(app);
@@ -805,20 +809,11 @@ void console_publish(struct app *app, const struct slash_line *l)
  * text, so a PM2 name with blanks or quotes names exactly that task. A row
  * of another node names that node (params.node), so the dispatcher sends
  * it there and nowhere else. */
-static void send_action(struct app *app, const char *verb, const char *name, const char *node)
+static void send_action(struct app *app, const char *verb, const char *name, const char *node,
+			int pm_id)
 {
-	struct slash_param params[2] = {
-		{(char *)(uintptr_t) "task", (char *)(uintptr_t)name},
-		{(char *)(uintptr_t) "node", (char *)(uintptr_t)node},
-	};
-	struct slash_line l = {
-		.verb = (char *)(uintptr_t)verb,
-		.has_params = true,
-		.params = params,
-		.nparams = node != NULL && node[0] != '\0' ? 2 : 1,
-		.content = NULL,
-	};
-	publish_line(app, &l);
+	char rid[33];
+	bulk_send_action(app, verb, name, node, pm_id, rid); /* by pm_id when the name is refused */
 }
 
 static void on_bar_line(char *line, void *arg)
@@ -1048,11 +1043,15 @@ static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
 	bool remote = fleet_row_remote(app, p);
 	const char *node = tasks_node_of(&app->tasks, p);
 	int ids[5];
-	size_t n = remote ? tasks_instances_on(&app->tasks, node, p->name, ids, 5)
-			  : tasks_instances(&app->tasks, p->name, ids, 5);
+	/* A name tasker refuses is reached by its pm_id: this one process. */
+	bool by_id = bulk_by_pm_id(p->name);
+	size_t n = by_id    ? 1
+		   : remote ? tasks_instances_on(&app->tasks, node, p->name, ids, 5)
+			    : tasks_instances(&app->tasks, p->name, ids, 5);
 	char which[300];
 	if (n <= 1) {
-		snprintf(which, sizeof(which), "%s (pm_id %d)", p->name, p->pm_id);
+		snprintf(which, sizeof(which), "%s (pm_id %d%s)", p->name, p->pm_id,
+			 by_id ? ", by its pm_id" : "");
 	} else {
 		size_t o = (size_t)snprintf(which, sizeof(which), "all %zu instances of %s (pm_ids", n,
 					    p->name);
@@ -1076,6 +1075,7 @@ static void ask(struct app *app, const char *verb, const struct pm2_proc *p)
 	app->confirm_verb = verb;
 	free(app->confirm_name);
 	app->confirm_name = xstrdup(p->name);
+	app->confirm_pm_id = p->pm_id;
 	app->confirm_back = app->mode;
 	app->mode = MODE_CONFIRM;
 	app->confirm_at = loop_now(app->loop);
@@ -1164,13 +1164,31 @@ static void key_table(struct app *app, int key)
 		open_logs(app, sel);
 		break;
 	case 's':
-		ask(app, "stop", sel);
+		if (!bulk_ask(app, "stop")) /* with marks: every marked task */
+			ask(app, "stop", sel);
 		break;
 	case 'r':
-		ask(app, "restart", sel);
+		if (!bulk_ask(app, "restart"))
+			ask(app, "restart", sel);
 		break;
 	case 'd':
-		ask(app, "delete", sel);
+		if (!bulk_ask(app, "delete"))
+			ask(app, "delete", sel);
+		break;
+	case ' ': /* mark, and on to the next row */
+		bulk_toggle(app, sel);
+		if (!feed)
+			tasks_move(&app->tasks, 1);
+		break;
+	case '*': {
+		size_t shown = bulk_mark_view(app);
+		set_message(app, MSG_INFO, "%zu shown row(s) marked; %zu marked in all (u: unmark all)",
+			    shown, bulk_count(app));
+		break;
+	}
+	case 'u':
+		bulk_clear(app);
+		set_message(app, MSG_INFO, "no task marked");
 		break;
 	case '>':
 	case KEYC_F6:
@@ -1202,6 +1220,9 @@ static void key_table(struct app *app, int key)
 		break;
 	case KEYC_ESC:
 		app->message[0] = '\0';
+		if (bulk_count(app) > 0)
+			set_message(app, MSG_INFO, "%zu mark(s) dropped", bulk_count(app));
+		bulk_clear(app);
 		break;
 	default:
 		return;
@@ -1243,6 +1264,12 @@ static void key_detail(struct app *app, int key)
 	case KEYC_ENTER:
 	case 'l':
 		app->mode = MODE_TABLE;
+		free_env_pairs(app);
+		remote_logs_close(app);
+		break;
+	case '?':
+	case KEYC_F1:
+		app->mode = MODE_HELP;
 		free_env_pairs(app);
 		remote_logs_close(app);
 		break;
@@ -1296,10 +1323,14 @@ static void handle_key(struct app *app, int key)
 		handle_mouse(app);
 		return;
 	}
+	if (bulk_key(app, key)) /* its question or its outcomes are open */
+		return;
 	switch (app->mode) {
 	case MODE_HELP:
 		if (key == 3)
 			quit(app);
+		else if (help_key(app, key)) /* it scrolled */
+			break;
 		app->mode = MODE_TABLE;
 		mark(app);
 		break;
@@ -1310,7 +1341,8 @@ static void handle_key(struct app *app, int key)
 			break;
 		app->mode = app->confirm_back;
 		if (key == 'y' || key == 'Y')
-			send_action(app, app->confirm_verb, app->confirm_name, app->confirm_node);
+			send_action(app, app->confirm_verb, app->confirm_name, app->confirm_node,
+				    app->confirm_pm_id);
 		else
 			set_message(app, MSG_INFO, "cancelled: %s was not %s (only y goes on)",
 				    app->confirm_name,
@@ -1819,5 +1851,6 @@ out:
 	free(app->redis_dir);
 	free(app->pm2_home);
 	free(app->confirm_name);
+	bulk_free(app);
 	return rc;
 }

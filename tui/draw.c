@@ -17,8 +17,10 @@
 #include <time.h>
 
 #include "app.h"
+#include "bulk.h"
 #include "draw_history.h"
 #include "format.h"
+#include "help.h"
 #include "jobview.h"
 #include "resultview.h"
 #include "text_cut.h"
@@ -438,6 +440,8 @@ static void draw_table(struct app *app, int y0, int rows)
 		}
 		if (spark_w > 0)
 			history_draw_cell(app, y, x, spark_w, p, sel || lost ? base : -1);
+		if (bulk_marked(app, p)) /* the mark, in the column before the first */
+			put(y, 0, 1, base | A_BOLD, "*");
 	}
 }
 
@@ -508,10 +512,10 @@ static void draw_hints(struct app *app, int y)
 	const char *hints;
 	switch (app->mode) {
 	case MODE_HELP:
-		hints = " any key: close help";
+		hints = " ↑↓ PgUp PgDn Home End scroll  q/Esc close help";
 		break;
 	case MODE_DETAIL:
-		hints = " Esc/q close  v show/hide env values  s stop  r restart  ↑↓ scroll";
+		hints = " Esc/q close  v show/hide env values  s stop  r restart  ? help";
 		break;
 	case MODE_CONFIRM:
 		hints = " y go on  any other key: cancel";
@@ -525,7 +529,9 @@ static void draw_hints(struct app *app, int y)
 					    "F follow  s stop  r restart  ? help";
 		break;
 	default:
-		if (cmdbar_active(app->bar))
+		if (bulk_hints(app) != NULL && !cmdbar_active(app->bar))
+			hints = bulk_hints(app); /* marks, or the bulk panel */
+		else if (cmdbar_active(app->bar))
 			hints = " Enter send  Esc/^G cancel  Tab complete  ^R history search  ↑↓ history";
 		else if (app->focus == FOCUS_FEED)
 			hints = " ↑↓ scroll feed  PgUp PgDn page  Home oldest  End newest  Tab table  "
@@ -627,53 +633,61 @@ static void box_at(struct app *app, int *h, int *w, int *y, int *x)
 	mvadd_wch(*y + *h - 1, *x + *w - 1, WACS_LRCORNER);
 }
 
-static const char *const help_lines[] = {
-	"Keys (table)",
-	"  ↑↓ j k  select     PgUp PgDn Home End  page      Tab  table/feed focus",
-	"  Enter   details    l  logs    s  stop    r  restart    d  delete",
-	"          s, r and d ask first (y goes on) and act on every instance of the name",
-	"  < >     sort column    i  reverse sort    \\  filter    ?/F1  help    q/F10  quit",
-	"  n       one node at a time (again: the next; after the last: every node)",
-	"  J       jobs: each job run's steps, states, tries, durations (Esc back)",
-	"  f or \\  filter as you type (!TEXT: every row but TEXT); Enter keeps, Esc drops",
-	"  mouse   click a row: select; a heading: sort; wheel: scroll (off: --no-mouse)",
-	"Keys (log view, l): PgUp PgDn b Space  g/G top/end  / search  n/N next/prev",
-	"  F follow live   s stop   r restart   q/Esc back   (stdout and stderr merged)",
-	"          a row of another node: s, r, d name that node; l asks it for the logs",
-	"",
-	"Command bar: type / (or :) anywhere",
-	"  /start --task=api --command=\"node api.js\" --env_PORT=8080 --instances=2",
-	"  /stop --task=api    /restart --task=api    /delete --task=api    /status",
-	"  --depends_on=db:5432,cache waits for them (online, port open); /stop --with_deps=true",
-	"  Tab completes verbs, flags and task names; ^R searches history; Esc leaves.",
-	"  The history file keeps --env_ values masked (--env_TOKEN=***): retype them.",
-	"",
-	"Console commands (not sent)",
-	"  /help  /quit  /filter TEXT  /node NAME (alone: every node)  /sort COLUMN",
-	"  /theme NAME  /clear  /jobs (or J: the job runs in Redis, their steps and states)",
-	"",
-	"Every command is published on the command channel and carried out by an",
-	"executor (tasker exec, or this console with --local); its outcome comes back",
-	"on the status channel and shows here and in the feed.",
-};
+/*
+ * A box of lines that scrolls: the title on its top border, the lines,
+ * the footer, and where the window stands (12-30/64) on its bottom border
+ * when they do not all fit. *scroll is clamped here. A line starting with
+ * a non-blank is a title, except that '+', '-' and '.' (bulk.h) mark an
+ * outcome: ok, failed, waiting.
+ */
+static void draw_list_box(struct app *app, const char *title, const char *top,
+			  const char *const *lines, size_t n, size_t *scroll, const char *footer,
+			  int want_w)
+{
+	int t = top != NULL ? 1 : 0; /* a line kept above the ones that scroll */
+	int y, x, h = (int)n + 4 + t, w = want_w;
+	box_at(app, &h, &w, &y, &x);
+	int rows = h - 3 - t > 1 ? h - 3 - t : 1;
+	size_t max = n > (size_t)rows ? n - (size_t)rows : 0;
+	if (*scroll > max)
+		*scroll = max;
+	put(y, x + 2, w - 4, draw_attr(app, TH_OVERLAY_TITLE), title);
+	if (top != NULL)
+		put(y + 1, x + 2, w - 4, draw_attr(app, TH_OVERLAY), top);
+	for (int i = 0; i < rows && *scroll + (size_t)i < n; i++) {
+		const char *l = lines[*scroll + (size_t)i];
+		enum theme_elem el = l[0] == '+'		  ? TH_FEED_OK
+				     : l[0] == '-'		  ? TH_FEED_ERROR
+				     : l[0] == '.'		  ? TH_FEED_INFO
+				     : l[0] != ' ' && l[0] != '\0' ? TH_OVERLAY_TITLE
+								  : TH_OVERLAY;
+		if (l[0] == '+' || l[0] == '-' || l[0] == '.')
+			l++;
+		put(y + 1 + t + i, x + 2, w - 4, draw_attr(app, el), l);
+	}
+	if (footer != NULL)
+		put(y + h - 2, x + 2, w - 4, draw_attr(app, TH_OVERLAY_TITLE), footer);
+	if (max > 0) {
+		char pos[64];
+		snprintf(pos, sizeof(pos), " %zu-%zu/%zu ", *scroll + 1,
+			 *scroll + (size_t)rows < n ? *scroll + (size_t)rows : n, n);
+		int pw = (int)strlen(pos);
+		put(y + h - 1, x + w - 2 - pw, pw, draw_attr(app, TH_OVERLAY_TITLE), pos);
+	}
+}
 
+/* The help box: help.c's table of every key of every view. */
 static void draw_help(struct app *app)
 {
-	int n = (int)(sizeof(help_lines) / sizeof(help_lines[0]));
-	int y, x, h = n + 6, w = 88;
-	box_at(app, &h, &w, &y, &x);
-	put(y, x + 2, w - 4, draw_attr(app, TH_OVERLAY_TITLE), " tasker help ");
+	size_t n;
+	const char *const *lines = help_lines(&n);
 	/* Where the tools find this console (a --local Redis is a socket
-	 * nobody could guess): first, so a short terminal still shows it. */
+	 * nobody could guess): first, and kept while the rest scrolls. */
 	char addr[600];
 	snprintf(addr, sizeof(addr), "Redis: %s  (tasker send/watch/logs given no address find a "
 				     "--local console's by themselves)", bus_address(app->bus));
-	put(y + 1, x + 2, w - 4, draw_attr(app, TH_OVERLAY), addr);
-	for (int i = 0; i < n && 3 + i < h - 1; i++)
-		put(y + 3 + i, x + 2, w - 4,
-		    draw_attr(app, help_lines[i][0] != ' ' && help_lines[i][0] ? TH_OVERLAY_TITLE
-										: TH_OVERLAY),
-		    help_lines[i]);
+	draw_list_box(app, " tasker help ", addr, lines, n, &app->help_scroll,
+		      "↑↓ PgUp PgDn: scroll   q/Esc: close", 92);
 }
 
 /* Draws up to max lines of the tail of text, last line at the bottom. */
@@ -928,6 +942,10 @@ void draw_screen(struct app *app)
 			cur = c;
 	} else if (view == MODE_LOGS)
 		draw_logs(app);
+	const struct bulk_panel *bp = view == MODE_TABLE ? bulk_panel(app) : NULL;
+	if (bp != NULL)
+		draw_list_box(app, bp->title, NULL, bp->lines, bp->nlines, bp->scroll, bp->footer,
+			      100);
 	if (cur >= 0) {
 		curs_set(1);
 		move(LINES - 1, cur);

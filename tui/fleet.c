@@ -26,6 +26,7 @@
 #include <hiredis/hiredis.h>
 
 #include "app.h"
+#include "bulk.h"
 #include "fleet_read.h"
 #include "util.h"
 
@@ -136,6 +137,7 @@ void fleet_merge(struct app *app)
 		}
 	}
 	tasks_replace_nodes(&app->tasks, procs, nodes, lost, k);
+	bulk_prune(app); /* a marked row that is gone loses its mark */
 	app->dirty = true;
 }
 

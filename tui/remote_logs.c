@@ -21,6 +21,7 @@
 #include <hiredis/hiredis.h>
 
 #include "app.h"
+#include "bulk.h"
 #include "util.h"
 
 #define LOGS_LINES "200"
@@ -157,8 +158,13 @@ static void on_reader(struct bus *bus, bool up, void *arg)
 void remote_logs_open(struct app *app, const char *node, const char *task)
 {
 	remote_logs_close(app);
+	/* A name tasker refuses (a process the pm2 CLI made as "my app") is
+	 * asked for by its pm_id, the row's (app->detail_pm_id). */
+	char idtext[16];
+	snprintf(idtext, sizeof(idtext), "%d", app->detail_pm_id);
+	bool by_id = bulk_by_pm_id(task);
 	struct slash_param params[4] = {
-		{(char *)(uintptr_t) "task", (char *)(uintptr_t)task},
+		{(char *)(uintptr_t)(by_id ? "pm_id" : "task"), (char *)(uintptr_t)(by_id ? idtext : task)},
 		{(char *)(uintptr_t) "lines", (char *)(uintptr_t)LOGS_LINES},
 		{(char *)(uintptr_t) "follow", (char *)(uintptr_t)LOGS_FOLLOW},
 		{(char *)(uintptr_t) "node", (char *)(uintptr_t)node},

@@ -119,9 +119,10 @@ type_text '/filter my app'
 key Enter
 wait_until 10 screen_lacks "hello "
 key s
-wait_until 10 screen_has "Stop my app"
-answer y "my app: the task name"
-check "s on 'my app' is refused for its name, not applied to 'my'" wait_until 20 screen_has "✗ error my app: the task name"
+check "s on 'my app' asks for that one process, by its pm_id" wait_until 10 screen_has "Stop my app (pm_id [0-9]*, by its pm_id)"
+answer y "✓ stopped my app"
+check "s on 'my app' stops it by its pm_id, not 'my'" wait_until 20 screen_has "✓ stopped my app"
+check "'my app' is stopped in PM2" wait_until 10 bash -c "'$PM2' jlist 2>/dev/null | python3 -c 'import json,sys; sys.exit(0 if [p for p in json.load(sys.stdin) if p[\"name\"]==\"my app\" and p[\"pm2_env\"][\"status\"]==\"stopped\"] else 1)'"
 type_text "/filter"
 key Enter
 check "task my is still online" wait_until 10 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -E ' my +online'"

@@ -161,6 +161,8 @@ check "recalled from the history, the line shows masked" wait_until 10 screen_ha
 key C-g
 wait_until 10 screen_lacks "Enter send"
 key ?
+wait_until 10 screen_has "tasker help"
+key End # the help scrolls: the command bar's keys are further down
 check "the help says the history masks --env_ values" wait_until 10 screen_has "keeps --env_ values masked"
 key Escape
 

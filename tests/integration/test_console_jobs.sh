@@ -191,7 +191,7 @@ check "/jobs opens it too" wait_until 5 screen_has "jobs (2) from"
 key q
 check "q leaves it" wait_until 5 screen_lacks "jobs (2) from"
 key '?'
-check "help names J" wait_until 5 screen_has "J       jobs:"
+check "help names J" wait_until 5 screen_re "J +jobs: each job run"
 check "help names /jobs" screen_has "/jobs"
 key Escape
 

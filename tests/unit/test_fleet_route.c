@@ -123,6 +123,27 @@ static void stop_goes_where_the_task_lives(void **state)
 	assert_int_equal(r.kind, FLEET_STATUS_ALL);
 }
 
+/* By pm_id (no name): a pm_id is per node, so several nodes need node. */
+static void a_pm_id_needs_its_node(void **state)
+{
+	(void)state;
+	struct fleet_task_ref t[] = {{"n2", "web", true}};
+	struct fleet_view v = view(t, 1);
+	struct fleet_route r;
+	fleet_route(FLEET_ACT, NULL, NULL, NULL, "n1", &v, &r);
+	assert_int_equal(r.kind, FLEET_NEED_NODE);
+	assert_int_equal(r.ntargets, 0);
+	fleet_route(FLEET_ACT, NULL, "n2", NULL, "n1", &v, &r);
+	assert_int_equal(r.kind, FLEET_FORWARD);
+	assert_int_equal(r.ntargets, 1);
+	assert_string_equal(r.targets[0], "n2");
+	static const char *const me[] = {"solo"};
+	struct fleet_view one = {me, 1, NULL, 0};
+	fleet_route(FLEET_ACT, NULL, NULL, NULL, "solo", &one, &r);
+	assert_int_equal(r.kind, FLEET_FORWARD);
+	assert_string_equal(r.targets[0], "solo");
+}
+
 static void a_fleet_of_one_sends_everything_home(void **state)
 {
 	(void)state;
@@ -146,6 +167,7 @@ int main(void)
 		cmocka_unit_test(start_of_a_running_name_is_already_running),
 		cmocka_unit_test(stop_goes_where_the_task_lives),
 		cmocka_unit_test(a_fleet_of_one_sends_everything_home),
+		cmocka_unit_test(a_pm_id_needs_its_node),
 	};
 	UNIT_RUN("test_fleet_route", tests);
 }
