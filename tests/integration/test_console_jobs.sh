@@ -192,7 +192,8 @@ key q
 check "q leaves it" wait_until 5 screen_lacks "jobs (2) from"
 key '?'
 check "help names J" wait_until 5 screen_re "J +jobs: each job run"
-check "help names /jobs" screen_has "/jobs"
+key End
+check "help names /jobs (the help scrolls: at its end)" wait_until 5 screen_has "/theme NAME /clear /jobs"
 key Escape
 
 "${T[@]}" kill-server 2>/dev/null
