@@ -213,6 +213,16 @@ check "next_run: PM2 ran it at or after that time" wait_until 15 bash -c "awk -v
 first=$(awk -v t="$nr" '$1 >= t - 100 { print $1; exit }' "$TMP/tick3.out")
 check "next_run: the run came when announced (ran $first, announced $nr)" test "$first" -lt $((nr + 1500))
 
+# A stop by pm_id with with_deps: that process alone (dependencies go by name).
+out=$(req '{"verb":"start","params":{"task":"pmx","command":"sleep 600","depends_on":"db"}}')
+check "pm_id: pmx started" has "$out" '"status":"started"'
+pmx=$("$PM2" jlist 2>/dev/null | jq -r '.[] | select(.name == "pmx") | .pm_id')
+send_nowait g4 "{\"verb\":\"stop\",\"params\":{\"pm_id\":$pmx,\"with_deps\":true}}"
+check "pm_id: answered" wait_until 20 replied g4
+check "pm_id: one stop, a group of one" has "$(reply_of g4)" '"status":"stopped".*"group_size":1'
+check "pm_id: pmx stopped" is_status pmx stopped
+check "pm_id: db still online" is_status db online
+
 # --- the policy judges each task a group stop stops -----------------------------------
 for t in "agent-db:" "core-db:" "agent-api:agent-db,core-db"; do
 	n=${t%%:*}
