@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cron_next.h"
 #include "pm2.h"
 #include "util.h"
 
@@ -734,8 +735,15 @@ cJSON *codec_task_json(const struct pm2_proc *p, int64_t now_ms, const char *nod
 		cJSON_AddStringToObject(t, "owner", p->owner);
 	else
 		cJSON_AddNullToObject(t, "owner");
-	if (p->cron != NULL)
+	if (p->cron != NULL) {
 		cJSON_AddStringToObject(t, "cron", p->cron);
+		/* When PM2 runs it next (docs/protocol.md, "Next run"). */
+		int64_t next;
+		if (cron_next(p->cron, now_ms, &next) == 0)
+			cJSON_AddNumberToObject(t, "next_run", (double)next);
+	}
+	if (p->depends_on != NULL) /* what it waited for (docs/protocol.md, "Dependencies") */
+		cJSON_AddStringToObject(t, "depends_on", p->depends_on);
 	if (node != NULL)
 		cJSON_AddStringToObject(t, "node", node);
 	return t;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cron_check.h"
+#include "deps.h"
 #include "slash.h"
 #include "util.h"
 
@@ -364,6 +365,7 @@ void start_spec_free(struct start_spec *spec)
 	free(spec->argv);
 	free(spec->cwd);
 	free(spec->cron);
+	free(spec->depends_on);
 	for (size_t i = 0; i < spec->nenv; i++) {
 		free((char *)(uintptr_t)spec->env[i].key);
 		free((char *)(uintptr_t)spec->env[i].value);
@@ -592,8 +594,11 @@ struct start_spec *check_start(const struct envelope *env, const struct start_de
 	if (parse_memory(env, &spec->max_memory, err, errlen) < 0 ||
 	    parse_autorestart(env, &spec->autorestart, err, errlen) < 0 ||
 	    parse_failover(env, &spec->failover, err, errlen) < 0 ||
-	    parse_cron(env, spec, err, errlen) < 0)
+	    parse_cron(env, spec, err, errlen) < 0 ||
+	    deps_check_start(env, &spec->depends_on, &spec->depends_timeout_ms, err, errlen) < 0)
 		goto fail;
+	if (spec->depends_on != NULL)
+		spec_set_env(spec, DEPS_ENV, spec->depends_on);
 	if (spec->failover)
 		spec->definition = start_definition(env);
 

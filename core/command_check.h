@@ -46,6 +46,11 @@ struct start_spec {
 	 * on another node (docs/fleet.md, "Failover"): the verb, params but
 	 * node and ttl, args, agent_id; JSON text. */
 	char *definition;
+	/* params.depends_on (deps.h), canonical; NULL: none. Recorded in the
+	 * task's environment as TASKER_DEPENDS_ON. */
+	char *depends_on;
+	int64_t depends_timeout_ms;
+	bool depends_waited; /* exec_deps.c found them ready: start now */
 };
 
 /* What a start takes from the executor rather than from the message. */

@@ -59,6 +59,16 @@ static int field_check(const char *s, size_t len, const struct field *f, char *e
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	const char *p = buf;
+	/* PM2 7's croner (4.1.97) throws on a comma list holding a range or
+	 * a step ("1-5,10"), inside the daemon when the task starts: refused
+	 * here instead. */
+	if (strchr(buf, ',') != NULL && strpbrk(buf, "-/") != NULL) {
+		snprintf(err, errlen,
+			 "cron: %s field \"%s\": PM2's scheduler (croner 4.1) refuses a range or a "
+			 "step inside a comma list: list the values (1,2,3,10) instead",
+			 f->name, buf);
+		return -1;
+	}
 	for (;;) {
 		int a = f->lo, b = f->hi;
 		if (*p == '*') {

@@ -55,6 +55,48 @@ static void add_param(struct envelope *env, const char *key, const char *value)
 	env->nparams++;
 }
 
+/*
+ * b00t.depends_on as a start's depends_on (docs/protocol.md,
+ * "Dependencies"): an entry that names a datum of this folder (REF, or
+ * REF:PORT) stands for the task that datum starts, its b00t.name (else
+ * the NAME of NAME.TYPE); any other entry is a task name as it is. The
+ * list is checked by check_start like a command's. A malloc'd string.
+ */
+static char *datum_deps_list(const char *dir, const struct datum *d)
+{
+	char *out = xstrdup("");
+	for (size_t i = 0; i < d->ndeps; i++) {
+		char *item = xstrdup(d->depends_on[i]);
+		char *colon = strchr(item, ':');
+		const char *port = "";
+		if (colon != NULL) {
+			*colon = '\0';
+			port = colon + 1;
+		}
+		char *name = xstrdup(item);
+		if (datum_ref_problem(item) == NULL) {
+			char *path = xasprintf("%s/%s.toml", dir, item);
+			struct datum dd;
+			char why[300];
+			if (datum_toml_load_file(path, &dd, why, sizeof(why)) == 0) {
+				const char *dot = strrchr(item, '.');
+				free(name);
+				name = dd.name != NULL && dd.name[0] != '\0' ? xstrdup(dd.name)
+				       : dot != NULL ? xstrndup(item, (size_t)(dot - item))
+						     : xstrdup(item);
+				datum_free(&dd);
+			}
+			free(path);
+		}
+		char *next = xasprintf("%s%s%s%s%s", out, i ? "," : "", name, colon ? ":" : "", port);
+		free(out);
+		out = next;
+		free(name);
+		free(item);
+	}
+	return out;
+}
+
 int datum_resolve(struct envelope *env, const char *dir, char *err, size_t errlen)
 {
 	const char *ref = codec_param(env, "datum");
@@ -124,6 +166,11 @@ int datum_resolve(struct envelope *env, const char *dir, char *err, size_t errle
 		if (codec_param(env, key) == NULL)
 			add_param(env, key, d.env[i].value);
 		free(key);
+	}
+	if (codec_param(env, "depends_on") == NULL && d.ndeps > 0) {
+		char *list = datum_deps_list(dir, &d);
+		add_param(env, "depends_on", list);
+		free(list);
 	}
 	if (codec_param(env, "cwd") == NULL && d.cwd != NULL && d.cwd[0] != '\0') {
 		/* A relative cwd in a datum is relative to the datum folder. */

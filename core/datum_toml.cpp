@@ -56,6 +56,7 @@ struct parsed {
 	std::string name, type, command, cwd;
 	bool has_name = false, has_type = false, has_command = false, has_cwd = false;
 	std::vector<std::string> args;
+	std::vector<std::string> depends_on;
 	std::vector<std::pair<std::string, std::string>> env;
 };
 
@@ -112,6 +113,14 @@ parsed read(const std::string &source, const toml::table &root)
 		for (const toml::node &e : *v->as_array())
 			p.args.push_back(want_string(source, e, "b00t.args[" + std::to_string(i++) + "]"));
 	}
+	if (const toml::node *v = t.get("depends_on")) {
+		if (!v->is_array())
+			fail(source, *v, "b00t.depends_on must be an array of strings");
+		size_t i = 0;
+		for (const toml::node &e : *v->as_array())
+			p.depends_on.push_back(
+				want_string(source, e, "b00t.depends_on[" + std::to_string(i++) + "]"));
+	}
 	if (const toml::node *v = root.get("env"))
 		env_table(source, *v, "env", p);
 	if (const toml::node *v = t.get("env"))
@@ -151,6 +160,14 @@ void fill(const parsed &p, struct datum *out)
 			throw std::bad_alloc();
 		for (const std::string &a : p.args)
 			out->args[out->nargs++] = dup(a);
+	}
+	if (!p.depends_on.empty()) {
+		out->depends_on =
+			static_cast<char **>(std::calloc(p.depends_on.size(), sizeof(char *)));
+		if (out->depends_on == nullptr)
+			throw std::bad_alloc();
+		for (const std::string &a : p.depends_on)
+			out->depends_on[out->ndeps++] = dup(a);
 	}
 	if (!p.env.empty()) {
 		out->env = static_cast<struct datum_env *>(
@@ -499,6 +516,9 @@ extern "C" void datum_free(struct datum *d)
 	for (size_t i = 0; i < d->nargs; i++)
 		std::free(d->args[i]);
 	std::free(d->args);
+	for (size_t i = 0; i < d->ndeps; i++)
+		std::free(d->depends_on[i]);
+	std::free(d->depends_on);
 	for (size_t i = 0; i < d->nenv; i++) {
 		std::free(d->env[i].key);
 		std::free(d->env[i].value);

@@ -36,6 +36,9 @@ struct datum {
 	struct datum_env *env; /* top-level [env], then [b00t].env over it */
 	size_t nenv;
 	char *cwd; /* [b00t].cwd; NULL when absent */
+	/* [b00t].depends_on: names of datums (or tasks) it needs running */
+	char **depends_on;
+	size_t ndeps;
 };
 
 /*

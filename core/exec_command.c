@@ -657,6 +657,10 @@ void exec_command_take_then(struct executor *ex, enum verb verb, const char *ver
 		cJSON_Delete(conf);
 		return;
 	}
+	/* depends_on, with_deps: held or split up first (exec_deps.c). */
+	if (exec_deps_take(ex, verb, verb_word, name, request_id, agent_id, &spec, &conf, expires,
+			   entry, &auth))
+		return;
 	struct command *cmd = xcalloc(1, sizeof(*cmd));
 	cmd->auth = auth;
 	if (entry != NULL) {
@@ -678,6 +682,7 @@ void exec_command_take_then(struct executor *ex, enum verb verb, const char *ver
 	cmd->first_id = -1;
 	cmd->expires_wall = expires;
 	cmd->taken_us = metrics_exec_now_us();
+	exec_deps_attach(ex, cmd);
 	int64_t wait = expires - util_wall_ms();
 	/* The timer is monotonic and the expiry wall time: which one the
 	 * deadline is, is decided here, not by comparing clocks when it fires. */

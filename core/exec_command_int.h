@@ -82,6 +82,10 @@ struct command {
 	struct loop_timer *deadline;
 	struct loop_timer *settle; /* redelivered: the next listing, PM2 still moving */
 	int settle_tries;
+	/* Called with the reply just before it goes out (exec_deps.c: a step
+	 * of a group stop); NULL: none. */
+	void (*on_reply)(struct command *cmd, cJSON *obj, void *arg);
+	void *on_reply_arg;
 	exec_done_fn done; /* told the reply's status (exec_command_take_then) */
 	void *done_arg;
 };

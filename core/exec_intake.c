@@ -19,6 +19,7 @@
 #include "codec.h"
 #include "command_target.h"
 #include "datum.h"
+#include "deps.h"
 #include "executor_int.h"
 #include "log.h"
 #include "metrics_exec.h"
@@ -435,6 +436,15 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		cJSON_AddNumberToObject(conf, "lines", (double)lines);
 		cJSON_AddNumberToObject(conf, "follow", (double)follow);
 	}
+	bool with_deps = false;
+	if (deps_check_stop(&env, &with_deps, err, sizeof(err)) < 0) {
+		reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
+	if (with_deps) /* exec_deps.c stops the group */
+		cJSON_AddTrueToObject(conf = cJSON_CreateObject(), "with_deps");
 	if (verb == V_START) {
 		spec = check_start(&env, &ex->start_def, err, sizeof(err));
 		if (spec == NULL) {

@@ -175,6 +175,8 @@ static const char *spec_env(const struct start_spec *spec, const char *key)
 
 void cmd_reply_and_finish(struct command *cmd, cJSON *obj)
 {
+	if (cmd->on_reply != NULL)
+		cmd->on_reply(cmd, obj, cmd->on_reply_arg);
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
 	const cJSON *error = cJSON_GetObjectItemCaseSensitive(obj, "error");
 	const char *st = cJSON_IsString(status) ? status->valuestring : "done";

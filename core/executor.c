@@ -228,6 +228,7 @@ void executor_drain(struct executor *ex, void (*done)(void *arg), void *arg)
 	loop_timer_cancel(ex->presence_timer);
 	ex->presence_timer = NULL;
 	exec_logs_end_all(ex, "error: the executor is shutting down");
+	exec_deps_drain(ex);
 	exec_job_drain(ex);
 	if (ex->commands != NULL)
 		log_info("shutdown: finishing %zu command(s) in flight", executor_inflight(ex));
@@ -240,6 +241,7 @@ void executor_free(struct executor *ex)
 	if (ex == NULL)
 		return;
 	exec_commands_free(ex);
+	exec_deps_free(ex);
 	exec_job_free(ex);
 	exec_sign_free(ex);
 	exec_logs_free(ex);

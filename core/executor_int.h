@@ -140,6 +140,8 @@ struct executor {
 	struct metrics_exec *metrics; /* NULL: no --metrics (metrics_exec.h) */
 	/* Signatures, the policy, replay ids, the audit (exec_auth.c). */
 	struct exec_auth *auth;
+	/* Starts waiting for their dependencies, group stops (exec_deps.c). */
+	struct exec_deps *deps;
 	struct exec_jobs *jobs; /* job runs (exec_job.c) */
 };
 
@@ -390,6 +392,22 @@ void exec_logs_end_all(struct executor *ex, const char *why);
 /* Frees every follow without writing anything (teardown only). */
 void exec_logs_free(struct executor *ex);
 
+/* exec_deps.c (docs/protocol.md, "Dependencies") */
+struct exec_deps;
+/* Takes a start that must wait for its depends_on, or a stop with_deps
+ * (conf {"with_deps": true}): true when it did (then *spec, *conf and
+ * *auth are its own and set to NULL); false: not for it, nothing taken. */
+bool exec_deps_take(struct executor *ex, enum verb verb, const char *verb_word, const char *name,
+		    const char *request_id, const char *agent_id, struct start_spec **spec,
+		    cJSON **conf, int64_t expires, const struct exec_entry *entry,
+		    struct exec_auth_req **auth);
+/* A new command: a group stop's step when the group is taking it. */
+void exec_deps_attach(struct executor *ex, struct command *cmd);
+size_t exec_deps_waiting(const struct executor *ex);
+/* Shutting down: every waiting start is answered (nothing started). */
+void exec_deps_drain(struct executor *ex);
+/* Teardown: frees everything without replying (after the commands). */
+void exec_deps_free(struct executor *ex);
 /* exec_job.c: the b00t:job channel (docs/protocol.md, "Jobs") */
 void exec_job_new(struct executor *ex);
 void exec_job_free(struct executor *ex);

@@ -58,6 +58,9 @@ static bool proc_from_json(const cJSON *t, int64_t now_ms, struct pm2_proc *p)
 	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(t, "owner");
 	if (cJSON_IsString(owner))
 		p->owner = xstrdup(owner->valuestring);
+	const cJSON *cron = cJSON_GetObjectItemCaseSensitive(t, "cron");
+	if (cJSON_IsString(cron) && strlen(cron->valuestring) <= 200)
+		p->cron = xstrdup(cron->valuestring);
 	p->pm_id = (int)long_of(t, "pm_id", 0, 1000000000L);
 	p->pid = (int)long_of(t, "pid", 0, 2147483647L);
 	p->restart_time = (int)long_of(t, "restarts", 0, 1000000000L);

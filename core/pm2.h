@@ -115,6 +115,8 @@ struct pm2_proc {
 	 * (docs/security.md, "Ownership"): TASKER_OWNER and TASKER_OWNER_KEY
 	 * of pm2_env.env; owner NULL: a foreign task (not started by tasker). */
 	char *owner, *owner_key;
+	/* TASKER_DEPENDS_ON (deps.h): what it waited for; NULL: nothing */
+	char *depends_on;
 	char *out_log_path, *err_log_path;
 	uint64_t max_memory_restart; /* bytes; 0: none */
 	char *cron;		     /* pm2_env.cron_restart; NULL: none */

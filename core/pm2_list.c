@@ -65,6 +65,7 @@ enum key {
 	K_CRON,
 	K_OWNER,     /* pm2_env.env.TASKER_OWNER */
 	K_OWNER_KEY, /* pm2_env.env.TASKER_OWNER_KEY */
+	K_DEPENDS,   /* pm2_env.env.TASKER_DEPENDS_ON */
 };
 
 struct key_name {
@@ -240,6 +241,7 @@ static void proc_clear(struct pm2_proc *p)
 	strings_free(p->env_names, p->nenv);
 	free(p->owner);
 	free(p->owner_key);
+	free(p->depends_on);
 	free(p->out_log_path);
 	free(p->err_log_path);
 	free(p->cron);
@@ -538,6 +540,8 @@ static int on_scalar(struct pm2_list_parser *lp, bool is_str, bool is_num, const
 	case X_APPENV:
 		if (lp->in_rec && is_str && len <= 1024 && (t->key == K_OWNER || t->key == K_OWNER_KEY))
 			set_str(t->key == K_OWNER ? &lp->rec.p.owner : &lp->rec.p.owner_key, s, len);
+		else if (lp->in_rec && is_str && len <= 2048 && t->key == K_DEPENDS)
+			set_str(&lp->rec.p.depends_on, s, len);
 		break;
 	case X_PARGS:
 		if (lp->in_rec) {
@@ -713,7 +717,8 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 		/* The one pair of values kept: who started the task. */
 		t->key = len == 12 && memcmp(s, "TASKER_OWNER", 12) == 0       ? K_OWNER
 		         : len == 16 && memcmp(s, "TASKER_OWNER_KEY", 16) == 0 ? K_OWNER_KEY
-		                                                                : K_NONE;
+		         : len == 17 && memcmp(s, "TASKER_DEPENDS_ON", 17) == 0 ? K_DEPENDS
+		                                                                 : K_NONE;
 		break;
 	case X_CAPTURE:
 		if (!lp->gen_full)

@@ -17,6 +17,7 @@
 #include <hiredis/hiredis.h>
 
 #include "codec.h"
+#include "cron_next.h"
 #include "fleet_read.h"
 #include "fleet_tasks.h"
 #include "log.h"
@@ -60,6 +61,7 @@ struct ls_row {
 	double cpu;
 	uint64_t memory;
 	int64_t uptime_ms;
+	const char *cron; /* NULL: no schedule */
 };
 
 static void human_bytes(uint64_t b, char *buf, size_t size)
@@ -163,7 +165,15 @@ static void print_rows(const struct ls_row *rows, size_t n, bool with_node,
 		print_cell(r->status, 16, look->color ? status_color(r->status) : NULL);
 		char mode[40];
 		text_escape(r->mode, strlen(r->mode), 8, mode, sizeof(mode));
-		printf("%8s %5.0f%% %8s %7s %5ld  %s\n", pid, r->cpu, mem, up, r->restarts, mode);
+		printf("%8s %5.0f%% %8s %7s %5ld  %s", pid, r->cpu, mem, up, r->restarts, mode);
+		/* A schedule: when PM2 runs it next, at the end of its line. */
+		int64_t next, now = util_wall_ms();
+		if (r->cron != NULL && cron_next(r->cron, now, &next) == 0) {
+			char when[64];
+			cron_next_text(next, now, when, sizeof(when));
+			printf("  next run %s", when);
+		}
+		printf("\n");
 	}
 	if (n == 0)
 		printf("(no tasks)\n");
@@ -214,6 +224,7 @@ static void on_ls(struct pm2_client *c, struct pm2_proc *procs, size_t n, const 
 				.cpu = p->cpu,
 				.memory = p->memory,
 				.uptime_ms = up,
+				.cron = p->cron,
 			};
 		}
 		print_rows(rows, n, false, r->look);
@@ -331,10 +342,11 @@ static int ls_fleet(struct config *cfg, bool json, const struct ls_look *look)
 					.cpu = p->cpu,
 					.memory = p->memory,
 					.uptime_ms = p->pm_uptime > 0 ? now - p->pm_uptime : 0,
+					.cron = p->cron,
 				};
 				/* The row keeps the strings; the records go. */
 				procs[j].name = procs[j].status = procs[j].exec_mode = NULL;
-				procs[j].owner = NULL;
+				procs[j].owner = procs[j].cron = NULL;
 				if (!nodes[j][0])
 					free(nodes[j]);
 			}
@@ -348,6 +360,7 @@ static int ls_fleet(struct config *cfg, bool json, const struct ls_look *look)
 			free((char *)(uintptr_t)rows[i].owner);
 			free((char *)(uintptr_t)rows[i].status);
 			free((char *)(uintptr_t)rows[i].mode);
+			free((char *)(uintptr_t)rows[i].cron);
 		}
 		free(rows);
 	}

@@ -24,7 +24,7 @@
 #include "tasks.h"
 #include "theme.h"
 
-enum app_mode { MODE_TABLE, MODE_HELP, MODE_DETAIL, MODE_CONFIRM, MODE_LOGS };
+enum app_mode { MODE_TABLE, MODE_HELP, MODE_DETAIL, MODE_CONFIRM, MODE_LOGS, MODE_JOBS };
 enum app_focus { FOCUS_TABLE, FOCUS_FEED };
 enum msg_kind { MSG_INFO, MSG_OK, MSG_ERROR, MSG_WAIT };
 
@@ -41,6 +41,8 @@ struct pending {
 struct backlog;
 struct procview;
 struct fleet_scan;
+struct resultview;
+struct jobview;
 
 /* A node of the fleet as the console last saw it (fleet.c). */
 struct fleet_node {
@@ -135,6 +137,10 @@ struct app {
 	size_t nenv_pairs;
 	char *log_out, *log_err; /* the tails shown */
 	long long log_out_size, log_err_size;
+	/* The last result in the detail view (resultview.h), the job view
+	 * (J, /jobs: jobview.h). */
+	struct resultview *rv;
+	struct jobview *jv;
 
 	/* A stop, restart or delete waiting for y (MODE_CONFIRM). */
 	const char *confirm_verb; /* "stop", "restart" or "delete" */

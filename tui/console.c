@@ -42,10 +42,12 @@
 #include "complete.h"
 #include "help.h"
 #include "fleet_admit.h"
+#include "jobview.h"
 #include "keys.h"
 #include "log.h"
 #include "procview.h"
 #include "reply_sig.h"
+#include "resultview.h"
 #include "slash.h"
 #include "terminal.h"
 #include "tools.h"
@@ -383,6 +385,7 @@ static void status_checked(const char *data, size_t len, const struct reply_chec
 			kind = FEED_ERROR;
 	}
 	feed_add(&app->feed, clock, kind, text);
+	jobview_message(app, v.type);
 
 	bool ours = false;
 	for (size_t i = 0; trusted && v.request_id != NULL && i < app->npending; i++) {
@@ -691,6 +694,8 @@ static bool console_command(struct app *app, const struct slash_line *l)
 		draw_apply_theme(app);
 		theme_remember(arg);
 		set_message(app, MSG_INFO, "theme %s (remembered)", arg);
+	} else if (strcmp(v, "jobs") == 0) {
+		jobview_open(app);
 	} else if (strcmp(v, "clear") == 0) {
 		feed_clear(&app->feed);
 		app->message[0] = '\0';
@@ -1216,6 +1221,9 @@ static void key_table(struct app *app, int key)
 		set_message(app, MSG_INFO, "sort: %s, %s", tasks_col_name(app->tasks.sort),
 			    app->tasks.descending ? "descending" : "ascending");
 		break;
+	case 'J':
+		jobview_open(app);
+		break;
 	case '?':
 	case 'h':
 	case KEYC_F1:
@@ -1367,6 +1375,9 @@ static void handle_key(struct app *app, int key)
 		break;
 	case MODE_LOGS:
 		key_logs(app, key);
+		break;
+	case MODE_JOBS:
+		jobview_key(app, key);
 		break;
 	case MODE_TABLE:
 		key_table(app, key);
@@ -1822,6 +1833,8 @@ int console_main(struct config *cfg, int argc, char **argv)
 	app_feed(app, FEED_INFO, "console started; type / to enter a command, ? for help");
 	local_start(app);
 	fleet_start(app);
+	resultview_start(app);
+	jobview_start(app);
 	if (theme_err[0] != '\0')
 		app_message(app, MSG_ERROR, "%s; using the built-in default theme", theme_err);
 	mark(app);
@@ -1839,6 +1852,8 @@ out:
 	bus_free(app->bus);
 	reply_trust_free(app->trust);
 	fleet_free(app);
+	resultview_free(app);
+	jobview_free(app);
 	backlog_free(app->backlog);
 	if (app->ex != NULL)
 		executor_free(app->ex);

@@ -21,6 +21,8 @@
 #include "draw_history.h"
 #include "format.h"
 #include "help.h"
+#include "jobview.h"
+#include "resultview.h"
 #include "text_cut.h"
 #include "util.h"
 
@@ -518,6 +520,9 @@ static void draw_hints(struct app *app, int y)
 	case MODE_CONFIRM:
 		hints = " y go on  any other key: cancel";
 		break;
+	case MODE_JOBS:
+		hints = " ↑↓ j k select job  g read again  Esc/q/J back";
+		break;
 	case MODE_LOGS:
 		hints = app->lv.searching ? " Enter search  Esc cancel"
 					  : " q back  PgUp PgDn page  g/G top/end  / search  n/N next/prev  "
@@ -751,6 +756,7 @@ static void draw_detail(struct app *app)
 		put(row++, in, iw, draw_attr(app, status_elem(p)), buf);
 		snprintf(buf, sizeof(buf), "logs     %s", app->logs_state);
 		put(row++, in, iw, oa, buf);
+		row = resultview_draw(app, p, row, in, iw, y + h - 1);
 		row += history_draw_detail(app, p, row, in, iw, y + h - 1 - row - 6);
 		int rleft = y + h - 1 - row;
 		if (rleft < 4)
@@ -799,6 +805,7 @@ static void draw_detail(struct app *app)
 	put(row++, in, iw, oa, buf);
 	snprintf(buf, sizeof(buf), "err log  %s", p->err_log_path);
 	put(row++, in, iw, oa, buf);
+	row = resultview_draw(app, p, row, in, iw, y + h - 1);
 	row += history_draw_detail(app, p, row, in, iw, y + h - 1 - row - 6);
 
 	int left = y + h - 1 - row;
@@ -927,6 +934,8 @@ void draw_screen(struct app *app)
 		draw_help(app);
 	else if (view == MODE_DETAIL)
 		draw_detail(app);
+	else if (view == MODE_JOBS)
+		jobview_draw(app);
 	else if (view == MODE_LOGS && app->mode == MODE_LOGS) {
 		int c = draw_logs(app);
 		if (c >= 0)

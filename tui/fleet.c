@@ -87,6 +87,8 @@ static void proc_copy(struct pm2_proc *dst, const struct pm2_proc *src)
 	dst->env_names = strings_dup(src->env_names, src->nenv);
 	dst->owner = src->owner ? xstrdup(src->owner) : NULL;
 	dst->owner_key = src->owner_key ? xstrdup(src->owner_key) : NULL;
+	dst->cron = src->cron ? xstrdup(src->cron) : NULL;
+	dst->depends_on = src->depends_on ? xstrdup(src->depends_on) : NULL;
 }
 
 static struct fleet_node *find_node(const struct app *app, const char *name)

@@ -56,6 +56,12 @@ static const char *const elem_names[TH_COUNT] = {
     [TH_SPARK_MEM] = "spark-mem",
     [TH_SPARK_RESTART] = "spark-restart",
     [TH_HEADER_METER] = "header-meter",
+    [TH_JOB_PENDING] = "job-pending",
+    [TH_JOB_RUNNING] = "job-running",
+    [TH_JOB_SUCCEEDED] = "job-succeeded",
+    [TH_JOB_FAILED] = "job-failed",
+    [TH_JOB_SKIPPED] = "job-skipped",
+    [TH_JOB_ROLLBACK] = "job-rollback",
 };
 
 /* The eight ANSI colours, in their numeric order. */
@@ -108,6 +114,12 @@ static const struct theme_style builtin_styles[TH_COUNT] = {
     [TH_SPARK_MEM] = {6, -1, 0},
     [TH_SPARK_RESTART] = {1, -1, B},
     [TH_HEADER_METER] = {3, 4, B},
+    [TH_JOB_PENDING] = {-1, -1, D},
+    [TH_JOB_RUNNING] = {3, -1, B},
+    [TH_JOB_SUCCEEDED] = {2, -1, 0},
+    [TH_JOB_FAILED] = {1, -1, B},
+    [TH_JOB_SKIPPED] = {5, -1, D},
+    [TH_JOB_ROLLBACK] = {6, -1, 0},
 };
 
 /*
@@ -133,6 +145,12 @@ static const unsigned mono_attrs[TH_COUNT] = {
     [TH_OVERLAY_TITLE] = B,
     [TH_SPARK_RESTART] = B,
     [TH_HEADER_METER] = R,
+    [TH_JOB_PENDING] = D,
+    [TH_JOB_RUNNING] = B | U,
+    [TH_JOB_SUCCEEDED] = B,
+    [TH_JOB_FAILED] = B | R,
+    [TH_JOB_SKIPPED] = D | U,
+    [TH_JOB_ROLLBACK] = R,
 };
 
 #undef B
@@ -142,13 +160,15 @@ static const unsigned mono_attrs[TH_COUNT] = {
 
 /* Elements that must stay distinguishable from each other without colour;
  * each group ends with TH_COUNT. */
-static const enum theme_elem mono_groups[][6] = {
+static const enum theme_elem mono_groups[][7] = {
     {TH_STATUS_ONLINE, TH_STATUS_STOPPED, TH_STATUS_ERRORED, TH_STATUS_LAUNCHING, TH_STATUS_OTHER,
      TH_COUNT},
     {TH_HEADER, TH_HEADER_ALERT, TH_COUNT},
     {TH_ROW, TH_ROW_SELECTED, TH_ROW_LOST, TH_COUNT},
     {TH_FEED_INFO, TH_FEED_ERROR, TH_COUNT},
     {TH_BAR, TH_BAR_ERROR, TH_COUNT},
+    {TH_JOB_PENDING, TH_JOB_RUNNING, TH_JOB_SUCCEEDED, TH_JOB_FAILED, TH_JOB_SKIPPED,
+     TH_JOB_ROLLBACK, TH_COUNT},
 };
 
 void theme_builtin(struct theme *out)

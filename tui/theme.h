@@ -44,6 +44,12 @@ enum theme_elem {
 	TH_SPARK_MEM,        /* memory history in the detail graph */
 	TH_SPARK_RESTART,    /* restarts marked on the detail graph's timeline */
 	TH_HEADER_METER,     /* the header's CPU and memory meter */
+	TH_JOB_PENDING,      /* job view: a step not started yet */
+	TH_JOB_RUNNING,      /* job view: a step running */
+	TH_JOB_SUCCEEDED,    /* job view: a step that succeeded (and a completed job) */
+	TH_JOB_FAILED,       /* job view: a step that failed or timed out */
+	TH_JOB_SKIPPED,      /* job view: a step skipped or stopped */
+	TH_JOB_ROLLBACK,     /* job view: a rollback step */
 	TH_COUNT
 };
 
