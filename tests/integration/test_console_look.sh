@@ -49,11 +49,23 @@ session_gone() { ! "${T[@]}" has-session 2>/dev/null; }
 # Only when nothing answers at the default address: that port is not ours.
 LOCALF="$TMP/run/tasker/local.json"
 if [ -n "${SKIP_LOCAL:-}" ] || (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
-	for n in "send finds the --local console's Redis" "the file goes at exit" "a stale file is ignored"; do
+	for n in "send finds the --local console's Redis" "the --local console runs a job from b00t:job" "the file goes at exit" "a stale file is ignored"; do
 		echo "ok - $n # SKIP 127.0.0.1:6379 answers here"
 		PASS=$((PASS + 1))
 	done
 else
+	# A job datum in b00t's default folder ($HOME/.b00t/_b00t_): the
+	# console's in-process executor serves b00t:job as tasker exec does.
+	mkdir -p "$TMP/home/.b00t/_b00t_"
+	cat >"$TMP/home/.b00t/_b00t_/hello.job.toml" <<TOML
+[b00t]
+type = "job"
+[[b00t.job.steps]]
+name = "mark"
+[b00t.job.steps.task]
+type = "bash"
+command = "echo ran >> $TMP/local-job.ran"
+TOML
 	console XDG_RUNTIME_DIR="$TMP/run" HOME="$TMP/home" -- --local
 	check "the --local console writes its address file" wait_until 20 test -s "$LOCALF"
 	wait_until 20 screen_has "Redis up"
@@ -65,6 +77,9 @@ else
 		not_ok "send finds the --local console's Redis" "rc $rc" "out: $out" "err: $(cat "$TMP/send.err")"
 	fi
 	check "the file names the console's socket" grep -q '"url":"unix://' "$LOCALF"
+	XDG_RUNTIME_DIR="$TMP/run" HOME="$TMP/home" timeout 30 "$TASKER" send --channel b00t:job \
+		--publish-only '/job --name=hello' >/dev/null 2>"$TMP/job.err"
+	check "the --local console runs a job from b00t:job" wait_until 30 grep -qs ran "$TMP/local-job.ran"
 	key '?'
 	check "the help box shows the address" wait_until 10 screen_re 'unix://.*redis-[0-9]+\.sock'
 	key Escape
