@@ -3,46 +3,15 @@
 # against a real redis-server, a real PM2 daemon (private PM2_HOME) and a
 # real executor: the full-screen log view (l).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tmux.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
 command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
 start_redis || { not_ok "redis-server starts"; finish; }
 R="redis://127.0.0.1:$REDIS_PORT"
 mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
-SOCK="tasker-test-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
 
-
-cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
-trap 'cleanup_tmux; cleanup' EXIT
-
-# console [ENV=VALUE...] -- [ARGS...]: starts the console in a new tmux server.
-console() {
-	local envs=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
-	shift
-	"${T[@]}" kill-server 2>/dev/null
-	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
-	local try
-	for try in 1 2 3; do
-		"${T[@]}" new-session -d -x "${COLS_:-100}" -y "${ROWS_:-30}" -s main \
-			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
-			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "${envs[@]}" \
-			"$TASKER" --redis "$R" "$@" && return 0
-	done
-	return 1
-}
-screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
-screen_esc() { "${T[@]}" capture-pane -e -p -t main 2>/dev/null; }
-screen_has() { screen | grep -q -- "$1"; }
-screen_lacks() { ! screen | grep -q -- "$1"; }
-screen_re() { screen | grep -qE -- "$1"; }
-# row N: the screen's line N (1 = the top line).
-row() { screen | sed -n "${1}p"; }
-row_has() { row "$1" | grep -qE -- "$2"; }
-type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
-key() { "${T[@]}" send-keys -t main "$@"; }
-dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+CONSOLE_ARGS=(--redis "$R")
 
 # --- the log view of a local task ------------------------------------------------
 # gen writes one stderr line, then (a second later, so PM2's stamps order

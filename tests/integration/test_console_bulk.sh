@@ -8,6 +8,7 @@
 # marks, a bulk stop after one confirmation, mark-all-matching-the-filter;
 # the help box scrolling at 80x24.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tmux.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
 [ -x "$PM2" ] || { not_ok "pm2 is installed in .deps (run make deps)"; finish; }
@@ -16,10 +17,6 @@ start_redis || { not_ok "redis-server starts"; finish; }
 R="redis://127.0.0.1:$REDIS_PORT"
 export REDIS_URL="$R"
 mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config" "$TMP/keys"
-SOCK="tasker-test-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
-cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
-trap 'cleanup_tmux; cleanup' EXIT
 
 # jq-less readers of PM2's own list.
 pm2_field() { # pm2_field NAME FIELD: status or pm_id of the first process of NAME
@@ -107,26 +104,7 @@ check "/delete --pm_id deletes the unicode task" has "$out" '"status":"deleted"'
 check "... gone from PM2" wait_until 10 pm2_gone "$U"
 check "the executor is still alive" alive "$EXEC"
 
-# --- by pm_id from the console ------------------------------------------------------------
-console() {
-	"${T[@]}" kill-server 2>/dev/null
-	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
-	local try
-	for try in 1 2 3; do
-		"${T[@]}" new-session -d -x "${COLS_:-100}" -y "${ROWS_:-30}" -s main \
-			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
-			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" \
-			"$TASKER" --redis "$R" "$@" && return 0
-	done
-	return 1
-}
-screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
-screen_has() { screen | grep -q -- "$1"; }
-screen_lacks() { ! screen | grep -q -- "$1"; }
-screen_re() { screen | grep -qE -- "$1"; }
-type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
-key() { "${T[@]}" send-keys -t main "$@"; }
-dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+CONSOLE_ARGS=(--redis "$R")
 # answer KEY TEXT: answers the question on screen with KEY until TEXT shows
 # (a key within 300 ms of the question is not taken as its answer).
 answer_once() { key "$1"; wait_until 3 screen_has "$2"; }

@@ -8,42 +8,18 @@
 # and agree with what PM2's own listing says. The old behaviour
 # (TASKER_CONSOLE_LIST=every) lists every interval: the counter can tell.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tmux.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
 command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
 start_redis || { not_ok "redis-server starts"; finish; }
 R="redis://127.0.0.1:$REDIS_PORT"
 mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
-SOCK="tasker-test-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
 STATS="$TMP/console-stats"
 
-cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
-trap 'cleanup_tmux; cleanup' EXIT
-
-# console [ENV=VALUE...] -- [ARGS...]: starts the console in a new tmux server.
-console() {
-	local envs=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
-	shift
-	"${T[@]}" kill-server 2>/dev/null
-	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
-	rm -f "$STATS"
-	local try
-	for try in 1 2 3; do
-		"${T[@]}" new-session -d -x 140 -y 30 -s main \
-			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
-			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" \
-			TASKER_CONSOLE_STATS="$STATS" "${envs[@]}" \
-			"$TASKER" --redis "$R" --interval 1 "$@" && return 0
-	done
-	return 1
-}
-screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
-screen_has() { screen | grep -q -- "$1"; }
-screen_lacks() { ! screen | grep -q -- "$1"; }
-screen_re() { screen | grep -qE -- "$1"; }
-dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+CONSOLE_ARGS=(--redis "$R" --interval 1)
+CONSOLE_ENV=(TASKER_CONSOLE_STATS="$STATS")
+COLS_=140
 # stat NAME: a counter of the console's view (lists, sampled, events).
 stat() { grep -oE "$1=[0-9a-z]+" "$STATS" 2>/dev/null | cut -d= -f2; }
 stat_is() { [ "$(stat "$1")" = "$2" ]; }
@@ -81,6 +57,7 @@ for n in busy idle1 idle2; do
 	"$PM2" start "$TMP/$s" --name "$n" >/dev/null 2>&1
 done
 
+rm -f "$STATS"
 console --
 check "the console starts" wait_until 15 screen_has "Redis up"
 check "the tasks show" wait_until 15 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -qE ' idle2 +online'"
@@ -164,6 +141,7 @@ check "and the refreshes from /proc go on" wait_until 15 bash -c "[ \$(grep -c '
 # No event socket (as with a daemon that has none): the console lists every
 # interval, as before, and follows the events again once the socket is back.
 mv "$PM2_HOME/pub.sock" "$PM2_HOME/pub.sock.away"
+rm -f "$STATS"
 console --
 check "without the event socket the console still shows the tasks" wait_until 15 screen_re " fresh1 +online"
 l0=$(stat lists)
@@ -177,6 +155,7 @@ check "once the socket is back, the view follows the events again" wait_until 5 
 check "and a stop shows within 2 s" wait_until 2 bash -c "tmux -L $SOCK capture-pane -p -t main | grep -qE ' fresh1 +stopped'"
 
 # The old behaviour, kept behind a switch: a listing every interval.
+rm -f "$STATS"
 console TASKER_CONSOLE_LIST=every --
 check "the console starts (listing every interval)" wait_until 15 screen_re " fresh1 +stopped"
 l0=$(stat lists)

@@ -7,6 +7,7 @@
 # node for a task's logs with the logs verb and follows the reply's stream,
 # and shows a node whose executor was killed as lost.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tmux.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
 [ -x "$PM2" ] || { not_ok "pm2 is installed in .deps (run make deps)"; finish; }
@@ -14,8 +15,6 @@ command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
 start_redis || { not_ok "redis-server starts"; finish; }
 export REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
 mkdir -p "$TMP/state" "$TMP/config" "$TMP/empty" "$TMP/bin"
-SOCK="tasker-fleet-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
 
 declare -A EX
 for node in n1 n2 n3; do
@@ -42,18 +41,8 @@ for node in n1 n2 n3; do
 	check "tasker ls --fleet sees job-$node online on $node" wait_until 20 fleet_status_is "job-$node" "$node" online
 done
 
-cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
-trap 'cleanup_tmux; cleanup' EXIT
-
 # A PATH with the tools a shell needs and no pm2 (nor node).
 for tool in env sh bash; do ln -sf "$(command -v $tool)" "$TMP/bin/$tool"; done
-screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
-screen_has() { screen | grep -q -- "$1"; }
-screen_re() { screen | grep -qE -- "$1"; }
-screen_lacks_re() { ! screen | grep -qE -- "$1"; }
-type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
-key() { "${T[@]}" send-keys -t main "$@"; }
-dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
 answer_once() { key "$1"; wait_until 3 "${@:2}"; }
 answer() { wait_until 30 answer_once "$@"; }
 

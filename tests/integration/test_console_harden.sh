@@ -14,57 +14,19 @@
 # a real PM2 daemon (private PM2_HOME) and a real executor; the screen is
 # polled against deadlines.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tmux.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
 command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
 start_redis || { not_ok "redis-server starts"; finish; }
 R="redis://127.0.0.1:$REDIS_PORT"
 mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
-SOCK="tasker-harden-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
 NODE=$(hostname)
 
 bg "$TASKER" exec --redis "$R" >"$TMP/exec.log" 2>&1
 EXEC_PID=$BG_PID
 wait_until 20 file_has "$TMP/exec.log" "ready: listening"
 
-cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
-trap 'cleanup_tmux; cleanup' EXIT
-
-# console [ENV=VALUE...] -- [ARGS...]: starts the console in a new tmux
-# server, 100x30, UTF-8 unless an ENV says otherwise.
-console() {
-	local envs=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
-	shift
-	"${T[@]}" kill-server 2>/dev/null
-	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
-	local try
-	for try in 1 2 3; do
-		"${T[@]}" new-session -d -x 100 -y 30 -s main \
-			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
-			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "${envs[@]}" \
-			"$TASKER" "$@" && return 0
-	done
-	return 1
-}
-# shell COMMAND: runs a shell command line in a new tmux server (for what
-# must happen on a terminal but is not the running console).
-shell() {
-	"${T[@]}" kill-server 2>/dev/null
-	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
-	"${T[@]}" new-session -d -x 100 -y 30 -s main bash -c "$1"
-}
-screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
-screen_has() { screen | grep -q -- "$1"; }
-screen_lacks() { ! screen | grep -q -- "$1"; }
-row() { screen | sed -n "$1p"; }            # one screen row, 1-based
-row_has() { row "$1" | grep -qE -- "$2"; }
-row_lacks() { ! row "$1" | grep -qE -- "$2"; }
-screen_re() { screen | grep -qE -- "$1"; }
-type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
-key() { "${T[@]}" send-keys -t main "$@"; }
-dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
 # run LINE: types a line into the bar and sends it.
 run() { type_text "$1"; key Enter; }
 # answer KEY TEXT: answers the question on screen with KEY until TEXT shows.

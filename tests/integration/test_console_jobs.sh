@@ -7,6 +7,7 @@
 # job runner writes), steps in order with their states, refreshed live; a
 # malformed record is an error line, never a crash.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tmux.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
 command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
@@ -14,32 +15,9 @@ start_redis || { not_ok "redis-server starts"; finish; }
 R="redis://127.0.0.1:$REDIS_PORT"
 export REDIS_URL="$R"
 mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config"
-SOCK="tasker-test-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
 
-cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
-trap 'cleanup_tmux; cleanup' EXIT
-
-console() {
-	"${T[@]}" kill-server 2>/dev/null
-	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
-	local try
-	for try in 1 2 3; do
-		"${T[@]}" new-session -d -x "${COLS_:-110}" -y "${ROWS_:-32}" -s main \
-			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
-			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" \
-			"$TASKER" --redis "$R" "$@" && return 0
-	done
-	return 1
-}
-screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
-screen_esc() { "${T[@]}" capture-pane -e -p -t main 2>/dev/null; }
-screen_has() { screen | grep -q -- "$1"; }
-screen_lacks() { ! screen | grep -q -- "$1"; }
-screen_re() { screen | grep -qE -- "$1"; }
-type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
-key() { "${T[@]}" send-keys -t main "$@"; }
-dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
+CONSOLE_ARGS=(--redis "$R")
+COLS_=110 ROWS_=32
 # line_of TEXT: the screen line number holding TEXT (first), or 0.
 line_of() { screen | grep -n -- "$1" | head -n 1 | cut -d: -f1 | grep . || echo 0; }
 
@@ -101,7 +79,7 @@ type_text "/filter sched5"
 key Enter
 check "sched5 is the row shown" wait_until 15 screen_re "sched5 +"
 key Enter
-check "details: the schedule and its next run" wait_until 10 screen_re "schedule \*/5 \* \* \* \*   next run in [0-9]+m [0-9]+s \([0-9:]{8}\)"
+check "details: the schedule and its next run" wait_until 10 screen_re "schedule \*/5 \* \* \* \*   next run in ([0-9]+m )?[0-9]+s \([0-9:]{8}\)"
 check "details: no result for a task that has none" screen_lacks "result   "
 key Escape
 type_text "/filter"

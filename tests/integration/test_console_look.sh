@@ -5,45 +5,14 @@
 # Redis by themselves, `tasker ls` colours and cuts, sparklines and meters,
 # and the small fixes (i says the sort, Esc in Ctrl-R keeps the line).
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/tmux.sh"
 
 PM2="$ROOT/.deps/node_modules/.bin/pm2"
 command -v tmux >/dev/null || { not_ok "tmux is installed"; finish; }
 mkdir -p "$PM2_HOME" "$TMP/state" "$TMP/config" "$TMP/run" "$TMP/home"
 chmod 700 "$TMP/run"
-SOCK="tasker-test-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
 
-cleanup_tmux() { "${T[@]}" kill-server 2>/dev/null; }
-trap 'cleanup_tmux; cleanup' EXIT
-
-# console [ENV=VALUE...] -- [ARGS...]: starts the console in a new tmux
-# server (no --redis: the test gives it when it wants one).
-console() {
-	local envs=()
-	while [ $# -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
-	shift
-	"${T[@]}" kill-server 2>/dev/null
-	wait_until 10 bash -c "! tmux -L $SOCK has-session 2>/dev/null"
-	local try
-	for try in 1 2 3; do
-		"${T[@]}" new-session -d -x "${COLS_:-100}" -y "${ROWS_:-30}" -s main \
-			env LC_ALL=C.UTF-8 TERM=xterm-256color XDG_STATE_HOME="$TMP/state" \
-			XDG_CONFIG_HOME="$TMP/config" PM2_HOME="$PM2_HOME" "${envs[@]}" \
-			"$TASKER" "$@" && return 0
-	done
-	return 1
-}
-screen() { "${T[@]}" capture-pane -p -t main 2>/dev/null; }
-screen_esc() { "${T[@]}" capture-pane -e -p -t main 2>/dev/null; }
-screen_has() { screen | grep -q -- "$1"; }
-screen_lacks() { ! screen | grep -q -- "$1"; }
-screen_re() { screen | grep -qE -- "$1"; }
-row() { screen | sed -n "${1}p"; }
-row_has() { row "$1" | grep -qE -- "$2"; }
-type_text() { "${T[@]}" send-keys -t main -l -- "$1"; }
-key() { "${T[@]}" send-keys -t main "$@"; }
-dump() { echo "# screen:"; screen | sed 's/^/#   /'; }
-session_gone() { ! "${T[@]}" has-session 2>/dev/null; }
+# console [ENV=VALUE...] [--] [ARGS...]: no --redis here (each test gives it when it wants one).
 
 # --- item 11: the tools find a --local console's Redis ----------------------------------
 # Only when nothing answers at the default address: that port is not ours.
