@@ -74,8 +74,11 @@ void exec_table_listed(struct executor *ex, struct pm2_proc *procs, size_t n)
 {
 	struct exec_table *t = table(ex);
 	uint64_t asked = t->asked_seq;
-	if (t->asking > 0 && --t->asking > 0)
-		t->asked_seq = t->seq; /* the others were asked for no earlier than now */
+	/* The others in flight were asked for at some seq from asked_seq on:
+	 * asked_seq stays their bound (an older bound only makes a listing
+	 * count as stale sooner, never fresh when it is not). */
+	if (t->asking > 0)
+		t->asking--;
 	if (procs == NULL)
 		return;
 	pm2_procs_free(t->procs, t->n);

@@ -17,6 +17,7 @@
 #include <cjson/cJSON.h>
 #include <hiredis/hiredis.h>
 
+#include "proc_stat.h"
 #include "util.h"
 
 #define LOCAL_ADDR_FILE "local.json"
@@ -48,11 +49,35 @@ int local_addr_parse(const char *text, char *url, size_t urlsize, long *pid)
 	return rc;
 }
 
+/* The start time of pid (field 22 of /proc/PID/stat, clock ticks after
+ * boot): with the pid, it names one process for good (a pid is reused, a
+ * pid and its start time are not). 0 when it cannot be read. */
+static unsigned long long start_of(long pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	close(fd);
+	struct proc_stat_line l;
+	if (n <= 0 || proc_stat_parse(buf, (size_t)n, &l) < 0)
+		return 0;
+	return l.start;
+}
+
 int local_addr_write(const char *dir, const char *url, long pid, char *err, size_t errlen)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON_AddStringToObject(root, "url", url);
 	cJSON_AddNumberToObject(root, "pid", (double)pid);
+	unsigned long long start = start_of(pid);
+	if (start != 0) {
+		char st[24];
+		snprintf(st, sizeof(st), "%llu", start);
+		cJSON_AddStringToObject(root, "start", st);
+	}
 	char *text = cJSON_PrintUnformatted(root);
 	cJSON_Delete(root);
 	if (text == NULL) {
@@ -137,8 +162,14 @@ int local_addr_find(char *url, size_t urlsize, long *pid)
 	if (text == NULL)
 		return -1;
 	int rc = local_addr_parse(text, url, urlsize, pid);
+	/* A console killed with SIGKILL leaves its file (and its Redis): once
+	 * its pid is reused, the start time tells the new process apart. */
+	cJSON *root = rc == 0 ? cJSON_Parse(text) : NULL;
+	const char *st = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(root, "start"));
+	bool reused = st != NULL && strtoull(st, NULL, 10) != start_of(*pid);
+	cJSON_Delete(root);
 	free(text);
-	if (rc < 0 || !pid_alive(*pid))
+	if (rc < 0 || !pid_alive(*pid) || reused)
 		return -1;
 	return 0;
 }
@@ -151,10 +182,15 @@ bool local_addr_answers(const struct redis_url *url)
 	bool ok = false;
 	if (c != NULL && c->err == 0) {
 		redisSetTimeout(c, tv);
+		errno = 0;
 		redisReply *r = redisCommand(c, "PING");
-		/* NOAUTH means a server is there: ours to use, with a password. */
-		ok = r != NULL && (r->type == REDIS_REPLY_STATUS ||
-				   (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOAUTH", 6) == 0));
+		int e = errno; /* a read timeout: REDIS_ERR_IO with EAGAIN */
+		/* Any reply means a server is there, an error too (NOAUTH,
+		 * LOADING, BUSY, a renamed PING), and so does one too busy to
+		 * answer in time: only a refused or closed connection is
+		 * "nothing there" (a tool must not go elsewhere because the
+		 * Redis it was meant for is having a bad moment). */
+		ok = r != NULL || (c->err == REDIS_ERR_IO && (e == EAGAIN || e == EWOULDBLOCK));
 		if (r != NULL)
 			freeReplyObject(r);
 	}

@@ -3,8 +3,11 @@
  * --local` console. The console writes a small JSON file,
  *
  *   $XDG_RUNTIME_DIR/tasker/local.json   (else /tmp/tasker-<uid>/local.json)
- *   {"url":"unix:///run/user/1000/tasker/redis-4242.sock","pid":4242}
+ *   {"url":"unix:///run/user/1000/tasker/redis-4242.sock","pid":4242,
+ *    "start":"123456"}
  *
+ * ("start": the console's start time, /proc/PID/stat field 22: a file
+ * whose pid was reused by another process is stale too)
  * in its private directory (0700, ours) and removes it at exit. A tool
  * given no address (no --redis, no REDIS_URL) whose default address does
  * not answer reads it: a file naming a dead pid, or a Redis that does not
@@ -39,8 +42,10 @@ void local_addr_remove(const char *dir, long pid);
  * when there is none (no file, a stale one, an unsafe one). */
 int local_addr_find(char *url, size_t urlsize, long *pid);
 
-/* Whether a Redis server answers at url (PING, 300 ms at most; NOAUTH
- * counts as an answer). Blocking: for one-shot tools before their loop. */
+/* Whether a Redis server is there at url: it takes the connection and
+ * answers PING with anything (an error too: NOAUTH, LOADING, BUSY), or is
+ * too busy to answer within 300 ms. Blocking: for one-shot tools before
+ * their loop. */
 bool local_addr_answers(const struct redis_url *url);
 
 #endif

@@ -18,7 +18,7 @@ chmod 700 "$TMP/run"
 # Only when nothing answers at the default address: that port is not ours.
 LOCALF="$TMP/run/tasker/local.json"
 if [ -n "${SKIP_LOCAL:-}" ] || (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null; then
-	for n in "send finds the --local console's Redis" "the --local console runs a job from b00t:job" "the file goes at exit" "a stale file is ignored"; do
+	for n in "send finds the --local console's Redis" "the --local console runs a job from b00t:job" "the file goes at exit" "a stale file is ignored" "a live file with its start time is followed" "a file whose pid was reused (another start time) is not followed"; do
 		echo "ok - $n # SKIP 127.0.0.1:6379 answers here"
 		PASS=$((PASS + 1))
 	done
@@ -46,6 +46,7 @@ TOML
 		not_ok "send finds the --local console's Redis" "rc $rc" "out: $out" "err: $(cat "$TMP/send.err")"
 	fi
 	check "the file names the console's socket" grep -q '"url":"unix://' "$LOCALF"
+	check "... and the console's start time" grep -qE '"start":"[0-9]+"' "$LOCALF"
 	XDG_RUNTIME_DIR="$TMP/run" HOME="$TMP/home" timeout 30 "$TASKER" send --channel b00t:job \
 		--publish-only '/job --name=hello' >/dev/null 2>"$TMP/job.err"
 	check "the --local console runs a job from b00t:job" wait_until 30 grep -qs ran "$TMP/local-job.ran"
@@ -75,6 +76,15 @@ TOML
 	printf '{"url":"redis://127.0.0.1:%s","pid":%s}\n' "$REDIS_PORT" "$$" >"$LOCALF"
 	XDG_RUNTIME_DIR="$TMP/run" timeout 10 "$TASKER" send -P '/status' >/dev/null 2>"$TMP/send3.err"
 	check "a live file is followed" grep -q "using the Redis of the --local console (pid $$): redis://127.0.0.1:$REDIS_PORT" "$TMP/send3.err"
+	# ... with its start time ("start", /proc/PID/stat field 22), and not
+	# when the pid was reused by another process (another start time).
+	start=$(sed 's/^.*) //' /proc/$$/stat | cut -d' ' -f20)
+	printf '{"url":"redis://127.0.0.1:%s","pid":%s,"start":"%s"}\n' "$REDIS_PORT" "$$" "$start" >"$LOCALF"
+	XDG_RUNTIME_DIR="$TMP/run" timeout 10 "$TASKER" send -P '/status' >/dev/null 2>"$TMP/send4.err"
+	check "a live file with its start time is followed" grep -q "using the Redis of the --local console (pid $$)" "$TMP/send4.err"
+	printf '{"url":"redis://127.0.0.1:%s","pid":%s,"start":"%s"}\n' "$REDIS_PORT" "$$" "$((start + 1))" >"$LOCALF"
+	XDG_RUNTIME_DIR="$TMP/run" timeout 10 "$TASKER" send -P '/status' >/dev/null 2>"$TMP/send5.err"
+	check "a file whose pid was reused (another start time) is not followed" bash -c "! grep -q 'using the Redis' '$TMP/send5.err'"
 	rm -f "$LOCALF"
 fi
 
