@@ -4,6 +4,7 @@
  * a stray character is an error naming the field.
  */
 #include "cron_check.h"
+#include "cron_next.h"
 
 #include <ctype.h>
 #include <stdbool.h>
@@ -159,5 +160,16 @@ int cron_check(const char *expr, char *err, size_t errlen)
 	for (int i = 0; i < n; i++)
 		if (field_check(start[i], len[i], &f[i], err, errlen) < 0)
 			return -1;
+	/* Well formed, and yet matching nothing as croner reads it: PM2's
+	 * scheduler would search for a time for ever, in its daemon. */
+	const char *empty = cron_empty_field(expr);
+	if (empty != NULL) {
+		snprintf(err, errlen,
+			 "cron's %s field matches no value as PM2's scheduler (croner 4.1) reads "
+			 "it (in N/STEP it counts N from 0 in the day-of-month and month fields: "
+			 "31/2 or 12/2 match nothing)",
+			 empty);
+		return -1;
+	}
 	return 0;
 }

@@ -112,11 +112,9 @@ static bool field(const char *s, size_t len, bool *arr, int n, int off, int kind
 	return true;
 }
 
-static bool sched_parse(const char *expr, struct sched *s)
+/* The fields' sets as croner reads them (expr's form already checked). */
+static bool sched_build(const char *expr, struct sched *s)
 {
-	char err[200];
-	if (cron_check(expr, err, sizeof(err)) < 0)
-		return false;
 	memset(s, 0, sizeof(*s));
 	const char *start[6];
 	size_t len[6];
@@ -149,6 +147,42 @@ static bool sched_parse(const char *expr, struct sched *s)
 	if (s->dow[7])
 		s->dow[0] = true;
 	return true;
+}
+
+static bool none_of(const bool *set, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (set[i])
+			return false;
+	return true;
+}
+
+const char *cron_empty_field(const char *expr)
+{
+	struct sched s;
+	if (expr == NULL || !sched_build(expr, &s))
+		return NULL;
+	if (none_of(s.sec, 60))
+		return "seconds";
+	if (none_of(s.min, 60))
+		return "minute";
+	if (none_of(s.hour, 24))
+		return "hour";
+	if (none_of(s.dom, 31))
+		return "day-of-month";
+	if (none_of(s.mon, 12))
+		return "month";
+	if (none_of(s.dow, 8))
+		return "day-of-week";
+	return NULL;
+}
+
+static bool sched_parse(const char *expr, struct sched *s)
+{
+	char err[200];
+	/* cron_check refuses a field that matches nothing (cron_empty_field):
+	 * croner would search for ever. */
+	return cron_check(expr, err, sizeof(err)) == 0 && sched_build(expr, s);
 }
 
 /* croner's CronDate: local time fields, JS Date's ranges (months 0..11),
@@ -286,7 +320,10 @@ static int croner_next(const struct sched *s, struct cdate *c, int max_year)
 	for (int rounds = 0; rounds < 100000; rounds++) {
 		time_t orig = cd_time(c);
 		int doing = 0;
-		while (doing < 5) {
+		/* Bounded, whatever the sets: each pass moves a field on. */
+		for (int guard = 0; doing < 5; guard++) {
+			if (guard > 10000)
+				return -1;
 			int f = todo[doing][0];
 			int cur = *cd_field(c, f);
 			if (!find_next(c, s, f, todo[doing][2], false)) {

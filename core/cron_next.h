@@ -26,6 +26,11 @@
  */
 int cron_next(const char *expr, int64_t after_ms, int64_t *next_ms);
 
+/* The name of the first field of expr (its form checked by cron_check)
+ * that matches no value as croner 4.1 reads it ("day-of-month" for
+ * "0 0 31/2 * *": croner counts N of N/STEP from 0 there), else NULL. */
+const char *cron_empty_field(const char *expr);
+
 /*
  * A next run for people, relative to now_ms: "in 3m 12s (17:05:00)", or
  * with the date when it is a day or more away ("in 2d 4h (Dec 03 17:05)"),

@@ -58,6 +58,12 @@ static void refused(void **state)
 	bad("@daily", "5 fields");
 	bad("a * * * *", "minute field");
 	bad("* * * foo *", "month field");
+	/* Well formed, matching nothing as croner 4.1 reads N/STEP (croner
+	 * searched for ever: the daemon hung, and so did cron_next). */
+	bad("0 0 31/2 * *", "day-of-month field matches no value");
+	bad("0 0 1 12/2 *", "month field matches no value");
+	ok("0 0 30/2 * *");
+	ok("0 0 1 11/2 *");
 	bad("99999 * * * *", "minute field");
 	bad("* * * * * ;rm", "day-of-week field");
 	char longexpr[300];

@@ -115,6 +115,13 @@ static void refused(void **state)
 	assert_non_null(strstr(err, "comma list"));
 	assert_int_equal(cron_check("*/5,7 * * * *", err, sizeof(err)), -1);
 	assert_int_equal(cron_next("1-5,10 * * * *", 0, &got), -1);
+	/* A field matching nothing (croner counts N of N/STEP from 0 in the
+	 * day-of-month field): refused at once, not searched for ever. */
+	assert_string_equal(cron_empty_field("0 0 31/2 * *"), "day-of-month");
+	assert_string_equal(cron_empty_field("0 0 1 12/2 *"), "month");
+	assert_null(cron_empty_field("0 0 30/2 * *"));
+	assert_int_equal(cron_next("0 0 31/2 * *", 0, &got), -1);
+	assert_int_equal(cron_next("0 0 30/2 * *", 0, &got), 0);
 }
 
 int main(void)
