@@ -657,9 +657,13 @@ void exec_command_take_then(struct executor *ex, enum verb verb, const char *ver
 		cJSON_Delete(conf);
 		return;
 	}
+	/* A stop or delete gives up a start of the name that still waits
+	 * (which would otherwise start it once its dependencies are ready). */
+	if ((verb == V_STOP || verb == V_DELETE) && name != NULL)
+		exec_deps_cancel(ex, name, verb_word);
 	/* depends_on, with_deps: held or split up first (exec_deps.c). */
 	if (exec_deps_take(ex, verb, verb_word, name, request_id, agent_id, &spec, &conf, expires,
-			   entry, &auth))
+			   entry, &auth, done, done_arg))
 		return;
 	struct command *cmd = xcalloc(1, sizeof(*cmd));
 	cmd->auth = auth;

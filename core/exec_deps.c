@@ -67,10 +67,12 @@ struct waiter {
 	const char **state; /* per dep: what was last seen ("not in PM2", ...) */
 	bool *port_ok;      /* per dep: its port accepted a connection this round */
 	struct loop_timer *poll, *deadline;
-	uint64_t list_call;
+	bool wants_list; /* waits for the shared listing (exec_deps.list_call) */
 	struct probe *probes;
 	size_t nprobes, probes_left;
 	int64_t began; /* monotonic ms */
+	exec_done_fn done; /* told how the start ended (a job's step) */
+	void *done_arg;
 };
 
 struct group {
@@ -92,6 +94,9 @@ struct group {
 struct exec_deps {
 	struct waiter *waiters;
 	size_t nwaiters;
+	/* One listing at a time for every waiter (not one each: the daemon's
+	 * cost must not grow with the starts that wait). */
+	uint64_t list_call;
 	struct group *groups;
 	/* The command exec_command_take makes next belongs to this group step. */
 	struct group *attach;
@@ -171,8 +176,6 @@ static void waiter_free(struct waiter *w)
 	}
 	loop_timer_cancel(w->poll);
 	loop_timer_cancel(w->deadline);
-	if (w->list_call != 0)
-		pm2_cancel(w->ex->pm2, w->list_call);
 	probes_close(w);
 	free(w->verb_word);
 	free(w->name);
@@ -228,6 +231,8 @@ static void waiter_fail(struct waiter *w, const char *why)
 	    reply_json(ex, w->verb_word, w->name, "error", w->request_id, w->agent_id, msg);
 	cJSON_AddItemToObject(obj, "not_ready", arr);
 	reply_not_done(ex, w->has_entry, &w->entry, w->name, w->request_id, obj);
+	if (w->done != NULL)
+		w->done(w->done_arg, "error", msg);
 	waiter_free(w);
 }
 
@@ -268,9 +273,11 @@ static void waiter_ready(struct waiter *w)
 	bool has_entry = w->has_entry;
 	struct exec_entry entry = w->entry;
 	int64_t expires = w->expires;
+	exec_done_fn done = w->done;
+	void *done_arg = w->done_arg;
 	waiter_free(w);
-	exec_command_take(ex, V_START, verb_word, name, rid, aid, spec, conf, expires,
-	                  has_entry ? &entry : NULL, auth);
+	exec_command_take_then(ex, V_START, verb_word, name, rid, aid, spec, conf, expires,
+	                       has_entry ? &entry : NULL, auth, done, done_arg);
 	free(verb_word);
 	free(name);
 	free(rid);
@@ -383,17 +390,9 @@ static void probe_ports(struct waiter *w)
 		probe_round_done(w);
 }
 
-static void on_listed(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
-                      void *arg)
+/* One waiter's dependencies against a listing (procs not freed here). */
+static void waiter_check(struct waiter *w, const struct pm2_proc *procs, size_t n)
 {
-	(void)c;
-	struct waiter *w = arg;
-	w->list_call = 0;
-	if (error != NULL) {
-		log_debug("start %s: listing for its dependencies failed: %s", w->name, error);
-		poll_later(w);
-		return;
-	}
 	bool all = true;
 	for (size_t i = 0; i < w->deps.n; i++) {
 		const char *st = "not in PM2";
@@ -412,31 +411,66 @@ static void on_listed(struct pm2_client *c, struct pm2_proc *procs, size_t n, co
 		if (strcmp(st, "online") != 0)
 			all = false;
 	}
-	pm2_procs_free(procs, n);
 	if (all)
 		probe_ports(w);
 	else
 		poll_later(w);
 }
 
+/* The shared listing: every waiter that asked for it is checked against
+ * it (a waiter may end, and be freed, while the others are checked: the
+ * list is walked again from its head after each). */
+static void on_listed(struct pm2_client *c, struct pm2_proc *procs, size_t n, const char *error,
+                      void *arg)
+{
+	(void)c;
+	struct executor *ex = arg;
+	struct exec_deps *d = ex->deps;
+	d->list_call = 0;
+	for (;;) {
+		struct waiter *w = d->waiters;
+		while (w != NULL && !w->wants_list)
+			w = w->next;
+		if (w == NULL)
+			break;
+		w->wants_list = false;
+		if (error != NULL) {
+			log_debug("start %s: listing for its dependencies failed: %s", w->name,
+			          error);
+			poll_later(w);
+		} else {
+			waiter_check(w, procs, n);
+		}
+	}
+	pm2_procs_free(procs, n);
+}
+
 static void poll_now(struct loop *loop, void *arg)
 {
 	(void)loop;
 	struct waiter *w = arg;
+	struct exec_deps *d = w->ex->deps;
 	w->poll = NULL;
-	w->list_call = pm2_list(w->ex->pm2, on_listed, w);
-	if (w->list_call == 0)
+	w->wants_list = true;
+	if (d->list_call != 0)
+		return; /* the listing in flight serves it too */
+	d->list_call = pm2_list(w->ex->pm2, on_listed, w->ex);
+	if (d->list_call == 0) {
+		w->wants_list = false;
 		poll_later(w);
+	}
 }
 
 static void wait_begin(struct executor *ex, const char *verb_word, const char *name,
                        const char *request_id, const char *agent_id, struct start_spec *spec,
                        cJSON *conf, int64_t expires, const struct exec_entry *entry,
-                       struct exec_auth_req *auth)
+                       struct exec_auth_req *auth, exec_done_fn done, void *done_arg)
 {
 	struct exec_deps *d = deps_of(ex);
 	struct waiter *w = xcalloc(1, sizeof(*w));
 	w->ex = ex;
+	w->done = done;
+	w->done_arg = done_arg;
 	w->verb_word = xstrdup(verb_word);
 	w->name = xstrdup(name);
 	w->request_id = dup_or_null(request_id);
@@ -457,6 +491,8 @@ static void wait_begin(struct executor *ex, const char *verb_word, const char *n
 		/* check_start wrote it: cannot happen, but never start blind. */
 		cJSON *obj = reply_json(ex, verb_word, name, "error", request_id, agent_id, err);
 		reply_not_done(ex, w->has_entry, &w->entry, name, request_id, obj);
+		if (done != NULL)
+			done(done_arg, "error", err);
 		waiter_free(w);
 		return;
 	}
@@ -467,6 +503,8 @@ static void wait_begin(struct executor *ex, const char *verb_word, const char *n
 		         DEPS_MAX_WAITERS);
 		cJSON *obj = reply_json(ex, verb_word, name, "busy", request_id, agent_id, msg);
 		reply_not_done(ex, w->has_entry, &w->entry, name, request_id, obj);
+		if (done != NULL)
+			done(done_arg, "busy", msg);
 		waiter_free(w);
 		return;
 	}
@@ -665,14 +703,14 @@ static void group_begin(struct executor *ex, const char *verb_word, const char *
 bool exec_deps_take(struct executor *ex, enum verb verb, const char *verb_word, const char *name,
                     const char *request_id, const char *agent_id, struct start_spec **spec,
                     cJSON **conf, int64_t expires, const struct exec_entry *entry,
-                    struct exec_auth_req **auth)
+                    struct exec_auth_req **auth, exec_done_fn done, void *done_arg)
 {
 	if (name == NULL || (entry != NULL && entry->acted))
 		return false;
 	if (verb == V_START && *spec != NULL && (*spec)->depends_on != NULL &&
 	    !(*spec)->depends_waited) {
 		wait_begin(ex, verb_word, name, request_id, agent_id, *spec, *conf, expires, entry,
-		           *auth);
+		           *auth, done, done_arg);
 		*spec = NULL;
 		*conf = NULL;
 		*auth = NULL;
@@ -698,6 +736,23 @@ void exec_deps_attach(struct executor *ex, struct command *cmd)
 	ex->deps->attach = NULL;
 }
 
+void exec_deps_cancel(struct executor *ex, const char *name, const char *verb_word)
+{
+	if (ex->deps == NULL || name == NULL)
+		return;
+	for (struct waiter *w = ex->deps->waiters; w != NULL;) {
+		struct waiter *next = w->next;
+		if (strcmp(w->name, name) == 0) {
+			char why[120];
+			snprintf(why, sizeof(why), "a %s of %s came while it waited",
+			         verb_word ? verb_word : "stop", name);
+			waiter_fail(w, why);
+			next = ex->deps->waiters; /* the list changed: from its head again */
+		}
+		w = next;
+	}
+}
+
 size_t exec_deps_waiting(const struct executor *ex)
 {
 	return ex->deps != NULL ? ex->deps->nwaiters : 0;
@@ -717,6 +772,8 @@ void exec_deps_free(struct executor *ex)
 		return;
 	while (ex->deps->waiters != NULL)
 		waiter_free(ex->deps->waiters);
+	if (ex->deps->list_call != 0)
+		pm2_cancel(ex->pm2, ex->deps->list_call);
 	while (ex->deps->groups != NULL)
 		group_free(ex->deps->groups);
 	free(ex->deps);

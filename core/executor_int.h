@@ -397,10 +397,13 @@ struct exec_deps;
 /* Takes a start that must wait for its depends_on, or a stop with_deps
  * (conf {"with_deps": true}): true when it did (then *spec, *conf and
  * *auth are its own and set to NULL); false: not for it, nothing taken. */
+/* A stop or delete of name: the starts of name that wait for their
+ * dependencies are given up (an error reply each, nothing started). */
+void exec_deps_cancel(struct executor *ex, const char *name, const char *verb_word);
 bool exec_deps_take(struct executor *ex, enum verb verb, const char *verb_word, const char *name,
 		    const char *request_id, const char *agent_id, struct start_spec **spec,
 		    cJSON **conf, int64_t expires, const struct exec_entry *entry,
-		    struct exec_auth_req **auth);
+		    struct exec_auth_req **auth, exec_done_fn done, void *done_arg);
 /* A new command: a group stop's step when the group is taking it. */
 void exec_deps_attach(struct executor *ex, struct command *cmd);
 size_t exec_deps_waiting(const struct executor *ex);

@@ -57,6 +57,23 @@ check "waits: PM2 started api after db ($up_api >= $up_db)" test "$up_api" -ge "
 check "waits: the dependency list is recorded with the task" test "$(pm2_deps api)" = db
 
 # --- a dependency already online: the start goes at once ------------------------
+# A stop of the name while its start waits gives the start up: once the
+# dependency comes, nothing starts it. Two waiting starts share one
+# listing per round.
+send_nowait c1 '{"verb":"start","params":{"task":"held","command":"sleep 600","depends_on":"late","depends_timeout_ms":"60000"}}'
+send_nowait c2 '{"verb":"start","params":{"task":"held2","command":"sleep 600","depends_on":"late","depends_timeout_ms":"60000"}}'
+check "cancel: the executor holds both starts" wait_until 10 bash -c "grep -q 'start held: waiting up to' '$TMP/exec.log' && grep -q 'start held2: waiting up to' '$TMP/exec.log'"
+out=$(req '{"verb":"stop","params":{"task":"held"}}')
+check "cancel: the waiting start is answered at once" wait_until 10 replied c1
+check "cancel: ... with an error saying why, nothing started" has "$(reply_of c1)" '"status":"error".*a stop of held came while it waited.*nothing was started'
+check "cancel: the stop itself is answered (not_found: nothing runs)" has "$out" '"status":"not_found"'
+out=$(req '{"verb":"start","params":{"task":"late","command":"sleep 600"}}')
+check "cancel: the dependency starts" has "$out" '"status":"started"'
+check "cancel: the other waiting start goes on" wait_until 15 replied c2
+check "cancel: ... and starts held2" has "$(reply_of c2)" '"status":"started"'
+check "cancel: held was never started" absent held
+check "cancel: one reply for the given-up start" test "$(grep -c '"request_id":"c1"' "$TMP/status.log")" -eq 1
+
 out=$(req '{"verb":"start","params":{"task":"api2","command":"sleep 600","depends_on":" db "}}')
 check "ready at once: started" has "$out" '"status":"started"'
 
