@@ -217,6 +217,8 @@ static struct job_run *job_prepare(struct executor *ex, struct job_cmd *c, const
 	return run;
 }
 
+static void job_lock_take(struct executor *ex, struct job_run *run, const char *job);
+
 static void do_run(struct executor *ex, struct job_cmd *c, const char *job)
 {
 	const char *rid = c->env.request_id, *aid = c->env.agent_id;
@@ -303,6 +305,127 @@ static void do_run(struct executor *ex, struct job_cmd *c, const char *job)
 		cJSON_AddBoolToObject(plan, "dry_run", true);
 		cJSON_AddStringToObject(plan, "node", ex->cfg->node);
 		reply_json(ex, "plan_response", job, plan, aid, rid);
+		job_run_free(run);
+		return;
+	}
+	job_lock_take(ex, run, job);
+}
+
+/* --- the job's lock: one node runs a job at a time ------------------------- */
+
+/* KEYS[1] the lock; ARGV: the value, ms. {1, value} when taken, {0, the
+ * holder's value} when held. */
+static const char lock_take_lua[] =
+	"local v = redis.call('GET', KEYS[1]) "
+	"if v then return {0, v} end "
+	"redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) "
+	"return {1, ARGV[1]}";
+/* KEYS[1] the lock; ARGV: the value, ms (0: take it back). */
+static const char lock_keep_lua[] =
+	"if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end "
+	"if ARGV[2] == '0' then return redis.call('DEL', KEYS[1]) end "
+	"return redis.call('PEXPIRE', KEYS[1], ARGV[2])";
+
+static void lock_eval(struct executor *ex, const char *script, const char *job, const char *value,
+		      int ms, void (*cb)(struct bus *, struct redisReply *, void *), void *arg)
+{
+	char *key = xasprintf("%s%s", JOB_LOCK_PREFIX, job);
+	char px[16];
+	snprintf(px, sizeof(px), "%d", ms);
+	const char *argv[6] = {"EVAL", script, "1", key, value, px};
+	size_t lens[6];
+	for (int i = 0; i < 6; i++)
+		lens[i] = strlen(argv[i]);
+	if (bus_command(ex->bus, 6, argv, lens, cb, arg) < 0 && cb != NULL)
+		cb(ex->bus, NULL, arg);
+	free(key);
+}
+
+void job_lock_refresh(struct job_run *run)
+{
+	if (run->lock != NULL)
+		lock_eval(run->ex, lock_keep_lua, run->job, run->lock, JOB_LOCK_MS, NULL, NULL);
+}
+
+void job_lock_release(struct job_run *run)
+{
+	if (run->lock != NULL)
+		lock_eval(run->ex, lock_keep_lua, run->job, run->lock, 0, NULL, NULL);
+	free(run->lock);
+	run->lock = NULL;
+}
+
+static void run_locked(struct executor *ex, struct job_run *run);
+
+static void on_lock(struct bus *bus, struct redisReply *reply, void *arg)
+{
+	(void)bus;
+	struct job_run *run = arg;
+	struct executor *ex = run->ex;
+	char err[400];
+	if (reply == NULL) {
+		/* The bus went (or is being freed): nothing ran, nobody to tell. */
+		log_warn("job %s: its lock was not answered; nothing was run", run->job);
+		job_run_free(run);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[1]->type != REDIS_REPLY_STRING) {
+		snprintf(err, sizeof(err), "job %s: Redis refused the job's lock (%.200s); nothing "
+			 "was run", run->job, reply->type == REDIS_REPLY_ERROR ? reply->str : "?");
+		job_reply(ex, "error", run->job, err, run->agent_id, run->request_id);
+		job_run_free(run);
+		return;
+	}
+	if (reply->element[0]->integer != 1) {
+		/* "node run_id": the node is what the sender needs. */
+		char holder[140];
+		snprintf(holder, sizeof(holder), "%.130s", reply->element[1]->str);
+		char *sp = strchr(holder, ' ');
+		if (sp != NULL)
+			*sp = '\0';
+		snprintf(err, sizeof(err),
+			 "job %s is running already on node %s; stop it first; nothing was run",
+			 run->job, holder);
+		job_reply(ex, "error", run->job, err, run->agent_id, run->request_id);
+		job_run_free(run);
+		return;
+	}
+	if (ex->draining) {
+		run->lock = xasprintf("%s %s", ex->cfg->node, run->run_id);
+		job_lock_release(run);
+		job_reply(ex, "error", run->job,
+			  "the executor is shutting down; nothing was run", run->agent_id,
+			  run->request_id);
+		job_run_free(run);
+		return;
+	}
+	run->lock = xasprintf("%s %s", ex->cfg->node, run->run_id);
+	run_locked(ex, run);
+}
+
+static void job_lock_take(struct executor *ex, struct job_run *run, const char *job)
+{
+	(void)job;
+	char *value = xasprintf("%s %s", ex->cfg->node, run->run_id);
+	lock_eval(ex, lock_take_lua, run->job, value, JOB_LOCK_MS, on_lock, run);
+	free(value);
+}
+
+static void run_locked(struct executor *ex, struct job_run *run)
+{
+	const char *job = run->job, *aid = run->agent_id, *rid = run->request_id;
+	char err[900];
+	struct job_run *old = find_run(ex, job);
+	if (old != NULL && old->status == RUN_RUNNING) {
+		/* Ours, begun while this one waited for its lock. */
+		snprintf(err, sizeof(err),
+			 "job %s is running already on node %s (run %s); stop it first; nothing "
+			 "was run",
+			 job, ex->cfg->node, old->run_id);
+		job_reply(ex, "error", job, err, aid, rid);
+		job_lock_release(run);
 		job_run_free(run);
 		return;
 	}
@@ -495,6 +618,12 @@ static void job_cmd_run(struct job_cmd *c)
 	if (name == NULL)
 		name = codec_param(env, "job");
 	const char *job = c->job;
+	if (ex->draining) {
+		/* Claimed while the executor began to shut down. */
+		job_reply(ex, "error", job, "the executor is shutting down; nothing was done",
+			  env->agent_id, env->request_id);
+		return;
+	}
 	if (c->arc < 0) {
 		job_reply(ex, "error", job, c->aerr, env->agent_id, env->request_id);
 		return;
@@ -662,10 +791,13 @@ void executor_handle_job(struct executor *ex, const char *data, size_t len)
 	exec_auth_id_free(&c->id);
 	const char *node = c->drc == 0 ? codec_param(&c->env, "node") : NULL;
 	if (node != NULL) {
-		/* The fleet rule, first half: the node it names carries it out. */
+		/* The fleet rule, first half: the node it names carries it out,
+		 * once: its claim (as below) also keeps a copy sent again, a
+		 * signed one replayed among them, from being carried out twice. */
 		if (strcmp(node, ex->cfg->node) == 0)
-			job_cmd_run(c);
-		job_cmd_free(c);
+			job_cmd_claim(c, hex);
+		else
+			job_cmd_free(c);
 		return;
 	}
 	const char *action = c->drc == 0 && c->arc >= 0 ? codec_param(&c->env, "action") : NULL;
@@ -679,8 +811,7 @@ void executor_handle_job(struct executor *ex, const char *data, size_t len)
 	 * read the job's record first (a job runs on one node at a time). */
 	struct job_run *run = find_run(ex, c->job);
 	if (is_stop && run != NULL && run->status == RUN_RUNNING) {
-		job_cmd_run(c);
-		job_cmd_free(c);
+		job_cmd_claim(c, hex); /* the others stay silent: the claim is ours */
 		return;
 	}
 	struct job_pending *p = xcalloc(1, sizeof(*p));

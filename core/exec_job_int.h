@@ -22,6 +22,10 @@
 #define JOB_STATE_PREFIX "b00t:{tasker}:job:"
 #define JOB_CLAIM_PREFIX "b00t:{tasker}:jobclaim:"
 #define JOB_CLAIM_MS 600000 /* a claim outlives any resend of the command */
+/* A job runs on one node at a time: its run holds this key (value "node
+ * run_id"), refreshed while it runs, taken back when it ends. */
+#define JOB_LOCK_PREFIX "b00t:{tasker}:jobrun:"
+#define JOB_LOCK_MS 15000
 #define JOB_STATE_TTL_S (7 * 24 * 3600)
 #define JOB_MAX_RUNS 64 /* runs kept in memory (the finished ones are dropped first) */
 #define JOB_MAX_ENV 64	/* env_* params of one command */
@@ -40,6 +44,7 @@ struct job_step_run {
 	char error[300];    /* why it failed before it ran (a refused start) */
 	bool timed_out;     /* its timeout_ms passed: it is being stopped */
 	bool stop_sent;
+	bool stop_again;    /* its stop was not carried out: the watch sends it again */
 	struct loop_timer *timeout;
 	void *timeout_ticket; /* the timer's argument, freed when it is cancelled */
 	bool confirmed;	      /* its start was answered started */
@@ -76,6 +81,7 @@ struct job_run {
 	struct loop_timer *kick;
 	struct loop_timer *watch; /* every JOB_WATCH_MS: a step whose end was missed */
 	int tickets; /* commands and timers that point at it: it is not freed before 0 */
+	char *lock;  /* the value it holds JOB_LOCK_PREFIX<job> with, or NULL */
 };
 
 struct exec_jobs {
@@ -88,6 +94,11 @@ struct exec_jobs {
  * job_name, content (text or JSON text), agent_id (or "job-orchestrator"). */
 void job_reply(struct executor *ex, const char *status, const char *job, const char *content,
 	       const char *agent_id, const char *request_id);
+
+/* The run's lock (JOB_LOCK_PREFIX): kept alive (every watch), and taken
+ * back when the run ends (only if it still holds it). */
+void job_lock_refresh(struct job_run *run);
+void job_lock_release(struct job_run *run);
 
 /* exec_job_run.c */
 /* Builds the start of step (rollback: a rollback step) of run as a normal

@@ -342,8 +342,17 @@ static void on_step_command(void *arg, const char *status, const char *error)
 		snprintf(r->error, sizeof(r->error), "the start was answered %s%s%.240s", status,
 			 error ? ": " : "", error ? error : "");
 		step_end(run, t->i, t->rollback, JS_FAILED);
-	} else if (current && t->stop) {
+	} else if (current && t->stop &&
+		   (strcmp(status, "stopped") == 0 || strcmp(status, "not_found") == 0)) {
 		step_end(run, t->i, t->rollback, r->timed_out ? JS_TIMED_OUT : JS_STOPPED);
+	} else if (current && t->stop) {
+		/* Not stopped (PM2 away, expired, busy): the step still runs;
+		 * its stop is sent again by the next watch. */
+		log_warn("job %s: the stop of step %s was answered %s%s%.200s; trying again",
+			 run->job, task_of(run, t->i, t->rollback), status, error ? ": " : "",
+			 error ? error : "");
+		r->stop_sent = false;
+		r->stop_again = true;
 	}
 	ticket_free(t);
 }
@@ -556,6 +565,16 @@ static void on_watch(struct loop *loop, void *arg)
 	run->watch = NULL;
 	if (run->status != RUN_RUNNING)
 		return;
+	job_lock_refresh(run);
+	for (size_t k = 0; k < run->plan.n + run->def.nrollback; k++) {
+		bool rb = k >= run->plan.n;
+		size_t i = rb ? k - run->plan.n : k;
+		struct job_step_run *r = step_of(run, i, rb);
+		if (r->stop_again && r->state == JS_RUNNING && !r->stop_sent) {
+			r->stop_again = false;
+			step_stop(run, i, rb);
+		}
+	}
 	if (exec_view_fresh(run->ex)) {
 		for (size_t i = 0; i < run->plan.n; i++)
 			watch_step(run, i, false);
@@ -573,6 +592,7 @@ static void finish(struct job_run *run, enum job_run_status status)
 	run->status = status;
 	run->ended_ms = util_wall_ms();
 	store_state(run);
+	job_lock_release(run);
 	size_t ok = 0, bad = 0, skipped = 0;
 	for (size_t i = 0; i < run->plan.n; i++) {
 		enum job_state s = run->steps[i].state;
@@ -732,6 +752,7 @@ void job_run_free(struct job_run *run)
 	 * timer points at it (exec_job.c keeps it until then). */
 	loop_timer_cancel(run->kick);
 	loop_timer_cancel(run->watch);
+	free(run->lock); /* a run freed before its end: the lock expires */
 	for (size_t i = 0; run->steps != NULL && i < run->plan.n; i++) {
 		loop_timer_cancel(run->steps[i].timeout);
 		free(run->steps[i].timeout_ticket);

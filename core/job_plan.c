@@ -198,6 +198,23 @@ int job_plan_build(const struct job_def *def, const char *job, const char *from,
 			goto fail;
 		}
 	}
+	/* Two steps on one PM2 task would drive one process: names that
+	 * differ only in what the task name replaces ("a b", "a_b"), or a
+	 * step "rollback.x" beside a rollback step "x", are refused. */
+	for (size_t i = 0; i < n + def->nrollback; i++) {
+		const char *ti = i < n ? out->task[i] : out->rb_task[i - n];
+		for (size_t j = 0; j < i; j++) {
+			const char *tj = j < n ? out->task[j] : out->rb_task[j - n];
+			if (strcmp(ti, tj) == 0) {
+				snprintf(err, errlen,
+					 "two steps would run as one task %.100s ('%.64s' and '%.64s'); "
+					 "nothing was run",
+					 ti, j < n ? def->steps[j].name : def->rollback[j - n].name,
+					 i < n ? def->steps[i].name : def->rollback[i - n].name);
+				goto fail;
+			}
+		}
+	}
 	/* Kahn: a step's level once every step it waits for has one. */
 	bool *placed = xcalloc(n, sizeof(bool));
 	size_t nplaced = 0;

@@ -448,6 +448,26 @@ check "fleet: a stop without node is carried out by n2" is "$(field "$out" 'd["p
 check "fleet: ... nothing of it online on n2" wait_until 20 n2_long 0
 check "fleet: ... and it got one reply" is "$(grep -c "\"request_id\":\"$RID\"" "$TMP/job.log")" 1
 
+# Two runs of one job sent at once, each claimed by one executor: the
+# job's lock lets exactly one of them run it (the record alone could not:
+# both read "not running").
+both_long() { is "$(( $(pm2_count job.long. online) + $(PM2_HOME="$TMP/pm2b" "$PM2" jlist | python3 -c 'import json,sys; print(sum(p["name"].startswith("job.long.") and p["pm2_env"]["status"] == "online" for p in json.load(sys.stdin)))') ))" "$1"; }
+for i in 1 2 3; do
+	A="race-$i-a-$(date +%s%N)"; B="race-$i-b-$(date +%s%N)"
+	redis-cli -p "$REDIS_PORT" >/dev/null <<EOF2
+PUBLISH b00t:job "{\"verb\":\"job\",\"params\":{\"name\":\"long\"},\"request_id\":\"$A\"}"
+PUBLISH b00t:job "{\"verb\":\"job\",\"params\":{\"name\":\"long\"},\"request_id\":\"$B\"}"
+EOF2
+	wait_until 20 bash -c "grep -q '\"request_id\":\"$A\"' '$TMP/job.log' && grep -q '\"request_id\":\"$B\"' '$TMP/job.log'"
+	started=$(grep -E "\"request_id\":\"($A|$B)\"" "$TMP/job.log" | grep -c '"status":"started"')
+	check "race $i: exactly one of two runs sent at once starts" is "$started" 1
+	check "race $i: the other is refused naming the node" bash -c "grep -E '\"request_id\":\"($A|$B)\"' '$TMP/job.log' | grep -q 'is running already on node n[12]'"
+	check "race $i: its steps run on one node only" wait_until 20 both_long 2
+	jreq '{"action":"stop","name":"long"}' >/dev/null
+	check "race $i: stopped" wait_until 20 both_long 0
+done
+check "the job's lock is taken back when the run ends" wait_until 10 bash -c "[ -z \"\$(redis-cli -p $REDIS_PORT --raw GET 'b00t:{tasker}:jobrun:long')\" ]"
+
 # --- datum steps run another datum ---------------------------------------------
 cat >"$D/mark.cli.toml" <<TOML
 [b00t]
@@ -534,7 +554,7 @@ TOML
 mkdir -p "$TMP/pm2c"
 PM2_HOME="$TMP/pm2c" bg "$TASKER" exec --node=n3 --policy "$TMP/policy.toml" --cwd-base "$TMP" --datum-dir "$D" >"$TMP/exec3.log" 2>&1
 check "an executor with a policy starts" wait_until 30 file_has "$TMP/exec3.log" "ready: listening"
-wait_until 10 numsub_is b00t:job 3
+wait_until 10 numsub_is b00t:job 4
 jreq '{"name":"okjob","node":"n3"}'
 fin=$(final "$RID")
 check "policy: a job the role names runs" is "$(field "$fin" 'd["params"]["status"]')" completed
@@ -549,9 +569,19 @@ check "policy: [env] deny holds for env_ params" has "$(field "$out" 'd["content
 jreq '{"action":"plan","name":"okjob","node":"n3"}'; out=$OUT
 check "policy: plan is a status (allowed)" is "$(field "$out" 'd["params"]["status"]')" plan_response
 # A signed command: verified, then judged as its signer's (ops, captain).
+bg redis-cli -p "$REDIS_PORT" --raw SUBSCRIBE b00t:job >"$TMP/jobcmds.log"
+wait_until 10 numsub_is b00t:job 4
 "$TASKER" send --channel b00t:job --publish-only --key "$TMP/ops.key" --agent-id ops \
 	'/job --name=okjob --node=n3 --env_SIGNED=yes' >"$TMP/signed.out" 2>&1
 check "signed: a job_status reply for ops" wait_until 20 bash -c "grep '\"agent_id\":\"ops\"' '$TMP/job.log' | grep -q '\"status\":\"completed\"'"
+# The same signed bytes published again (a replay within its 60 s): the
+# node it names does not run it twice. A later command to that node is
+# answered after anything the replay would have caused.
+wait_until 10 file_has "$TMP/jobcmds.log" '"signed"'
+signed_msg=$(grep -F '"signed"' "$TMP/jobcmds.log" | tail -n 1)
+rcli PUBLISH b00t:job "$signed_msg" >/dev/null
+jreq '{"action":"list","node":"n3"}' >/dev/null
+check "signed: a replay of a node's signed job command is not run again" is "$(grep '"agent_id":"ops"' "$TMP/job.log" | grep -c '"status":"started"')" 1
 check "signed: the audit records ops's job" wait_until 10 bash -c "redis-cli -p $REDIS_PORT --raw XRANGE 'b00t:{tasker}:audit' - + | grep -q '\"agent\":\"ops\".*\"verb\":\"job\"'"
 
 # --- shutdown: a running job is stopped, nothing left running -----------------

@@ -237,6 +237,20 @@ static void graph_errors(void **state)
 	assert_int_equal(plan_of("dag", all, NULL, NULL, &d, &p, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "would be no valid task name"));
 	job_def_free(&d);
+	/* Two names, one task: "a b" and "a_b" both run as job.J.a_b. */
+	snprintf(all, sizeof(all), "%s%s", step(s1, sizeof(s1), "a b", "", NULL),
+		 step(s2, sizeof(s2), "a_b", "", NULL));
+	assert_int_equal(plan_of("dag", all, NULL, NULL, &d, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "two steps would run as one task job.j.a_b ('a b' and 'a_b')"));
+	job_def_free(&d);
+	/* A step "rollback.x" beside a rollback step "x". */
+	snprintf(all, sizeof(all),
+		 "%s[[b00t.job.rollback]]\nname = \"x\"\n[b00t.job.rollback.task]\ntype = "
+		 "\"bash\"\ncommand = \"true\"\n",
+		 step(s1, sizeof(s1), "rollback.x", "", NULL));
+	assert_int_equal(plan_of("dag", all, NULL, NULL, &d, &p, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "would run as one task job.j.rollback.x"));
+	job_def_free(&d);
 }
 
 static void task_names(void **state)
