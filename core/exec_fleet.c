@@ -676,6 +676,7 @@ void exec_fleet_free(struct executor *ex)
 	for (size_t i = 0; i < f->ntables; i++)
 		cJSON_Delete(f->tables[i]);
 	free(f->tables);
+	free(f->table_hash);
 	free(f->tasks);
 	free(f->prefix);
 	free(f->k_commands);

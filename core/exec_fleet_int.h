@@ -94,6 +94,7 @@ struct fleet {
 	struct fleet_task_ref *tasks;
 	size_t ntasks;
 	cJSON **tables; /* roots the task refs point into */
+	uint64_t *table_hash; /* of each table's bytes (exec_fleet_view.c) */
 	size_t ntables;
 	/* A view being gathered. */
 	int view_pending;

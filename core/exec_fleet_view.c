@@ -29,15 +29,27 @@ void fleet_strings_free(char **v, size_t n)
 	free(v);
 }
 
+/* FNV-1a over a table's bytes: a table read again unchanged (most are,
+ * most seconds) is not parsed again. */
+static uint64_t table_hash(const char *s, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL ^ len;
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
 static void view_install(struct fleet *f)
 {
 	bool first = !f->view_ready;
 	f->view_ready = true;
 	size_t before = f->nnodes;
 	fleet_strings_free(f->nodes, f->nnodes);
-	for (size_t i = 0; i < f->ntables; i++)
-		cJSON_Delete(f->tables[i]);
-	free(f->tables);
+	cJSON **old = f->tables;
+	uint64_t *old_hash = f->table_hash;
+	size_t nold = f->ntables;
 	free(f->tasks);
 	f->nodes = f->v_nodes;
 	f->nnodes = f->v_nnodes;
@@ -54,14 +66,28 @@ static void view_install(struct fleet *f)
 	if (!first && f->nnodes != before)
 		log_debug("fleet: %zu live node(s) now", f->nnodes);
 	f->tables = xcalloc(f->v_ntables + 1, sizeof(*f->tables));
+	f->table_hash = xcalloc(f->v_ntables + 1, sizeof(*f->table_hash));
 	f->ntables = 0;
 	f->tasks = NULL;
 	f->ntasks = 0;
 	for (size_t i = 0; i < f->v_ntables; i++) {
-		cJSON *root;
-		const cJSON *tasks = fleet_tasks_decode(f->v_tables[i], strlen(f->v_tables[i]), &root);
-		if (tasks == NULL)
+		cJSON *root = NULL;
+		size_t len = strlen(f->v_tables[i]);
+		uint64_t h = table_hash(f->v_tables[i], len);
+		const cJSON *tasks = NULL;
+		for (size_t k = 0; k < nold && root == NULL; k++) {
+			if (old[k] != NULL && old_hash[k] == h) {
+				root = old[k]; /* the same bytes: the same table */
+				old[k] = NULL;
+				tasks = cJSON_GetObjectItemCaseSensitive(root, "tasks");
+			}
+		}
+		if (root == NULL)
+			tasks = fleet_tasks_decode(f->v_tables[i], len, &root);
+		if (tasks == NULL) {
+			cJSON_Delete(root);
 			continue;
+		}
 		/* Only the tables of live nodes on our channel count. */
 		const cJSON *node = cJSON_GetObjectItemCaseSensitive(root, "node");
 		bool ours = false;
@@ -71,6 +97,7 @@ static void view_install(struct fleet *f)
 			cJSON_Delete(root);
 			continue;
 		}
+		f->table_hash[f->ntables] = h;
 		f->tables[f->ntables++] = root;
 		const cJSON *t;
 		cJSON_ArrayForEach(t, tasks)
@@ -92,6 +119,10 @@ static void view_install(struct fleet *f)
 	fleet_strings_free(f->v_tables, f->v_ntables);
 	f->v_tables = NULL;
 	f->v_ntables = 0;
+	for (size_t k = 0; k < nold; k++)
+		cJSON_Delete(old[k]);
+	free(old);
+	free(old_hash);
 	if (first)
 		log_debug("fleet: first view: %zu live node(s) on %s, %zu task(s)", f->nnodes,
 			  f->ex->cfg->channel, f->ntasks);

@@ -195,6 +195,12 @@ static void scan_done(struct fleet_scan *s, const redisReply *values)
 						       FLEET_TASKS_PREFIX);
 		if (name == NULL || v->type != REDIS_REPLY_STRING)
 			continue; /* expired between SCAN and MGET: as if not there */
+		if (app->pm2_ok && strcmp(name, app->cfg->node) == 0) {
+			/* Left out while the local PM2 answers (see the top): not
+			 * decoded every second either (500 tasks: most of a scan). */
+			add_node(app, name)->table = true;
+			continue;
+		}
 		struct pm2_proc *procs;
 		size_t n;
 		if (fleet_read_table(v->str, v->len, wall, &procs, &n, NULL, 0, NULL) < 0)
