@@ -1383,7 +1383,10 @@ static void handle_key(struct app *app, int key)
 		key_logs(app, key);
 		break;
 	case MODE_JOBS:
-		jobview_key(app, key);
+		if (key == 3) /* Ctrl-C quits, as in every view */
+			quit(app);
+		else
+			jobview_key(app, key);
 		break;
 	case MODE_TABLE:
 		key_table(app, key);
