@@ -89,3 +89,29 @@ int command_target(const struct envelope *env, bool takes_pm_id, const char **na
 	}
 	return 0;
 }
+
+int command_expect_name(const struct envelope *env, long pm_id, const char **expect, char *err,
+			size_t errlen)
+{
+	*expect = NULL;
+	const char *s = codec_param(env, "expect_name");
+	if (s == NULL)
+		return 0;
+	if (pm_id < 0) {
+		snprintf(err, errlen,
+			 "params.expect_name goes only with params.pm_id (a name is the name already)");
+		return -1;
+	}
+	if (codec_param_kind(env, "expect_name") != CODEC_STRING) {
+		snprintf(err, errlen, "expect_name must be a string (the process's name)");
+		return -1;
+	}
+	size_t n = strlen(s);
+	if (n == 0 || n > COMMAND_EXPECT_NAME_MAX) {
+		snprintf(err, errlen, "expect_name must be 1 to %d bytes long, not %zu",
+			 COMMAND_EXPECT_NAME_MAX, n);
+		return -1;
+	}
+	*expect = s;
+	return 0;
+}

@@ -38,6 +38,19 @@ long command_pm_id(const struct envelope *env);
 int command_target(const struct envelope *env, bool takes_pm_id, const char **name, long *pm_id,
 		   char key[COMMAND_PM_KEY], char *err, size_t errlen);
 
+/* The longest params.expect_name, in bytes (the task-name limit). */
+#define COMMAND_EXPECT_NAME_MAX 64
+
+/*
+ * params.expect_name, for a command by pm_id only: the name the sender saw
+ * on that process; the executor refuses the command when the process that
+ * holds the number now has another name (PM2 renumbered). A JSON string of
+ * 1 to COMMAND_EXPECT_NAME_MAX bytes, any characters. Returns 0 with
+ * *expect (NULL when absent), or -1 with a sentence in err.
+ */
+int command_expect_name(const struct envelope *env, long pm_id, const char **expect, char *err,
+			size_t errlen);
+
 /* The pm_id a "#N" key names, or -1 for a task name (or NULL). */
 long command_pm_key(const char *name);
 

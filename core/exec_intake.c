@@ -381,6 +381,14 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
+	const char *expect_name = NULL;
+	if (verb != V_STATUS &&
+	    command_expect_name(&env, by_pm_id, &expect_name, err, sizeof(err)) < 0) {
+		reply_refused(ex, entry, &env, env.verb, name, "error", err, false);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
 	const char *target = codec_param(&env, "node");
 	if (target != NULL && strcmp(target, ex->cfg->node) != 0) {
 		if (entry == NULL) {
@@ -443,8 +451,21 @@ void exec_intake(struct executor *ex, const char *data, size_t len,
 		exec_auth_id_free(&id);
 		return;
 	}
+	if (with_deps && expect_name != NULL) {
+		reply_refused(ex, entry, &env, env.verb, name, "error",
+			      "expect_name does not go with with_deps (a group stop checks no "
+			      "name); nothing was done",
+			      false);
+		cJSON_Delete(conf);
+		codec_envelope_free(&env);
+		exec_auth_id_free(&id);
+		return;
+	}
 	if (with_deps) /* exec_deps.c stops the group */
 		cJSON_AddTrueToObject(conf = cJSON_CreateObject(), "with_deps");
+	if (expect_name != NULL) /* exec_pmid.c compares it with the real name */
+		cJSON_AddStringToObject(conf != NULL ? conf : (conf = cJSON_CreateObject()),
+					"expect_name", expect_name);
 	if (verb == V_START) {
 		spec = check_start(&env, &ex->start_def, err, sizeof(err));
 		if (spec == NULL) {

@@ -6,6 +6,9 @@
  * process's real name and owner, and from then on it is judged and
  * answered as a command for that name, narrowed to that one process.
  *
+ * params.expect_name (intake keeps it in cmd->conf): the name the sender
+ * saw; another name on that number now refuses the command.
+ *
  * Must not: act on any process but the one with that pm_id, or let the
  * policy judge anything but the real name and owner.
  */
@@ -38,6 +41,17 @@ int cmd_pm_resolve(struct command *cmd, const struct pm2_proc **procs, size_t *n
 	if (found == NULL) {
 		char msg[160];
 		snprintf(msg, sizeof(msg), "no PM2 process with pm_id %ld", cmd->pm_target);
+		cmd_reply_simple(cmd, "not_found", msg, -1);
+		return -1;
+	}
+	/* params.expect_name: the name the sender saw on that number. PM2
+	 * renumbers (a daemon restart): another process may hold it now. */
+	const cJSON *expect = cmd->conf ? cJSON_GetObjectItemCaseSensitive(cmd->conf, "expect_name")
+					: NULL;
+	if (cJSON_IsString(expect) && strcmp(expect->valuestring, found->name) != 0) {
+		char msg[400];
+		snprintf(msg, sizeof(msg), "pm_id %ld is now '%.120s', not '%.64s'; nothing was done",
+			 cmd->pm_target, found->name, expect->valuestring);
 		cmd_reply_simple(cmd, "not_found", msg, -1);
 		return -1;
 	}

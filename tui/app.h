@@ -231,8 +231,9 @@ void remote_logs_open(struct app *app, const char *node, const char *task);
 void remote_logs_close(struct app *app);
 /* A message on the status channel: true when it was the logs reply. */
 bool remote_logs_reply(struct app *app, const char *data, size_t len);
-/* Publishes a slash line as a typed line is (console.c's publish_line). */
-void console_publish(struct app *app, const struct slash_line *l);
+/* Publishes a slash line as a typed line is (console.c's publish_line):
+ * 0 with its request id in rid, or -1 (said in the bar) with rid "". */
+int console_publish(struct app *app, const struct slash_line *l, char rid[33]);
 
 /* The table column under screen column x, or -1 (draw.c). */
 int draw_column_at(int x);

@@ -11,6 +11,7 @@
 
 #include "app.h"
 #include "command_check.h"
+#include "command_target.h"
 #include "keys.h"
 #include "util.h"
 
@@ -27,15 +28,17 @@ struct mark {
 
 enum item_state { IT_WAITING, IT_OK, IT_FAILED, IT_UNSENT };
 
-/* One command of a bulk action: a name on a node, or one pm_id. */
+/* One command of a bulk action: a name on a node (every instance of it
+ * there is marked), or one pm_id. */
 struct item {
 	char *name;
 	char node[TASKS_NODE_MAX + 1]; /* "" for the local PM2's rows */
 	bool remote;
 	int ids[SHOW_IDS];
 	size_t nids;
-	int pm_id;  /* the first marked pm_id: what a by-pm_id item acts on */
-	bool by_id; /* tasker refuses the name: sent by pm_id */
+	size_t total; /* by name: the instances of the name on its node (all marked) */
+	int pm_id;    /* the first marked pm_id: what a by-pm_id item acts on */
+	bool by_id;   /* sent by pm_id: the name is refused, or not all its instances are marked */
 	char rid[33];
 	enum item_state state;
 	char *outcome; /* "stopped", "error: ..." */
@@ -199,64 +202,125 @@ bool bulk_by_pm_id(const char *name)
 	return check_task_name(name) != NULL;
 }
 
-void bulk_send_action(struct app *app, const char *verb, const char *name, const char *node,
-		      int pm_id, char *rid)
+/* The live nodes the console's fleet view knows (lost ones do not count). */
+static size_t live_nodes(const struct app *app)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < app->nnodes; i++)
+		n += !app->nodes[i].lost;
+	return n;
+}
+
+/* One command: by name, or by pm_id (then with expect_name, the name the
+ * row showed: the executor refuses it when PM2 renumbered and another
+ * process holds the number now). node: "" for the local PM2's rows. */
+static void send_one(struct app *app, const char *verb, const char *name, const char *node,
+		     int pm_id, bool by_id, char *rid)
 {
 	rid[0] = '\0';
-	bool by_id = pm_id >= 0 && bulk_by_pm_id(name);
-	/* A pm_id is PM2's number on one node: always say which. */
+	/* A pm_id is PM2's number on one node: say which, for a remote row;
+	 * for a local one only when several nodes are live (a fleet of one
+	 * needs none, and the executor serving this PM2 may run under
+	 * another node name than the console's --node). */
 	const char *where = node;
 	if (by_id && (where == NULL || where[0] == '\0'))
-		where = app->cfg->node;
+		where = live_nodes(app) > 1 ? app->cfg->node : NULL;
 	char idtext[16];
 	snprintf(idtext, sizeof(idtext), "%d", pm_id);
-	struct slash_param params[2] = {
-		{(char *)(uintptr_t)(by_id ? "pm_id" : "task"),
-		 (char *)(uintptr_t)(by_id ? idtext : name)},
-		{(char *)(uintptr_t) "node", (char *)(uintptr_t)where},
-	};
+	struct slash_param params[3];
+	size_t n = 0;
+	params[n++] = (struct slash_param){(char *)(uintptr_t)(by_id ? "pm_id" : "task"),
+					   (char *)(uintptr_t)(by_id ? idtext : name)};
+	/* A name past the limit is not checked (protocol.md 17): the pm_id alone. */
+	if (by_id && strlen(name) > 0 && strlen(name) <= COMMAND_EXPECT_NAME_MAX)
+		params[n++] = (struct slash_param){(char *)(uintptr_t) "expect_name",
+						   (char *)(uintptr_t)name};
+	if (where != NULL && where[0] != '\0')
+		params[n++] = (struct slash_param){(char *)(uintptr_t) "node", (char *)(uintptr_t)where};
 	struct slash_line l = {
 		.verb = (char *)(uintptr_t)verb,
 		.has_params = true,
 		.params = params,
-		.nparams = where != NULL && where[0] != '\0' ? 2 : 1,
+		.nparams = n,
 		.content = NULL,
 	};
-	size_t before = app->npending;
-	console_publish(app, &l);
-	/* The request id is the newest pending one (none: not sent). */
-	if (app->npending > 0 && (app->npending > before || app->npending == APP_MAX_PENDING))
-		snprintf(rid, 33, "%s", app->pending[app->npending - 1].id);
+	console_publish(app, &l, rid);
 }
 
-/* The marks as commands: one per name and node (a name reaches every
- * instance), one per pm_id for the names tasker refuses. */
-static void build_items(struct app *app, struct bulk *b)
+void bulk_send_action(struct app *app, const char *verb, const char *name, const char *node,
+		      int pm_id, char *rid)
 {
-	free_items(b);
-	b->items = xcalloc(b->nmarks + 1, sizeof(*b->items));
+	send_one(app, verb, name, node, pm_id, pm_id >= 0 && bulk_by_pm_id(name), rid);
+}
+
+static void free_item_array(struct item *items, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(items[i].name);
+		free(items[i].outcome);
+	}
+	free(items);
+}
+
+/* The marks as commands. A name reaches every instance of it on its node
+ * (protocol.md 17): one by-name command when every instance there is
+ * marked, else one by-pm_id command per marked process; a name tasker
+ * refuses always goes by pm_id. */
+static struct item *build_items(struct app *app, const struct bulk *b, size_t *count)
+{
+	struct item *items = xcalloc(b->nmarks + 1, sizeof(*items));
+	size_t n = 0;
 	for (size_t i = 0; i < b->nmarks; i++) {
 		const struct mark *m = &b->marks[i];
 		const struct pm2_proc *p = tasks_find(&app->tasks, m->node, m->pm_id);
 		if (p == NULL)
 			continue;
 		bool by_id = bulk_by_pm_id(m->name);
+		size_t total = 1;
+		if (!by_id) {
+			/* How many of this name's instances on the node are marked. */
+			int all[SHOW_IDS];
+			total = tasks_instances_on(&app->tasks, m->node, m->name, all, SHOW_IDS);
+			size_t marked = 0;
+			for (size_t k = 0; k < b->nmarks; k++)
+				marked += strcmp(b->marks[k].node, m->node) == 0 &&
+					  strcmp(b->marks[k].name, m->name) == 0 &&
+					  tasks_find(&app->tasks, m->node, b->marks[k].pm_id) != NULL;
+			by_id = marked < total;
+		}
 		struct item *it = NULL;
-		for (size_t k = 0; !by_id && k < b->nitems && it == NULL; k++)
-			if (!b->items[k].by_id && strcmp(b->items[k].node, m->node) == 0 &&
-			    strcmp(b->items[k].name, m->name) == 0)
-				it = &b->items[k];
+		for (size_t k = 0; !by_id && k < n && it == NULL; k++)
+			if (!items[k].by_id && strcmp(items[k].node, m->node) == 0 &&
+			    strcmp(items[k].name, m->name) == 0)
+				it = &items[k];
 		if (it == NULL) {
-			it = &b->items[b->nitems++];
+			it = &items[n++];
 			it->name = xstrdup(m->name);
 			snprintf(it->node, sizeof(it->node), "%s", m->node);
 			it->remote = fleet_row_remote(app, p);
 			it->pm_id = m->pm_id;
 			it->by_id = by_id;
+			it->total = by_id ? 1 : total;
 		}
 		if (it->nids < SHOW_IDS)
 			it->ids[it->nids++] = m->pm_id;
 	}
+	*count = n;
+	return items;
+}
+
+/* Whether two lists of commands send the same thing. */
+static bool same_items(const struct item *a, size_t na, const struct item *b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i].name, b[i].name) != 0 || strcmp(a[i].node, b[i].node) != 0 ||
+		    a[i].by_id != b[i].by_id || a[i].pm_id != b[i].pm_id ||
+		    a[i].total != b[i].total || a[i].nids != b[i].nids ||
+		    memcmp(a[i].ids, b[i].ids, a[i].nids * sizeof(a[i].ids[0])) != 0)
+			return false;
+	return true;
 }
 
 static const char *past(const char *verb)
@@ -271,7 +335,8 @@ bool bulk_ask(struct app *app, const char *verb)
 	if (b == NULL || b->nmarks == 0)
 		return false;
 	bulk_prune(app);
-	build_items(app, b);
+	free_items(b);
+	b->items = build_items(app, b, &b->nitems);
 	if (b->nitems == 0) {
 		bulk_clear(app);
 		return false;
@@ -288,11 +353,11 @@ static void send_all(struct app *app, struct bulk *b)
 {
 	for (size_t i = 0; i < b->nitems; i++) {
 		struct item *it = &b->items[i];
-		bulk_send_action(app, b->verb, it->name, it->remote || it->by_id ? it->node : "",
-				 it->by_id ? it->pm_id : -1, it->rid);
+		send_one(app, b->verb, it->name, it->remote ? it->node : "", it->pm_id, it->by_id,
+			 it->rid);
 		it->state = it->rid[0] ? IT_WAITING : IT_UNSENT;
 		if (!it->rid[0])
-			it->outcome = xstrdup("not sent (the publish queue is full)");
+			it->outcome = xstrdup("not sent (see the message bar)");
 	}
 	b->panel = P_RESULT;
 	b->summed = false;
@@ -404,6 +469,31 @@ bool bulk_key(struct app *app, int key)
 		return true;
 	if (b->panel == P_ASK) {
 		if (key == 'y' || key == 'Y') {
+			/* The table moved since the question (an instance came or
+			 * went, a pm_id holds another name): ask again, never send
+			 * what was not asked. */
+			bulk_prune(app);
+			size_t n;
+			struct item *now = build_items(app, b, &n);
+			if (!same_items(now, n, b->items, b->nitems)) {
+				free_items(b);
+				b->items = now;
+				b->nitems = n;
+				b->asked_at = loop_now(app->loop);
+				b->scroll = 0;
+				if (n == 0) {
+					b->panel = P_NONE;
+					bulk_clear(app);
+				}
+				app_message(app, MSG_INFO,
+					    n == 0 ? "the marked tasks are gone: nothing was %s"
+						   : "the marked tasks changed: nothing was %s yet, "
+						     "read the question again",
+					    past(b->verb));
+				app->dirty = true;
+				return true;
+			}
+			free_item_array(now, n);
 			send_all(app, b);
 		} else {
 			app_message(app, MSG_INFO, "cancelled: nothing was %s (only y goes on); the marks stay",
@@ -428,12 +518,23 @@ static char *item_line(const struct app *app, const struct bulk *b, const struct
 	size_t o = 0;
 	for (size_t k = 0; k < it->nids && o < sizeof(ids); k++)
 		o += (size_t)snprintf(ids + o, sizeof(ids) - o, "%s%d", k ? ", " : "", it->ids[k]);
+	if (it->total > it->nids && o < sizeof(ids))
+		snprintf(ids + o, sizeof(ids) - o, ", ...");
 	char on[TASKS_NODE_MAX + 16] = "";
 	if (it->remote || (it->by_id && app->nnodes > 1))
 		snprintf(on, sizeof(on), " on node %s", it->node);
+	/* A name reaches every instance: the question says so (as ask() does). */
+	char all[120] = "";
+	if (!it->by_id && it->total > 1)
+		snprintf(all, sizeof(all), "all %zu instances of ", it->total);
 	if (b->panel == P_ASK)
-		return xasprintf("  %s (pm_id%s %s%s)%s", it->name, it->nids > 1 ? "s" : "", ids,
-				 it->by_id ? ", by its pm_id" : "", on);
+		return xasprintf("  %s%s (pm_id%s %s%s)%s", all, it->name, it->nids > 1 ? "s" : "",
+				 ids, it->by_id ? ", by its pm_id" : "", on);
+	char which[40] = "";
+	if (it->by_id)
+		snprintf(which, sizeof(which), " (pm_id %d)", it->pm_id);
+	else if (it->total > 1)
+		snprintf(which, sizeof(which), " (%zu instances)", it->total);
 	char kind = it->state == IT_OK ? '+' : it->state == IT_WAITING ? '.' : '-';
 	const char *mark = it->state == IT_OK ? "✓" : it->state == IT_WAITING ? "…" : "✗";
 	const char *what = it->state == IT_WAITING
@@ -441,7 +542,7 @@ static char *item_line(const struct app *app, const struct bulk *b, const struct
 					      ? "no answer yet"
 					      : "waiting")
 				   : it->outcome;
-	return xasprintf("%c%s %s%s: %s", kind, mark, it->name, on, what ? what : "");
+	return xasprintf("%c%s %s%s%s: %s", kind, mark, it->name, which, on, what ? what : "");
 }
 
 const struct bulk_panel *bulk_panel(struct app *app)

@@ -6,9 +6,15 @@
  * Space marks or unmarks the selected row, * marks every row the filter
  * shows, u (or Esc) drops every mark. With marks, s, r and d ask ONE
  * question listing every marked task (a panel that scrolls), and y sends
- * one command per task (a row of another node names that node; a row whose
- * name tasker refuses goes by pm_id); the panel then shows each outcome as
- * its reply arrives and a summary ("3 ok, 1 failed").
+ * one command per task (a row of another node names that node): by name
+ * when every instance of the name on that node is marked ("all 4 instances
+ * of api"), else one by pm_id per marked process (a name would reach the
+ * unmarked instances too), and always by pm_id for a name tasker refuses;
+ * the panel then shows each outcome as its reply arrives and a summary
+ * ("3 ok, 1 failed"). A command by pm_id carries expect_name (the row's
+ * name: the executor refuses it when PM2 renumbered). When the marks'
+ * commands changed between the question and y, nothing is sent and the
+ * question shows again.
  *
  * Marks are kept by node and pm_id with the name they had, so they survive
  * every refresh; a mark whose row is gone (or whose pm_id now holds another
@@ -43,8 +49,10 @@ void bulk_prune(struct app *app);
 /* --- acting --- */
 /*
  * One key's action on one task, as the console sends it: by name, or by
- * pm_id when tasker would refuse the name (and then with the row's node,
- * a pm_id being per node). node: the row's node, "" for the local PM2's.
+ * pm_id when tasker would refuse the name (then with expect_name, and with
+ * the row's node, a pm_id being per node: for a local row only when the
+ * fleet view knows several live nodes). node: the row's node, "" for the
+ * local PM2's.
  * Writes the request id into rid (33 bytes; "" when nothing was sent).
  */
 void bulk_send_action(struct app *app, const char *verb, const char *name, const char *node,

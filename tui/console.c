@@ -742,22 +742,25 @@ static void on_line_admitted(struct bus *bus, redisReply *r, void *arg)
  * goes into the fleet's stream first, as `tasker send` does (fleet_admit.h):
  * an executor that starts within its ttl still carries it out. While Redis
  * is down it waits in the bus's queue as a plain PUBLISH. */
-static void publish_line(struct app *app, const struct slash_line *l)
+static int publish_line(struct app *app, const struct slash_line *l, char sent_id[33])
 {
 	char rid[33];
+	sent_id[0] = '\0';
 	util_random_id(rid);
 	char *json = codec_encode_command(l, app->cfg->agent_id, rid, util_wall_ms());
 	const char *task = slash_param_get(l, "task");
 	if (task == NULL)
 		task = slash_param_get(l, "name");
+	const char *pm_id = task == NULL ? slash_param_get(l, "pm_id") : NULL;
 	char what[160];
-	snprintf(what, sizeof(what), "/%s%s%s", l->verb, task ? " " : "", task ? task : "");
+	snprintf(what, sizeof(what), "/%s%s%s%s", l->verb, task || pm_id ? " " : "",
+		 pm_id ? "pm_id " : "", task ? task : pm_id ? pm_id : "");
 	/* The operator's key signs it when one is configured (--key). */
 	char serr[400];
 	if (tools_sign_command(app->cfg->key_path, &json, serr, sizeof(serr)) < 0) {
 		app_message(app, MSG_ERROR, "%s not sent: %s", what, serr);
 		free(json);
-		return;
+		return -1;
 	}
 	int rc = -1;
 	if (bus_can_command(app->bus)) {
@@ -777,7 +780,7 @@ static void publish_line(struct app *app, const struct slash_line *l)
 	if (rc < 0 && bus_publish(app->bus, app->cfg->channel, json, strlen(json), NULL, NULL) < 0) {
 		app_message(app, MSG_ERROR, "%s not sent: the publish queue is full", what);
 		free(json);
-		return;
+		return -1;
 	}
 	free(json);
 	if (app->npending == APP_MAX_PENDING)
@@ -788,12 +791,14 @@ static void publish_line(struct app *app, const struct slash_line *l)
 	snprintf(p->what, sizeof(p->what), "%s", what);
 	/* While Redis is down the message waits in the queue; so does the clock. */
 	p->deadline = loop_now(app->loop) + APP_REPLY_WAIT_MS;
+	snprintf(sent_id, 33, "%s", rid);
 	if (app->redis_ok) {
 		set_message(app, MSG_WAIT, "%s sent, waiting for the outcome", what);
 	} else {
 		set_message(app, MSG_WAIT, "%s queued: Redis is down (%s)", what, bus_status(app->bus));
 		app->message_redis = true;
 	}
+	return 0;
 }
 
 /* Parses a typed line and publishes it as `tasker send` would. */
@@ -815,13 +820,14 @@ static void submit_line(struct app *app, const char *line)
 		slash_line_free(&l);
 		return;
 	}
-	publish_line(app, &l);
+	char rid[33];
+	publish_line(app, &l, rid);
 	slash_line_free(&l);
 }
 
-void console_publish(struct app *app, const struct slash_line *l)
+int console_publish(struct app *app, const struct slash_line *l, char rid[33])
 {
-	publish_line(app, l);
+	return publish_line(app, l, rid);
 }
 
 /* A key's action on a task: the envelope is built directly, not through
@@ -1377,7 +1383,10 @@ static void handle_key(struct app *app, int key)
 		key_logs(app, key);
 		break;
 	case MODE_JOBS:
-		jobview_key(app, key);
+		if (key == 3) /* Ctrl-C quits, as in every view */
+			quit(app);
+		else
+			jobview_key(app, key);
 		break;
 	case MODE_TABLE:
 		key_table(app, key);

@@ -521,7 +521,7 @@ static void draw_hints(struct app *app, int y)
 		hints = " y go on  any other key: cancel";
 		break;
 	case MODE_JOBS:
-		hints = " ↑↓ j k select job  g read again  Esc/q/J back";
+		hints = " ↑↓ j k select job  PgUp PgDn Home End steps  g read again  Esc/q/J back";
 		break;
 	case MODE_LOGS:
 		hints = app->lv.searching ? " Enter search  Esc cancel"

@@ -128,14 +128,7 @@ int history_draw_detail(const struct app *app, const struct pm2_proc *p, int y, 
 	if (!tall)
 		return used;
 	char marks[HIST_SAMPLES * 3 + 1];
-	size_t o = 0;
-	for (size_t i = 0; i < n && o + 4 < sizeof(marks); i++) {
-		const char *m = rs[i] ? (app->ascii ? "R" : "↺") : (app->ascii ? "-" : "─");
-		size_t l = strlen(m);
-		memcpy(marks + o, m, l);
-		o += l;
-	}
-	marks[o] = '\0';
+	history_marks(rs, n, app->ascii, marks, sizeof(marks));
 	put_right(y + used, x, w, (int)n, restarts ? draw_attr(app, TH_SPARK_RESTART) : oa,
 		  marks);
 	used++;
@@ -143,6 +136,23 @@ int history_draw_detail(const struct app *app, const struct pm2_proc *p, int y, 
 		 restarts ? (app->ascii ? " (R on the line above)" : " (↺ on the line above)") : "");
 	put_text(app, y + used++, x, w, restarts ? draw_attr(app, TH_SPARK_RESTART) : oa, line);
 	return used;
+}
+
+size_t history_marks(const unsigned char *rs, size_t n, bool ascii, char *buf, size_t size)
+{
+	if (size == 0)
+		return 0;
+	size_t o = 0, i = 0;
+	for (; i < n; i++) {
+		const char *m = rs[i] ? (ascii ? "R" : "↺") : (ascii ? "-" : "─");
+		size_t l = strlen(m);
+		if (o + l >= size) /* a whole mark and the NUL, or none */
+			break;
+		memcpy(buf + o, m, l);
+		o += l;
+	}
+	buf[o] = '\0';
+	return i;
 }
 
 /* Totals of the rows shown, per node when node is not NULL. */

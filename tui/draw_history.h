@@ -30,6 +30,11 @@ void history_draw_cell(const struct app *app, int y, int x, int w, const struct 
 int history_draw_detail(const struct app *app, const struct pm2_proc *p, int y, int x, int w,
 			int avail);
 
+/* Pure: the restarts line under the detail graph: one mark per sample of
+ * rs[0..n) ("↺" where it saw a restart, else "─"; ascii: "R", "-"), whole
+ * marks only, in buf[0..size). Returns how many marks it holds. */
+size_t history_marks(const unsigned char *rs, size_t n, bool ascii, char *buf, size_t size);
+
 /* The header's meter, for the rows shown: "cpu ██▍   45% mem 312M", or
  * per node in a fleet "n1 45% 300M · n2 3% 40M". "" when there is
  * nothing to say. ascii: no block characters. */

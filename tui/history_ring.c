@@ -14,10 +14,17 @@ void hist_ring_init(struct hist_ring *h)
 	memset(h, 0, sizeof(*h));
 }
 
+static void series_free(struct hist_series *s)
+{
+	if (s != NULL)
+		free(s->name);
+	free(s);
+}
+
 void hist_ring_free(struct hist_ring *h)
 {
 	for (size_t i = 0; i < h->n; i++)
-		free(h->s[i]);
+		series_free(h->s[i]);
 	free(h->s);
 	memset(h, 0, sizeof(*h));
 }
@@ -103,6 +110,14 @@ void hist_ring_sample(struct hist_ring *h, const struct tasks *t)
 		if (s->gen == h->gen)
 			continue; /* one sample a tick, should a key repeat */
 		s->gen = h->gen;
+		if (s->name == NULL || strcmp(s->name, p->name ? p->name : "") != 0) {
+			/* Another process holds the pm_id now (PM2 renumbered):
+			 * its graph starts here, not after the other one's. */
+			free(s->name);
+			s->name = xstrdup(p->name ? p->name : "");
+			s->count = s->head = 0;
+			s->last_restarts = -1;
+		}
 		if (!tasks_lost(t, p))
 			push(s, p);
 	}
@@ -111,7 +126,7 @@ void hist_ring_sample(struct hist_ring *h, const struct tasks *t)
 		if (h->s[i]->gen == h->gen)
 			h->s[k++] = h->s[i];
 		else
-			free(h->s[i]);
+			series_free(h->s[i]);
 	}
 	h->n = k;
 }

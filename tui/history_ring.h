@@ -6,6 +6,9 @@
  *
  * Bounded: HIST_SAMPLES samples per task, one series per (node, pm_id),
  * and a series goes with the first sample that no longer lists its task.
+ * A series remembers its process's name: when PM2 renumbered and another
+ * process holds the pm_id (another name), the series starts afresh rather
+ * than join two processes in one graph.
  * About 1 KB a task: 500 tasks keep about half a megabyte.
  */
 #ifndef TASKER_TUI_HISTORY_RING_H
@@ -22,6 +25,7 @@
 struct hist_series {
 	char node[TASKS_NODE_MAX + 1];
 	int pm_id;
+	char *name;	     /* the process's name: another name on the pm_id starts afresh */
 	unsigned gen;	     /* the sample that last listed it */
 	size_t count, head; /* samples held (<= HIST_SAMPLES); head: the next slot */
 	int last_restarts;   /* restart_time at the last sample; -1: none yet */

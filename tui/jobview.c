@@ -18,12 +18,15 @@
 
 #include "app.h"
 #include "bus.h"
+#include "format.h"
 #include "keys.h"
 #include "text.h"
 #include "util.h"
 
 #define JOBVIEW_TICK_MS 250
 #define JOBVIEW_EVERY_MS 1000
+#define STEP_PAGE 10 /* step lines a PgUp or PgDn moves */
+#define STEP_COLS 20 /* the STEP column's width, in terminal columns */
 
 struct jobview {
 	struct app *app;
@@ -38,6 +41,9 @@ struct jobview {
 	struct job_rec *jobs;
 	size_t njobs;
 	char selected[130]; /* the selected job's name */
+	size_t top;	    /* the first job the list shows: follows the selection */
+	size_t step_top;    /* the first step line shown (PgUp PgDn Home End) */
+	size_t step_max;    /* the last step_top that still fills the pane (drawn) */
 	char note[200];     /* a read that failed */
 };
 
@@ -400,13 +406,32 @@ void jobview_key(struct app *app, int key)
 		break;
 	case KEYC_UP:
 	case 'k':
-		if (at > 0)
+		if (at > 0) {
 			snprintf(jv->selected, sizeof(jv->selected), "%s", jv->jobs[at - 1].name);
+			jv->step_top = 0;
+		}
 		break;
 	case KEYC_DOWN:
 	case 'j':
-		if (at >= 0 && (size_t)at + 1 < jv->njobs)
+		if (at >= 0 && (size_t)at + 1 < jv->njobs) {
 			snprintf(jv->selected, sizeof(jv->selected), "%s", jv->jobs[at + 1].name);
+			jv->step_top = 0;
+		}
+		break;
+	/* The steps scroll: a job may have more than the screen holds. */
+	case KEYC_PGUP:
+		jv->step_top = jv->step_top > STEP_PAGE ? jv->step_top - STEP_PAGE : 0;
+		break;
+	case KEYC_PGDN:
+		jv->step_top += STEP_PAGE;
+		if (jv->step_top > jv->step_max)
+			jv->step_top = jv->step_max;
+		break;
+	case KEYC_HOME:
+		jv->step_top = 0;
+		break;
+	case KEYC_END:
+		jv->step_top = jv->step_max;
 		break;
 	case 'g':
 		jv->poke = true;
@@ -460,7 +485,52 @@ static void took(int64_t start, int64_t end, bool running, char *buf, size_t siz
 	snprintf(buf, size, "%.1fs%s", (double)(e - start) / 1000.0, end > 0 ? "" : "+");
 }
 
-static void draw_steps(struct app *app, const struct job_rec *j, int y, int x, int w, int bottom)
+void job_fit_pad(const char *s, int width, char *buf, size_t size)
+{
+	if (size == 0)
+		return;
+	size_t used = fmt_fit(s, width, buf, size);
+	size_t o = strlen(buf);
+	while (width > 0 && used < (size_t)width && o + 1 < size) {
+		buf[o++] = ' ';
+		used++;
+	}
+	buf[o] = '\0';
+}
+
+void job_step_line(const struct job_step_row *s, const char *took_text, char *buf, size_t size)
+{
+	char lvl[24];
+	if (s->level >= 0)
+		snprintf(lvl, sizeof(lvl), "%ld", s->level);
+	else
+		snprintf(lvl, sizeof(lvl), "-");
+	char state[48];
+	if (s->has_exit && s->exit_code != 0)
+		snprintf(state, sizeof(state), "%s(%ld)", s->state, s->exit_code);
+	else if (s->signal[0])
+		snprintf(state, sizeof(state), "%s(%s)", s->state, s->signal);
+	else
+		snprintf(state, sizeof(state), "%s", s->state);
+	/* Cut and padded by terminal columns, never mid-character. */
+	char name[STEP_COLS * 4 + 8];
+	job_fit_pad(s->name, STEP_COLS, name, sizeof(name));
+	snprintf(buf, size, "%-3s %s %-10s %3ld %8s  %s", lvl, name, state, s->attempt, took_text,
+	         s->deps[0] ? s->deps : "-");
+}
+
+/* How many lines the steps take (the rollback title is one). */
+static size_t step_lines(const struct job_rec *j)
+{
+	size_t n = j->nsteps;
+	for (size_t i = 0; i < j->nsteps; i++)
+		if (j->steps[i].rollback)
+			return n + 1;
+	return n;
+}
+
+static void draw_steps(struct app *app, struct jobview *jv, const struct job_rec *j, int y, int x,
+                       int w, int bottom)
 {
 	int oa = draw_attr(app, TH_OVERLAY), ta = draw_attr(app, TH_OVERLAY_TITLE);
 	char buf[800], t[32];
@@ -479,35 +549,49 @@ static void draw_steps(struct app *app, const struct job_rec *j, int y, int x, i
 	         "TOOK", "DEPENDS ON");
 	line(y + 3, x, w, ta, buf);
 	int row = y + 4;
+	/* The step lines scroll (jv->step_top): clamped to what fills the pane. */
+	size_t total = step_lines(j);
+	size_t rows = bottom > row ? (size_t)(bottom - row) : 0;
+	jv->step_max = total > rows ? total - rows : 0;
+	if (jv->step_top > jv->step_max)
+		jv->step_top = jv->step_max;
+	if (total > rows && rows > 0) {
+		snprintf(buf, sizeof(buf), "steps %zu-%zu of %zu (PgUp PgDn)", jv->step_top + 1,
+		         jv->step_top + rows, total);
+		line(y + 2, x, w, oa, buf);
+	}
+	size_t at = 0; /* the step line being laid out */
 	bool rb_title = false;
 	for (size_t i = 0; i < j->nsteps && row < bottom; i++) {
 		const struct job_step_row *s = &j->steps[i];
 		if (s->rollback && !rb_title) {
-			line(row++, x, w, ta, "rollback");
 			rb_title = true;
+			if (at++ >= jv->step_top)
+				line(row++, x, w, ta, "rollback");
 			if (row >= bottom)
 				break;
 		}
+		if (at++ < jv->step_top)
+			continue;
 		took(s->started_ms, s->ended_ms, strcmp(s->state, "running") == 0, t, sizeof(t));
-		char lvl[8];
-		if (s->level >= 0)
-			snprintf(lvl, sizeof(lvl), "%ld", s->level);
-		else
-			snprintf(lvl, sizeof(lvl), "-");
-		char state[40];
-		if (s->has_exit && s->exit_code != 0)
-			snprintf(state, sizeof(state), "%s(%ld)", s->state, s->exit_code);
-		else if (s->signal[0])
-			snprintf(state, sizeof(state), "%s(%s)", s->state, s->signal);
-		else
-			snprintf(state, sizeof(state), "%s", s->state);
-		snprintf(buf, sizeof(buf), "%-3s %-20.20s %-10s %3ld %8s  %s", lvl, s->name, state,
-		         s->attempt, t, s->deps[0] ? s->deps : "-");
+		job_step_line(s, t, buf, sizeof(buf));
 		line(row++, x, w, draw_attr(app, state_elem(s->rollback ? "rollback" : s->state)),
 		     buf);
 	}
 	if (j->nsteps == 0)
 		line(row, x, w, oa, "(no steps)");
+}
+
+size_t job_list_top(size_t top, long sel, size_t n, size_t rows)
+{
+	if (rows == 0)
+		rows = 1;
+	size_t max = n > rows ? n - rows : 0;
+	if (sel >= 0 && (size_t)sel < top)
+		top = (size_t)sel;
+	else if (sel >= 0 && (size_t)sel >= top + rows)
+		top = (size_t)sel - rows + 1;
+	return top > max ? max : top;
 }
 
 void jobview_draw(struct app *app)
@@ -542,15 +626,18 @@ void jobview_draw(struct app *app)
 	if (lw > 32)
 		lw = 32;
 	long sel = selected_index(jv);
-	for (size_t i = 0; i < jv->njobs && y0 + (int)i < bottom; i++) {
+	/* The list scrolls: its top follows the selection. */
+	size_t rows = bottom > y0 ? (size_t)(bottom - y0) : 1;
+	jv->top = job_list_top(jv->top, sel, jv->njobs, rows);
+	for (size_t i = jv->top; i < jv->njobs && y0 + (int)(i - jv->top) < bottom; i++) {
 		const struct job_rec *j = &jv->jobs[i];
 		snprintf(buf, sizeof(buf), "%s %s  %s", (long)i == sel ? ">" : " ", j->name,
 		         j->ok ? j->status : "unreadable");
 		int a = draw_attr(app, j->ok ? state_elem(j->status) : TH_JOB_FAILED);
 		if ((long)i == sel)
 			a |= A_REVERSE;
-		line(y0 + (int)i, 1, lw - 1, a, buf);
+		line(y0 + (int)(i - jv->top), 1, lw - 1, a, buf);
 	}
 	if (sel >= 0)
-		draw_steps(app, &jv->jobs[sel], y0, lw + 2, COLS - lw - 3, bottom);
+		draw_steps(app, jv, &jv->jobs[sel], y0, lw + 2, COLS - lw - 3, bottom);
 }

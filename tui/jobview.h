@@ -49,6 +49,17 @@ struct job_rec {
 void job_rec_parse(const char *name, const char *json, size_t len, struct job_rec *out);
 void job_rec_free(struct job_rec *r);
 
+/* Pure: s cut to width terminal columns (fmt_fit: never mid-character)
+ * and padded with blanks to exactly width columns. */
+void job_fit_pad(const char *s, int width, char *buf, size_t size);
+/* Pure: one step's line of the steps pane (LVL STEP STATE TRY TOOK
+ * DEPENDS ON), the name in a column of 20 terminal columns. */
+void job_step_line(const struct job_step_row *s, const char *took_text, char *buf, size_t size);
+/* Pure: the first job the list shows, so that the selection sel (-1:
+ * none) is on screen: top moved as little as possible, never past the
+ * last page of n jobs in rows lines. */
+size_t job_list_top(size_t top, long sel, size_t n, size_t rows);
+
 void jobview_start(struct app *app);
 /* After bus_free(). */
 void jobview_free(struct app *app);

@@ -175,13 +175,11 @@ void remote_logs_open(struct app *app, const char *node, const char *task)
 		.params = params,
 		.nparams = 4,
 	};
-	size_t before = app->npending;
-	console_publish(app, &l);
-	/* The request id is the one the console waits for: the newest
-	 * pending command (none when the publish queue was full). */
-	if (app->npending > 0 && (app->npending > before || app->npending == APP_MAX_PENDING))
-		snprintf(app->logs_rid, sizeof(app->logs_rid), "%s",
-			 app->pending[app->npending - 1].id);
+	/* The request id is the one the console waits for ("" when it was
+	 * not sent). */
+	char rid[33];
+	console_publish(app, &l, rid);
+	snprintf(app->logs_rid, sizeof(app->logs_rid), "%s", rid);
 	snprintf(app->logs_state, sizeof(app->logs_state), "asking node %s for the logs of %s",
 		 node, task);
 }

@@ -174,6 +174,38 @@ key End
 check "help names /jobs (the help scrolls: at its end)" wait_until 5 screen_has "/theme NAME /clear /jobs"
 key Escape
 
+# Many jobs, a long one: the list follows the selection, the steps scroll,
+# a wide step name is cut by columns, Ctrl-C quits from the job view.
+args=()
+for i in $(seq -w 0 39); do
+	args+=("b00t:{tasker}:job:zz-$i" "{\"job\":\"zz-$i\",\"status\":\"succeeded\",\"steps\":[{\"name\":\"only\",\"state\":\"succeeded\",\"level\":0}]}")
+done
+steps=""
+for i in $(seq -w 0 59); do
+	steps+="{\"name\":\"s$i\",\"state\":\"succeeded\",\"attempt\":1,\"level\":$((10#$i))},"
+done
+steps+='{"name":"名前名前名前名前名前名前","state":"failed","attempt":1,"level":0}'
+args+=("b00t:{tasker}:job:zz-long" "{\"job\":\"zz-long\",\"status\":\"failed\",\"steps\":[$steps]}")
+redis-cli -p "$REDIS_PORT" MSET "${args[@]}" >/dev/null
+key J
+check "J: 43 jobs listed" wait_until 10 screen_has "jobs (43) from"
+check "... more than the screen holds: zz-long is below it" screen_lacks "zz-long"
+for i in $(seq 1 45); do key j; done
+check "j past the bottom: the list follows, zz-long selected and shown" wait_until 10 screen_re "> zz-long  failed"
+check "... the first jobs scrolled away" screen_lacks "build-and-test"
+check "a wide step name is cut by columns, whole characters" screen_re "0 +名前名前名前名前名…  failed"
+check "61 steps do not fit: the pane says which show" screen_re "steps 1-[0-9]+ of 61 \\(PgUp PgDn\\)"
+check "... s59 is not on screen yet" screen_lacks " s59 "
+key End
+check "End scrolls the steps to the last: s59 shows" wait_until 5 screen_re "59 +s59 +succeeded"
+check "... the first steps scrolled away" screen_lacks " s01 "
+key PPage
+check "PgUp scrolls back up" wait_until 5 screen_lacks " s59 "
+key Home
+check "Home: the first steps again" wait_until 5 screen_re "0 +s00 +succeeded"
+key C-c
+check "Ctrl-C in the job view quits the console" wait_until 10 session_gone
+
 "${T[@]}" kill-server 2>/dev/null
 "$PM2" kill >/dev/null 2>&1
 finish

@@ -6,6 +6,7 @@
  */
 #include "unit.h"
 
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,11 +110,59 @@ static void result_lines(void **state)
 	}
 }
 
+/* The STEP column is cut and padded by terminal columns, never mid-character. */
+static void step_columns(void **state)
+{
+	(void)state;
+	assert_non_null(setlocale(LC_CTYPE, "C.UTF-8"));
+	struct job_step_row r;
+	memset(&r, 0, sizeof(r));
+	snprintf(r.state, sizeof(r.state), "failed");
+	r.level = 0;
+	char buf[400];
+	/* 12 wide characters, 24 columns: 9 of them, "…" and one blank. */
+	snprintf(r.name, sizeof(r.name), "名前名前名前名前名前名前");
+	job_step_line(&r, "1.0s", buf, sizeof(buf));
+	if (strstr(buf, "0   名前名前名前名前名…  failed ") == NULL)
+		fail_msg("wide name: \"%s\"", buf);
+	/* 15 two-byte characters, 15 columns: whole, padded with 5 blanks. */
+	snprintf(r.name, sizeof(r.name), "ééééééééééééééé");
+	job_step_line(&r, "1.0s", buf, sizeof(buf));
+	if (strstr(buf, "0   ééééééééééééééé      failed ") == NULL)
+		fail_msg("two-byte name: \"%s\"", buf);
+	snprintf(r.name, sizeof(r.name), "ab");
+	job_step_line(&r, "1.0s", buf, sizeof(buf));
+	if (strstr(buf, "0   ab                   failed ") == NULL)
+		fail_msg("short name: \"%s\"", buf);
+	char small[8];
+	job_fit_pad("名前名前", 20, small, sizeof(small));
+	assert_true(strlen(small) < sizeof(small)); /* cut to the buffer, whole characters */
+	assert_true(mbstowcs(NULL, small, 0) != (size_t)-1); /* valid UTF-8 */
+}
+
+/* The job list's top follows the selection. */
+static void list_scrolls(void **state)
+{
+	(void)state;
+	assert_int_equal(job_list_top(0, 0, 100, 10), 0);
+	assert_int_equal(job_list_top(0, 9, 100, 10), 0);
+	assert_int_equal(job_list_top(0, 10, 100, 10), 1);   /* one past the bottom */
+	assert_int_equal(job_list_top(0, 57, 100, 10), 48);  /* far below */
+	assert_int_equal(job_list_top(48, 50, 100, 10), 48); /* on screen: stays */
+	assert_int_equal(job_list_top(48, 20, 100, 10), 20); /* above */
+	assert_int_equal(job_list_top(95, 99, 100, 10), 90); /* never past the last page */
+	assert_int_equal(job_list_top(7, 2, 5, 10), 0);      /* all fit */
+	assert_int_equal(job_list_top(3, -1, 5, 10), 0);
+	assert_int_equal(job_list_top(0, 3, 10, 0), 3);      /* no rows: one */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(job_good),
 	    cmocka_unit_test(job_bad),
+	    cmocka_unit_test(step_columns),
+	    cmocka_unit_test(list_scrolls),
 	    cmocka_unit_test(result_lines),
 	};
 	UNIT_RUN("jobview", tests);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "draw_history.h"
 #include "history_ring.h"
 #include "local_addr.h"
 #include "spark.h"
@@ -173,6 +174,65 @@ static void ring_keeps_bounded_series(void **state)
 	tasks_free(&t);
 }
 
+/* PM2 renumbered: another process (another name) holds pm_id 3 now; its
+ * graph starts afresh instead of going on from the other one's. */
+static void ring_resets_on_another_name(void **state)
+{
+	(void)state;
+	struct tasks t;
+	tasks_init(&t);
+	struct hist_ring h;
+	hist_ring_init(&h);
+	const int ids[] = {3};
+	for (int k = 0; k < 5; k++) {
+		const double cpu[] = {50};
+		const int rs[] = {0};
+		procs_into(&t, 1, ids, cpu, rs);
+		hist_ring_sample(&h, &t);
+	}
+	assert_int_equal(hist_ring_find(&h, "", 3)->count, 5);
+	const double cpu2[] = {9};
+	const int rs2[] = {4}; /* its own restarts: not a restart of the old one */
+	procs_into(&t, 1, ids, cpu2, rs2);
+	free(t.procs[0].name);
+	t.procs[0].name = xstrdup("other");
+	hist_ring_sample(&h, &t);
+	const struct hist_series *s = hist_ring_find(&h, "", 3);
+	assert_non_null(s);
+	assert_int_equal(s->count, 1);
+	assert_string_equal(s->name, "other");
+	float cpu[HIST_SAMPLES];
+	unsigned char rs[HIST_SAMPLES];
+	assert_int_equal(hist_series_last(s, HIST_SAMPLES, cpu, NULL, rs), 1);
+	assert_true(cpu[0] == 9);
+	assert_int_equal(rs[0], 0);
+	/* The same name again: the series goes on. */
+	procs_into(&t, 1, ids, cpu2, rs2);
+	free(t.procs[0].name);
+	t.procs[0].name = xstrdup("other");
+	hist_ring_sample(&h, &t);
+	assert_int_equal(hist_ring_find(&h, "", 3)->count, 2);
+	hist_ring_free(&h);
+	tasks_free(&t);
+}
+
+/* The restarts line holds a mark for each of HIST_SAMPLES samples. */
+static void restart_marks_fill_the_window(void **state)
+{
+	(void)state;
+	unsigned char rs[HIST_SAMPLES] = {0};
+	rs[HIST_SAMPLES - 1] = 1;
+	char marks[HIST_SAMPLES * 3 + 1];
+	assert_int_equal(history_marks(rs, HIST_SAMPLES, false, marks, sizeof(marks)), HIST_SAMPLES);
+	assert_int_equal(strlen(marks), HIST_SAMPLES * 3);
+	assert_string_equal(marks + (HIST_SAMPLES - 1) * 3, "↺"); /* the newest, last */
+	assert_int_equal(history_marks(rs, HIST_SAMPLES, true, marks, sizeof(marks)), HIST_SAMPLES);
+	assert_int_equal(strlen(marks), HIST_SAMPLES);
+	char small[8]; /* two 3-byte marks and the NUL, never half of one */
+	assert_int_equal(history_marks(rs, HIST_SAMPLES, false, small, sizeof(small)), 2);
+	assert_string_equal(small, "──");
+}
+
 static void address_file(void **state)
 {
 	(void)state;
@@ -212,6 +272,8 @@ int main(void)
 	    cmocka_unit_test(line_levels),	 cmocka_unit_test(scale_has_a_floor),
 	    cmocka_unit_test(rows_fill_from_the_bottom), cmocka_unit_test(bar_in_eighths),
 	    cmocka_unit_test(cut_in_the_middle),	 cmocka_unit_test(ring_keeps_bounded_series),
+	    cmocka_unit_test(ring_resets_on_another_name),
+	    cmocka_unit_test(restart_marks_fill_the_window),
 	    cmocka_unit_test(address_file),
 	};
 	UNIT_RUN("spark", tests);
