@@ -1,7 +1,8 @@
 /*
  * help: see help.h. One entry per key (or group of twin keys) of each view;
- * a key added to a view is added here, and README's "Keys" table and
- * docs/tasker.1's KEYS section follow this table.
+ * a key added to a view is added here, and README's "Keys" tables and
+ * docs/tasker.1's key list are written from this table (help_markdown,
+ * help_man: tests/unit/test_help.c fails when they drift apart).
  */
 #include "help.h"
 
@@ -12,6 +13,7 @@
 
 #include "app.h"
 #include "keys.h"
+#include "util.h"
 
 struct help_key {
 	const char *keys; /* NULL: the next entries are a new section, titled what */
@@ -137,6 +139,144 @@ const char *const *help_lines(size_t *n)
 	}
 	*n = count;
 	return lines;
+}
+
+/* "/node NAME", "any other key": one key in words, not keys side by side
+ * (those are single letters, names like Esc, or symbols). */
+static bool is_phrase(const char *keys)
+{
+	if (keys[0] == '/' && keys[1] >= 'a' && keys[1] <= 'z')
+		return true;
+	if (strchr(keys, ' ') == NULL)
+		return false;
+	size_t word = 0;
+	for (const char *p = keys;; p++) {
+		if (*p == ' ' || *p == '\0') {
+			if (word < 2)
+				return false;
+			word = 0;
+			if (*p == '\0')
+				return true;
+		} else if (*p < 'a' || *p > 'z') {
+			return false;
+		} else {
+			word++;
+		}
+	}
+}
+
+char *help_markdown(void)
+{
+	size_t cap = 16384, len = 0;
+	char *out = xmalloc(cap);
+	out[0] = '\0';
+	/* An entry without keys carries on the row before it (the box cuts
+	 * long texts into lines), unless it is an example (a command line,
+	 * "/..." or "--..."): that is a row of its own, as code. */
+	bool row_open = false;
+	for (size_t i = 0; i < NTABLE; i++) {
+		const struct help_key *k = &table[i];
+		char buf[600];
+		int n;
+		if (k->keys == NULL && strcmp(k->what, "How it works") == 0)
+			break; /* prose in the README, not a table */
+		if (k->keys == NULL) {
+			n = snprintf(buf, sizeof(buf), "%s**%s**\n\n| key | what it does |\n|---|---|",
+				     len > 0 ? "\n\n" : "", k->what);
+			row_open = false;
+		} else if (k->keys[0] == '\0' && row_open && k->what[0] != '/' && k->what[0] != '-') {
+			/* A sentence carried on: the same row. */
+			out[len - 2] = '\0'; /* drop " |" */
+			len -= 2;
+			n = snprintf(buf, sizeof(buf), " %s |", k->what);
+		} else if (k->keys[0] == '\0') {
+			n = snprintf(buf, sizeof(buf), "\n| | `%s` |", k->what);
+			row_open = false;
+		} else {
+			char keys[200] = "";
+			size_t o = 0;
+			const char *p = k->keys;
+			if (is_phrase(p)) {
+				snprintf(keys, sizeof(keys), "`%s`", p);
+				p += strlen(p);
+			}
+			while (*p != '\0' && o < sizeof(keys) - 8) {
+				size_t w = strcspn(p, " ");
+				if (w > 0)
+					o += (size_t)snprintf(keys + o, sizeof(keys) - o, "%s`%.*s`",
+							      o ? " " : "", (int)w, p);
+				p += w;
+				p += strspn(p, " ");
+			}
+			/* A lone '*' in the text would start emphasis: escaped. */
+			char what[300];
+			size_t w = 0;
+			for (const char *q = k->what; *q != '\0' && w < sizeof(what) - 3; q++) {
+				if (*q == '*')
+					what[w++] = '\\';
+				what[w++] = *q;
+			}
+			what[w] = '\0';
+			n = snprintf(buf, sizeof(buf), "\n| %s | %s |", keys, what);
+			row_open = true;
+		}
+		if (n < 0)
+			continue;
+		if (len + (size_t)n + 2 > cap) {
+			cap = (cap + (size_t)n) * 2;
+			out = xrealloc(out, cap);
+		}
+		memcpy(out + len, buf, (size_t)n + 1);
+		len += (size_t)n;
+	}
+	return out;
+}
+
+/* Appends text to *out (grown): a backslash as roff's \\e, and with
+ * escape, '-' as \\- (not a hyphen). */
+static void man_put(char **out, size_t *len, size_t *cap, const char *text, bool escape)
+{
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*len + 3 > *cap) {
+			*cap *= 2;
+			*out = xrealloc(*out, *cap);
+		}
+		if (*p == '\\') { /* roff's backslash: \e */
+			(*out)[(*len)++] = '\\';
+			(*out)[(*len)++] = 'e';
+			continue;
+		}
+		if (escape && *p == '-')
+			(*out)[(*len)++] = '\\';
+		(*out)[(*len)++] = *p;
+	}
+	(*out)[*len] = '\0';
+}
+
+char *help_man(void)
+{
+	size_t cap = 16384, len = 0;
+	char *out = xmalloc(cap);
+	out[0] = '\0';
+	for (size_t i = 0; i < NTABLE; i++) {
+		const struct help_key *k = &table[i];
+		if (k->keys == NULL && strcmp(k->what, "How it works") == 0)
+			break;
+		if (k->keys == NULL) {
+			man_put(&out, &len, &cap, ".PP\n.I \"", false);
+			man_put(&out, &len, &cap, k->what, false);
+			man_put(&out, &len, &cap, "\"\n", false);
+			continue;
+		}
+		if (k->keys[0] != '\0') {
+			man_put(&out, &len, &cap, ".TP\n.B \"", false);
+			man_put(&out, &len, &cap, k->keys, true);
+			man_put(&out, &len, &cap, "\"\n", false);
+		}
+		man_put(&out, &len, &cap, k->what, true);
+		man_put(&out, &len, &cap, "\n", false);
+	}
+	return out;
 }
 
 bool help_key(struct app *app, int key)

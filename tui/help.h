@@ -17,6 +17,13 @@ struct app;
 /* The box's lines: a line starting with a non-blank is a section title.
  * Static; *n is set to their count. */
 const char *const *help_lines(size_t *n);
+/* The README's "Keys" tables made from the same table (sections as
+ * "**Title**" then a markdown table; the closing prose left out): a test
+ * checks that README.md holds them as they are. malloc'd. */
+char *help_markdown(void);
+/* The same for docs/tasker.1's key list (roff: .PP/.I titles, .TP/.B
+ * keys). malloc'd. */
+char *help_man(void);
 /* A key while the help is open: true when it scrolled (the help stays),
  * false when it closes the help (the caller goes back to the table). */
 bool help_key(struct app *app, int key);
