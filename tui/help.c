@@ -232,8 +232,8 @@ char *help_markdown(void)
 	return out;
 }
 
-/* Appends text to *out (grown): a backslash as roff's \\e, and with
- * escape, '-' as \\- (not a hyphen). */
+/* Appends text to *out (grown): a backslash as roff's \e, and with
+ * escape, '-' as \- (not a hyphen). */
 static void man_put(char **out, size_t *len, size_t *cap, const char *text, bool escape)
 {
 	for (const char *p = text; *p != '\0'; p++) {
