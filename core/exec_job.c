@@ -217,7 +217,7 @@ static struct job_run *job_prepare(struct executor *ex, struct job_cmd *c, const
 	return run;
 }
 
-static void job_lock_take(struct executor *ex, struct job_run *run, const char *job);
+static void job_lock_take(struct executor *ex, struct job_run *run);
 
 static void do_run(struct executor *ex, struct job_cmd *c, const char *job)
 {
@@ -308,7 +308,7 @@ static void do_run(struct executor *ex, struct job_cmd *c, const char *job)
 		job_run_free(run);
 		return;
 	}
-	job_lock_take(ex, run, job);
+	job_lock_take(ex, run);
 }
 
 /* --- the job's lock: one node runs a job at a time ------------------------- */
@@ -405,9 +405,8 @@ static void on_lock(struct bus *bus, struct redisReply *reply, void *arg)
 	run_locked(ex, run);
 }
 
-static void job_lock_take(struct executor *ex, struct job_run *run, const char *job)
+static void job_lock_take(struct executor *ex, struct job_run *run)
 {
-	(void)job;
 	char *value = xasprintf("%s %s", ex->cfg->node, run->run_id);
 	lock_eval(ex, lock_take_lua, run->job, value, JOB_LOCK_MS, on_lock, run);
 	free(value);
