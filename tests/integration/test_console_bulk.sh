@@ -161,7 +161,6 @@ mk() { screen | grep -E "^\\*vm +[0-9]+ b[1-5] " | grep -oE "b[1-5]" | sort | tr
 MARKED=$(mk)
 check "three distinct rows are marked ($MARKED)" bash -c "[ \$(echo '$MARKED' | wc -w) = 3 ]"
 # The table refreshes every second: the marks stay.
-B1_RESTARTED=$(pm2_restarts b1)
 B1_ROW=$(screen | grep -E ' b1 ')
 wait_until 5 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | grep -E ' b1 ')\" != '$B1_ROW' ]"
 check "marks survive the refreshes" wait_until 3 bash -c "[ \"\$(tmux -L $SOCK capture-pane -p -t main | grep -E '^\\*vm +[0-9]+ b[1-5] ' | grep -oE 'b[1-5]' | sort | tr '\n' ' ')\" = '$MARKED' ]"
