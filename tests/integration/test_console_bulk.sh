@@ -29,11 +29,6 @@ for p in json.load(sys.stdin):
 }
 pm2_status_is() { [ "$(pm2_field "$1" status)" = "$2" ]; }
 pm2_gone() { [ -z "$(pm2_field "$1" pm_id)" ]; }
-pm2_restarts() {
-	"$PM2" jlist 2>/dev/null | python3 -c '
-import json, sys
-print(sum(p["pm2_env"].get("restart_time", 0) for p in json.load(sys.stdin) if p["name"] == sys.argv[1]))' "$1"
-}
 # as KEY LINE...: tasker send signed with KEY (- for unsigned), waits; the raw reply.
 as() {
 	local key=$1
