@@ -77,5 +77,5 @@ int main(void)
 	    cmocka_unit_test(man_page_has_the_keys),
 	    cmocka_unit_test(markdown_rows),
 	};
-	return cmocka_run_group_tests_name("help", tests, NULL, NULL);
+	UNIT_RUN("help", tests);
 }
