@@ -3,13 +3,15 @@
  * stops a group (docs/protocol.md, "Dependencies").
  *
  * A start with params.depends_on is held here, before it becomes a
- * command: every DEPS_POLL_MS the executor lists PM2 (a listing of its
- * own, on the loop) and, once each named task has a process online,
+ * command: every DEPS_POLL_MS it is checked against a PM2 listing (one
+ * listing in flight at a time, shared by every waiting start) and, once
+ * each named task has a process online,
  * probes each NAME:PORT with a non-blocking TCP connect to 127.0.0.1 and
  * ::1. When all are ready the start is handed to exec_command_take() as
  * if it had just arrived; past its deadline (depends_timeout_ms, or the
  * command's expiry if sooner) it is answered with an error naming what was
- * not ready, and nothing is started. Waiting never blocks the loop, and a
+ * not ready, and nothing is started; a stop or delete of its name gives
+ * it up (exec_deps_cancel). Waiting never blocks the loop, and a
  * waiting start holds no command slot (its name is not busy meanwhile).
  *
  * A stop with params.with_deps lists PM2, plans the group from the
