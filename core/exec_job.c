@@ -570,7 +570,8 @@ static void do_list(struct executor *ex, struct job_cmd *c)
 	}
 	if (d != NULL)
 		closedir(d);
-	qsort(names, n, sizeof(char *), cmp_str);
+	if (n > 1)
+		qsort(names, n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		cJSON *j = cJSON_CreateObject();
 		cJSON_AddStringToObject(j, "name", names[i]);

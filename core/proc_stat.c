@@ -261,7 +261,8 @@ size_t proc_stat_sample(struct proc_stat *ps, const int *pids, size_t n, int64_t
 			close(ps->prev[i].fd);
 			ps->nfds--;
 		}
-	qsort(ps->cur, k, sizeof(*ps->cur), cmp_entry);
+	if (k > 1) /* (none at all: cur may still be NULL, which qsort may not take) */
+		qsort(ps->cur, k, sizeof(*ps->cur), cmp_entry);
 	struct ps_entry *t = ps->prev;
 	ps->prev = ps->cur;
 	ps->cur = t;

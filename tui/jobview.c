@@ -291,7 +291,8 @@ static void on_scan(struct bus *bus, redisReply *r, void *arg)
 		return;
 	}
 	/* A SCAN may return a key twice: once each. */
-	qsort(jv->keys, jv->nkeys, sizeof(char *), by_name);
+	if (jv->nkeys > 1)
+		qsort(jv->keys, jv->nkeys, sizeof(char *), by_name);
 	size_t k = 0;
 	for (size_t i = 0; i < jv->nkeys; i++) {
 		if (k > 0 && strcmp(jv->keys[k - 1], jv->keys[i]) == 0) {
