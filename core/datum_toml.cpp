@@ -503,54 +503,6 @@ bool slurp(const char *path, std::string &text, char *err, size_t errlen)
 	return true;
 }
 
-/* Parses text[0..len) and hands the table to fill(src, root, out); every
- * failure (TOML, shape, memory) becomes a sentence in err and *out is
- * released: nothing is half-read, and no exception leaves. */
-template <typename Out, typename Fill, typename Release>
-int load_text(const char *text, size_t len, const char *source, Out *out, char *err,
-              size_t errlen, Fill fill, Release release)
-{
-	std::memset(out, 0, sizeof(*out));
-	std::string src;
-	try {
-		src = source ? source : "datum";
-		if (len > DATUM_TOML_MAX_BYTES) {
-			put(err, errlen, src + ": larger than 1 MiB");
-			return -1;
-		}
-		toml::table root = toml::parse(std::string_view(text, len), src);
-		fill(src, root, out);
-		return 0;
-	} catch (const toml::parse_error &e) {
-		put(err, errlen, at(src, e.source()) + std::string(e.description()));
-	} catch (const shape_error &e) {
-		put(err, errlen, e.msg);
-	} catch (const std::exception &e) {
-		put(err, errlen, src + ": " + e.what());
-	} catch (...) {
-		put(err, errlen, src + ": could not be read");
-	}
-	release(out);
-	return -1;
-}
-
-/* The file at path read (slurp) and handed to load(text, len, path, out,
- * err, errlen). */
-template <typename Out, typename Load>
-int load_file(const char *path, Out *out, char *err, size_t errlen, Load load)
-{
-	std::memset(out, 0, sizeof(*out));
-	try {
-		std::string text;
-		if (!slurp(path, text, err, errlen))
-			return -1;
-		return load(text.data(), text.size(), path, out, err, errlen);
-	} catch (...) {
-		put(err, errlen, std::string(path) + ": could not be read (out of memory)");
-		return -1;
-	}
-}
-
 } // namespace
 
 extern "C" void datum_free(struct datum *d)
@@ -578,15 +530,69 @@ extern "C" void datum_free(struct datum *d)
 extern "C" int datum_toml_load_text(const char *text, size_t len, const char *source,
                                     struct datum *out, char *err, size_t errlen)
 {
-	return load_text(
-	    text, len, source, out, err, errlen,
-	    [](const std::string &src, toml::table &root, struct datum *d) { fill(read(src, root), d); },
-	    datum_free);
+	std::memset(out, 0, sizeof(*out));
+	std::string src;
+	try {
+		src = source ? source : "datum";
+		if (len > DATUM_TOML_MAX_BYTES) {
+			put(err, errlen, src + ": larger than 1 MiB");
+			return -1;
+		}
+		toml::table root = toml::parse(std::string_view(text, len), src);
+		parsed p = read(src, root);
+		fill(p, out);
+		return 0;
+	} catch (const toml::parse_error &e) {
+		put(err, errlen, at(src, e.source()) + std::string(e.description()));
+	} catch (const shape_error &e) {
+		put(err, errlen, e.msg);
+	} catch (const std::exception &e) {
+		put(err, errlen, src + ": " + e.what());
+	} catch (...) {
+		put(err, errlen, src + ": could not be read");
+	}
+	datum_free(out);
+	return -1;
 }
 
 extern "C" int datum_toml_load_file(const char *path, struct datum *out, char *err, size_t errlen)
 {
-	return load_file(path, out, err, errlen, datum_toml_load_text);
+	std::memset(out, 0, sizeof(*out));
+	try {
+		std::FILE *f = std::fopen(path, "rbe");
+		if (f == nullptr) {
+			int e = errno;
+			put(err, errlen,
+			    std::string(path) + ": " +
+			        (e == ENOENT ? "no such datum file" : std::strerror(e)));
+			return -1;
+		}
+		struct stat st;
+		if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode)) {
+			std::fclose(f);
+			put(err, errlen, std::string(path) + ": not a regular file");
+			return -1;
+		}
+		std::string text;
+		char buf[65536];
+		size_t n;
+		while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+			text.append(buf, n);
+			if (text.size() > DATUM_TOML_MAX_BYTES)
+				break;
+		}
+		bool bad = std::ferror(f) != 0;
+		int e = errno;
+		std::fclose(f);
+		if (bad) {
+			put(err, errlen, std::string(path) + ": " + std::strerror(e));
+			return -1;
+		}
+		return datum_toml_load_text(text.data(), text.size(), path, out, err, errlen);
+	} catch (...) {
+		put(err, errlen, std::string(path) + ": could not be read (out of memory)");
+		return -1;
+	}
 }
 
 static void free_steps(struct job_step *v, size_t n)
@@ -631,15 +637,41 @@ extern "C" void job_def_free(struct job_def *d)
 extern "C" int job_toml_load_text(const char *text, size_t len, const char *source,
                                   struct job_def *out, char *err, size_t errlen)
 {
-	return load_text(
-	    text, len, source, out, err, errlen,
-	    [](const std::string &src, toml::table &root, struct job_def *d) {
-		    fill_job(read_job(src, root), d);
-	    },
-	    job_def_free);
+	std::memset(out, 0, sizeof(*out));
+	std::string src;
+	try {
+		src = source ? source : "datum";
+		if (len > DATUM_TOML_MAX_BYTES) {
+			put(err, errlen, src + ": larger than 1 MiB");
+			return -1;
+		}
+		toml::table root = toml::parse(std::string_view(text, len), src);
+		pjob j = read_job(src, root);
+		fill_job(j, out);
+		return 0;
+	} catch (const toml::parse_error &e) {
+		put(err, errlen, at(src, e.source()) + std::string(e.description()));
+	} catch (const shape_error &e) {
+		put(err, errlen, e.msg);
+	} catch (const std::exception &e) {
+		put(err, errlen, src + ": " + e.what());
+	} catch (...) {
+		put(err, errlen, src + ": could not be read");
+	}
+	job_def_free(out);
+	return -1;
 }
 
 extern "C" int job_toml_load_file(const char *path, struct job_def *out, char *err, size_t errlen)
 {
-	return load_file(path, out, err, errlen, job_toml_load_text);
+	std::memset(out, 0, sizeof(*out));
+	try {
+		std::string text;
+		if (!slurp(path, text, err, errlen))
+			return -1;
+		return job_toml_load_text(text.data(), text.size(), path, out, err, errlen);
+	} catch (...) {
+		put(err, errlen, std::string(path) + ": could not be read (out of memory)");
+		return -1;
+	}
 }
